@@ -1,0 +1,186 @@
+/*
+ * remc_store.h — the item store: hash table, slab-style memory accounting against -m, LRU
+ * eviction, expiry, CAS. All of its memory (items, hash table, slab pages) comes from mappings
+ * it owns, which it tags with a protection key when given one, so that the parser domain can
+ * neither read nor write the cache.
+ *
+ * Threading: today one thread calls it. Every public function takes the store pointer and does
+ * its own locking through the REMC_STORE_LOCK/UNLOCK hooks (no-ops now), so that -t N threads can
+ * later share one store with striped locks. Items leave the store only as copies (value bytes
+ * into a caller buffer) or through a reference held by a remc_item_ref, released explicitly.
+ *
+ * Time: the store has its own clock in seconds (remc_store_set_time), set by the server once a
+ * second (and by `debugtime` in tests). exptime arguments are raw protocol values: 0 = never,
+ * <= 30 days = relative seconds, larger = absolute Unix time, negative = already expired.
+ */
+#ifndef REMC_STORE_H
+#define REMC_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct remc_store remc_store;
+
+typedef struct remc_store_config {
+  uint64_t mem_limit;      /* -m in bytes */
+  uint32_t item_size_max;  /* -I in bytes (default 1 MiB) */
+  double growth_factor;    /* -f (1.25) */
+  uint32_t chunk_min;      /* -n (48) */
+  int evictions;           /* 0 with -M: out-of-memory errors instead of evicting */
+  int cas_enabled;         /* 0 with -C */
+  int pkey;                /* protection key to tag all store memory with, or -1 */
+  uint32_t hashpower;      /* initial hash table size 2^hashpower (16) */
+} remc_store_config;
+
+/* Result codes of store operations. TS maps them to replies (protocol/replies.ts). */
+#define REMC_STORE_RESULTS(X) \
+  X(STORED)        \
+  X(NOT_STORED)    \
+  X(EXISTS)        \
+  X(NOT_FOUND)     \
+  X(DELETED)       \
+  X(TOUCHED)       \
+  X(TOO_LARGE)     /* item would exceed item_size_max (any existing item is unlinked) */ \
+  X(NO_MEMORY)     /* -M and no room, or no slab could be had (existing item unlinked)  */ \
+  X(NON_NUMERIC)   /* incr/decr on a value that is not a decimal u64 */
+
+enum remc_store_result {
+#define REMC_X_ENUM(id) REMC_STORE_##id,
+  REMC_STORE_RESULTS(REMC_X_ENUM)
+#undef REMC_X_ENUM
+  REMC_STORE_RESULT_COUNT
+};
+
+enum remc_store_mode { /* storage command semantics */
+  REMC_MODE_SET = 0, REMC_MODE_ADD, REMC_MODE_REPLACE, REMC_MODE_APPEND, REMC_MODE_PREPEND,
+  REMC_MODE_CAS
+};
+
+/* What a lookup tells about an item (filled by remc_store_get). */
+typedef struct remc_item_info {
+  uint32_t flags;          /* client flags */
+  uint32_t nbytes;         /* value length */
+  uint64_t cas;
+  int64_t exptime;         /* absolute store-clock seconds, 0 = never */
+  int64_t last_access;     /* store-clock seconds */
+  int fetched;             /* had been fetched before this lookup */
+  int slab_class;
+} remc_item_info;
+
+/* A pinned item: valid until remc_store_release. */
+typedef struct remc_item_ref { void *it; } remc_item_ref;
+
+/* Returns NULL on failure (e.g. mem_limit too small); *err gets a short reason. */
+remc_store *remc_store_create(const remc_store_config *cfg, const char **err);
+void remc_store_destroy(remc_store *s);
+
+void remc_store_set_time(remc_store *s, int64_t unix_now); /* the server clock, seconds */
+int64_t remc_store_time(const remc_store *s);
+
+/* Item size arithmetic exactly as memcached's: header + cas + key + 1 + value + 2 (+4 if flags). */
+uint64_t remc_store_item_size(const remc_store *s, uint32_t klen, uint64_t vlen, uint32_t flags);
+
+/* Lookup. Returns 1 on hit (ref pinned, info filled), 0 on miss (expired/flushed count as miss).
+ * bump=1 updates LRU position and last access (get); touch_exptime != NULL also sets the exptime
+ * (gat). */
+int remc_store_get(remc_store *s, const uint8_t *key, uint32_t klen, int bump,
+                   const int64_t *touch_exptime, remc_item_ref *ref, remc_item_info *info);
+/* Copy the value of a pinned item (info.nbytes bytes) into dst. */
+void remc_store_copy_value(remc_store *s, const remc_item_ref *ref, uint8_t *dst);
+void remc_store_release(remc_store *s, remc_item_ref *ref);
+
+/* set/add/replace/append/prepend/cas. `cas` is the compare value for REMC_MODE_CAS. On STORED,
+ * *new_cas (if not NULL) gets the item's new CAS. */
+int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
+                     const uint8_t *value, uint32_t vlen, uint32_t flags, int64_t exptime,
+                     uint64_t cas, uint64_t *new_cas);
+
+/* delete; cas != 0 must match (binary/meta). DELETED / NOT_FOUND / EXISTS. */
+int remc_store_delete(remc_store *s, const uint8_t *key, uint32_t klen, uint64_t cas);
+
+/* incr/decr: u64 wrap on incr, floor 0 on decr; in place (space padded) when the digits fit,
+ * like memcached. On STORED, *result gets the new value, *new_cas the new CAS.
+ * Returns STORED / NOT_FOUND / NON_NUMERIC / NO_MEMORY. */
+int remc_store_arith(remc_store *s, const uint8_t *key, uint32_t klen, int incr, uint64_t delta,
+                     uint64_t *result, uint64_t *new_cas);
+
+/* touch: TOUCHED / NOT_FOUND */
+int remc_store_touch(remc_store *s, const uint8_t *key, uint32_t klen, int64_t exptime);
+
+/* flush_all: items stored at or before now+delay become invalid at now+delay (lazily).
+ * exptime uses the same rules as item exptimes; <= 0 means now. */
+void remc_store_flush(remc_store *s, int64_t exptime);
+
+/* Reclaim up to `max_items` expired or flushed items (the background reclaimer calls this
+ * periodically). Returns how many were freed. */
+uint32_t remc_store_reclaim(remc_store *s, uint32_t max_items);
+
+/* cache_memlimit: change -m at run time (shrinking evicts lazily). */
+int remc_store_set_mem_limit(remc_store *s, uint64_t bytes);
+
+/* Statistics ------------------------------------------------------------------------------ */
+
+/* Global store statistics, in this order; names are memcached's `stats` field names. */
+#define REMC_STORE_STATS(X) \
+  X(get_hits) X(get_misses) X(get_expired) X(get_flushed) \
+  X(delete_misses) X(delete_hits) X(incr_misses) X(incr_hits) X(decr_misses) X(decr_hits) \
+  X(cas_misses) X(cas_hits) X(cas_badval) X(touch_hits) X(touch_misses) \
+  X(store_too_large) X(store_no_memory) \
+  X(bytes) X(curr_items) X(total_items) X(evictions) X(reclaimed) X(expired_unfetched) \
+  X(evicted_unfetched) X(evicted_active) X(limit_maxbytes) X(total_malloced) \
+  X(hash_power_level) X(hash_bytes) X(hash_is_expanding) X(slab_global_page_pool)
+
+enum remc_store_stat {
+#define REMC_X_ENUM(id) REMC_STAT_##id,
+  REMC_STORE_STATS(REMC_X_ENUM)
+#undef REMC_X_ENUM
+  REMC_STAT_COUNT
+};
+void remc_store_stats(remc_store *s, double out[REMC_STAT_COUNT]);
+
+/* Per slab class: `stats slabs` fields, then `stats items` fields, memcached's names and order. */
+#define REMC_SLAB_STATS(X) \
+  X(chunk_size) X(chunks_per_page) X(total_pages) X(total_chunks) X(used_chunks) \
+  X(free_chunks) X(free_chunks_end) X(get_hits) X(cmd_set) X(delete_hits) X(incr_hits) \
+  X(decr_hits) X(cas_hits) X(cas_badval) X(touch_hits)
+#define REMC_ITEM_STATS(X) \
+  X(number) X(number_hot) X(number_warm) X(number_cold) X(age_hot) X(age_warm) X(age) \
+  X(mem_requested) X(evicted) X(evicted_nonzero) X(evicted_time) X(outofmemory) \
+  X(tailrepairs) X(reclaimed) X(expired_unfetched) X(evicted_unfetched) X(evicted_active) \
+  X(crawler_reclaimed) X(crawler_items_checked) X(lrutail_reflocked) X(moves_to_cold) \
+  X(moves_to_warm) X(moves_within_lru) X(direct_reclaims) X(hits_to_hot) X(hits_to_warm) \
+  X(hits_to_cold) X(hits_to_temp)
+
+enum remc_slab_stat {
+#define REMC_X_ENUM(id) REMC_SSTAT_##id,
+  REMC_SLAB_STATS(REMC_X_ENUM)
+#undef REMC_X_ENUM
+  REMC_SSTAT_COUNT
+};
+enum remc_item_stat {
+#define REMC_X_ENUM(id) REMC_ISTAT_##id,
+  REMC_ITEM_STATS(REMC_X_ENUM)
+#undef REMC_X_ENUM
+  REMC_ISTAT_COUNT
+};
+
+/* Number of slab classes (ids 1..n; memcached numbers classes from 1). */
+uint32_t remc_store_class_count(const remc_store *s);
+/* Fill one class's stats. Returns 0 if the class has never been used (memcached skips those). */
+int remc_store_class_stats(remc_store *s, uint32_t cls, double slab_out[REMC_SSTAT_COUNT],
+                           double item_out[REMC_ISTAT_COUNT]);
+
+/* Fault-injection support: the address of a word inside store memory (the first item's value
+ * if any, else the hash table) and a checksum of all live items (key, flags, value), for
+ * tests that prove the store is untouched. */
+void *remc_store_probe_address(remc_store *s);
+uint64_t remc_store_checksum(remc_store *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

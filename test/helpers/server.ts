@@ -1,0 +1,159 @@
+// Starts real servers (remcached from dist/, Debian's memcached 1.6.18) on free loopback ports
+// and talks raw TCP to them. Every test that needs a server goes through here.
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const REMCACHED_MAIN = join(ROOT, 'dist', 'server', 'main.js');
+
+export interface Server {
+  port: number;
+  proc: ChildProcess;
+  /** stderr collected so far (logs) */
+  stderr(): string;
+  /** SIGTERM, wait for exit (SIGKILL after 5 s); resolves with the exit code/signal */
+  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitListening(port: number, proc: ChildProcess, err: () => string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      throw new Error(`server exited early (${proc.exitCode ?? proc.signalCode}): ${err()}`);
+    }
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`server did not listen on ${port}: ${err()}`);
+}
+
+function launch(cmd: string, args: string[], port: number, env?: NodeJS.ProcessEnv): Promise<Server> {
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); if (err.length > 1 << 20) err = err.slice(-(1 << 19)); });
+  proc.stdout!.on('data', () => {});
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })));
+  const server: Server = {
+    port, proc,
+    stderr: () => err,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM');
+        const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+        const r = await exited;
+        clearTimeout(t);
+        return r;
+      }
+      return exited;
+    },
+  };
+  return waitListening(port, proc, () => err).then(() => server);
+}
+
+/** remcached from dist/ (run `npm run build` first; `npm test` does). */
+export async function startRemcached(args: string[] = [], env?: NodeJS.ProcessEnv): Promise<Server> {
+  const port = await freePort();
+  return launch(process.execPath, [REMCACHED_MAIN, '-p', String(port), '-l', '127.0.0.1', ...args], port, env);
+}
+
+/** Debian's memcached 1.6.18, one worker thread, UDP off. */
+export async function startMemcached(args: string[] = []): Promise<Server> {
+  const port = await freePort();
+  return launch('memcached', ['-p', String(port), '-l', '127.0.0.1', '-U', '0', '-t', '1', ...args], port);
+}
+
+/** A raw client connection that records everything it receives. */
+export class Conn {
+  readonly sock: net.Socket;
+  private buf = Buffer.alloc(0);
+  private waiters: Array<() => void> = [];
+  closed = false;
+  readonly closedPromise: Promise<void>;
+
+  private constructor(sock: net.Socket) {
+    this.sock = sock;
+    sock.on('data', (d: Buffer) => { this.buf = Buffer.concat([this.buf, d]); this.wake(); });
+    this.closedPromise = new Promise((resolve) => sock.once('close', () => { this.closed = true; this.wake(); resolve(); }));
+    sock.on('error', () => {});
+  }
+
+  static open(port: number, host = '127.0.0.1'): Promise<Conn> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect(port, host);
+      s.setNoDelay(true);
+      s.once('connect', () => resolve(new Conn(s)));
+      s.once('error', reject);
+    });
+  }
+
+  private wake(): void { const w = this.waiters; this.waiters = []; for (const f of w) f(); }
+  private changed(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => { this.waiters = this.waiters.filter((f) => f !== done); resolve(false); }, ms);
+      const done = () => { clearTimeout(t); resolve(true); };
+      this.waiters.push(done);
+    });
+  }
+
+  send(data: string | Uint8Array): void { this.sock.write(typeof data === 'string' ? Buffer.from(data, 'binary') : data); }
+
+  /** Everything received so far, and forget it. */
+  take(): Buffer { const b = this.buf; this.buf = Buffer.alloc(0); return b; }
+
+  /** Wait until `pred(received)` holds (or the connection closes / timeout), then take it all. */
+  async until(pred: (b: Buffer) => boolean, timeoutMs = 5000): Promise<Buffer> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pred(this.buf) && !this.closed) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timeout; received so far: ${JSON.stringify(this.buf.toString('latin1').slice(0, 500))}`);
+      await this.changed(left);
+    }
+    return this.take();
+  }
+
+  /** Wait until `str` has been received (suffix match), then take everything. */
+  untilEndsWith(str: string, timeoutMs = 5000): Promise<Buffer> {
+    return this.until((b) => b.length >= str.length && b.toString('latin1', b.length - str.length) === str, timeoutMs);
+  }
+
+  /** Collect until nothing new arrives for `quietMs` (or close). */
+  async settle(quietMs = 100, maxMs = 5000): Promise<Buffer> {
+    const deadline = Date.now() + maxMs;
+    while (!this.closed && Date.now() < deadline) {
+      if (!(await this.changed(quietMs))) break;
+    }
+    return this.take();
+  }
+
+  close(): void { this.sock.destroy(); }
+}
+
+/** Send `data` on a fresh connection; return what came back once quiet, and whether it closed. */
+export async function exchange(port: number, data: string | Uint8Array, quietMs = 100): Promise<{ reply: Buffer; closed: boolean }> {
+  const c = await Conn.open(port);
+  c.send(data);
+  const reply = await c.settle(quietMs);
+  const closed = c.closed;
+  c.close();
+  return { reply, closed };
+}
