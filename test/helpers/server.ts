@@ -79,7 +79,9 @@ export async function startRemcached(args: string[] = [], env?: NodeJS.ProcessEn
 /** Debian's memcached 1.6.18, one worker thread, UDP off. */
 export async function startMemcached(args: string[] = []): Promise<Server> {
   const port = await freePort();
-  return launch('memcached', ['-p', String(port), '-l', '127.0.0.1', '-U', '0', '-t', '1', ...args], port);
+  // memcached refuses to run as root without -u.
+  const user = process.getuid?.() === 0 && !args.includes('-u') ? ['-u', 'nobody'] : [];
+  return launch('memcached', ['-p', String(port), '-l', '127.0.0.1', '-U', '0', '-t', '1', ...user, ...args], port);
 }
 
 /** A raw client connection that records everything it receives. */
