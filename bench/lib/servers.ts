@@ -1,0 +1,76 @@
+// What the bench compares: Debian's memcached 1.6.18 (-t 1) and remcached, possibly several
+// remcached configurations (one per --isolation= mode) side by side.
+import { startMemcached, startRemcached, Conn, type Server } from '../../test/helpers/server.ts';
+
+export interface ServerSpec {
+  kind: 'memcached' | 'remcached';
+  /** unique column name, e.g. "memcached", "remcached[pku]", "memcached#2" */
+  label: string;
+  /** the --isolation= value for remcached, when asked for */
+  isolation?: string;
+  args: string[];
+}
+
+/**
+ * Expand "--servers=memcached,remcached" and "--isolation=pku,none" into specs. A repeated
+ * name gets "#2", "#3"... so that "memcached,memcached" (a harness self-check) has two columns.
+ */
+export function buildSpecs(names: string[], isolation: string[], memoryMb: number, extraRemcachedArgs: string[]): ServerSpec[] {
+  const specs: ServerSpec[] = [];
+  const seen = new Map<string, number>();
+  const unique = (label: string) => {
+    const n = (seen.get(label) ?? 0) + 1;
+    seen.set(label, n);
+    return n === 1 ? label : `${label}#${n}`;
+  };
+  const common = ['-m', String(memoryMb)];
+  for (const name of names) {
+    if (name === 'memcached') {
+      // As root, memcached refuses to start without -u.
+      const user = process.getuid?.() === 0 ? ['-u', 'nobody'] : [];
+      specs.push({ kind: 'memcached', label: unique('memcached'), args: [...common, ...user] });
+    } else if (name === 'remcached') {
+      const modes = isolation.length ? isolation : [undefined];
+      for (const mode of modes) {
+        const args = [...common, '-t', '1', ...extraRemcachedArgs, ...(mode ? [`--isolation=${mode}`] : [])];
+        specs.push({ kind: 'remcached', label: unique(mode ? `remcached[${mode}]` : 'remcached'), isolation: mode, args });
+      }
+    } else {
+      throw new Error(`unknown server "${name}" (expected memcached or remcached)`);
+    }
+  }
+  return specs;
+}
+
+export function start(spec: ServerSpec): Promise<Server> {
+  // startMemcached already passes -t 1 -U 0 -l 127.0.0.1.
+  return spec.kind === 'memcached' ? startMemcached(spec.args) : startRemcached(spec.args);
+}
+
+/** `stats` as a name -> value map, or null when the server does not answer it sensibly. */
+export async function stats(port: number): Promise<Record<string, string> | null> {
+  let c: Conn | undefined;
+  try {
+    c = await Conn.open(port);
+    c.send('stats\r\n');
+    const reply = (await c.until((b) => b.includes('END\r\n') || b.includes('ERROR'), 3000)).toString('latin1');
+    const out: Record<string, string> = {};
+    for (const m of reply.matchAll(/^STAT (\S+) (.*)\r$/gm)) out[m[1]!] = m[2]!;
+    return Object.keys(out).length ? out : null;
+  } catch {
+    return null;
+  } finally {
+    c?.close();
+  }
+}
+
+/** The first line the server answers to `version`, to check it serves before loading it. */
+export async function version(port: number): Promise<string> {
+  const c = await Conn.open(port);
+  try {
+    c.send('version\r\n');
+    return (await c.until((b) => b.includes('\r\n'), 3000)).toString('latin1').trim();
+  } finally {
+    c.close();
+  }
+}

@@ -1,0 +1,53 @@
+// libmemcached's conformance suite, ASCII half: `memccapable -a` must print [pass] for each of
+// its 27 text-protocol tests (memcached-1.6.md §2). It runs once against a server of its own
+// (it flushes); each of its tests is then reported as one uvu test, with memccapable's own
+// explanation (-v) when it fails.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFile } from 'node:child_process';
+import type { Server } from '../helpers/server.ts';
+import { startTarget, hasCommand, TARGET } from './target.ts';
+
+/** memccapable's ASCII tests, in the order it runs them (libmemcached 1.1.4). */
+const ASCII_TESTS = [
+  'version', 'quit', 'verbosity', 'set', 'set noreply', 'get', 'gets', 'mget', 'flush', 'flush noreply',
+  'add', 'add noreply', 'replace', 'replace noreply', 'cas', 'cas noreply', 'delete', 'delete noreply',
+  'incr', 'incr noreply', 'decr', 'decr noreply', 'append', 'append noreply', 'prepend', 'prepend noreply', 'stat',
+];
+
+let srv: Server;
+let output = '';
+let exitCode: number | null = null;
+const verdicts = new Map<string, string>();
+
+test.before(async () => {
+  assert.ok(hasCommand('memccapable'), 'memccapable not installed (apt-get install libmemcached-tools)');
+  srv = await startTarget();
+  await new Promise<void>((resolve) => {
+    execFile('memccapable', ['-a', '-v', '-t', '5', '-h', '127.0.0.1', '-p', String(srv.port)], { timeout: 60_000 },
+      (err, stdout, stderr) => {
+        output = stdout + stderr;
+        exitCode = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+        resolve();
+      });
+  });
+  for (const m of output.matchAll(/^ascii (.+?)\s+\[(\w+)\]\s*$/gm)) verdicts.set(m[1]!, m[2]!);
+});
+
+test.after(async () => { await srv?.stop(); });
+
+for (const name of ASCII_TESTS) {
+  test(`memccapable: ascii ${name}`, () => {
+    const v = verdicts.get(name);
+    assert.ok(v !== undefined, `memccapable did not run "ascii ${name}" against ${TARGET}; output:\n${output.slice(-1500)}`);
+    assert.is(v, 'pass', `"ascii ${name}": [${v}]; memccapable output:\n${output.slice(-1500)}`);
+  });
+}
+
+test('memccapable ran exactly the 27 ASCII tests and exited 0', () => {
+  assert.equal([...verdicts.keys()].sort(), [...ASCII_TESTS].sort());
+  assert.is(exitCode, 0, output.slice(-1500));
+  assert.match(output, /All tests passed/);
+});
+
+test.run();
