@@ -26,9 +26,7 @@ export function buildSpecs(names: string[], isolation: string[], memoryMb: numbe
   const common = ['-m', String(memoryMb)];
   for (const name of names) {
     if (name === 'memcached') {
-      // As root, memcached refuses to start without -u.
-      const user = process.getuid?.() === 0 ? ['-u', 'nobody'] : [];
-      specs.push({ kind: 'memcached', label: unique('memcached'), args: [...common, ...user] });
+      specs.push({ kind: 'memcached', label: unique('memcached'), args: common });
     } else if (name === 'remcached') {
       const modes = isolation.length ? isolation : [undefined];
       for (const mode of modes) {

@@ -9,12 +9,7 @@ export const TARGET = process.env.REMC_TEST_TARGET === 'memcached' ? 'memcached'
 
 /** Start the target with memcached-style arguments. */
 export function startTarget(args: string[] = []): Promise<Server> {
-  if (TARGET === 'memcached') {
-    // memcached refuses to run as root without -u (CI and this machine run tests as root).
-    const user = process.getuid?.() === 0 ? ['-u', 'nobody'] : [];
-    return startMemcached([...user, ...args]);
-  }
-  return startRemcached(args);
+  return TARGET === 'memcached' ? startMemcached(args) : startRemcached(args);
 }
 
 /** Resident set size of a process in bytes (VmRSS in /proc/<pid>/status). */
