@@ -6,12 +6,12 @@
 // record how much CPU *other* processes used meanwhile, so a noisy run can be recognised.
 // Note: nothing is pinned; memaslap (2 threads) and the server share the 2 cores, so a server
 // that burns more CPU per op also leaves less CPU to the load generator.
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { ROOT, type Server } from '../test/helpers/server.ts';
+import { ROOT, REMCACHED_MAIN, type Server } from '../test/helpers/server.ts';
 import { buildSpecs, start, stats, version, type ServerSpec } from './lib/servers.ts';
 import { runMemaslap, memaslapArgs, MEMASLAP, type MemaslapResult } from './lib/memaslap.ts';
 import { processCpuSeconds, reapedChildrenCpuSeconds, machineCpuSeconds } from './lib/proc.ts';
@@ -166,6 +166,9 @@ async function main(): Promise<void> {
   const o = options();
   try { execFileSync('which', [MEMASLAP]); } catch { throw new Error(`${MEMASLAP} not found (apt-get install libmemcached-tools)`); }
   const specs = buildSpecs(o.servers, o.isolation, o.memory, o.remcachedArgs);
+  if (specs.some((s) => s.kind === 'remcached') && !existsSync(REMCACHED_MAIN)) {
+    throw new Error(`${relative(process.cwd(), REMCACHED_MAIN)} missing: run \`npm run build && npm run build:native\` first`);
+  }
   const baseline = (specs.find((s) => s.kind === 'memcached') ?? specs[0]!).label;
   const noneLabel = specs.find((s) => s.isolation === 'none')?.label;
   const total = specs.length * o.rounds * o.protocols.length * o.duration;

@@ -29,7 +29,7 @@ function callErr(method: string, ...args: unknown[]): Promise<Error | null> {
 test.before(async () => {
   srv = await startTarget();
   // No retries or reconnect backoff: a failure must surface as a test failure, fast.
-  mc = new (Memcached as any)(`127.0.0.1:${srv.port}`, { retries: 0, timeout: 3000, failures: 0, idle: 1000, poolSize: 4 });
+  mc = new Memcached(`127.0.0.1:${srv.port}`, { retries: 0, timeout: 3000, failures: 0, idle: 1000, poolSize: 4 });
 });
 
 test.after(async () => {
