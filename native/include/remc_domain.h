@@ -33,7 +33,9 @@ enum remc_isolation { REMC_ISO_NONE = 0, REMC_ISO_PKU = 1, REMC_ISO_PKU_STRICT =
   X(trap)         \
   X(timeout)      /* the watchdog interrupted a runaway parse */ \
   X(heap)         /* scratch heap overrun / exhaustion detected */ \
-  X(abort)        /* the parser called abort() (trap via our own hidden abort) */
+  X(abort)        /* the parser called remc_domain_abort() (a trap at a known address) */ \
+  X(canary)       /* the stack protector caught a smashed canary (hidden __stack_chk_fail) */ \
+  X(stack_overflow) /* SIGSEGV inside the guard gap below the domain stack */
 
 enum remc_fault_kind {
 #define REMC_X_ENUM(id) REMC_FAULT_##id,
@@ -49,6 +51,7 @@ typedef struct remc_fault_info {
   int32_t pkey;       /* si_pkey for SEGV_PKUERR, else -1 */
   uint64_t addr;      /* si_addr */
   uint64_t rewind_ns; /* fault to recovered, measured in the runtime */
+  uint64_t ip;        /* faulting instruction address (for logs; never the input bytes) */
 } remc_fault_info;
 
 typedef struct remc_domain_config {
@@ -67,6 +70,27 @@ int remc_domain_process_init(int requested, const char **why);
 int remc_domain_mode(void);
 /* The key the store should tag its memory with, or -1 (mode NONE). */
 int remc_domain_store_pkey(void);
+/* The domain's own key, or -1 (mode NONE). For tests and logs (si_pkey comparisons). */
+int remc_domain_pkey(void);
+/* The calling thread's PKRU (RDPKRU), or 0 without PKU. Tests compare it before/after faults. */
+uint32_t remc_domain_thread_pkru(void);
+
+/* The watchdog interrupts a runaway call with this thread-directed signal (SIGRTMIN+4); the
+ * server must not use it. */
+#define REMC_DOMAIN_WATCHDOG_SIGNO_OFFSET 4
+
+/*
+ * Per domain thread, done once by remc_domain_create (no system call per event afterwards):
+ *  - glibc's rseq area is unregistered (the kernel would write it under the domain PKRU and kill
+ *    the process, pku-linux.md section 0.1); unless GLIBC_TUNABLES=glibc.pthread.rseq=0 already did;
+ *  - a 64 KiB sigaltstack in root memory is installed, and every fault handler is SA_ONSTACK;
+ *  - asynchronous signals are blocked on this thread for good, except SIGPROF (V8's profiler
+ *    signal, thread-directed and SA_ONSTACK; patched to SA_ONSTACK if it is not) and the
+ *    watchdog signal. Process-directed signals (SIGINT, SIGTERM, SIGCHLD, process.on(...)) are
+ *    then delivered to another thread, where Node/libuv handle them as usual. Threads this
+ *    thread creates later inherit the mask; child processes get a clean one (libuv resets it).
+ *  - the calling thread's PKRU is given access to the domain, read-only and store keys.
+ */
 
 typedef struct remc_domain remc_domain;
 
@@ -80,6 +104,13 @@ void *remc_domain_io(remc_domain *d);              /* io_cap bytes, domain memor
 size_t remc_domain_io_cap(remc_domain *d);
 
 typedef void (*remc_domain_fn)(void *arg1, void *arg2);
+
+/* Domain code's abort(): a trap at a known address, reported as REMC_FAULT_abort. (Domain code
+ * must not call libc's abort: it takes locks and writes root memory.) Outside the domain it is
+ * fatal like abort(). __stack_chk_fail is replaced the same way for the whole addon (kind
+ * canary); domain code compiled with -mstack-protector-guard=global reads the canary
+ * __stack_chk_guard from a page the domain may read in every mode. */
+__attribute__((noreturn)) void remc_domain_abort(void);
 
 /* Run fn(arg1, arg2) inside the domain. Returns 0 after a normal return, else the fault kind
  * (info filled). After either, the scratch heap is reset and scrubbed and every permission is
@@ -97,6 +128,11 @@ typedef struct remc_domain_stats {
   uint64_t faults[REMC_FAULT_COUNT];
 } remc_domain_stats;
 void remc_domain_get_stats(remc_domain *d, remc_domain_stats *out);
+
+/* The mode this domain runs in (enum remc_isolation, never AUTO). */
+int remc_domain_isolation(remc_domain *d);
+/* Change the watchdog bound of a live domain (0 = off). */
+void remc_domain_set_watchdog_ms(remc_domain *d, uint32_t ms);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,70 @@
+/*
+ * domain_internal.h — layout shared by domain.c and gate.S (not part of the public API).
+ *
+ * struct remc_gate is the part of a domain the gate and the rewind touch. It lives in root
+ * memory (pkey 0): the domain may read it in mode PKU but never write it, and in PKU_STRICT it
+ * cannot even read it. The G_* offsets are checked against the struct by _Static_assert in
+ * domain.c, so the two stay in step.
+ */
+#ifndef REMC_DOMAIN_INTERNAL_H
+#define REMC_DOMAIN_INTERNAL_H
+
+#define G_RSP        0   /* host rsp at entry (points at the caller's return address) */
+#define G_RBX        8
+#define G_RBP       16
+#define G_R12       24
+#define G_R13       32
+#define G_R14       40
+#define G_R15       48
+#define G_STACK_TOP 56   /* domain stack top, 16-byte aligned */
+#define G_HOST_PKRU 64   /* u32: RDPKRU at entry, restored exactly at exit and by the rewind */
+#define G_DOM_PKRU  68   /* u32: the PKRU the domain runs with */
+#define G_FLAGS     72   /* u32: GF_* */
+#define G_IN_DOMAIN 76   /* u32: 1 from the stack switch until the host PKRU is back */
+#define G_SEQ       80   /* u64: calls entered (the watchdog compares it between samples) */
+
+#define GF_HW_PKU   1    /* RDPKRU/WRPKRU exist: save and restore the host PKRU */
+#define GF_SWITCH   2    /* write the domain PKRU (PKU, PKU_STRICT); clear in NONE */
+
+/* Offsets inside remc_gate_ro (one page, domain-read-only key; see gate.S). */
+#define RO_CANARY        0  /* __stack_chk_guard for domain code (-mstack-protector-guard=global) */
+#define RO_PKRU_PKU      8  /* the two legitimate domain PKRU values (ERIM-style entry check) */
+#define RO_PKRU_STRICT  12
+#define RO_PKRU_TRANSIT 16  /* strict exit: first PKRU, lets the exit read TLS and the gate struct */
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+
+struct remc_gate {
+  uint64_t rsp, rbx, rbp, r12, r13, r14, r15;
+  uint64_t stack_top;
+  uint32_t host_pkru;
+  uint32_t dom_pkru;
+  uint32_t flags;
+  volatile uint32_t in_domain;
+  volatile uint64_t seq;
+};
+
+struct remc_gate_ro {
+  uint64_t canary;
+  uint32_t pkru_pku;
+  uint32_t pkru_strict;
+  uint32_t pkru_transit;
+};
+
+/* gate.S */
+extern struct remc_gate_ro remc_gate_ro;
+extern char remc_gate_ro_end[];
+/* Enter the domain: returns 0 after fn returned, or the code passed to remc_gate_rewind. */
+int remc_gate_call(struct remc_gate *g, void (*fn)(void *, void *), void *a1, void *a2);
+int remc_gate_call_strict(struct remc_gate *g, void (*fn)(void *, void *), void *a1, void *a2);
+/* From the fault handler only: back to the entry's caller with the host PKRU, stack and
+ * callee-saved registers; remc_gate_call returns `code`. Takes the gate from TLS, never from
+ * a register. */
+__attribute__((noreturn)) void remc_gate_rewind(int code);
+
+/* The gate of the domain running on this thread (initial-exec: no allocation in the handler). */
+extern __thread struct remc_gate *remc_tls_gate __attribute__((tls_model("initial-exec")));
+#endif
+
+#endif

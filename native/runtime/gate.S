@@ -1,0 +1,172 @@
+/*
+ * gate.S — the only code in remcached that writes PKRU (scripts/scan-pku-insns.mjs checks this
+ * on every build: WRPKRU may appear only in remc_gate_call, remc_gate_call_strict and
+ * remc_gate_rewind).
+ *
+ * remc_gate_call(g, fn, a1, a2): save the host rsp, callee-saved registers and PKRU in *g (root
+ * memory), switch to the domain stack, write the domain PKRU and verify it ERIM-style against
+ * values the domain cannot write (a RIP-relative page with a read-only key), call fn(a1, a2),
+ * then restore the exact saved host PKRU. Nothing on the way out trusts a register: the gate is
+ * found again through initial-exec TLS.
+ *
+ * Strict mode (pkey 0 not even readable in the domain) cannot read TLS on the way out, so its
+ * exit first writes a "transit" PKRU from the read-only page (a constant the domain cannot
+ * change, pkey 0 accessible), then the saved host value when it differs. A domain that jumps to
+ * any of these WRPKRUs with its own eax gains nothing: what follows is the fixed return to host.
+ */
+#include "domain_internal.h"
+
+        .section .note.GNU-stack,"",@progbits
+
+/* One page, alone in its page (aligned and padded to 4096): made PROT_READ with the read-only
+ * key after init, so the domain (and everyone) can read it and nobody can write it. */
+        .section .data.remc_gate_ro,"aw",@progbits
+        .balign 4096
+        .globl remc_gate_ro
+        .hidden remc_gate_ro
+        .type remc_gate_ro,@object
+        .globl __stack_chk_guard
+        .hidden __stack_chk_guard
+        .type __stack_chk_guard,@object
+remc_gate_ro:
+__stack_chk_guard:
+        .quad 0
+        .long 0, 0, 0
+        .size __stack_chk_guard, 8
+        .size remc_gate_ro, 20
+        .balign 4096
+        .globl remc_gate_ro_end
+        .hidden remc_gate_ro_end
+remc_gate_ro_end:
+
+        .text
+
+.macro WRPKRU_EAX
+        xorl    %ecx, %ecx
+        xorl    %edx, %edx
+        wrpkru
+.endm
+
+/* Entry, shared by both variants. rdi = gate, rsi = fn, rdx = a1, rcx = a2. */
+.macro GATE_ENTER
+        movq    %rsp, G_RSP(%rdi)
+        movq    %rbx, G_RBX(%rdi)
+        movq    %rbp, G_RBP(%rdi)
+        movq    %r12, G_R12(%rdi)
+        movq    %r13, G_R13(%rdi)
+        movq    %r14, G_R14(%rdi)
+        movq    %r15, G_R15(%rdi)
+        movq    %rsi, %r10                  /* fn */
+        movq    %rdx, %r8                   /* a1 */
+        movq    %rcx, %r9                   /* a2 */
+        movl    G_FLAGS(%rdi), %r11d
+        testl   $GF_HW_PKU, %r11d
+        jz      1f
+        xorl    %ecx, %ecx
+        rdpkru
+        movl    %eax, G_HOST_PKRU(%rdi)
+1:      incq    G_SEQ(%rdi)
+        movq    G_STACK_TOP(%rdi), %rsp
+        movl    $1, G_IN_DOMAIN(%rdi)      /* from here a fault or the watchdog rewinds */
+        testl   $GF_SWITCH, %r11d
+        jz      2f
+        movl    G_DOM_PKRU(%rdi), %eax
+        WRPKRU_EAX
+        /* ERIM-style: only the two legitimate domain values may pass (RIP-relative, read-only
+         * key: readable in both domain modes, writable by nobody). */
+        cmpl    remc_gate_ro+RO_PKRU_PKU(%rip), %eax
+        je      2f
+        cmpl    remc_gate_ro+RO_PKRU_STRICT(%rip), %eax
+        je      2f
+        ud2
+2:      /* host values must not leak into the domain */
+        xorl    %ebx, %ebx
+        xorl    %ebp, %ebp
+        xorl    %r12d, %r12d
+        xorl    %r13d, %r13d
+        xorl    %r14d, %r14d
+        xorl    %r15d, %r15d
+        movq    %r8, %rdi
+        movq    %r9, %rsi
+        xorl    %r8d, %r8d
+        xorl    %r9d, %r9d
+        xorl    %r11d, %r11d
+        call    *%r10
+.endm
+
+/* Back on the host side with rdi = gate (from TLS): flag, stack, registers, return 0. */
+.macro GATE_LEAVE
+        movl    $0, G_IN_DOMAIN(%rdi)
+        movq    G_RSP(%rdi), %rsp
+        movq    G_RBX(%rdi), %rbx
+        movq    G_RBP(%rdi), %rbp
+        movq    G_R12(%rdi), %r12
+        movq    G_R13(%rdi), %r13
+        movq    G_R14(%rdi), %r14
+        movq    G_R15(%rdi), %r15
+.endm
+
+.macro LOAD_TLS_GATE reg
+        movq    remc_tls_gate@gottpoff(%rip), \reg
+        movq    %fs:(\reg), \reg
+.endm
+
+        .globl  remc_gate_call
+        .hidden remc_gate_call
+        .type   remc_gate_call,@function
+        .p2align 4
+remc_gate_call:
+        .cfi_startproc
+        GATE_ENTER
+        /* PKU / NONE: pkey 0 is readable, so TLS and the gate can be read directly. */
+        LOAD_TLS_GATE %rdi
+        testl   $GF_SWITCH, G_FLAGS(%rdi)
+        jz      3f
+        movl    G_HOST_PKRU(%rdi), %eax
+        WRPKRU_EAX
+3:      GATE_LEAVE
+        xorl    %eax, %eax
+        ret
+        .cfi_endproc
+        .size   remc_gate_call, .-remc_gate_call
+
+        .globl  remc_gate_call_strict
+        .hidden remc_gate_call_strict
+        .type   remc_gate_call_strict,@function
+        .p2align 4
+remc_gate_call_strict:
+        .cfi_startproc
+        GATE_ENTER
+        movl    remc_gate_ro+RO_PKRU_TRANSIT(%rip), %eax
+        WRPKRU_EAX
+        LOAD_TLS_GATE %rdi
+        movl    G_HOST_PKRU(%rdi), %eax
+        cmpl    remc_gate_ro+RO_PKRU_TRANSIT(%rip), %eax
+        je      3f
+        WRPKRU_EAX
+3:      GATE_LEAVE
+        xorl    %eax, %eax
+        ret
+        .cfi_endproc
+        .size   remc_gate_call_strict, .-remc_gate_call_strict
+
+/* remc_gate_rewind(code): called by the fault handler (running on the alternate stack with the
+ * kernel's init PKRU). Restores the host PKRU first, then the entry's stack and registers, and
+ * returns `code` from remc_gate_call*. */
+        .globl  remc_gate_rewind
+        .hidden remc_gate_rewind
+        .type   remc_gate_rewind,@function
+        .p2align 4
+remc_gate_rewind:
+        .cfi_startproc
+        movl    %edi, %esi
+        LOAD_TLS_GATE %rdi
+        testl   $GF_HW_PKU, G_FLAGS(%rdi)
+        jz      1f
+        movl    G_HOST_PKRU(%rdi), %eax
+        WRPKRU_EAX
+1:      GATE_LEAVE
+        movl    %esi, %eax
+        ret
+        .cfi_endproc
+        .size   remc_gate_rewind, .-remc_gate_rewind

@@ -1,0 +1,533 @@
+// sources: native/runtime/domain.c native/runtime/gate.S native/runtime/traps.S native/parser/fault_inject.c
+/*
+ * domain_test.c — the domain runtime, natively (no Node): isolation per mode, every injected
+ * fault kind caught by its real mechanism with the targets unchanged (and really corrupted in
+ * mode none), 10 000 faults in a row with PKRU and memory unchanged, the watchdog, the ERIM
+ * entry check, chaining to a previous SIGSEGV handler, heap scrubbing, and the two traps of
+ * pku-linux.md §0: rseq under a CPU hog on the same core, and asynchronous-signal storms
+ * (libuv-like handlers without SA_ONSTACK, thread-directed SIGPROF) while the domain runs.
+ * Every loop is bounded in time. Exit status 0 = all passed.
+ */
+#include "remc_domain.h"
+#include "remc_abi.h"
+#include "remc_fault_inject.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+static int failures, checks;
+#define CHECK(c, ...)                                                         \
+  do {                                                                        \
+    checks++;                                                                 \
+    if (!(c)) {                                                               \
+      failures++;                                                             \
+      fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #c);            \
+      fprintf(stderr, __VA_ARGS__);                                           \
+      fputc('\n', stderr);                                                    \
+    }                                                                         \
+  } while (0)
+
+static const char *const kind_names[] = {
+#define X(n) #n,
+    REMC_FAULT_KINDS(X)
+#undef X
+};
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static long rss_kib(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  long size = 0, res = 0;
+  if (f) {
+    if (fscanf(f, "%ld %ld", &size, &res) != 2) res = 0;
+    fclose(f);
+  }
+  return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* ---- domain code used by the tests: no libc, no canary (it must run in pku-strict too) --- */
+/* no canary (TLS, pkey 0), no jump tables (.rodata, pkey 0): strict mode reads neither */
+#define DOMAIN_FN __attribute__((noinline, no_stack_protector, optimize("no-jump-tables")))
+
+enum { OP_GOOD = 1, OP_READ_T0, OP_WRITE_HEAP, OP_CHECK_HEAP_ZERO, OP_SPIN_NS, OP_JUMP_T2 };
+
+/* io->in_reserved selects the operation; results go to io->status / io->consumed. */
+DOMAIN_FN static void dom_op(void *a1, void *a2) {
+  remc_parse_io *io = a1;
+  const uint8_t *w = a2;
+  uint32_t op = io->in_reserved;
+  if (op == OP_GOOD) {
+    uint32_t sum = 0;
+    for (uint32_t i = 0; i < io->len; i++) sum += w[i];
+    io->status = sum;
+    io->consumed = io->len;
+  } else if (op == OP_READ_T0) {
+    io->consumed = (uint32_t) * (volatile uint64_t *)(uintptr_t)io->fault_target[0];
+  } else if (op == OP_WRITE_HEAP) {
+    volatile uint8_t *h = (uint8_t *)(uintptr_t)io->heap_base;
+    for (uint32_t i = 0; i < io->len; i++) h[i] = 0x77;
+    io->heap_used = io->len;
+  } else if (op == OP_CHECK_HEAP_ZERO) {
+    const volatile uint64_t *h = (const uint64_t *)(uintptr_t)io->heap_base;
+    uint32_t nz = 0;
+    for (uint64_t i = 0; i < io->heap_size / 8; i++) nz += h[i] != 0;
+    io->status = nz;
+  } else if (op == OP_SPIN_NS) {
+    /* spin about fault_target[3] iterations (no clock: vDSO data is pkey 0) */
+    for (volatile uint64_t i = 0; i < io->fault_target[3]; i++) {
+    }
+  } else if (op == OP_JUMP_T2) {
+    /* play an attacker: reach the gate's entry WRPKRU with eax = 0 (all keys open) */
+    __asm__ volatile("xor %%eax, %%eax\n\txor %%ecx, %%ecx\n\txor %%edx, %%edx\n\tjmp *%0"
+                     : : "r"(io->fault_target[2]) : "rax", "rcx", "rdx", "memory");
+  }
+}
+
+DOMAIN_FN static void dom_inject(void *a1, void *a2) {
+  (void)a2;
+  remc_parse_io *io = a1;
+  remc_fault_inject(io, io->in_reserved);
+}
+
+/* ---- fixtures -------------------------------------------------------------------------- */
+
+static volatile uint64_t root_word = 0x5afe5afe5afe5afeull; /* pkey 0 */
+static uint64_t *store_page;                                 /* tagged with the store key */
+
+static remc_domain *mk(int iso, uint32_t wd_ms) {
+  remc_domain_config c = {.isolation = iso, .window_cap = 64 << 10, .io_cap = 16 << 10,
+                          .stack_size = 128 << 10, .heap_size = 64 << 10, .watchdog_ms = wd_ms};
+  remc_domain *d = remc_domain_create(&c);
+  if (!d) { perror("remc_domain_create"); exit(2); }
+  return d;
+}
+
+static int call(remc_domain *d, remc_domain_fn fn, uint32_t op, remc_fault_info *fi) {
+  remc_parse_io *io = remc_domain_io(d);
+  size_t hs;
+  uint8_t *heap = remc_domain_heap(d, &hs);
+  io->in_reserved = op;
+  io->heap_base = (uint64_t)(uintptr_t)heap;
+  io->heap_size = hs;
+  io->heap_used = 0;
+  io->fault_target[0] = (uint64_t)(uintptr_t)&root_word;
+  io->fault_target[1] = (uint64_t)(uintptr_t)store_page;
+  io->opts = REMC_IN_FAULT_INJECTION;
+  memset(fi, 0, sizeof *fi);
+  return remc_domain_call(d, fn, io, remc_domain_window(d), fi);
+}
+
+static const char *mode_name(int m) {
+  return m == REMC_ISO_NONE ? "none" : m == REMC_ISO_PKU ? "pku" : "pku-strict";
+}
+
+/* ---- tests ----------------------------------------------------------------------------- */
+
+static void test_good_calls(int mode) {
+  remc_domain *d = mk(mode, 0);
+  remc_parse_io *io = remc_domain_io(d);
+  uint8_t *w = remc_domain_window(d);
+  uint32_t pk0 = remc_domain_thread_pkru();
+  remc_fault_info fi;
+  for (int rep = 0; rep < 3; rep++) {
+    uint32_t sum = 0;
+    io->len = 1000;
+    for (uint32_t i = 0; i < io->len; i++) { w[i] = (uint8_t)(i * 7 + rep); sum += w[i]; }
+    int r = call(d, dom_op, OP_GOOD, &fi);
+    CHECK(r == 0 && io->status == sum && io->consumed == 1000, "%s good call r=%d", mode_name(mode), r);
+  }
+  CHECK(remc_domain_thread_pkru() == pk0, "%s PKRU changed %x -> %x", mode_name(mode), pk0,
+        remc_domain_thread_pkru());
+  /* the domain can read root memory in pku and none, not in pku-strict */
+  int r = call(d, dom_op, OP_READ_T0, &fi);
+  if (mode == REMC_ISO_PKU_STRICT)
+    CHECK(r == REMC_FAULT_pku && fi.pkey == 0, "strict root read r=%d pkey=%d", r, fi.pkey);
+  else
+    CHECK(r == 0 && io->consumed == (uint32_t)root_word, "%s root read r=%d", mode_name(mode), r);
+  /* heap: used part scrubbed after a good call */
+  io->len = 4000;
+  r = call(d, dom_op, OP_WRITE_HEAP, &fi);
+  CHECK(r == 0, "heap write r=%d", r);
+  r = call(d, dom_op, OP_CHECK_HEAP_ZERO, &fi);
+  CHECK(r == 0 && io->status == 0, "%s heap not scrubbed after a good call: %u words", mode_name(mode), io->status);
+  CHECK(remc_domain_thread_pkru() == pk0, "%s PKRU changed", mode_name(mode));
+  remc_domain_destroy(d);
+}
+
+/* Every fault-injection kind in this mode: the kind expected from the table, targets intact
+ * (or corrupted in none), PKRU unchanged, the heap scrubbed, the next good call fine. */
+static void test_injections(int mode) {
+  remc_domain *d = mk(mode, 50);
+  remc_parse_io *io = remc_domain_io(d);
+  uint32_t pk0 = remc_domain_thread_pkru();
+  struct { const char *name; uint32_t id; int kp, kn; } t[] = {
+#define X(n, id, kp, kn) {#n, id, REMC_FAULT_##kp, REMC_FAULT_##kn},
+      REMC_FAULT_INJECTIONS(X)
+#undef X
+  };
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+    root_word = 0x5afe5afe5afe5afeull;
+    store_page[0] = 0x5707e5707e5707eull;
+    io->len = 0;
+    remc_fault_info fi;
+    uint64_t t0 = now_ns();
+    int r = call(d, dom_inject, t[i].id, &fi);
+    uint64_t dt = now_ns() - t0;
+    int want = mode == REMC_ISO_NONE ? t[i].kn : t[i].kp;
+    CHECK(r == want, "%s %s: got kind %s (sig %d code %d pkey %d addr %#llx), want %s", mode_name(mode),
+          t[i].name, r < REMC_FAULT_COUNT ? kind_names[r] : "?", fi.signo, fi.code, fi.pkey,
+          (unsigned long long)fi.addr, kind_names[want]);
+    if (r == REMC_FAULT_pku) {
+      int want_key = t[i].id == REMC_FI_root_write ? 0 : remc_domain_store_pkey();
+      CHECK(fi.pkey == want_key, "%s %s: pkey %d want %d", mode_name(mode), t[i].name, fi.pkey, want_key);
+    }
+    if (mode == REMC_ISO_NONE && t[i].id == REMC_FI_root_write)
+      CHECK(root_word == 0xbad0bad0bad0bad0ull, "none: root write did not corrupt (%llx)", (unsigned long long)root_word);
+    else if (mode == REMC_ISO_NONE && t[i].id == REMC_FI_store_write)
+      CHECK(store_page[0] == 0xbad0bad0bad0bad0ull, "none: store write did not corrupt");
+    else {
+      CHECK(root_word == 0x5afe5afe5afe5afeull, "%s %s: root word changed", mode_name(mode), t[i].name);
+      CHECK(store_page[0] == 0x5707e5707e5707eull, "%s %s: store word changed", mode_name(mode), t[i].name);
+    }
+    if (t[i].id == REMC_FI_endless_loop)
+      CHECK(dt >= 50000000ull && dt < 400000000ull, "watchdog took %llu ms", (unsigned long long)(dt / 1000000));
+    CHECK(remc_domain_thread_pkru() == pk0, "%s %s: PKRU %x != %x", mode_name(mode), t[i].name,
+          remc_domain_thread_pkru(), pk0);
+    remc_fault_info fz;
+    int z = call(d, dom_op, OP_CHECK_HEAP_ZERO, &fz);
+    CHECK(z == 0 && io->status == 0, "%s %s: heap not scrubbed (%d, %u)", mode_name(mode), t[i].name, z, io->status);
+    printf("  %-10s %-14s -> %-14s sig=%-2d code=%-3d pkey=%-2d %8.1f us\n", mode_name(mode), t[i].name,
+           r < REMC_FAULT_COUNT ? kind_names[r] : "?", fi.signo, fi.code, fi.pkey, dt / 1000.0);
+  }
+  remc_domain_stats st;
+  remc_domain_get_stats(d, &st);
+  CHECK(st.faults[REMC_FAULT_timeout] == 1, "timeout count %llu", (unsigned long long)st.faults[REMC_FAULT_timeout]);
+  remc_domain_destroy(d);
+}
+
+/* 10 000 faults in a row on one thread, interleaved with good calls. */
+static void test_many_faults(int mode) {
+  remc_domain *d = mk(mode, 0);
+  remc_parse_io *io = remc_domain_io(d);
+  uint8_t *w = remc_domain_window(d);
+  static const uint32_t kinds[] = {REMC_FI_root_write, REMC_FI_store_read, REMC_FI_stack_smash,
+                                   REMC_FI_null_deref, REMC_FI_wild_pointer, REMC_FI_illegal_insn,
+                                   REMC_FI_div_zero, REMC_FI_abort, REMC_FI_heap_overrun,
+                                   REMC_FI_stack_exhaust};
+  uint32_t pk0 = remc_domain_thread_pkru();
+  remc_fault_info fi;
+  /* warm up (first-touch of stacks and altstack), then measure RSS */
+  for (int i = 0; i < 200; i++) call(d, dom_inject, kinds[i % 10], &fi);
+  long rss0 = rss_kib();
+  int bad = 0, faults = 0;
+  remc_domain_stats st0;
+  remc_domain_get_stats(d, &st0);
+  for (int i = 0; i < 10000; i++) {
+    uint32_t k = kinds[i % 10];
+    if (mode == REMC_ISO_NONE && (k == REMC_FI_root_write || k == REMC_FI_store_read)) k = REMC_FI_null_deref;
+    int r = call(d, dom_inject, k, &fi);
+    faults += r != 0;
+    io->len = 16;
+    memcpy(w, "get some_key\r\n\0\0", 16);
+    int g = call(d, dom_op, OP_GOOD, &fi);
+    if (g != 0 || io->consumed != 16) bad++;
+  }
+  long rss1 = rss_kib();
+  CHECK(faults == 10000 && bad == 0, "%s: %d/10000 faults rewound, %d good calls failed", mode_name(mode), faults, bad);
+  CHECK(remc_domain_thread_pkru() == pk0, "%s: PKRU %x != %x after 10000 faults", mode_name(mode),
+        remc_domain_thread_pkru(), pk0);
+  CHECK(rss1 - rss0 < 256, "%s: RSS grew %ld KiB over 10000 faults", mode_name(mode), rss1 - rss0);
+  remc_domain_stats st;
+  remc_domain_get_stats(d, &st);
+  uint64_t total = 0;
+  for (int k = 1; k < REMC_FAULT_COUNT; k++) total += st.faults[k] - st0.faults[k];
+  CHECK(total == 10000, "%s: stats count %llu faults", mode_name(mode), (unsigned long long)total);
+  printf("  %-10s 10000 faults + 10000 good calls: PKRU %#x before and after, RSS %ld -> %ld KiB\n",
+         mode_name(mode), pk0, rss0, rss1);
+  remc_domain_destroy(d);
+}
+
+/* ERIM check: domain code that reaches the entry WRPKRU with eax = 0 must not get PKRU 0. */
+static void test_erim_check(void) {
+  extern char remc_gate_call[];
+  uint8_t *p = (uint8_t *)remc_gate_call, *wr = NULL;
+  for (int i = 0; i < 256; i++)
+    if (p[i] == 0x0f && p[i + 1] == 0x01 && p[i + 2] == 0xef) { wr = p + i; break; }
+  CHECK(wr != NULL, "no WRPKRU in remc_gate_call");
+  if (!wr) return;
+  remc_domain *d = mk(REMC_ISO_PKU, 0);
+  remc_parse_io *io = remc_domain_io(d);
+  uint32_t pk0 = remc_domain_thread_pkru();
+  remc_fault_info fi;
+  io->fault_target[2] = (uint64_t)(uintptr_t)wr;
+  /* call() overwrites fault_target[0..1] only */
+  int r = call(d, dom_op, OP_JUMP_T2, &fi);
+  CHECK(r == REMC_FAULT_ill, "jump to the entry WRPKRU with eax=0: kind %d, want ill", r);
+  CHECK(remc_domain_thread_pkru() == pk0, "PKRU after ERIM check %x != %x", remc_domain_thread_pkru(), pk0);
+  io->fault_target[2] = 0;
+  remc_domain_destroy(d);
+}
+
+/* A fault outside the domain goes to the handler that was there before (V8's wasm trap handler
+ * in Node); installed before remc_domain_process_init, like Node's. */
+static volatile int prev_handler_hits;
+static uint8_t *noaccess_page;
+static void prev_segv(int sig, siginfo_t *si, void *ucv) {
+  (void)sig;
+  ucontext_t *uc = ucv;
+  if ((uint8_t *)si->si_addr == noaccess_page) {
+    prev_handler_hits++;
+    mprotect(noaccess_page, 4096, PROT_READ); /* like a trap handler: fix and resume */
+    (void)uc;
+    return;
+  }
+  signal(SIGSEGV, SIG_DFL);
+}
+static void test_chaining(void) {
+  volatile uint8_t v = noaccess_page[0];
+  (void)v;
+  CHECK(prev_handler_hits == 1, "host fault not forwarded to the previous handler (%d)", prev_handler_hits);
+}
+
+/* rseq (§0.1): long domain calls while a CPU hog shares the core; the kernel preempts us inside
+ * the domain again and again. With glibc's rseq area registered this kills the process. */
+static atomic_int hog_stop;
+static void *hog(void *a) {
+  (void)a;
+  while (!atomic_load(&hog_stop)) {
+  }
+  return NULL;
+}
+static void test_rseq_under_hog(int mode, double seconds) {
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(0, &one);
+  cpu_set_t old;
+  sched_getaffinity(0, sizeof old, &old);
+  sched_setaffinity(0, sizeof one, &one);
+  pthread_t th;
+  pthread_attr_t at;
+  pthread_attr_init(&at);
+  pthread_attr_setaffinity_np(&at, sizeof one, &one);
+  atomic_store(&hog_stop, 0);
+  pthread_create(&th, &at, hog, NULL);
+  remc_domain *d = mk(mode, 1000);
+  remc_parse_io *io = remc_domain_io(d);
+  uint64_t end = now_ns() + (uint64_t)(seconds * 1e9);
+  int calls = 0, bad = 0;
+  struct rusage ru0, ru1;
+  getrusage(RUSAGE_THREAD, &ru0);
+  while (now_ns() < end) {
+    remc_fault_info fi;
+    io->fault_target[3] = 2000000; /* a few ms per call */
+    io->in_reserved = OP_SPIN_NS;
+    int r = remc_domain_call(d, dom_op, io, remc_domain_window(d), &fi);
+    bad += r != 0;
+    r = call(d, dom_inject, REMC_FI_null_deref, &fi); /* and faults, under preemption */
+    bad += r != REMC_FAULT_segv;
+    calls++;
+  }
+  getrusage(RUSAGE_THREAD, &ru1);
+  atomic_store(&hog_stop, 1);
+  pthread_join(th, NULL);
+  sched_setaffinity(0, sizeof old, &old);
+  long nivcsw = ru1.ru_nivcsw - ru0.ru_nivcsw;
+  CHECK(bad == 0, "%s: %d bad calls under the hog", mode_name(mode), bad);
+  CHECK(nivcsw > 10, "%s: the hog did not preempt us (%ld involuntary switches)", mode_name(mode), nivcsw);
+  printf("  %-10s rseq: %d long calls + faults beside a CPU hog on CPU 0, %ld preemptions, alive\n",
+         mode_name(mode), calls, nivcsw);
+  remc_domain_destroy(d);
+}
+
+/* Asynchronous signals (§0.2). Handlers installed like libuv's and Node's: no SA_ONSTACK,
+ * sa_mask = everything. A storm of process-directed SIGUSR2/SIGHUP/SIGCHLD plus thread-directed
+ * SIGPROF (SA_ONSTACK, like V8's sampler) at the domain thread while it spins in the domain. */
+static atomic_int hits_usr2, hits_hup, hits_chld, hits_prof, hits_on_domain_thread;
+static pid_t domain_tid;
+static void libuv_like(int sig) {
+  if ((pid_t)syscall(SYS_gettid) == domain_tid) atomic_fetch_add(&hits_on_domain_thread, 1);
+  if (sig == SIGUSR2) atomic_fetch_add(&hits_usr2, 1);
+  if (sig == SIGHUP) atomic_fetch_add(&hits_hup, 1);
+  if (sig == SIGCHLD) atomic_fetch_add(&hits_chld, 1);
+}
+static void prof_like(int sig, siginfo_t *si, void *uc) {
+  (void)sig; (void)si; (void)uc;
+  atomic_fetch_add(&hits_prof, 1);
+}
+static atomic_int storm_stop;
+static pthread_t domain_thread;
+static void *stormer(void *a) {
+  (void)a;
+  int i = 0;
+  while (!atomic_load(&storm_stop)) {
+    kill(getpid(), (i % 2) ? SIGUSR2 : SIGHUP);
+    pthread_kill(domain_thread, SIGPROF);
+    if (i % 50 == 0) {
+      pid_t c = fork();
+      if (c == 0) _exit(0);
+    }
+    i++;
+    usleep(100);
+  }
+  return NULL;
+}
+static void *sink(void *a) {
+  (void)a;
+  while (!atomic_load(&storm_stop)) {
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
+    usleep(1000);
+  }
+  return NULL;
+}
+static void test_signal_storm(int mode, double seconds, pthread_t *sink_th) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = libuv_like;
+  sigfillset(&sa.sa_mask);
+  sigaction(SIGUSR2, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
+  sigaction(SIGCHLD, &sa, NULL);
+  struct sigaction sp;
+  memset(&sp, 0, sizeof sp);
+  sp.sa_sigaction = prof_like;
+  sp.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+  sigaction(SIGPROF, &sp, NULL);
+  remc_domain *d = mk(mode, 1000); /* blocks async signals on this thread (not on the sink) */
+  remc_parse_io *io = remc_domain_io(d);
+  domain_tid = (pid_t)syscall(SYS_gettid);
+  domain_thread = pthread_self();
+  atomic_store(&storm_stop, 0);
+  atomic_store(&hits_on_domain_thread, 0);
+  pthread_t st;
+  pthread_create(&st, NULL, stormer, NULL);
+  uint64_t end = now_ns() + (uint64_t)(seconds * 1e9);
+  int calls = 0, bad = 0;
+  uint64_t in_ns = 0;
+  while (now_ns() < end) {
+    remc_fault_info fi;
+    io->fault_target[3] = 200000;
+    io->in_reserved = OP_SPIN_NS;
+    uint64_t t0 = now_ns();
+    int r = remc_domain_call(d, dom_op, io, remc_domain_window(d), &fi);
+    in_ns += now_ns() - t0;
+    bad += r != 0;
+    r = call(d, dom_inject, REMC_FI_root_write + (calls & 1) * (REMC_FI_illegal_insn - REMC_FI_root_write), &fi);
+    bad += r == 0 && mode != REMC_ISO_NONE;
+    calls++;
+  }
+  atomic_store(&storm_stop, 1);
+  pthread_join(st, NULL);
+  usleep(20000);
+  CHECK(bad == 0, "%s: %d bad calls in the storm", mode_name(mode), bad);
+  CHECK(atomic_load(&hits_usr2) > 0 && atomic_load(&hits_hup) > 0 && atomic_load(&hits_chld) > 0,
+        "storm handlers did not run: usr2 %d hup %d chld %d", hits_usr2, hits_hup, hits_chld);
+  CHECK(atomic_load(&hits_on_domain_thread) == 0, "a libuv-like handler ran on the domain thread");
+  CHECK(atomic_load(&hits_prof) > 100, "SIGPROF handler ran %d times", hits_prof);
+  printf("  %-10s storm: %d calls (%.0f%% of the time in the domain), USR2 %d HUP %d CHLD %d handled "
+         "elsewhere, SIGPROF %d on the domain thread, alive\n",
+         mode_name(mode), calls, 100.0 * in_ns / (seconds * 1e9), hits_usr2, hits_hup, hits_chld, hits_prof);
+  (void)sink_th;
+  remc_domain_destroy(d);
+}
+
+/* Domains on two threads at once, faulting. */
+static void *second_thread(void *a) {
+  int mode = *(int *)a;
+  remc_domain *d = mk(mode, 0);
+  remc_fault_info fi;
+  int bad = 0;
+  for (int i = 0; i < 2000; i++) {
+    int r = call(d, dom_inject, i & 1 ? REMC_FI_stack_smash : REMC_FI_null_deref, &fi);
+    bad += r != (i & 1 ? REMC_FAULT_canary : REMC_FAULT_segv);
+  }
+  remc_domain_destroy(d);
+  return (void *)(intptr_t)bad;
+}
+static void test_two_threads(int mode) {
+  pthread_t th;
+  pthread_create(&th, NULL, second_thread, &mode);
+  remc_domain *d = mk(mode, 0);
+  remc_fault_info fi;
+  int bad = 0;
+  for (int i = 0; i < 2000; i++) bad += call(d, dom_inject, REMC_FI_div_zero, &fi) != REMC_FAULT_fpe;
+  void *rb;
+  pthread_join(th, &rb);
+  CHECK(bad == 0 && rb == NULL, "%s: two threads: %d / %ld wrong", mode_name(mode), bad, (long)(intptr_t)rb);
+  remc_domain_destroy(d);
+}
+
+/* The canary page is sealed: even root cannot change it (fork: the write must kill the child). */
+static void test_canary_sealed(void) {
+  extern uint64_t __stack_chk_guard;
+  pid_t c = fork();
+  if (c == 0) {
+    signal(SIGSEGV, SIG_DFL);
+    *(volatile uint64_t *)&__stack_chk_guard = 1;
+    _exit(0);
+  }
+  int st = 0;
+  waitpid(c, &st, 0);
+  CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "canary page writable (status %#x)", st);
+  CHECK(__stack_chk_guard != 0, "canary not randomised");
+}
+
+int main(int argc, char **argv) {
+  double storm_s = argc > 1 ? atof(argv[1]) : 1.5;
+  /* a "previous" SIGSEGV handler, like Node's, before the runtime takes over */
+  noaccess_page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  struct sigaction pa;
+  memset(&pa, 0, sizeof pa);
+  pa.sa_sigaction = prev_segv;
+  pa.sa_flags = SA_SIGINFO;
+  sigaction(SIGSEGV, &pa, NULL);
+  /* the sink thread exists before any domain blocks signals, like V8's platform workers */
+  pthread_t sink_th;
+  pthread_create(&sink_th, NULL, sink, NULL);
+
+  const char *why = NULL;
+  int mode = remc_domain_process_init(REMC_ISO_PKU, &why);
+  int pku = mode == REMC_ISO_PKU;
+  printf("process mode %s%s%s; domain key %d, store key %d; PKRU %#x\n", mode_name(mode),
+         why && *why ? ": " : "", why ? why : "", remc_domain_pkey(), remc_domain_store_pkey(),
+         remc_domain_thread_pkru());
+  store_page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (pku) pkey_mprotect(store_page, 4096, PROT_READ | PROT_WRITE, remc_domain_store_pkey());
+
+  int modes[3] = {REMC_ISO_NONE, REMC_ISO_PKU, REMC_ISO_PKU_STRICT};
+  int nmodes = pku ? 3 : 1;
+  test_chaining();
+  test_canary_sealed();
+  for (int i = 0; i < nmodes; i++) test_good_calls(modes[i]);
+  printf("fault injection (kind -> caught as):\n");
+  for (int i = 0; i < nmodes; i++) test_injections(modes[i]);
+  for (int i = 0; i < nmodes; i++) test_many_faults(modes[i]);
+  if (pku) test_erim_check();
+  for (int i = 0; i < nmodes; i++) test_two_threads(modes[i]);
+  test_rseq_under_hog(pku ? REMC_ISO_PKU : REMC_ISO_NONE, storm_s);
+  if (pku) test_rseq_under_hog(REMC_ISO_PKU_STRICT, storm_s / 2);
+  test_signal_storm(pku ? REMC_ISO_PKU : REMC_ISO_NONE, storm_s, &sink_th);
+  if (pku) test_signal_storm(REMC_ISO_PKU_STRICT, storm_s / 2, &sink_th);
+  atomic_store(&storm_stop, 1);
+  pthread_join(sink_th, NULL);
+  printf("%d checks, %d failures\n", checks, failures);
+  return failures ? 1 : 0;
+}
