@@ -9,17 +9,31 @@
  *
  * The command and error tables are X-macros so that C, the validator and TypeScript (which reads
  * them from the addon at load time) share one source of truth.
+ *
+ * Behaviour reference: memcached 1.6.18's text protocol (proto_text.c), byte for byte as the
+ * server answers it; the quirks that change replies are documented where the parser keeps them
+ * (native/parser/text.c).
  */
 #ifndef REMC_ABI_H
 #define REMC_ABI_H
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define REMC_KEY_MAX 250u          /* KEY_MAX_LENGTH */
 #define REMC_LINE_MAX 2048u        /* a non-get line longer than this without '\n' closes the conn */
+#define REMC_LINE_LEAD_SPACES_MAX 100u /* ... unless it is "get "/"gets " after at most this many
+                                          leading spaces: then the parser waits for more */
 #define REMC_VALUE_LEN_MAX 2147483645u /* INT_MAX - 2: larger <bytes> is a bad command line */
+#define REMC_TOKENS_MAX 24u        /* memcached's tokenizer sees at most 23 tokens + a terminal */
 
-/* Text commands: X(ID, "name"). The parser matches names; TS maps ids to handlers. */
+/* Text commands: X(ID, "name"). The parser matches names; TS maps ids to handlers.
+ * "bget" (ancient alias) is parsed as GET. Meta commands (mg ms md ma mn me) and the other
+ * commands memcached knows but remcached does not implement yet (slabs lru lru_crawler watch
+ * extstore refresh_certs) answer ERROR (REMC_OP_UNKNOWN). */
 #define REMC_TEXT_COMMANDS(X) \
   X(GET, "get")               \
   X(GETS, "gets")             \
@@ -47,14 +61,19 @@
 
 enum remc_op {
   REMC_OP_NONE = 0,
-  REMC_OP_UNKNOWN,            /* unknown command or wrong token count: reply ERROR */
+  REMC_OP_UNKNOWN,            /* unknown command or wrong token count: reply ERROR (D_ERR is
+                                 REMC_PERR_ERROR, never NOREPLY) */
 #define REMC_X_ENUM(id, name) REMC_OP_##id,
   REMC_TEXT_COMMANDS(REMC_X_ENUM)
 #undef REMC_X_ENUM
   REMC_OP_COUNT
 };
 
-/* Parse errors carried in D_ERR. TS owns the exact reply strings (protocol/replies.ts). */
+/* Parse errors carried in D_ERR. TS owns the exact reply strings (protocol/replies.ts).
+ * An error descriptor of a known command keeps D_OP (and NOREPLY when memcached had already
+ * seen the trailing "noreply": then the error reply is suppressed too, as memcached does).
+ * Checks memcached makes before parsing (e.g. flush_all with -F: "CLIENT_ERROR flush_all not
+ * allowed") are the server's and take precedence over D_ERR. */
 #define REMC_PARSE_ERRORS(X)  \
   X(NONE)                     \
   X(ERROR)                    /* "ERROR" */ \
@@ -72,8 +91,42 @@ enum remc_perr {
   REMC_PERR_COUNT
 };
 
-/* Descriptor: REMC_DESC_WORDS uint32 words. */
-#define REMC_DESC_WORDS 16u
+/*
+ * Descriptor: REMC_DESC_WORDS uint32 words; the text protocol uses words 0..15, words 16..31
+ * are reserved for the meta and binary protocols (the parser leaves them untouched; root must
+ * not read them for text ops).
+ *
+ * What each op fills (unused words are 0; N* are the values memcached's safe_strto* produce,
+ * including their truncation to 32 bits: flags "4294967296" is 0, <bytes> "-4294967295" is 1):
+ *   GET GETS GAT GATS  one descriptor per key, all with the command's D_START/D_END; KEY; N1 =
+ *                      exptime (gat/gats); LAST_KEY on the last key. "gat <exptime>" with no key
+ *                      is one descriptor with D_KEY_LEN 0 and LAST_KEY (reply: END). A key longer
+ *                      than 250 anywhere makes the whole command one KEY_TOO_LONG descriptor
+ *                      (memcached then sends only the error, none of the earlier hits).
+ *   SET ADD REPLACE APPEND PREPEND CAS
+ *                      KEY; DATA (D_DATA_OFF = just past the command line, D_END = D_DATA_OFF +
+ *                      D_DATA_LEN + 2); N0 = client flags; N1 = exptime; N2 = cas unique (CAS).
+ *                      BAD_DATA_CHUNK keeps every field: memcached decides "SERVER_ERROR object
+ *                      too large for cache" / out of memory before it reads the data, so the
+ *                      server checks D_DATA_LEN against its item size first. Any other error
+ *                      has no data block (D_END = end of the line: nothing is swallowed).
+ *   DELETE             KEY; HAS_ARG when the legacy "0" was given.
+ *   INCR DECR          KEY; N0 = delta (u64).
+ *   TOUCH              KEY; N1 = exptime.
+ *   FLUSH_ALL          HAS_ARG + N1 = delay when a delay was given.
+ *   VERBOSITY          N0 = level.   CACHE_MEMLIMIT  N0 = megabytes (non-numeric: D_ERR ERROR).
+ *   STATS              KEY = first argument (the subcommand, any length), DATA = second argument
+ *                      token; HAS_ARG when the second and third arguments are both numbers: then
+ *                      N0, N1 = them as u32 (stats cachedump <id> <limit>).
+ *   SHUTDOWN           KEY = first argument.
+ *   VERSION QUIT       nothing (QUIT is the last descriptor; status REMC_PS_CLOSE).
+ *   DEBUGTIME          KEY = argument; HAS_ARG + N0 = seconds (i64) when it is a number ("p" and
+ *                      "r" are not: pause / resume); anything else: D_ERR ERROR.
+ *   DEBUG_FAULT        N0 = kind; remc_fault_inject() has already run inside the domain.
+ *   every op but the get family: D_AUX = tokens on the line (command included), 24 meaning 24
+ *                      or more.
+ */
+#define REMC_DESC_WORDS 32u
 enum remc_desc_word {
   D_OP = 0,     /* enum remc_op */
   D_ERR,        /* enum remc_perr; when != NONE the command is answered with that error only */
@@ -81,41 +134,62 @@ enum remc_desc_word {
   D_START,      /* offset of the command's first byte in the window */
   D_END,        /* offset just past the command (its line, plus data block and "\r\n" for storage) */
   D_KEY_OFF,    /* key (storage, get family: one descriptor per key, delete, incr/decr, touch) */
-  D_KEY_LEN,    /*   or the first argument token for stats / verbosity-like commands */
-  D_DATA_OFF,   /* storage: value bytes (without the trailing "\r\n") */
+  D_KEY_LEN,    /*   or the first argument token for stats / shutdown / debugtime */
+  D_DATA_OFF,   /* storage: value bytes (without the trailing "\r\n"); stats: second argument */
   D_DATA_LEN,
   D_N0_LO,      /* N0: storage client flags (u32); incr/decr delta (u64); verbosity level; */
-  D_N0_HI,      /*     cache_memlimit MB; debug_fault kind; debugtime seconds               */
+  D_N0_HI,      /*     cache_memlimit MB; debug_fault kind; debugtime seconds (i64)         */
   D_N1_LO,      /* N1: exptime as int32 bits (storage, gat/gats, touch, flush_all delay)    */
-  D_N1_HI,      /*     (HI is the sign extension)                                           */
+  D_N1_HI,      /*     (HI is the sign extension); stats: third argument                    */
   D_N2_LO,      /* N2: cas unique (u64) for "cas"                                            */
   D_N2_HI,
-  D_AUX         /* number of tokens on the line (command included) */
+  D_AUX,        /* number of tokens on the line (command included, capped at 24) */
+  D_TEXT_WORDS  /* = 16: first word reserved for meta/binary */
 };
 
 /* D_FLAGS bits */
-#define REMC_DF_NOREPLY         (1u << 0) /* last token was "noreply" */
+#define REMC_DF_NOREPLY         (1u << 0) /* memcached saw "noreply" as the last token: the reply
+                                             (errors included) is suppressed */
 #define REMC_DF_LAST_KEY        (1u << 1) /* get family: last key of the command: reply END after it */
 #define REMC_DF_DATA_INCOMPLETE (1u << 2) /* storage: line complete but data block not all in the
                                              window; D_END is where it will end (may be > len).
-                                             Always the last descriptor of a call. */
+                                             Always the last descriptor of a call; consumed is
+                                             its D_START. */
 #define REMC_DF_HAS_ARG         (1u << 3) /* optional numeric argument present (flush_all delay,
-                                             delete's legacy "0") */
+                                             delete's legacy "0", stats numbers, debugtime) */
 #define REMC_DF_ALL              0xfu
 
 /* Parse status (io->status) */
 enum remc_pstatus {
-  REMC_PS_OK = 0,        /* parsed up to `consumed`; any rest is an incomplete line: wait for more */
+  REMC_PS_OK = 0,        /* parsed up to `consumed`; any rest is an incomplete line (or the data
+                            block of a DATA_INCOMPLETE descriptor): wait for more */
   REMC_PS_FULL,          /* descriptor area full: execute, then call again from `consumed`
-                            (with `resume_off` if a multiget was cut) */
-  REMC_PS_CLOSE,         /* close the connection after executing the descriptors (HTTP guard,
-                            over-long line, quit) */
+                            (with `resume_off` = out_resume_off if a multiget was cut) */
+  REMC_PS_CLOSE,         /* close the connection after executing the descriptors; why: close_reason */
   REMC_PS_COUNT
+};
+
+/* io->close_reason with REMC_PS_CLOSE (0 otherwise). memcached flushes pending replies before it
+ * closes after "quit", but not on the other two (observed 1.6.18: "version\r\nGET / HTTP/1.1\r\n"
+ * answers nothing; replies of a get before it were already written, as memcached writes after
+ * every get). */
+#define REMC_CLOSE_REASONS(X) \
+  X(NONE)                     \
+  X(QUIT)                     /* "quit": the QUIT descriptor is the last one */ \
+  X(HTTP)                     /* unknown command whose last token starts with "HTTP/" */ \
+  X(LINE_TOO_LONG)            /* > REMC_LINE_MAX bytes without '\n', not a get/gets */
+
+enum remc_close_reason {
+#define REMC_X_ENUM(id) REMC_CLOSE_##id,
+  REMC_CLOSE_REASONS(REMC_X_ENUM)
+#undef REMC_X_ENUM
+  REMC_CLOSE_COUNT
 };
 
 /* io->opts bits */
 #define REMC_IN_FAULT_INJECTION (1u << 0) /* debug_fault is a command (else: unknown command) */
 #define REMC_IN_DEBUGTIME       (1u << 1) /* debugtime is a command (else: unknown command) */
+#define REMC_IN_ALL             0x3u
 
 /*
  * The parser's whole world besides the window: root writes the "in" part, the parser the "out"
@@ -140,18 +214,74 @@ typedef struct remc_parse_io {
   uint32_t ndesc;       /* descriptors written */
   uint32_t out_resume_off; /* with REMC_PS_FULL inside a multiget: next key's offset, else 0 */
   uint32_t heap_used;   /* high-water mark of the scratch heap in this call */
-  uint32_t out_reserved;
+  uint32_t close_reason; /* enum remc_close_reason (was out_reserved) */
   uint32_t desc[];      /* ndesc * REMC_DESC_WORDS words */
 } remc_parse_io;
+
+/*
+ * Root's private copy of the "in" part. The domain can write all of remc_parse_io, so after the
+ * call the in-fields there prove nothing: the validator takes them from here.
+ */
+typedef struct remc_parse_req {
+  uint32_t len, start, resume_off, opts, desc_cap;
+  uint32_t reserved;
+  uint64_t heap_size;
+} remc_parse_req;
+
+/* Fill the in-part of io from root's copy (and the heap base) before the call. */
+static inline void remc_parse_io_prepare(remc_parse_io *io, const remc_parse_req *req,
+                                         uint64_t heap_base) {
+  io->len = req->len;
+  io->start = req->start;
+  io->resume_off = req->resume_off;
+  io->opts = req->opts;
+  io->desc_cap = req->desc_cap;
+  io->in_reserved = 0;
+  io->heap_base = heap_base;
+  io->heap_size = req->heap_size;
+}
 
 /* The parser entry point. Freestanding: no libc, no globals, no state between calls. */
 void remc_parse(remc_parse_io *io, const uint8_t *window);
 
+/* remc_validate's answers: 0 = OK, else the first violation found. */
+#define REMC_VALIDATE_ERRORS(X) \
+  X(OK)                       \
+  X(REQ)                      /* req itself out of range (root bug) */ \
+  X(STATUS)                   /* status / close_reason out of range or inconsistent */ \
+  X(CONSUMED)                 /* consumed outside [start, len] */ \
+  X(NDESC)                    /* ndesc > desc_cap */ \
+  X(HEAP)                     /* heap_used > heap_size */ \
+  X(NO_PROGRESS)              /* FULL without any descriptor */ \
+  X(OP)                       /* op out of range, or not enabled by opts */ \
+  X(ERR)                      /* error code out of range or impossible for the op */ \
+  X(FLAGS)                    /* unknown flag bits, or a flag the op cannot have */ \
+  X(RANGE)                    /* D_START > D_END, or D_END past what may be executed */ \
+  X(ORDER)                    /* descriptors overlap, go backwards or start before `start` */ \
+  X(KEY)                      /* key outside its command, or length not 1..250 */ \
+  X(DATA)                     /* data block outside its command or framing wrong */ \
+  X(NUMBER)                   /* a number that memcached's parsing cannot produce */ \
+  X(INCOMPLETE)               /* DATA_INCOMPLETE not last / not at consumed / not storage */ \
+  X(RESUME)                   /* out_resume_off inconsistent with the cut multiget */ \
+  X(QUIT)                     /* QUIT not last or status not CLOSE/QUIT */
+
+enum remc_verr {
+#define REMC_X_ENUM(id) REMC_V_##id,
+  REMC_VALIDATE_ERRORS(REMC_X_ENUM)
+#undef REMC_X_ENUM
+  REMC_V_COUNT
+};
+
 /*
- * Root-side check of everything the parser returned (DESIGN.md invariant 2). Returns 0 when
- * every field is within bounds, else a nonzero code naming the first violation. Used by the
- * binding after every call and by the fuzz harness.
+ * Root-side check of everything the parser returned (DESIGN.md invariant 2). `req` is root's own
+ * copy of what it asked for; `window_cap` the window's size. Returns 0 (REMC_V_OK) when every
+ * field is within bounds, else the enum remc_verr of the first violation. Used by the binding
+ * after every call and by the fuzz harness.
  */
-int remc_validate(const remc_parse_io *io, uint32_t window_cap);
+int remc_validate(const remc_parse_io *io, const remc_parse_req *req, uint32_t window_cap);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
