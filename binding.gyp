@@ -5,8 +5,8 @@
     'include_dirs': [ 'native/include' ],
     'defines': [ 'NAPI_VERSION=9', 'NODE_ADDON_API_DISABLE_DEPRECATED', '_GNU_SOURCE' ],
     'cflags': [ '-fstack-protector-strong', '-fvisibility=hidden', '-Wall', '-Wextra',
-                '-Werror=format-security', '-Werror=implicit-function-declaration' ],
-    'cflags_c': [ '-std=gnu11' ],
+                '-Werror=format-security' ],
+    'cflags_c': [ '-std=gnu11', '-Werror=implicit-function-declaration' ],
     'cflags_cc': [ '-std=c++17', '-fvisibility-inlines-hidden' ],
     'configurations': {
       'Release': { 'cflags!': [ '-O3' ], 'cflags_cc!': [ '-O3' ], 'cflags': [ '-O2' ] },
@@ -31,9 +31,9 @@
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api",
       ],
       'sources': [
-        '<!@(ls -1 native/binding/*.cc native/binding/*.c 2>/dev/null)',
-        '<!@(ls -1 native/runtime/*.c native/runtime/*.S 2>/dev/null)',
-        '<!@(ls -1 native/store/*.c 2>/dev/null)',
+        '<!@(ls -1 native/binding/*.cc native/binding/*.c 2>/dev/null || true)',
+        '<!@(ls -1 native/runtime/*.c native/runtime/*.S 2>/dev/null || true)',
+        '<!@(ls -1 native/store/*.c 2>/dev/null || true)',
       ],
       'ldflags': [ '-Wl,-z,relro,-z,now', '-Wl,-z,noexecstack', '-Wl,--exclude-libs,ALL' ],
     },

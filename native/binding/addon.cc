@@ -1,0 +1,505 @@
+// The JS face of the native parts: one module, a small API of plain numbers.
+//
+// Hot path rules (DESIGN.md, performance model): typed arrays are registered once (init,
+// setOutput); per call only integers cross the boundary; results come back in those arrays.
+//  - window: the domain's input window, a Buffer over domain memory; JS copies socket bytes in.
+//  - desc:   validated descriptors, copied out of domain memory after every parse (root memory,
+//            so nothing running in a domain can change them after validation).
+//  - res:    Float64Array of results (R_* indices below, exported as `abi.R`).
+//  - out:    the connection output buffer (registered by JS, re-registered when it grows).
+#include <napi.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+
+extern "C" {
+#include "remc_abi.h"
+#include "remc_domain.h"
+#include "remc_store.h"
+}
+
+namespace {
+
+// Indices into `res`.
+enum ResultWord {
+  R_CONSUMED = 0, R_NDESC, R_RESUME,            // parse
+  R_FAULT_KIND, R_FAULT_SIGNO, R_FAULT_CODE, R_FAULT_PKEY, R_FAULT_ADDR, R_FAULT_NS,
+  R_VALIDATE,                                   // remc_validate's code when parse returns P_INVALID
+  R_FLAGS, R_NBYTES, R_CAS, R_EXPTIME, R_LAST_ACCESS, R_FETCHED, R_CLASS,  // item lookups
+  R_ARITH_LEN,                                  // digits written by arith
+  R_CLOSE_REASON,                               // parse: enum remc_close_reason with REMC_PS_CLOSE
+  R_COUNT
+};
+
+// parse() return values besides enum remc_pstatus.
+constexpr int P_FAULT = -1;    // the parser faulted and was rewound; res[R_FAULT_*] say how
+constexpr int P_INVALID = -2;  // the parser returned something remc_validate rejected
+
+constexpr uint32_t kDescCap = 4096;
+
+// Root memory the fault injector aims at (the "root write" fault kind); tests read it back.
+uint64_t g_root_target[8] = {0x5afe5afe5afe5afeULL, 0, 0, 0, 0, 0, 0, 0};
+
+struct State {
+  remc_domain* dom = nullptr;
+  remc_store* store = nullptr;
+  remc_parse_io* io = nullptr;      // domain memory: the parser writes it
+  remc_parse_io* copy = nullptr;    // root memory: what is validated and what JS reads (desc)
+  size_t io_cap = 0;
+  uint8_t* window = nullptr;
+  size_t window_cap = 0;
+  uint32_t desc_cap = 0;
+  uint32_t opts = 0;
+  uint8_t* heap = nullptr;
+  size_t heap_size = 0;
+  Napi::Reference<Napi::Uint32Array> desc_ref;
+  Napi::Reference<Napi::Float64Array> res_ref;
+  double* res = nullptr;
+  Napi::Reference<Napi::Uint8Array> out_ref;
+  uint8_t* out = nullptr;
+  size_t out_len = 0;
+  remc_item_ref pinned{nullptr};
+  remc_item_info pinned_info{};
+  Napi::Reference<Napi::Float64Array> stats_ref;
+  double* stats = nullptr;
+};
+
+State* S(const Napi::CallbackInfo& info) { return info.Env().GetInstanceData<State>(); }
+
+inline uint32_t U32(const Napi::CallbackInfo& info, size_t i) {
+  return info[i].As<Napi::Number>().Uint32Value();
+}
+inline double F64(const Napi::CallbackInfo& info, size_t i) {
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+inline uint64_t U64(const Napi::CallbackInfo& info, size_t hi, size_t lo) {
+  return (static_cast<uint64_t>(U32(info, hi)) << 32) | U32(info, lo);
+}
+
+// A key (offset, length) in the window, checked against the window: the offsets come from
+// validated descriptors, but JS is another layer and an addon must not trust its callers
+// with raw memory.
+inline const uint8_t* WindowSpan(State* st, uint32_t off, uint32_t len) {
+  if (static_cast<uint64_t>(off) + len > st->window_cap) return nullptr;
+  return st->window + off;
+}
+
+void Throw(Napi::Env env, const char* msg) { Napi::Error::New(env, msg).ThrowAsJavaScriptException(); }
+
+void ReleasePinned(State* st) {
+  if (st->pinned.it) remc_store_release(st->store, &st->pinned);
+  st->pinned.it = nullptr;
+}
+
+// init({ isolation, watchdogMs, windowCap, faultInjection, debugtime,
+//        memLimit, itemSizeMax, growthFactor, chunkMin, evictions, casEnabled, hashpower })
+// -> { mode, why, window, desc, res, stats }
+Napi::Value Init(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  State* st = S(info);
+  if (st->dom) { Throw(env, "remcached native: init called twice"); return env.Null(); }
+  Napi::Object o = info[0].As<Napi::Object>();
+  auto num = [&](const char* k, double d) {
+    Napi::Value v = o.Get(k);
+    return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : d;
+  };
+  auto flag = [&](const char* k) { return o.Get(k).ToBoolean().Value(); };
+
+  const char* why = "";
+  int mode = remc_domain_process_init(static_cast<int>(num("isolation", REMC_ISO_AUTO)), &why);
+  if (mode < 0) { Throw(env, why && *why ? why : "domain runtime init failed"); return env.Null(); }
+
+  remc_domain_config dc{};
+  dc.isolation = mode;
+  dc.window_cap = static_cast<size_t>(num("windowCap", 2 << 20));
+  dc.io_cap = sizeof(remc_parse_io) + kDescCap * REMC_DESC_WORDS * sizeof(uint32_t);
+  dc.stack_size = 256 << 10;
+  dc.heap_size = 1 << 20;
+  dc.watchdog_ms = static_cast<uint32_t>(num("watchdogMs", 100));
+  st->dom = remc_domain_create(&dc);
+  if (!st->dom) { Throw(env, "remcached native: cannot create the parser domain"); return env.Null(); }
+  st->window = remc_domain_window(st->dom);
+  st->window_cap = remc_domain_window_cap(st->dom);
+  st->io = static_cast<remc_parse_io*>(remc_domain_io(st->dom));
+  st->io_cap = remc_domain_io_cap(st->dom);
+  st->desc_cap = static_cast<uint32_t>((st->io_cap - sizeof(remc_parse_io)) / (REMC_DESC_WORDS * sizeof(uint32_t)));
+  if (st->desc_cap > kDescCap) st->desc_cap = kDescCap;
+  st->copy = static_cast<remc_parse_io*>(std::calloc(1, sizeof(remc_parse_io) + static_cast<size_t>(st->desc_cap) * REMC_DESC_WORDS * sizeof(uint32_t)));
+  if (!st->copy) { Throw(env, "remcached native: out of memory"); return env.Null(); }
+  st->heap = remc_domain_heap(st->dom, &st->heap_size);
+  st->opts = (flag("faultInjection") ? REMC_IN_FAULT_INJECTION : 0) | (flag("debugtime") ? REMC_IN_DEBUGTIME : 0);
+
+  remc_store_config sc{};
+  sc.mem_limit = static_cast<uint64_t>(num("memLimit", 64.0 * 1024 * 1024));
+  sc.item_size_max = static_cast<uint32_t>(num("itemSizeMax", 1024 * 1024));
+  sc.growth_factor = num("growthFactor", 1.25);
+  sc.chunk_min = static_cast<uint32_t>(num("chunkMin", 48));
+  sc.evictions = flag("evictions") ? 1 : 0;
+  sc.cas_enabled = flag("casEnabled") ? 1 : 0;
+  sc.pkey = remc_domain_store_pkey();
+  sc.hashpower = static_cast<uint32_t>(num("hashpower", 16));
+  const char* serr = "unknown error";
+  st->store = remc_store_create(&sc, &serr);
+  if (!st->store) { Throw(env, serr); return env.Null(); }
+  remc_store_set_time(st->store, static_cast<int64_t>(time(nullptr)));
+
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("mode", mode);
+  r.Set("why", why ? why : "");
+  // The window is domain memory; JS writes the socket bytes straight into it.
+  r.Set("window", Napi::Buffer<uint8_t>::New(env, st->window, st->window_cap));
+  // JS reads the validated copy's descriptors in place.
+  size_t desc_words = static_cast<size_t>(st->desc_cap) * REMC_DESC_WORDS;
+  Napi::ArrayBuffer dab = Napi::ArrayBuffer::New(env, st->copy->desc, desc_words * sizeof(uint32_t));
+  Napi::Uint32Array desc = Napi::Uint32Array::New(env, desc_words, dab, 0);
+  st->desc_ref = Napi::Persistent(desc);
+  r.Set("desc", desc);
+  Napi::Float64Array res = Napi::Float64Array::New(env, R_COUNT);
+  st->res = res.Data();
+  st->res_ref = Napi::Persistent(res);
+  r.Set("res", res);
+  Napi::Float64Array stats = Napi::Float64Array::New(env, REMC_STAT_COUNT + REMC_SSTAT_COUNT + REMC_ISTAT_COUNT);
+  st->stats = stats.Data();
+  st->stats_ref = Napi::Persistent(stats);
+  r.Set("stats", stats);
+  return r;
+}
+
+// setOutput(u8): register the output buffer (again whenever JS grows it).
+Napi::Value SetOutput(const Napi::CallbackInfo& info) {
+  State* st = S(info);
+  Napi::Uint8Array a = info[0].As<Napi::Uint8Array>();
+  st->out_ref = Napi::Persistent(a);
+  st->out = a.Data();
+  st->out_len = a.ByteLength();
+  return info.Env().Undefined();
+}
+
+// parse(len, start, resumeOff) -> remc_pstatus | P_FAULT | P_INVALID
+Napi::Value Parse(const Napi::CallbackInfo& info) {
+  State* st = S(info);
+  remc_parse_req req{};
+  req.len = U32(info, 0);
+  req.start = U32(info, 1);
+  req.resume_off = U32(info, 2);
+  req.opts = st->opts;
+  req.desc_cap = st->desc_cap;
+  req.heap_size = st->heap_size;
+  if (req.len > st->window_cap || req.start > req.len) { Throw(info.Env(), "parse: bad window range"); return info.Env().Null(); }
+  remc_parse_io* io = st->io;
+  remc_parse_io_prepare(io, &req, reinterpret_cast<uint64_t>(st->heap));
+  if (st->opts & REMC_IN_FAULT_INJECTION) {
+    io->fault_target[0] = reinterpret_cast<uint64_t>(&g_root_target[0]);
+    io->fault_target[1] = reinterpret_cast<uint64_t>(remc_store_probe_address(st->store));
+  }
+  remc_fault_info fi{};
+  int fault = remc_domain_call(st->dom, reinterpret_cast<remc_domain_fn>(remc_parse), io, st->window, &fi);
+  double* res = st->res;
+  if (fault) {
+    res[R_FAULT_KIND] = fi.kind;
+    res[R_FAULT_SIGNO] = fi.signo;
+    res[R_FAULT_CODE] = fi.code;
+    res[R_FAULT_PKEY] = fi.pkey;
+    res[R_FAULT_ADDR] = static_cast<double>(fi.addr);
+    res[R_FAULT_NS] = static_cast<double>(fi.rewind_ns);
+    return Napi::Number::New(info.Env(), P_FAULT);
+  }
+  // Copy out of domain memory first, then validate the copy: what is checked is what is used.
+  uint32_t n = io->ndesc;
+  if (n > st->desc_cap) { res[R_VALIDATE] = REMC_V_NDESC; return Napi::Number::New(info.Env(), P_INVALID); }
+  remc_parse_io* c = st->copy;
+  std::memcpy(c, io, sizeof(remc_parse_io) + static_cast<size_t>(n) * REMC_DESC_WORDS * sizeof(uint32_t));
+  int bad = remc_validate(c, &req, static_cast<uint32_t>(st->window_cap));
+  if (bad) {
+    res[R_VALIDATE] = bad;
+    return Napi::Number::New(info.Env(), P_INVALID);
+  }
+  res[R_CONSUMED] = c->consumed;
+  res[R_NDESC] = n;
+  res[R_RESUME] = c->out_resume_off;
+  res[R_CLOSE_REASON] = c->close_reason;
+  return Napi::Number::New(info.Env(), static_cast<int>(c->status));
+}
+
+void FillInfo(State* st, const remc_item_info& in) {
+  double* res = st->res;
+  res[R_FLAGS] = in.flags;
+  res[R_NBYTES] = in.nbytes;
+  res[R_CAS] = static_cast<double>(in.cas);
+  res[R_EXPTIME] = static_cast<double>(in.exptime);
+  res[R_LAST_ACCESS] = static_cast<double>(in.last_access);
+  res[R_FETCHED] = in.fetched;
+  res[R_CLASS] = in.slab_class;
+}
+
+// get(keyOff, keyLen, bump, touch, exptime) -> value length, or -1 on a miss.
+// A hit stays pinned until copyValue() or the next get().
+Napi::Value Get(const Napi::CallbackInfo& info) {
+  State* st = S(info);
+  ReleasePinned(st);
+  uint32_t koff = U32(info, 0), klen = U32(info, 1);
+  const uint8_t* key = WindowSpan(st, koff, klen);
+  if (!key) { Throw(info.Env(), "get: key outside the window"); return info.Env().Null(); }
+  int64_t exptime = static_cast<int64_t>(F64(info, 4));
+  int hit = remc_store_get(st->store, key, klen, U32(info, 2), U32(info, 3) ? &exptime : nullptr,
+                           &st->pinned, &st->pinned_info);
+  if (!hit) { st->pinned.it = nullptr; return Napi::Number::New(info.Env(), -1); }
+  FillInfo(st, st->pinned_info);
+  return Napi::Number::New(info.Env(), st->pinned_info.nbytes);
+}
+
+// copyValue(outPos): copy the pinned item's value into out at outPos, then unpin it.
+Napi::Value CopyValue(const Napi::CallbackInfo& info) {
+  State* st = S(info);
+  uint32_t pos = U32(info, 0);
+  if (!st->pinned.it) { Throw(info.Env(), "copyValue: nothing pinned"); return info.Env().Null(); }
+  if (static_cast<uint64_t>(pos) + st->pinned_info.nbytes > st->out_len) {
+    ReleasePinned(st);
+    Throw(info.Env(), "copyValue: output buffer too small");
+    return info.Env().Null();
+  }
+  remc_store_copy_value(st->store, &st->pinned, st->out + pos);
+  ReleasePinned(st);
+  return info.Env().Undefined();
+}
+
+// store(mode, keyOff, keyLen, valOff, valLen, flags, exptime, casHi, casLo) -> result
+Napi::Value Store(const Napi::CallbackInfo& info) {
+  State* st = S(info);
+  uint32_t koff = U32(info, 1), klen = U32(info, 2), voff = U32(info, 3), vlen = U32(info, 4);
+  const uint8_t* key = WindowSpan(st, koff, klen);
+  const uint8_t* val = WindowSpan(st, voff, vlen);
+  if (!key || !val) { Throw(info.Env(), "store: span outside the window"); return info.Env().Null(); }
+  uint64_t new_cas = 0;
+  int r = remc_store_store(st->store, static_cast<int>(U32(info, 0)), key, klen, val, vlen, U32(info, 5),
+                           static_cast<int64_t>(F64(info, 6)), U64(info, 7, 8), &new_cas);
+  st->res[R_CAS] = static_cast<double>(new_cas);
+  return Napi::Number::New(info.Env(), r);
+}
+
+// del(keyOff, keyLen, casHi, casLo) -> result
+Napi::Value Delete(const Napi::CallbackInfo& info) {
+  State* st = S(info);
+  uint32_t koff = U32(info, 0), klen = U32(info, 1);
+  const uint8_t* key = WindowSpan(st, koff, klen);
+  if (!key) { Throw(info.Env(), "del: key outside the window"); return info.Env().Null(); }
+  return Napi::Number::New(info.Env(), remc_store_delete(st->store, key, klen, U64(info, 2, 3)));
+}
+
+// Decimal digits of v into dst; returns the count.
+uint32_t WriteU64(uint8_t* dst, uint64_t v) {
+  char tmp[20];
+  uint32_t n = 0;
+  do { tmp[n++] = static_cast<char>('0' + v % 10); v /= 10; } while (v);
+  for (uint32_t i = 0; i < n; i++) dst[i] = static_cast<uint8_t>(tmp[n - 1 - i]);
+  return n;
+}
+
+// arith(keyOff, keyLen, incr, deltaHi, deltaLo, outPos) -> result; on STORED the new value's
+// digits are at out[outPos..+res[R_ARITH_LEN]) and res[R_CAS] is the new CAS.
+Napi::Value Arith(const Napi::CallbackInfo& info) {
+  State* st = S(info);
+  uint32_t koff = U32(info, 0), klen = U32(info, 1), pos = U32(info, 5);
+  const uint8_t* key = WindowSpan(st, koff, klen);
+  if (!key) { Throw(info.Env(), "arith: key outside the window"); return info.Env().Null(); }
+  if (static_cast<uint64_t>(pos) + 20 > st->out_len) { Throw(info.Env(), "arith: output buffer too small"); return info.Env().Null(); }
+  uint64_t result = 0, new_cas = 0;
+  int r = remc_store_arith(st->store, key, klen, static_cast<int>(U32(info, 2)), U64(info, 3, 4), &result, &new_cas);
+  if (r == REMC_STORE_STORED) {
+    st->res[R_ARITH_LEN] = WriteU64(st->out + pos, result);
+    st->res[R_CAS] = static_cast<double>(new_cas);
+  }
+  return Napi::Number::New(info.Env(), r);
+}
+
+// touch(keyOff, keyLen, exptime) -> result
+Napi::Value Touch(const Napi::CallbackInfo& info) {
+  State* st = S(info);
+  uint32_t koff = U32(info, 0), klen = U32(info, 1);
+  const uint8_t* key = WindowSpan(st, koff, klen);
+  if (!key) { Throw(info.Env(), "touch: key outside the window"); return info.Env().Null(); }
+  return Napi::Number::New(info.Env(), remc_store_touch(st->store, key, klen, static_cast<int64_t>(F64(info, 2))));
+}
+
+Napi::Value Flush(const Napi::CallbackInfo& info) {
+  remc_store_flush(S(info)->store, static_cast<int64_t>(F64(info, 0)));
+  return info.Env().Undefined();
+}
+
+Napi::Value SetTime(const Napi::CallbackInfo& info) {
+  remc_store_set_time(S(info)->store, static_cast<int64_t>(F64(info, 0)));
+  return info.Env().Undefined();
+}
+
+Napi::Value Reclaim(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), remc_store_reclaim(S(info)->store, U32(info, 0)));
+}
+
+Napi::Value SetMemLimit(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), remc_store_set_mem_limit(S(info)->store, static_cast<uint64_t>(F64(info, 0))));
+}
+
+// itemSize(keyLen, valueLen, flags): memcached's item size arithmetic (for -I checks).
+Napi::Value ItemSize(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(
+      remc_store_item_size(S(info)->store, U32(info, 0), static_cast<uint64_t>(F64(info, 1)), U32(info, 2))));
+}
+
+// storeStats(): fills stats[0..REMC_STAT_COUNT)
+Napi::Value StoreStats(const Napi::CallbackInfo& info) {
+  State* st = S(info);
+  remc_store_stats(st->store, st->stats);
+  return info.Env().Undefined();
+}
+
+// classStats(cls) -> 0 if the class is unused; else fills stats[REMC_STAT_COUNT..] with the
+// slab stats then the item stats.
+Napi::Value ClassStats(const Napi::CallbackInfo& info) {
+  State* st = S(info);
+  double* base = st->stats + REMC_STAT_COUNT;
+  int used = remc_store_class_stats(st->store, U32(info, 0), base, base + REMC_SSTAT_COUNT);
+  return Napi::Number::New(info.Env(), used);
+}
+
+Napi::Value ClassCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), remc_store_class_count(S(info)->store));
+}
+
+Napi::Value Checksum(const Napi::CallbackInfo& info) {
+  return Napi::BigInt::New(info.Env(), remc_store_checksum(S(info)->store));
+}
+
+// domainStats() -> [calls, faults by kind...]
+Napi::Value DomainStats(const Napi::CallbackInfo& info) {
+  remc_domain_stats ds{};
+  remc_domain_get_stats(S(info)->dom, &ds);
+  Napi::Array a = Napi::Array::New(info.Env(), 1 + REMC_FAULT_COUNT);
+  a.Set(0u, static_cast<double>(ds.calls));
+  for (uint32_t i = 0; i < REMC_FAULT_COUNT; i++) a.Set(1 + i, static_cast<double>(ds.faults[i]));
+  return a;
+}
+
+// rootTarget() -> the root word the fault injector's "root write" aims at (tests check it).
+Napi::Value RootTarget(const Napi::CallbackInfo& info) {
+  return Napi::BigInt::New(info.Env(), g_root_target[0]);
+}
+
+// Exported constants: the C tables are the one source of truth; TS reads them from here.
+Napi::Object Abi(Napi::Env env) {
+  Napi::Object abi = Napi::Object::New(env);
+  Napi::Array ops = Napi::Array::New(env);
+  ops.Set(static_cast<uint32_t>(REMC_OP_NONE), "");
+  ops.Set(static_cast<uint32_t>(REMC_OP_UNKNOWN), "");
+#define X(id, name) ops.Set(static_cast<uint32_t>(REMC_OP_##id), name);
+  REMC_TEXT_COMMANDS(X)
+#undef X
+  abi.Set("commands", ops);
+  Napi::Object op = Napi::Object::New(env);
+  op.Set("NONE", static_cast<double>(REMC_OP_NONE));
+  op.Set("UNKNOWN", static_cast<double>(REMC_OP_UNKNOWN));
+#define X(id, name) op.Set(#id, static_cast<double>(REMC_OP_##id));
+  REMC_TEXT_COMMANDS(X)
+#undef X
+  op.Set("COUNT", static_cast<double>(REMC_OP_COUNT));
+  abi.Set("OP", op);
+  Napi::Object perr = Napi::Object::New(env);
+#define X(id) perr.Set(#id, static_cast<double>(REMC_PERR_##id));
+  REMC_PARSE_ERRORS(X)
+#undef X
+  abi.Set("PERR", perr);
+  Napi::Object sr = Napi::Object::New(env);
+#define X(id) sr.Set(#id, static_cast<double>(REMC_STORE_##id));
+  REMC_STORE_RESULTS(X)
+#undef X
+  abi.Set("STORE", sr);
+  Napi::Object mode = Napi::Object::New(env);
+  mode.Set("SET", static_cast<double>(REMC_MODE_SET));
+  mode.Set("ADD", static_cast<double>(REMC_MODE_ADD));
+  mode.Set("REPLACE", static_cast<double>(REMC_MODE_REPLACE));
+  mode.Set("APPEND", static_cast<double>(REMC_MODE_APPEND));
+  mode.Set("PREPEND", static_cast<double>(REMC_MODE_PREPEND));
+  mode.Set("CAS", static_cast<double>(REMC_MODE_CAS));
+  abi.Set("MODE", mode);
+  auto names = [&](const char* const* list, size_t n) {
+    Napi::Array a = Napi::Array::New(env, n);
+    for (size_t i = 0; i < n; i++) a.Set(static_cast<uint32_t>(i), list[i]);
+    return a;
+  };
+  static const char* const stat_names[] = {
+#define X(id) #id,
+      REMC_STORE_STATS(X)
+#undef X
+  };
+  static const char* const sstat_names[] = {
+#define X(id) #id,
+      REMC_SLAB_STATS(X)
+#undef X
+  };
+  static const char* const istat_names[] = {
+#define X(id) #id,
+      REMC_ITEM_STATS(X)
+#undef X
+  };
+  static const char* const fault_names[] = {
+#define X(id) #id,
+      REMC_FAULT_KINDS(X)
+#undef X
+  };
+  abi.Set("storeStats", names(stat_names, REMC_STAT_COUNT));
+  abi.Set("slabStats", names(sstat_names, REMC_SSTAT_COUNT));
+  abi.Set("itemStats", names(istat_names, REMC_ISTAT_COUNT));
+  abi.Set("faultKinds", names(fault_names, REMC_FAULT_COUNT));
+  Napi::Object d = Napi::Object::New(env);
+  d.Set("WORDS", static_cast<double>(REMC_DESC_WORDS));
+#define W(id) d.Set(#id, static_cast<double>(id));
+  W(D_OP) W(D_ERR) W(D_FLAGS) W(D_START) W(D_END) W(D_KEY_OFF) W(D_KEY_LEN) W(D_DATA_OFF)
+  W(D_DATA_LEN) W(D_N0_LO) W(D_N0_HI) W(D_N1_LO) W(D_N1_HI) W(D_N2_LO) W(D_N2_HI) W(D_AUX)
+  W(REMC_DF_NOREPLY) W(REMC_DF_LAST_KEY) W(REMC_DF_DATA_INCOMPLETE) W(REMC_DF_HAS_ARG)
+  W(REMC_PS_OK) W(REMC_PS_FULL) W(REMC_PS_CLOSE) W(REMC_KEY_MAX) W(REMC_LINE_MAX)
+  W(P_FAULT) W(P_INVALID)
+  W(R_CONSUMED) W(R_NDESC) W(R_RESUME) W(R_FAULT_KIND) W(R_FAULT_SIGNO) W(R_FAULT_CODE)
+  W(R_FAULT_PKEY) W(R_FAULT_ADDR) W(R_FAULT_NS) W(R_VALIDATE) W(R_FLAGS) W(R_NBYTES) W(R_CAS)
+  W(R_EXPTIME) W(R_LAST_ACCESS) W(R_FETCHED) W(R_CLASS) W(R_ARITH_LEN) W(R_CLOSE_REASON)
+  W(REMC_CLOSE_QUIT) W(REMC_CLOSE_HTTP) W(REMC_CLOSE_LINE_TOO_LONG)
+  W(REMC_ISO_NONE) W(REMC_ISO_PKU) W(REMC_ISO_PKU_STRICT) W(REMC_ISO_AUTO)
+#undef W
+  abi.Set("K", d);
+  return abi;
+}
+
+}  // namespace
+
+// Optional extra exports of the domain runtime (tests, benchmarks), if linked in.
+void remc_domain_js_init(Napi::Env env, Napi::Object exports) __attribute__((weak));
+
+Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new State());
+  exports.Set("abi", Abi(env));
+#define FN(name, f) exports.Set(name, Napi::Function::New(env, f, name));
+  FN("init", Init)
+  FN("setOutput", SetOutput)
+  FN("parse", Parse)
+  FN("get", Get)
+  FN("copyValue", CopyValue)
+  FN("store", Store)
+  FN("del", Delete)
+  FN("arith", Arith)
+  FN("touch", Touch)
+  FN("flush", Flush)
+  FN("setTime", SetTime)
+  FN("reclaim", Reclaim)
+  FN("setMemLimit", SetMemLimit)
+  FN("itemSize", ItemSize)
+  FN("storeStats", StoreStats)
+  FN("classStats", ClassStats)
+  FN("classCount", ClassCount)
+  FN("checksum", Checksum)
+  FN("domainStats", DomainStats)
+  FN("rootTarget", RootTarget)
+#undef FN
+  if (remc_domain_js_init) remc_domain_js_init(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(remcached, InitModule)

@@ -1,0 +1,81 @@
+// The one loader of the native addon, and its types. Resolved from the package root so that it
+// works from native/ (tsx) and from dist/native/ (compiled) alike.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../server/package.ts';
+
+export interface InitOptions {
+  isolation: number;        // abi.K.REMC_ISO_*
+  watchdogMs: number;
+  windowCap: number;
+  faultInjection: boolean;
+  debugtime: boolean;
+  memLimit: number;
+  itemSizeMax: number;
+  growthFactor: number;
+  chunkMin: number;
+  evictions: boolean;
+  casEnabled: boolean;
+  hashpower: number;
+}
+
+export interface InitResult {
+  mode: number;
+  why: string;
+  window: Buffer;
+  desc: Uint32Array;
+  res: Float64Array;
+  stats: Float64Array;
+}
+
+export interface Abi {
+  commands: string[];
+  OP: Record<string, number>;
+  PERR: Record<string, number>;
+  STORE: Record<string, number>;
+  MODE: Record<string, number>;
+  storeStats: string[];
+  slabStats: string[];
+  itemStats: string[];
+  faultKinds: string[];
+  K: Record<string, number>;
+}
+
+export interface Native {
+  abi: Abi;
+  init(o: InitOptions): InitResult;
+  setOutput(out: Uint8Array): void;
+  parse(len: number, start: number, resumeOff: number): number;
+  get(keyOff: number, keyLen: number, bump: number, touch: number, exptime: number): number;
+  copyValue(outPos: number): void;
+  store(mode: number, keyOff: number, keyLen: number, valOff: number, valLen: number,
+        flags: number, exptime: number, casHi: number, casLo: number): number;
+  del(keyOff: number, keyLen: number, casHi: number, casLo: number): number;
+  arith(keyOff: number, keyLen: number, incr: number, deltaHi: number, deltaLo: number, outPos: number): number;
+  touch(keyOff: number, keyLen: number, exptime: number): number;
+  flush(exptime: number): void;
+  setTime(unixNow: number): void;
+  reclaim(max: number): number;
+  setMemLimit(bytes: number): number;
+  itemSize(keyLen: number, valueLen: number, flags: number): number;
+  storeStats(): void;
+  classStats(cls: number): number;
+  classCount(): number;
+  checksum(): bigint;
+  domainStats(): number[];
+  rootTarget(): bigint;
+  [extra: string]: unknown;
+}
+
+function load(): Native {
+  const require = createRequire(import.meta.url);
+  const root = PACKAGE_ROOT;
+  const candidates = [process.env.REMCACHED_ADDON, join(root, 'build', 'Release', 'remcached.node'),
+    join(root, 'build', 'Debug', 'remcached.node')].filter((p): p is string => !!p);
+  for (const p of candidates) if (existsSync(p)) return require(p) as Native;
+  throw new Error(`remcached: native addon not built (looked in ${candidates.join(', ')}); run \`npm run build:native\``);
+}
+
+export const native: Native = load();
+export const abi: Abi = native.abi;

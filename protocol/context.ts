@@ -1,0 +1,60 @@
+// What the protocol layer needs from the server: settings, counters, the clock, a way to reach
+// the connections (for `stats conns`) and to shut down. Kept as an interface so that protocol/
+// does no I/O of its own.
+import type { Settings } from '../server/config.ts';
+
+/** Server-wide counters that are not the store's (memcached's names). */
+export interface Counters {
+  cmd_get: number;
+  cmd_set: number;
+  cmd_flush: number;
+  cmd_touch: number;
+  cmd_meta: number;
+  bytes_read: number;
+  bytes_written: number;
+  curr_connections: number;
+  total_connections: number;
+  rejected_connections: number;
+  connection_structures: number;
+  conn_yields: number;
+  parser_calls: number;
+  parser_faults: number;
+  parser_invalid: number;
+  /** faults by kind (abi.faultKinds order) */
+  faults_by_kind: number[];
+}
+
+export function newCounters(faultKinds: number): Counters {
+  return {
+    cmd_get: 0, cmd_set: 0, cmd_flush: 0, cmd_touch: 0, cmd_meta: 0, bytes_read: 0,
+    bytes_written: 0, curr_connections: 0, total_connections: 0, rejected_connections: 0,
+    connection_structures: 0, conn_yields: 0, parser_calls: 0, parser_faults: 0,
+    parser_invalid: 0, faults_by_kind: new Array<number>(faultKinds).fill(0),
+  };
+}
+
+export interface ConnInfo {
+  fd: number;
+  addr: string;
+  listenAddr: string;
+  state: string;
+  lastCmdTime: number;
+}
+
+export interface ServerContext {
+  settings: Settings;
+  counters: Counters;
+  /** isolation mode in force ("pku", "pku-strict", "none") */
+  isolation: string;
+  /** process start, unix seconds */
+  startedAt: number;
+  /** the server clock, unix seconds (moved by debugtime) */
+  now(): number;
+  /** debugtime: move the clock by `seconds` */
+  advanceClock(seconds: number): void;
+  setVerbosity(v: number): void;
+  connections(): Iterable<ConnInfo>;
+  listeners(): Iterable<ConnInfo>;
+  /** `shutdown` / `shutdown graceful` with -A */
+  shutdown(graceful: boolean): void;
+}

@@ -1,0 +1,66 @@
+// Every reply line remcached sends, byte for byte as memcached 1.6.18 sends it, and which
+// parser errors / store results map to which line. The only place these strings live.
+import { abi } from '../native/index.ts';
+
+const line = (s: string): Buffer => Buffer.from(`${s}\r\n`, 'latin1');
+
+export const R = {
+  STORED: line('STORED'),
+  NOT_STORED: line('NOT_STORED'),
+  EXISTS: line('EXISTS'),
+  NOT_FOUND: line('NOT_FOUND'),
+  DELETED: line('DELETED'),
+  TOUCHED: line('TOUCHED'),
+  END: line('END'),
+  OK: line('OK'),
+  RESET: line('RESET'),
+  ERROR: line('ERROR'),
+  TOO_MANY_CONNECTIONS: line('ERROR Too many open connections'),
+  SHUTDOWN_DISABLED: line('ERROR: shutdown not enabled'),
+  BAD_FORMAT: line('CLIENT_ERROR bad command line format'),
+  BAD_DATA_CHUNK: line('CLIENT_ERROR bad data chunk'),
+  DELETE_USAGE: line('CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]'),
+  INVALID_EXPTIME: line('CLIENT_ERROR invalid exptime argument'),
+  INVALID_DELTA: line('CLIENT_ERROR invalid numeric delta argument'),
+  NON_NUMERIC: line('CLIENT_ERROR cannot increment or decrement non-numeric value'),
+  FLUSH_DISABLED: line('CLIENT_ERROR flush_all not allowed'),
+  CACHEDUMP_DISABLED: line('CLIENT_ERROR stats cachedump not allowed'),
+  STATS_DETAIL_USAGE: line('CLIENT_ERROR usage: stats detail on|off|dump'),
+  TOO_LARGE: line('SERVER_ERROR object too large for cache'),
+  NO_MEMORY_STORING: line('SERVER_ERROR out of memory storing object'),
+  NO_MEMORY: line('SERVER_ERROR out of memory'),
+  NO_FAULT: line('CLIENT_ERROR no such fault kind'),
+  VALUE: Buffer.from('VALUE ', 'latin1'),
+} as const;
+
+/** Reply for a parse error (D_ERR), indexed by the error id. */
+export const PARSE_ERROR_REPLY: Buffer[] = [];
+{
+  const P = abi.PERR;
+  const map: Record<string, Buffer> = {
+    ERROR: R.ERROR, BAD_FORMAT: R.BAD_FORMAT, BAD_DATA_CHUNK: R.BAD_DATA_CHUNK,
+    DELETE_USAGE: R.DELETE_USAGE, INVALID_EXPTIME: R.INVALID_EXPTIME,
+    INVALID_DELTA: R.INVALID_DELTA, KEY_TOO_LONG: R.BAD_FORMAT,
+  };
+  for (const [name, id] of Object.entries(P)) {
+    if (name === 'NONE') continue;
+    const reply = map[name];
+    if (!reply) throw new Error(`protocol/replies.ts: no reply for parse error ${name}`);
+    PARSE_ERROR_REPLY[id] = reply;
+  }
+}
+
+/** Reply for a store result of a storage command, indexed by result id. */
+export const STORE_REPLY: Buffer[] = [];
+{
+  const S = abi.STORE;
+  STORE_REPLY[S.STORED!] = R.STORED;
+  STORE_REPLY[S.NOT_STORED!] = R.NOT_STORED;
+  STORE_REPLY[S.EXISTS!] = R.EXISTS;
+  STORE_REPLY[S.NOT_FOUND!] = R.NOT_FOUND;
+  STORE_REPLY[S.DELETED!] = R.DELETED;
+  STORE_REPLY[S.TOUCHED!] = R.TOUCHED;
+  STORE_REPLY[S.TOO_LARGE!] = R.TOO_LARGE;
+  STORE_REPLY[S.NO_MEMORY!] = R.NO_MEMORY_STORING;
+  STORE_REPLY[S.NON_NUMERIC!] = R.NON_NUMERIC;
+}

@@ -1,0 +1,219 @@
+// `stats`, `stats settings`, `stats items`, `stats slabs`, `stats conns`, `stats sizes`:
+// memcached 1.6.18's field names in memcached's order, so exporters and dashboards work.
+// remcached's own fields (isolation, parser faults) come after memcached's.
+import { abi, native } from '../native/index.ts';
+import { PROTOCOL_VERSION, VERSION_STRING } from '../server/config.ts';
+import type { ServerContext } from './context.ts';
+import type { Output } from './output.ts';
+
+const statsArr = () => STATS_ARRAY!;
+let STATS_ARRAY: Float64Array | null = null;
+/** The Float64Array the addon fills (registered once at init). */
+export function registerStatsArray(a: Float64Array): void { STATS_ARRAY = a; }
+
+const storeIndex = new Map(abi.storeStats.map((n, i) => [n, i]));
+function storeStat(name: string): number {
+  const i = storeIndex.get(name);
+  if (i === undefined) throw new Error(`no store stat ${name}`);
+  return statsArr()[i]!;
+}
+
+type Value = (ctx: ServerContext) => string | number;
+const fromStore = (name: string): [string, Value] => [name, () => storeStat(name)];
+const zero = (name: string): [string, Value] => [name, () => 0];
+
+function rusage(): { user: string; system: string } {
+  const r = process.resourceUsage();
+  const fmt = (us: number) => `${Math.floor(us / 1e6)}.${String(us % 1e6).padStart(6, '0')}`;
+  return { user: fmt(r.userCPUTime), system: fmt(r.systemCPUTime) };
+}
+
+const GENERAL: Array<[string, Value]> = [
+  ['pid', () => process.pid],
+  ['uptime', (c) => c.now() - c.startedAt],
+  ['time', (c) => c.now()],
+  ['version', () => VERSION_STRING],
+  ['libevent', () => `node-${process.versions.node}`],
+  ['pointer_size', () => 64],
+  ['rusage_user', () => rusage().user],
+  ['rusage_system', () => rusage().system],
+  ['max_connections', (c) => c.settings.connLimit],
+  ['curr_connections', (c) => c.counters.curr_connections],
+  ['total_connections', (c) => c.counters.total_connections],
+  ['rejected_connections', (c) => c.counters.rejected_connections],
+  ['connection_structures', (c) => c.counters.connection_structures],
+  zero('response_obj_oom'), zero('response_obj_count'), zero('response_obj_bytes'),
+  zero('read_buf_count'), zero('read_buf_bytes'), zero('read_buf_bytes_free'), zero('read_buf_oom'),
+  zero('reserved_fds'),
+  ['cmd_get', (c) => c.counters.cmd_get],
+  ['cmd_set', (c) => c.counters.cmd_set],
+  ['cmd_flush', (c) => c.counters.cmd_flush],
+  ['cmd_touch', (c) => c.counters.cmd_touch],
+  ['cmd_meta', (c) => c.counters.cmd_meta],
+  ...['get_hits', 'get_misses', 'get_expired', 'get_flushed', 'delete_misses', 'delete_hits',
+    'incr_misses', 'incr_hits', 'decr_misses', 'decr_hits', 'cas_misses', 'cas_hits', 'cas_badval',
+    'touch_hits', 'touch_misses', 'store_too_large', 'store_no_memory'].map(fromStore),
+  zero('auth_cmds'), zero('auth_errors'),
+  ['bytes_read', (c) => c.counters.bytes_read],
+  ['bytes_written', (c) => c.counters.bytes_written],
+  fromStore('limit_maxbytes'),
+  ['accepting_conns', () => 1],
+  zero('listen_disabled_num'), zero('time_in_listen_disabled_us'),
+  ['threads', () => 1],
+  ['conn_yields', (c) => c.counters.conn_yields],
+  fromStore('hash_power_level'), fromStore('hash_bytes'), fromStore('hash_is_expanding'),
+  ...['slab_reassign_rescues', 'slab_reassign_chunk_rescues', 'slab_reassign_evictions_nomem',
+    'slab_reassign_inline_reclaim', 'slab_reassign_busy_items', 'slab_reassign_busy_deletes',
+    'slab_reassign_running', 'slabs_moved', 'lru_crawler_running', 'lru_crawler_starts',
+    'lru_maintainer_juggles', 'malloc_fails', 'log_worker_dropped', 'log_worker_written',
+    'log_watcher_skipped', 'log_watcher_sent', 'log_watchers', 'unexpected_napi_ids',
+    'round_robin_fallback'].map(zero),
+  fromStore('bytes'), fromStore('curr_items'), fromStore('total_items'),
+  fromStore('slab_global_page_pool'), fromStore('expired_unfetched'), fromStore('evicted_unfetched'),
+  fromStore('evicted_active'), fromStore('evictions'), fromStore('reclaimed'),
+  ...['crawler_reclaimed', 'crawler_items_checked', 'lrutail_reflocked', 'moves_to_cold',
+    'moves_to_warm', 'moves_within_lru', 'direct_reclaims', 'lru_bumps_dropped'].map(zero),
+  // remcached's own
+  ['isolation', (c) => c.isolation],
+  ['parser_calls', (c) => c.counters.parser_calls],
+  ['parser_faults', (c) => c.counters.parser_faults],
+  ['parser_invalid', (c) => c.counters.parser_invalid],
+  ...abi.faultKinds.slice(1).map((k, i): [string, Value] => [`parser_faults_${k}`, (c) => c.counters.faults_by_kind[i + 1]!]),
+];
+
+const yesNo = (b: boolean) => (b ? 'yes' : 'no');
+const SETTINGS: Array<[string, Value]> = [
+  ['maxbytes', (c) => c.settings.memoryLimitMb * 1024 * 1024],
+  ['maxconns', (c) => c.settings.connLimit],
+  ['tcpport', (c) => c.settings.port],
+  ['udpport', (c) => c.settings.udpPort],
+  ['inter', (c) => c.settings.listen ?? 'NULL'],
+  ['verbosity', (c) => c.settings.verbosity],
+  ['oldest', () => 0],
+  ['evictions', (c) => (c.settings.disableEvictions ? 'off' : 'on')],
+  ['domain_socket', (c) => c.settings.unixSocket ?? 'NULL'],
+  ['umask', (c) => c.settings.unixMask.toString(8)],
+  ['shutdown_command', (c) => yesNo(c.settings.enableShutdown)],
+  ['growth_factor', (c) => c.settings.growthFactor.toFixed(2)],
+  ['chunk_size', (c) => c.settings.slabMinSize],
+  ['num_threads', () => 1],
+  ['num_threads_per_udp', () => 1],
+  ['stat_key_prefix', (c) => c.settings.prefixDelimiter],
+  ['detail_enabled', () => 'no'],
+  ['reqs_per_event', (c) => c.settings.maxReqsPerEvent],
+  ['cas_enabled', (c) => yesNo(!c.settings.disableCas)],
+  ['tcp_backlog', (c) => c.settings.listenBacklog],
+  ['binding_protocol', (c) => (c.settings.protocol === 'auto' ? 'auto-negotiate' : c.settings.protocol)],
+  ['auth_enabled_sasl', () => 'no'],
+  ['auth_enabled_ascii', () => 'no'],
+  ['item_size_max', (c) => c.settings.maxItemSize],
+  ['maxconns_fast', (c) => yesNo(c.settings.maxconnsFast)],
+  ['hashpower_init', (c) => c.settings.hashpower],
+  ['slab_reassign', () => 'no'],
+  ['slab_automove', () => 0],
+  ['slab_automove_ratio', () => '0.80'],
+  ['slab_automove_window', () => 30],
+  ['slab_chunk_max', (c) => c.settings.maxItemSize],
+  ['lru_crawler', () => 'yes'],
+  ['lru_crawler_sleep', () => 100],
+  ['lru_crawler_tocrawl', () => 0],
+  ['tail_repair_time', () => 0],
+  ['flush_enabled', (c) => yesNo(!c.settings.disableFlushAll)],
+  ['dump_enabled', (c) => yesNo(!c.settings.disableDumping)],
+  ['hash_algorithm', () => 'murmur3'],
+  ['lru_maintainer_thread', () => 'no'],
+  ['lru_segmented', () => 'no'],
+  ['hot_lru_pct', () => 20],
+  ['warm_lru_pct', () => 40],
+  ['hot_max_factor', () => '0.20'],
+  ['warm_max_factor', () => '2.00'],
+  ['temp_lru', () => 'no'],
+  ['temporary_ttl', () => 61],
+  ['idle_timeout', (c) => c.settings.idleTimeout],
+  ['watcher_logbuf_size', () => 262144],
+  ['worker_logbuf_size', () => 65536],
+  ['read_buf_mem_limit', () => 0],
+  ['track_sizes', () => 'no'],
+  ['inline_ascii_response', () => 'no'],
+  ...['ext_item_size', 'ext_item_age', 'ext_low_ttl', 'ext_recache_rate', 'ext_wbuf_size',
+    'ext_compact_under', 'ext_drop_under', 'ext_max_sleep', 'ext_max_frag',
+    'slab_automove_freeratio', 'ext_drop_unread'].map((n): [string, Value] => [n, () => EXT_DEFAULTS[n]!]),
+  ['ssl_enabled', () => 'no'],
+  ['ssl_chain_cert', () => '(null)'],
+  ['ssl_key', () => '(null)'],
+  ['ssl_verify_mode', () => 0],
+  ['ssl_keyformat', () => 1],
+  ['ssl_ciphers', () => 'NULL'],
+  ['ssl_ca_cert', () => 'NULL'],
+  ['ssl_wbuf_size', () => 16384],
+  ['ssl_session_cache', () => 'no'],
+  ['ssl_kernel_tls', () => 'no'],
+  ['ssl_min_version', () => 'tlsv1.2'],
+  ['num_napi_ids', () => '(null)'],
+  ['memory_file', () => '(null)'],
+  // remcached's own
+  ['isolation', (c) => c.isolation],
+  ['watchdog_ms', (c) => c.settings.watchdogMs],
+  ['fault_injection', (c) => yesNo(c.settings.enableFaultInjection)],
+  ['protocol_version', () => PROTOCOL_VERSION],
+];
+const EXT_DEFAULTS: Record<string, string | number> = {
+  ext_item_size: 512, ext_item_age: 4294967295, ext_low_ttl: 0, ext_recache_rate: 2000,
+  ext_wbuf_size: 4194304, ext_compact_under: 0, ext_drop_under: 0, ext_max_sleep: 1000000,
+  ext_max_frag: '0.80', slab_automove_freeratio: '0.010', ext_drop_unread: 'no',
+};
+
+function stat(out: Output, name: string, value: string | number): void {
+  out.ascii(`STAT ${name} ${value}\r\n`);
+}
+
+export function writeGeneralStats(out: Output, ctx: ServerContext): void {
+  native.storeStats();
+  for (const [name, v] of GENERAL) stat(out, name, v(ctx));
+}
+
+export function writeSettingsStats(out: Output, ctx: ServerContext): void {
+  for (const [name, v] of SETTINGS) stat(out, name, v(ctx));
+}
+
+function forEachUsedClass(fn: (cls: number, slab: Float64Array, item: Float64Array) => void): void {
+  const a = statsArr();
+  const base = abi.storeStats.length;
+  const slab = a.subarray(base, base + abi.slabStats.length);
+  const item = a.subarray(base + abi.slabStats.length, base + abi.slabStats.length + abi.itemStats.length);
+  const n = native.classCount();
+  for (let cls = 1; cls <= n; cls++) if (native.classStats(cls)) fn(cls, slab, item);
+}
+
+export function writeItemStats(out: Output): void {
+  forEachUsedClass((cls, _slab, item) => {
+    if (item[0] === 0) return; // memcached lists only classes holding items
+    abi.itemStats.forEach((name, i) => stat(out, `items:${cls}:${name}`, item[i]!));
+  });
+}
+
+export function writeSlabStats(out: Output): void {
+  let active = 0;
+  forEachUsedClass((cls, slab) => {
+    active++;
+    abi.slabStats.forEach((name, i) => stat(out, `${cls}:${name}`, slab[i]!));
+  });
+  native.storeStats();
+  stat(out, 'active_slabs', active);
+  stat(out, 'total_malloced', storeStat('total_malloced'));
+}
+
+export function writeConnStats(out: Output, ctx: ServerContext): void {
+  const now = ctx.now();
+  for (const l of ctx.listeners()) {
+    stat(out, `${l.fd}:addr`, l.addr);
+    stat(out, `${l.fd}:state`, l.state);
+    stat(out, `${l.fd}:secs_since_last_cmd`, now - l.lastCmdTime);
+  }
+  for (const c of ctx.connections()) {
+    stat(out, `${c.fd}:addr`, c.addr);
+    stat(out, `${c.fd}:listen_addr`, c.listenAddr);
+    stat(out, `${c.fd}:state`, c.state);
+    stat(out, `${c.fd}:secs_since_last_cmd`, now - c.lastCmdTime);
+  }
+}

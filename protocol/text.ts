@@ -1,0 +1,244 @@
+// The semantics of memcached's text commands: each validated descriptor the parser produced
+// becomes store operations and reply bytes. Runs in root; reads only numbers from `desc` and
+// bytes from the window at offsets that were validated.
+import { abi, native } from '../native/index.ts';
+import { VERSION_STRING } from '../server/config.ts';
+import type { ServerContext } from './context.ts';
+import type { Output } from './output.ts';
+import { PARSE_ERROR_REPLY, R, STORE_REPLY } from './replies.ts';
+import { writeConnStats, writeGeneralStats, writeItemStats, writeSettingsStats, writeSlabStats } from './stats.ts';
+
+const K = abi.K as Record<string, number>;
+const W = K.WORDS!;
+const D_OP = K.D_OP!, D_ERR = K.D_ERR!, D_FLAGS = K.D_FLAGS!, D_START = K.D_START!, D_END = K.D_END!;
+const D_KEY_OFF = K.D_KEY_OFF!, D_KEY_LEN = K.D_KEY_LEN!, D_DATA_OFF = K.D_DATA_OFF!, D_DATA_LEN = K.D_DATA_LEN!;
+const D_N0_LO = K.D_N0_LO!, D_N0_HI = K.D_N0_HI!, D_N1_LO = K.D_N1_LO!, D_N2_LO = K.D_N2_LO!, D_N2_HI = K.D_N2_HI!;
+const D_AUX = K.D_AUX!;
+const DF_NOREPLY = K.REMC_DF_NOREPLY!, DF_LAST_KEY = K.REMC_DF_LAST_KEY!;
+const DF_DATA_INCOMPLETE = K.REMC_DF_DATA_INCOMPLETE!, DF_HAS_ARG = K.REMC_DF_HAS_ARG!;
+const R_NBYTES = K.R_NBYTES!, R_FLAGS = K.R_FLAGS!, R_CAS = K.R_CAS!, R_ARITH_LEN = K.R_ARITH_LEN!;
+const OP = abi.OP as Record<string, number>;
+const PERR = abi.PERR as Record<string, number>;
+const STORE = abi.STORE as Record<string, number>;
+const MODE = abi.MODE as Record<string, number>;
+
+/** Storage command op -> store mode. */
+const STORE_MODE: number[] = [];
+STORE_MODE[OP.SET!] = MODE.SET!;
+STORE_MODE[OP.ADD!] = MODE.ADD!;
+STORE_MODE[OP.REPLACE!] = MODE.REPLACE!;
+STORE_MODE[OP.APPEND!] = MODE.APPEND!;
+STORE_MODE[OP.PREPEND!] = MODE.PREPEND!;
+STORE_MODE[OP.CAS!] = MODE.CAS!;
+
+/** What the connection must do after a command. */
+export const enum After {
+  CONTINUE = 0,
+  /** wait until the whole command (res: need bytes counted from D_START) is buffered */
+  NEED = 1,
+  /** discard the rest of a too-large value (res: swallow bytes counted from D_DATA_OFF) */
+  SWALLOW = 2,
+  CLOSE = 3,
+}
+
+/** The per-connection facts a command can read or change. */
+export interface TextConn {
+  /** set by exec for After.NEED / After.SWALLOW */
+  amount: number;
+  lastCmdTime: number;
+}
+
+export class TextProtocol {
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly out: Output,
+    private readonly window: Buffer,
+    private readonly desc: Uint32Array,
+    private readonly res: Float64Array,
+  ) {}
+
+  /** Execute descriptor i. `len` is the number of valid bytes in the window. */
+  exec(conn: TextConn, i: number, len: number): After {
+    const d = this.desc;
+    const b = i * W;
+    const op = d[b + D_OP]!;
+    const err = d[b + D_ERR]!;
+    const noreply = (d[b + D_FLAGS]! & DF_NOREPLY) !== 0;
+    const out = this.out;
+
+    const mode = STORE_MODE[op];
+    if (mode !== undefined) return this.storage(conn, b, mode, err, noreply, len);
+    if (err !== 0) {
+      if (!noreply) out.bytes(PARSE_ERROR_REPLY[err]!);
+      return After.CONTINUE;
+    }
+    switch (op) {
+      case OP.GET: case OP.GETS: case OP.GAT: case OP.GATS:
+        this.retrieve(b, op);
+        return After.CONTINUE;
+      case OP.DELETE: {
+        const r = native.del(d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, 0, 0);
+        if (!noreply) out.bytes(STORE_REPLY[r]!);
+        return After.CONTINUE;
+      }
+      case OP.INCR: case OP.DECR:
+        this.arith(b, op === OP.INCR, noreply);
+        return After.CONTINUE;
+      case OP.TOUCH: {
+        this.ctx.counters.cmd_touch++;
+        const r = native.touch(d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, d[b + D_N1_LO]! | 0);
+        if (!noreply) out.bytes(STORE_REPLY[r]!);
+        return After.CONTINUE;
+      }
+      case OP.STATS:
+        this.stats(b);
+        return After.CONTINUE;
+      case OP.FLUSH_ALL:
+        if (this.ctx.settings.disableFlushAll) { out.bytes(R.FLUSH_DISABLED); return After.CONTINUE; }
+        this.ctx.counters.cmd_flush++;
+        native.flush((d[b + D_FLAGS]! & DF_HAS_ARG) !== 0 ? d[b + D_N1_LO]! | 0 : 0);
+        if (!noreply) out.bytes(R.OK);
+        return After.CONTINUE;
+      case OP.VERSION:
+        out.ascii(`VERSION ${VERSION_STRING}\r\n`);
+        return After.CONTINUE;
+      case OP.VERBOSITY:
+        this.ctx.setVerbosity(d[b + D_N0_LO]!);
+        if (!noreply) out.bytes(R.OK);
+        return After.CONTINUE;
+      case OP.QUIT:
+        return After.CLOSE;
+      case OP.SHUTDOWN:
+        if (!this.ctx.settings.enableShutdown) { out.bytes(R.SHUTDOWN_DISABLED); return After.CONTINUE; }
+        this.ctx.shutdown(d[b + D_KEY_LEN]! > 0);
+        return After.CLOSE;
+      case OP.CACHE_MEMLIMIT:
+        native.setMemLimit(d[b + D_N0_LO]! * 1024 * 1024);
+        if (!noreply) out.bytes(R.OK);
+        return After.CONTINUE;
+      case OP.DEBUGTIME:
+        this.ctx.advanceClock(d[b + D_N0_LO]! | 0);
+        out.bytes(R.OK);
+        return After.CONTINUE;
+      case OP.DEBUG_FAULT:
+        // Reaching here means the parser committed no fault for this kind.
+        out.bytes(R.NO_FAULT);
+        return After.CONTINUE;
+      default:
+        out.bytes(R.ERROR);
+        return After.CONTINUE;
+    }
+  }
+
+  private storage(conn: TextConn, b: number, mode: number, err: number, noreply: boolean, len: number): After {
+    const d = this.desc;
+    const out = this.out;
+    const flags = d[b + D_FLAGS]!;
+    const keyOff = d[b + D_KEY_OFF]!, keyLen = d[b + D_KEY_LEN]!;
+    const dataLen = d[b + D_DATA_LEN]!;
+    const clientFlags = d[b + D_N0_LO]!;
+    const incomplete = (flags & DF_DATA_INCOMPLETE) !== 0;
+    if (incomplete || err === PERR.BAD_DATA_CHUNK) {
+      // memcached sizes the item before reading the data: a too-large value is refused and
+      // swallowed whatever its terminator, and any old item of that key is dropped.
+      if (native.itemSize(keyLen, dataLen, clientFlags) > this.ctx.settings.maxItemSize) {
+        native.del(keyOff, keyLen, 0, 0);
+        if (!noreply) out.bytes(R.TOO_LARGE);
+        if (!incomplete) return After.CONTINUE;
+        conn.amount = dataLen + 2 - (len - d[b + D_DATA_OFF]!);
+        return After.SWALLOW;
+      }
+      if (incomplete) {
+        conn.amount = d[b + D_END]! - d[b + D_START]!;
+        return After.NEED;
+      }
+    }
+    if (err !== 0) {
+      if (!noreply) out.bytes(PARSE_ERROR_REPLY[err]!);
+      return After.CONTINUE;
+    }
+    this.ctx.counters.cmd_set++;
+    const r = native.store(mode, keyOff, keyLen, d[b + D_DATA_OFF]!, dataLen, clientFlags,
+      d[b + D_N1_LO]! | 0, d[b + D_N2_HI]!, d[b + D_N2_LO]!);
+    if (!noreply) out.bytes(STORE_REPLY[r]!);
+    return After.CONTINUE;
+  }
+
+  private retrieve(b: number, op: number): void {
+    const d = this.desc;
+    const out = this.out;
+    const keyOff = d[b + D_KEY_OFF]!, keyLen = d[b + D_KEY_LEN]!;
+    const touch = op === OP.GAT || op === OP.GATS;
+    const withCas = op === OP.GETS || op === OP.GATS;
+    this.ctx.counters.cmd_get++;
+    if (touch) this.ctx.counters.cmd_touch++;
+    const n = native.get(keyOff, keyLen, 1, touch ? 1 : 0, touch ? d[b + D_N1_LO]! | 0 : 0);
+    if (n >= 0) {
+      const res = this.res;
+      out.bytes(R.VALUE);
+      out.copy(this.window, keyOff, keyLen);
+      out.space();
+      out.uint(res[R_FLAGS]!);
+      out.space();
+      out.uint(n);
+      if (withCas) { out.space(); out.uint(res[R_CAS]!); }
+      out.crlf();
+      out.ensure(n + 2);
+      native.copyValue(out.pos);
+      out.pos += n;
+      out.crlf();
+    }
+    if (d[b + D_FLAGS]! & DF_LAST_KEY) out.bytes(R.END);
+  }
+
+  private arith(b: number, incr: boolean, noreply: boolean): void {
+    const d = this.desc;
+    const out = this.out;
+    out.ensure(22);
+    const r = native.arith(d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, incr ? 1 : 0, d[b + D_N0_HI]!, d[b + D_N0_LO]!, out.pos);
+    if (noreply) return;
+    if (r === STORE.STORED) {
+      out.pos += this.res[R_ARITH_LEN]!;
+      out.crlf();
+    } else if (r === STORE.NO_MEMORY) {
+      out.bytes(R.NO_MEMORY);
+    } else {
+      out.bytes(STORE_REPLY[r]!);
+    }
+  }
+
+  private stats(b: number): void {
+    const d = this.desc;
+    const out = this.out;
+    const ctx = this.ctx;
+    const argLen = d[b + D_KEY_LEN]!;
+    const arg = argLen ? this.window.toString('latin1', d[b + D_KEY_OFF]!, d[b + D_KEY_OFF]! + argLen) : '';
+    const ntokens = d[b + D_AUX]!;
+    switch (arg) {
+      case '': writeGeneralStats(out, ctx); break;
+      case 'settings': writeSettingsStats(out, ctx); break;
+      case 'items': writeItemStats(out); break;
+      case 'slabs': writeSlabStats(out); break;
+      case 'conns': writeConnStats(out, ctx); break;
+      case 'sizes': out.ascii('STAT sizes_status disabled\r\n'); break;
+      case 'reset': {
+        const c = ctx.counters;
+        c.cmd_get = c.cmd_set = c.cmd_flush = c.cmd_touch = c.cmd_meta = 0;
+        c.bytes_read = c.bytes_written = c.total_connections = c.rejected_connections = 0;
+        out.bytes(R.RESET);
+        return;
+      }
+      case 'detail':
+        out.bytes(R.STATS_DETAIL_USAGE);
+        return;
+      case 'cachedump':
+        if (ctx.settings.disableDumping) { out.bytes(R.CACHEDUMP_DISABLED); return; }
+        break; // no dump support: an empty listing
+      default:
+        void ntokens;
+        out.bytes(R.ERROR);
+        return;
+    }
+    out.bytes(R.END);
+  }
+}

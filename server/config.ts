@@ -1,0 +1,319 @@
+// memcached's command line: one table holds every option, its default, its help line and how it
+// is parsed; --help and the defaults both come from it (memcached's usage()/verify_default idea).
+import { PACKAGE_VERSION } from './package.ts';
+
+export const PROTOCOL_VERSION = '1.6.18';
+export const REMCACHED_VERSION = PACKAGE_VERSION;
+/** What `version` answers: memcached's version (clients compare it), marked as ours. */
+export const VERSION_STRING = `${PROTOCOL_VERSION}-remcached-${REMCACHED_VERSION}`;
+
+export type Isolation = 'auto' | 'pku' | 'pku-strict' | 'none';
+export type Protocol = 'auto' | 'ascii' | 'binary';
+
+export interface Settings {
+  port: number;
+  udpPort: number;
+  unixSocket: string | null;
+  unixMask: number;
+  enableShutdown: boolean;
+  listen: string | null;
+  daemon: boolean;
+  enableCoredumps: boolean;
+  user: string | null;
+  memoryLimitMb: number;
+  disableEvictions: boolean;
+  connLimit: number;
+  lockMemory: boolean;
+  verbosity: number;
+  pidfile: string | null;
+  growthFactor: number;
+  slabMinSize: number;
+  largePages: boolean;
+  prefixDelimiter: string;
+  threads: number;
+  maxReqsPerEvent: number;
+  disableCas: boolean;
+  listenBacklog: number;
+  protocol: Protocol;
+  maxItemSize: number;
+  enableSasl: boolean;
+  disableFlushAll: boolean;
+  disableDumping: boolean;
+  disableWatch: boolean;
+  authFile: string | null;
+  memoryFile: string | null;
+  enableSsl: boolean;
+  maxconnsFast: boolean;
+  idleTimeout: number;
+  hashpower: number;
+  /** -o suboptions accepted for compatibility but without effect here */
+  ignoredSuboptions: string[];
+  // remcached's own (long options only)
+  isolation: Isolation;
+  watchdogMs: number;
+  enableFaultInjection: boolean;
+  enableDebugtime: boolean;
+}
+
+export class UsageError extends Error {
+  constructor(message: string, readonly exitCode = 1) { super(message); }
+}
+
+interface Option {
+  short?: string;
+  long: string;
+  arg?: string;                // argument name in --help; absent for flags
+  help: string;
+  /** default as shown in --help (must agree with DEFAULTS: checked at load) */
+  shows?: string;
+  /** true: accepted for compatibility, has no effect here (a warning is logged) */
+  noEffect?: boolean;
+  apply(s: Settings, v: string): void;
+}
+
+export const DEFAULTS: Readonly<Settings> = Object.freeze({
+  port: 11211, udpPort: 0, unixSocket: null, unixMask: 0o700, enableShutdown: false, listen: null,
+  daemon: false, enableCoredumps: false, user: null, memoryLimitMb: 64, disableEvictions: false,
+  connLimit: 1024, lockMemory: false, verbosity: 0, pidfile: null, growthFactor: 1.25,
+  slabMinSize: 48, largePages: false, prefixDelimiter: ':', threads: 4, maxReqsPerEvent: 20,
+  disableCas: false, listenBacklog: 1024, protocol: 'auto', maxItemSize: 1024 * 1024,
+  enableSasl: false, disableFlushAll: false, disableDumping: false, disableWatch: false,
+  authFile: null, memoryFile: null, enableSsl: false, maxconnsFast: true, idleTimeout: 0,
+  hashpower: 0, ignoredSuboptions: [],
+  isolation: 'auto', watchdogMs: 100, enableFaultInjection: false, enableDebugtime: false,
+});
+
+/** strtol-like: the whole string must be an integer. */
+function int(v: string, what: string): number {
+  if (!/^[-+]?\d+$/.test(v.trim())) throw new UsageError(`${what}: "${v}" is not a number`);
+  return Number.parseInt(v, 10);
+}
+
+/** memcached's -I parser: a number with an optional k/m suffix. */
+function size(v: string): number {
+  const m = /^(\d+)([kKmM]?)$/.exec(v);
+  if (!m) throw new UsageError('Item max size cannot be less than 1024 bytes.');
+  const n = Number(m[1]);
+  const unit = m[2]!.toLowerCase();
+  return unit === 'k' ? n * 1024 : unit === 'm' ? n * 1024 * 1024 : n;
+}
+
+function positive(v: string, msg: string): number {
+  if (!/^\d+$/.test(v) || Number(v) <= 0) throw new UsageError(msg);
+  return Number(v);
+}
+
+/** -o suboptions that change behaviour here; the rest memcached knows are accepted and ignored. */
+const SUBOPTIONS: Record<string, (s: Settings, v: string | undefined) => void> = {
+  maxconns_fast: (s) => { s.maxconnsFast = true; },
+  no_maxconns_fast: (s) => { s.maxconnsFast = false; },
+  idle_timeout: (s, v) => { s.idleTimeout = int(v ?? '', 'idle_timeout'); },
+  hashpower: (s, v) => {
+    const n = int(v ?? '', 'hashpower');
+    if (n < 12 || n > 32) throw new UsageError('Initial hashtable multiplier of 12 is the minimum, 32 the maximum');
+    s.hashpower = n;
+  },
+};
+const IGNORED_SUBOPTIONS = new Set([
+  'tail_repair_time', 'hash_algorithm', 'lru_crawler', 'no_lru_crawler', 'lru_crawler_sleep',
+  'lru_crawler_tocrawl', 'lru_maintainer', 'no_lru_maintainer', 'hot_lru_pct', 'warm_lru_pct',
+  'hot_max_factor', 'warm_max_factor', 'temporary_ttl', 'slab_chunk_max', 'slab_reassign',
+  'no_slab_reassign', 'slab_automove', 'slab_automove_ratio', 'slab_automove_window',
+  'slab_automove_freeratio', 'watcher_logbuf_size', 'worker_logbuf_size', 'read_buf_mem_limit',
+  'track_sizes', 'no_hashexpand', 'modern', 'no_modern', 'sock_cookie_id', 'drop_privileges',
+  'no_drop_privileges', 'inline_ascii_resp', 'no_inline_ascii_resp', 'lru_segmented',
+  'no_lru_segmented', 'ext_path', 'ext_page_size', 'ext_wbuf_size', 'ext_threads',
+  'ext_item_size', 'ext_item_age', 'ext_low_ttl', 'ext_drop_unread', 'ext_recache_rate',
+  'ext_compact_under', 'ext_drop_under', 'ext_max_frag', 'ext_max_sleep', 'ssl_chain_cert',
+  'ssl_key', 'ssl_keyformat', 'ssl_verify_mode', 'ssl_ciphers', 'ssl_ca_cert', 'ssl_wbuf_size',
+  'ssl_session_cache', 'ssl_kernel_tls', 'ssl_min_version', 'num_napi_ids', 'temp_lru',
+]);
+
+export const OPTIONS: readonly Option[] = [
+  { short: 'p', long: 'port', arg: 'num', help: 'TCP port to listen on', shows: '11211',
+    apply: (s, v) => {
+      const n = int(v, 'port');
+      if (n < -1 || n > 65535) throw new UsageError(`ERROR: Invalid port number ${n}.`);
+      s.port = n;
+    } },
+  { short: 'U', long: 'udp-port', arg: 'num', help: 'UDP port to listen on (UDP is not supported: nonzero is refused)', shows: '0, off',
+    apply: (s, v) => {
+      s.udpPort = int(v, 'udp-port');
+      if (s.udpPort !== 0) throw new UsageError('remcached does not support UDP (-U must be 0)');
+    } },
+  { short: 's', long: 'unix-socket', arg: 'file', help: 'UNIX socket to listen on (disables network support)', apply: (s, v) => { s.unixSocket = v; } },
+  { short: 'a', long: 'unix-mask', arg: 'mask', help: 'access mask for UNIX socket, in octal', shows: '700',
+    apply: (s, v) => {
+      if (!/^[0-7]{1,4}$/.test(v)) throw new UsageError(`Invalid unix mask: ${v}`);
+      s.unixMask = Number.parseInt(v, 8);
+    } },
+  { short: 'A', long: 'enable-shutdown', help: 'enable ascii "shutdown" command', apply: (s) => { s.enableShutdown = true; } },
+  { short: 'l', long: 'listen', arg: 'addr', help: 'interface to listen on', shows: 'INADDR_ANY', apply: (s, v) => { s.listen = v; } },
+  { short: 'd', long: 'daemon', help: 'run as a daemon (not supported: use your service manager)', noEffect: true, apply: (s) => { s.daemon = true; } },
+  { short: 'r', long: 'enable-coredumps', help: 'maximize core file limit', noEffect: true, apply: (s) => { s.enableCoredumps = true; } },
+  { short: 'u', long: 'user', arg: 'user', help: 'assume identity of <username> (only when run as root)', apply: (s, v) => { s.user = v; } },
+  { short: 'm', long: 'memory-limit', arg: 'num', help: 'item memory in megabytes', shows: '64',
+    apply: (s, v) => { s.memoryLimitMb = int(v, 'memory-limit'); } },
+  { short: 'M', long: 'disable-evictions', help: 'return error on memory exhausted instead of evicting', apply: (s) => { s.disableEvictions = true; } },
+  { short: 'c', long: 'conn-limit', arg: 'num', help: 'max simultaneous connections', shows: '1024',
+    apply: (s, v) => {
+      if (!/^-?\d+$/.test(v) || Number(v) <= 0) throw new UsageError('Maximum connections must be greater than 0');
+      s.connLimit = Number(v);
+    } },
+  { short: 'k', long: 'lock-memory', help: 'lock down all paged memory', noEffect: true, apply: (s) => { s.lockMemory = true; } },
+  { short: 'v', long: 'verbose', help: 'verbose (print errors/warnings while in event loop); -vv also client commands, -vvv internal state transitions',
+    apply: (s) => { s.verbosity++; } },
+  { short: 'h', long: 'help', help: 'print this help and exit', apply: () => {} },
+  { short: 'i', long: 'license', help: 'print the license and exit', apply: () => {} },
+  { short: 'V', long: 'version', help: 'print version and exit', apply: () => {} },
+  { short: 'P', long: 'pidfile', arg: 'file', help: 'save PID in <file>', apply: (s, v) => { s.pidfile = v; } },
+  { short: 'f', long: 'slab-growth-factor', arg: 'num', help: 'chunk size growth factor', shows: '1.25',
+    apply: (s, v) => {
+      const f = Number(v);
+      if (!(f > 1)) throw new UsageError('Factor must be greater than 1');
+      s.growthFactor = f;
+    } },
+  { short: 'n', long: 'slab-min-size', arg: 'bytes', help: 'min space used for key+value+flags', shows: '48',
+    apply: (s, v) => { s.slabMinSize = positive(v, 'Chunk size must be greater than 0'); } },
+  { short: 'L', long: 'enable-largepages', help: 'try to use large memory pages', noEffect: true, apply: (s) => { s.largePages = true; } },
+  { short: 'D', long: 'stats-prefix-delimiter', arg: 'char', help: 'delimiter between key prefixes and IDs for per-prefix stats', shows: ':', noEffect: true,
+    apply: (s, v) => { s.prefixDelimiter = v.slice(0, 1); } },
+  { short: 't', long: 'threads', arg: 'num', help: 'number of threads to use (one event loop today; accepted for compatibility)', shows: '4',
+    apply: (s, v) => { s.threads = positive(v, 'Number of threads must be greater than 0'); } },
+  { short: 'R', long: 'max-reqs-per-event', arg: 'num', help: 'maximum number of requests per event', shows: '20',
+    apply: (s, v) => { s.maxReqsPerEvent = positive(v, 'Number of requests per event must be greater than 0'); } },
+  { short: 'C', long: 'disable-cas', help: 'disable use of CAS', apply: (s) => { s.disableCas = true; } },
+  { short: 'b', long: 'listen-backlog', arg: 'num', help: 'set the backlog queue limit', shows: '1024',
+    apply: (s, v) => { s.listenBacklog = int(v, 'listen-backlog'); } },
+  { short: 'B', long: 'protocol', arg: 'name', help: 'protocol - one of ascii, binary, or auto', shows: 'auto-negotiate',
+    apply: (s, v) => {
+      if (v !== 'auto' && v !== 'ascii' && v !== 'binary') {
+        throw new UsageError(`Invalid value for binding protocol: ${v}\n -- should be one of auto, binary, or ascii`);
+      }
+      s.protocol = v;
+    } },
+  { short: 'I', long: 'max-item-size', arg: 'num', help: 'adjusts max item size (min: 1k, max: 1024m)', shows: '1m',
+    apply: (s, v) => { s.maxItemSize = size(v); } },
+  { short: 'S', long: 'enable-sasl', help: 'turn on Sasl authentication (not supported yet: refused)', apply: (s) => { s.enableSasl = true; } },
+  { short: 'F', long: 'disable-flush-all', help: 'disable flush_all command', apply: (s) => { s.disableFlushAll = true; } },
+  { short: 'X', long: 'disable-dumping', help: 'disable stats cachedump and lru_crawler metadump', apply: (s) => { s.disableDumping = true; } },
+  { short: 'W', long: 'disable-watch', help: 'disable watch commands (live logging)', apply: (s) => { s.disableWatch = true; } },
+  { short: 'Y', long: 'auth-file', arg: 'file', help: 'ASCII protocol authentication (not supported yet: refused)', apply: (s, v) => { s.authFile = v; } },
+  { short: 'e', long: 'memory-file', arg: 'file', help: 'mmap a file for item memory (not supported: refused)', apply: (s, v) => { s.memoryFile = v; } },
+  { short: 'Z', long: 'enable-ssl', help: 'enable TLS/SSL (not supported: refused)', apply: (s) => { s.enableSsl = true; } },
+  { short: 'o', long: 'extended', arg: 'opts', help: 'comma separated list of extended options (maxconns_fast, idle_timeout, hashpower; memcached\'s tuning options are accepted and ignored)',
+    apply: (s, v) => {
+      for (const item of v.split(',')) {
+        if (item === '') continue;
+        const eq = item.indexOf('=');
+        const name = eq < 0 ? item : item.slice(0, eq);
+        const value = eq < 0 ? undefined : item.slice(eq + 1);
+        const known = SUBOPTIONS[name];
+        if (known) known(s, value);
+        else if (IGNORED_SUBOPTIONS.has(name)) s.ignoredSuboptions.push(name);
+        else throw new UsageError(`Illegal suboption "${item}"`);
+      }
+    } },
+  { long: 'isolation', arg: 'mode', help: 'parser isolation: pku, pku-strict or none', shows: 'pku where the CPU and kernel support it, else none',
+    apply: (s, v) => {
+      if (v !== 'auto' && v !== 'pku' && v !== 'pku-strict' && v !== 'none') throw new UsageError(`Invalid isolation mode: ${v} (pku, pku-strict, none)`);
+      s.isolation = v;
+    } },
+  { long: 'watchdog-ms', arg: 'num', help: 'longest a parser call may run before it is interrupted and rewound', shows: '100',
+    apply: (s, v) => { s.watchdogMs = positive(v, 'watchdog-ms must be greater than 0'); } },
+  { long: 'enable-fault-injection', help: 'tests and demos only: the debug_fault command makes the parser fault inside its domain', apply: (s) => { s.enableFaultInjection = true; } },
+  { long: 'enable-debugtime', help: 'tests only: the debugtime <seconds> command moves the server clock', apply: (s) => { s.enableDebugtime = true; } },
+];
+
+export interface Parsed { settings: Settings; action: 'run' | 'help' | 'version' | 'license'; given: Set<string> }
+
+/** getopt_long-compatible parsing: -p 1, -p1, -vv, -MC, --port=1, --port 1. */
+export function parseArgs(argv: readonly string[]): Parsed {
+  const s: Settings = { ...DEFAULTS, ignoredSuboptions: [] };
+  const given = new Set<string>();
+  let action: Parsed['action'] = 'run';
+  const byShort = new Map(OPTIONS.filter((o) => o.short).map((o) => [o.short!, o]));
+  const byLong = new Map(OPTIONS.map((o) => [o.long, o]));
+  const run = (o: Option, v: string): void => {
+    given.add(o.long);
+    if (o.long === 'help') action = 'help';
+    else if (o.long === 'version' && action === 'run') action = 'version';
+    else if (o.long === 'license' && action === 'run') action = 'license';
+    o.apply(s, v);
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('--') && a.length > 2) {
+      const eq = a.indexOf('=');
+      const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
+      const o = byLong.get(name);
+      if (!o) throw new UsageError(`memcached: unrecognized option '${a}'\nIllegal argument "?"`);
+      let v = '';
+      if (o.arg) {
+        if (eq >= 0) v = a.slice(eq + 1);
+        else if (i + 1 < argv.length) v = argv[++i]!;
+        else throw new UsageError(`memcached: option '--${name}' requires an argument\nIllegal argument "?"`);
+      } else if (eq >= 0) throw new UsageError(`memcached: option '--${name}' doesn't allow an argument\nIllegal argument "?"`);
+      run(o, v);
+    } else if (a.startsWith('-') && a.length > 1) {
+      for (let j = 1; j < a.length; j++) {
+        const o = byShort.get(a[j]!);
+        if (!o) throw new UsageError(`memcached: invalid option -- '${a[j]}'\nIllegal argument "?"`);
+        if (o.arg) {
+          let v = a.slice(j + 1);
+          if (v === '') {
+            if (i + 1 >= argv.length) throw new UsageError(`memcached: option requires an argument -- '${a[j]}'\nIllegal argument "?"`);
+            v = argv[++i]!;
+          }
+          run(o, v);
+          break;
+        }
+        run(o, '');
+      }
+    } else {
+      throw new UsageError(`unexpected argument: ${a}`);
+    }
+  }
+  validate(s);
+  return { settings: s, action, given };
+}
+
+/** Cross-option rules, with memcached's messages. */
+function validate(s: Settings): void {
+  if (s.maxItemSize < 1024) throw new UsageError('Item max size cannot be less than 1024 bytes.');
+  if (s.maxItemSize > 1024 * 1024 * 1024) throw new UsageError('Cannot set item size limit higher than a gigabyte.');
+  if (s.memoryLimitMb <= 0 || s.maxItemSize > (s.memoryLimitMb * 1024 * 1024) / 2) {
+    throw new UsageError('Cannot set item size limit higher than 1/2 of memory max.');
+  }
+  if (s.enableSasl) throw new UsageError('remcached does not support SASL (-S) yet');
+  if (s.authFile) throw new UsageError('remcached does not support ASCII authentication (-Y) yet');
+  if (s.memoryFile) throw new UsageError('remcached does not support restartable caches (-e)');
+  if (s.enableSsl) throw new UsageError('remcached does not support TLS (-Z)');
+}
+
+/** Options given that have no effect here (logged as warnings at startup). */
+export function noEffectOptions(p: Parsed): string[] {
+  const out = OPTIONS.filter((o) => o.noEffect && p.given.has(o.long)).map((o) => `--${o.long}`);
+  if (p.given.has('threads') && p.settings.threads !== 1) out.push(`--threads=${p.settings.threads} (one event loop)`);
+  for (const so of p.settings.ignoredSuboptions) out.push(`-o ${so}`);
+  return out;
+}
+
+export function helpText(): string {
+  const lines = [`remcached ${REMCACHED_VERSION} (memcached ${PROTOCOL_VERSION} compatible)`];
+  for (const o of OPTIONS) {
+    const left = `${o.short ? `-${o.short}, ` : '    '}--${o.long}${o.arg ? `=<${o.arg}>` : ''}`;
+    const def = o.shows ? ` (default: ${o.shows})` : '';
+    lines.push(`${left.padEnd(34)}${o.help}${def}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+// The help text's defaults must be the real ones (memcached's verify_default).
+for (const [long, value] of [['port', DEFAULTS.port], ['memory-limit', DEFAULTS.memoryLimitMb],
+  ['conn-limit', DEFAULTS.connLimit], ['threads', DEFAULTS.threads], ['max-reqs-per-event', DEFAULTS.maxReqsPerEvent],
+  ['listen-backlog', DEFAULTS.listenBacklog], ['slab-min-size', DEFAULTS.slabMinSize],
+  ['slab-growth-factor', DEFAULTS.growthFactor], ['watchdog-ms', DEFAULTS.watchdogMs]] as const) {
+  const o = OPTIONS.find((x) => x.long === long);
+  if (!o || o.shows !== String(value)) throw new Error(`help default for --${long} disagrees with DEFAULTS`);
+}

@@ -1,0 +1,230 @@
+// One client connection: its pending bytes and its "waiting for N bytes" / "discarding N bytes"
+// state live here, in root, and are handed to the parser on each read event (DESIGN.md
+// invariant 1). One native parse call per read event, one socket write per event.
+import type net from 'node:net';
+import { abi, native } from '../native/index.ts';
+import { After, type TextConn, type TextProtocol } from '../protocol/text.ts';
+import type { Output } from '../protocol/output.ts';
+import type { Counters } from '../protocol/context.ts';
+import { log } from './log.ts';
+
+const K = abi.K as Record<string, number>;
+const PS_FULL = K.REMC_PS_FULL!, PS_CLOSE = K.REMC_PS_CLOSE!, P_FAULT = K.P_FAULT!;
+const R_CONSUMED = K.R_CONSUMED!, R_NDESC = K.R_NDESC!, R_RESUME = K.R_RESUME!;
+const R_CLOSE_REASON = K.R_CLOSE_REASON!, CLOSE_QUIT = K.REMC_CLOSE_QUIT!;
+const R_FAULT_KIND = K.R_FAULT_KIND!, R_FAULT_SIGNO = K.R_FAULT_SIGNO!, R_FAULT_CODE = K.R_FAULT_CODE!;
+const R_FAULT_PKEY = K.R_FAULT_PKEY!, R_FAULT_ADDR = K.R_FAULT_ADDR!, R_FAULT_NS = K.R_FAULT_NS!, R_VALIDATE = K.R_VALIDATE!;
+const BINARY_MAGIC = 0x80;
+
+/** Shared by all connections of one event loop. */
+export interface Loop {
+  window: Buffer;
+  res: Float64Array;
+  out: Output;
+  text: TextProtocol;
+  counters: Counters;
+  binaryAllowed: boolean;
+  now(): number;
+  onClose(c: Connection): void;
+}
+
+export class Connection implements TextConn {
+  /** bytes received but not yet parsed (an incomplete command), in pending[0..pendingLen) */
+  private pending: Buffer | null = null;
+  private pendingLen = 0;
+  /** wait until this many bytes are pending before parsing again (a storage command's data) */
+  private need = 0;
+  /** discard this many more bytes (the rest of a too-large value) */
+  private swallow = 0;
+  private decided = false;
+  private closing = false;
+  amount = 0;
+  lastCmdTime: number;
+  readonly fd: number;
+  readonly addr: string;
+  readonly listenAddr: string;
+
+  constructor(readonly socket: net.Socket, private readonly loop: Loop, listenAddr: string) {
+    this.lastCmdTime = loop.now();
+    this.fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+    this.addr = socket.remoteFamily === 'IPv6' ? `tcp6:[${socket.remoteAddress}]:${socket.remotePort}`
+      : socket.remoteAddress ? `tcp:${socket.remoteAddress}:${socket.remotePort}` : 'unix';
+    this.listenAddr = listenAddr;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => log.info({ conn: this.fd, err: err.message }, 'connection error'));
+    socket.on('close', () => loop.onClose(this));
+  }
+
+  get state(): string { return this.closing ? 'conn_closing' : this.need ? 'conn_nread' : 'conn_parse_cmd'; }
+
+  private onData(chunk: Buffer): void {
+    const loop = this.loop;
+    loop.counters.bytes_read += chunk.length;
+    if (this.closing) return;
+    if (this.swallow > 0) {
+      if (chunk.length <= this.swallow) { this.swallow -= chunk.length; return; }
+      chunk = chunk.subarray(this.swallow);
+      this.swallow = 0;
+    }
+    if (!this.decided) {
+      this.decided = true;
+      if (chunk[0] === BINARY_MAGIC) {
+        // The binary protocol is not implemented yet (issue 4): say so and hang up.
+        log.info({ conn: this.fd, peer: this.addr }, 'binary protocol is not supported yet; closing');
+        this.close();
+        return;
+      }
+    }
+    let len: number;
+    const window = loop.window;
+    if (this.pendingLen > 0) {
+      this.append(chunk);
+      if (this.pendingLen < this.need) return;
+      len = this.pendingLen;
+      if (len > window.length) { this.overflow(); return; }
+      window.set(this.pending!.subarray(0, len), 0);
+    } else {
+      len = chunk.length;
+      if (len > window.length) {
+        // Only the first part fits the window; the rest waits as pending input.
+        this.append(chunk.subarray(window.length));
+        len = window.length;
+      }
+      window.set(len === chunk.length ? chunk : chunk.subarray(0, len), 0);
+    }
+    const tail = this.pendingLen > len ? Buffer.from(this.pending!.subarray(len, this.pendingLen)) : null;
+    this.pendingLen = 0;
+    this.need = 0;
+    this.process(len);
+    if (tail && !this.closing) this.onData(tail);
+  }
+
+  private append(chunk: Buffer): void {
+    const want = this.pendingLen + chunk.length;
+    if (!this.pending || this.pending.length < want) {
+      const grown = Buffer.allocUnsafe(Math.max(want, this.need, (this.pending?.length ?? 0) * 2, 4096));
+      if (this.pending) this.pending.copy(grown, 0, 0, this.pendingLen);
+      this.pending = grown;
+    }
+    chunk.copy(this.pending, this.pendingLen);
+    this.pendingLen = want;
+  }
+
+  /** Keep window[from..len) for the next event. */
+  private keep(from: number, len: number): void {
+    const n = len - from;
+    if (!this.pending || this.pending.length < Math.max(n, this.need)) {
+      this.pending = Buffer.allocUnsafe(Math.max(n, this.need, 4096));
+    }
+    this.loop.window.copy(this.pending, 0, from, len);
+    this.pendingLen = n;
+    if (this.pending.length > 1 << 20 && n < 1 << 16 && this.need < 1 << 16) {
+      this.pending = Buffer.from(this.pending.subarray(0, n)); // give back a big buffer
+    }
+  }
+
+  private process(len: number): void {
+    const loop = this.loop;
+    const res = loop.res;
+    const text = loop.text;
+    let start = 0;
+    let resume = 0;
+    for (;;) {
+      const st = native.parse(len, start, resume);
+      loop.counters.parser_calls++;
+      if (st < 0) { this.parserFailed(st); return; }
+      const n = res[R_NDESC]!;
+      for (let i = 0; i < n; i++) {
+        const a = text.exec(this, i, len);
+        if (a === After.CONTINUE) continue;
+        if (a === After.NEED) {
+          this.need = this.amount;
+          this.keep(res[R_CONSUMED]!, len);
+        } else if (a === After.SWALLOW) {
+          this.swallow = this.amount;
+        }
+        this.flush();
+        if (a === After.CLOSE) this.close();
+        return;
+      }
+      if (st === PS_FULL) { start = res[R_CONSUMED]!; resume = res[R_RESUME]!; continue; }
+      if (st === PS_CLOSE) {
+        // memcached answers what came before a "quit", but an HTTP request line or an
+        // over-long line closes at once, unanswered.
+        if (res[R_CLOSE_REASON] === CLOSE_QUIT) this.flush();
+        else loop.out.discard();
+        this.close();
+        return;
+      }
+      break;
+    }
+    this.lastCmdTime = loop.now();
+    const consumed = res[R_CONSUMED]!;
+    if (consumed < len) this.keep(consumed, len);
+    this.flush();
+  }
+
+  /** A command or line longer than the window can hold. */
+  private overflow(): void {
+    log.info({ conn: this.fd, peer: this.addr, bytes: this.pendingLen }, 'request larger than the input window; closing');
+    this.pending = null;
+    this.pendingLen = 0;
+    this.close();
+  }
+
+  private parserFailed(st: number): void {
+    const loop = this.loop;
+    const res = loop.res;
+    loop.out.discard();
+    if (st === P_FAULT) {
+      const kind = res[R_FAULT_KIND]!;
+      loop.counters.parser_faults++;
+      loop.counters.faults_by_kind[kind] = (loop.counters.faults_by_kind[kind] ?? 0) + 1;
+      log.warn({
+        conn: this.fd, peer: this.addr, fault: abi.faultKinds[kind] ?? kind, signo: res[R_FAULT_SIGNO],
+        code: res[R_FAULT_CODE], pkey: res[R_FAULT_PKEY], addr: `0x${res[R_FAULT_ADDR]!.toString(16)}`,
+        rewind_ns: res[R_FAULT_NS],
+      }, 'parser fault rewound; closing the connection');
+    } else {
+      loop.counters.parser_invalid++;
+      log.warn({ conn: this.fd, peer: this.addr, violation: res[R_VALIDATE] },
+        'parser output failed validation; closing the connection');
+    }
+    this.socket.destroy();
+    this.closing = true;
+  }
+
+  private flush(): void {
+    const chunks = this.loop.out.take();
+    if (!chunks) return;
+    const s = this.socket;
+    let ok = true;
+    if (chunks.length === 1) {
+      this.loop.counters.bytes_written += chunks[0]!.length;
+      ok = s.write(chunks[0]!);
+    } else {
+      s.cork();
+      for (const c of chunks) { this.loop.counters.bytes_written += c.length; ok = s.write(c) && ok; }
+      s.uncork();
+    }
+    if (!ok) {
+      // The client is not reading: stop reading from it until it does (bounded memory).
+      s.pause();
+      s.once('drain', () => { if (!this.closing) s.resume(); });
+    }
+  }
+
+  /** Close after what has been written so far. */
+  close(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.socket.end();
+    this.socket.destroySoon();
+  }
+
+  /** Shutdown: hang up once nothing is in flight. */
+  endIdle(): void {
+    if (this.pendingLen === 0 && this.swallow === 0) this.close();
+  }
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// remcached: parse the command line like memcached, start the server, stop cleanly on signals.
+import { writeFileSync } from 'node:fs';
+import { helpText, noEffectOptions, parseArgs, PROTOCOL_VERSION, REMCACHED_VERSION, UsageError, type Parsed } from './config.ts';
+import { log, setVerbosity } from './log.ts';
+
+let parsed: Parsed;
+try {
+  parsed = parseArgs(process.argv.slice(2));
+} catch (e) {
+  if (e instanceof UsageError) {
+    process.stderr.write(`${e.message}\n`);
+    process.exit(e.exitCode);
+  }
+  throw e;
+}
+
+if (parsed.action === 'help') { process.stdout.write(helpText()); process.exit(0); }
+if (parsed.action === 'version') { process.stdout.write(`remcached ${REMCACHED_VERSION} (memcached ${PROTOCOL_VERSION} compatible)\n`); process.exit(0); }
+if (parsed.action === 'license') { process.stdout.write('remcached is distributed under the BSD 3-Clause license.\n'); process.exit(0); }
+
+const settings = parsed.settings;
+setVerbosity(settings.verbosity);
+for (const o of noEffectOptions(parsed)) log.warn({ option: o }, 'option accepted for compatibility; it has no effect here');
+
+// Loaded only now, so that --help and bad options work without the native addon.
+const { Server } = await import('./server.ts');
+const server = new Server(settings);
+if (server.isolation === 'none') {
+  log.warn({ isolation: 'none', why: server.isolationWhy || 'requested with --isolation=none' },
+    'UNPROTECTED: the request parser runs without hardware isolation; a parser memory-corruption bug can corrupt the cache or crash the server');
+} else {
+  log.warn({ isolation: server.isolation }, 'request parser isolated in a PKU domain');
+}
+
+try {
+  await server.start();
+} catch (e) {
+  const err = e as NodeJS.ErrnoException;
+  process.stderr.write(`failed to listen: ${err.message}\n`);
+  process.exit(71); // EX_OSERR, as memcached
+}
+
+if (settings.pidfile) writeFileSync(settings.pidfile, `${process.pid}\n`);
+if (settings.user && process.getuid?.() === 0) {
+  try { process.setgid!(settings.user); } catch { /* no group of that name: keep the user's primary group */ }
+  process.setuid!(settings.user);
+}
+
+let exiting = false;
+function onSignal(sig: NodeJS.Signals): void {
+  if (exiting) return;
+  exiting = true;
+  log.info({ signal: sig }, 'Exiting normally');
+  void server.stop().then(() => process.exit(0));
+}
+process.on('SIGTERM', onSignal);
+process.on('SIGINT', onSignal);

@@ -1,0 +1,179 @@
+// The server: native init (domain + store), listeners, connections, the clock, the reclaimer,
+// graceful shutdown. Implements the ServerContext the protocol layer sees.
+import net from 'node:net';
+import { chmodSync, unlinkSync, existsSync } from 'node:fs';
+import { abi, native } from '../native/index.ts';
+import { newCounters, type ConnInfo, type Counters, type ServerContext } from '../protocol/context.ts';
+import { Output } from '../protocol/output.ts';
+import { registerStatsArray } from '../protocol/stats.ts';
+import { TextProtocol } from '../protocol/text.ts';
+import { R } from '../protocol/replies.ts';
+import type { Settings } from './config.ts';
+import { Connection, type Loop } from './connection.ts';
+import { log, setVerbosity } from './log.ts';
+
+const K = abi.K as Record<string, number>;
+const ISOLATION_REQUEST: Record<Settings['isolation'], number> = {
+  auto: K.REMC_ISO_AUTO!, pku: K.REMC_ISO_PKU!, 'pku-strict': K.REMC_ISO_PKU_STRICT!, none: K.REMC_ISO_NONE!,
+};
+const ISOLATION_NAME: Record<number, string> = {
+  [K.REMC_ISO_NONE!]: 'none', [K.REMC_ISO_PKU!]: 'pku', [K.REMC_ISO_PKU_STRICT!]: 'pku-strict',
+};
+/** Expired items reclaimed per clock tick, at most (bounded work per second). */
+const RECLAIM_PER_TICK = 10_000;
+/** How long shutdown waits for clients to go before it cuts them off. */
+const SHUTDOWN_GRACE_MS = 1500;
+
+export class Server implements ServerContext {
+  readonly counters: Counters = newCounters(abi.faultKinds.length);
+  readonly isolation: string;
+  readonly isolationWhy: string;
+  readonly startedAt: number;
+  private clockOffset = 0;
+  private readonly conns = new Set<Connection>();
+  private readonly servers: Array<{ server: net.Server; addr: string; fd: number }> = [];
+  private readonly loop: Loop;
+  private timer: NodeJS.Timeout | null = null;
+  private stopping: Promise<void> | null = null;
+
+  constructor(readonly settings: Settings) {
+    const windowCap = Math.max(4 << 20, settings.maxItemSize + (1 << 20));
+    const init = native.init({
+      isolation: ISOLATION_REQUEST[settings.isolation],
+      watchdogMs: settings.watchdogMs,
+      windowCap,
+      faultInjection: settings.enableFaultInjection,
+      debugtime: settings.enableDebugtime,
+      memLimit: settings.memoryLimitMb * 1024 * 1024,
+      itemSizeMax: settings.maxItemSize,
+      growthFactor: settings.growthFactor,
+      chunkMin: settings.slabMinSize,
+      evictions: !settings.disableEvictions,
+      casEnabled: !settings.disableCas,
+      hashpower: settings.hashpower || 16,
+    });
+    this.isolation = ISOLATION_NAME[init.mode] ?? String(init.mode);
+    this.isolationWhy = init.why;
+    registerStatsArray(init.stats);
+    this.startedAt = Math.floor(Date.now() / 1000);
+    const out = new Output();
+    this.loop = {
+      window: init.window,
+      res: init.res,
+      out,
+      text: new TextProtocol(this, out, init.window, init.desc, init.res),
+      counters: this.counters,
+      binaryAllowed: settings.protocol !== 'ascii',
+      now: () => this.now(),
+      onClose: (c) => { this.conns.delete(c); this.counters.curr_connections--; },
+    };
+  }
+
+  now(): number { return Math.floor(Date.now() / 1000) + this.clockOffset; }
+
+  advanceClock(seconds: number): void {
+    this.clockOffset += seconds;
+    native.setTime(this.now());
+  }
+
+  setVerbosity(v: number): void {
+    this.settings.verbosity = v;
+    setVerbosity(v);
+  }
+
+  *connections(): Iterable<ConnInfo> {
+    for (const c of this.conns) yield { fd: c.fd, addr: c.addr, listenAddr: c.listenAddr, state: c.state, lastCmdTime: c.lastCmdTime };
+  }
+
+  *listeners(): Iterable<ConnInfo> {
+    for (const l of this.servers) yield { fd: l.fd, addr: l.addr, listenAddr: l.addr, state: 'conn_listening', lastCmdTime: this.startedAt };
+  }
+
+  shutdown(graceful: boolean): void {
+    log.warn({ graceful }, 'shutdown command received');
+    void this.stop().then(() => process.exit(0));
+  }
+
+  /** Start listening; resolves once every listener is bound. */
+  async start(): Promise<void> {
+    const s = this.settings;
+    native.setTime(this.now());
+    this.timer = setInterval(() => {
+      native.setTime(this.now());
+      native.reclaim(RECLAIM_PER_TICK);
+    }, 1000);
+    this.timer.unref();
+    if (s.unixSocket) {
+      if (existsSync(s.unixSocket)) unlinkSync(s.unixSocket);
+      await this.listen({ path: s.unixSocket, backlog: s.listenBacklog }, `unix:${s.unixSocket}`);
+      chmodSync(s.unixSocket, s.unixMask);
+      return;
+    }
+    if (s.port === 0) return; // TCP off, as in memcached
+    for (const spec of (s.listen ?? '').split(',')) {
+      let host = spec.trim() || undefined;
+      let port = s.port === -1 ? 0 : s.port;
+      const m = host ? /^(?:notls:)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host) : null;
+      if (m) { host = m[1]!.replace(/^\[|\]$/g, ''); if (m[2]) port = Number(m[2]); }
+      await this.listen({ host, port, backlog: s.listenBacklog }, '');
+    }
+  }
+
+  private listen(opts: net.ListenOptions, label: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer({ noDelay: true }, (sock) => this.accept(sock, server));
+      server.maxConnections = Number.MAX_SAFE_INTEGER;
+      server.once('error', reject);
+      server.listen(opts, () => {
+        server.off('error', reject);
+        server.on('error', (err) => log.error({ err: err.message }, 'listener error'));
+        const a = server.address();
+        const addr = label || (typeof a === 'object' && a ? `${a.family === 'IPv6' ? 'tcp6' : 'tcp'}:${a.address}:${a.port}` : String(a));
+        const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+        this.servers.push({ server, addr, fd });
+        log.info({ addr }, 'listening');
+        resolve();
+      });
+    });
+  }
+
+  private accept(sock: net.Socket, server: net.Server): void {
+    const c = this.counters;
+    if (this.stopping) { sock.destroy(); return; }
+    // memcached (maxconns_fast) answers one error line and closes connections over -c.
+    if (c.curr_connections >= this.settings.connLimit) {
+      c.rejected_connections++;
+      if (this.settings.maxconnsFast) sock.end(R.TOO_MANY_CONNECTIONS);
+      else sock.destroy();
+      return;
+    }
+    c.curr_connections++;
+    c.total_connections++;
+    c.connection_structures = Math.max(c.connection_structures, c.curr_connections);
+    const entry = this.servers.find((s) => s.server === server);
+    const conn = new Connection(sock, this.loop, entry?.addr ?? '');
+    this.conns.add(conn);
+    if (this.settings.idleTimeout > 0) {
+      sock.setTimeout(this.settings.idleTimeout * 1000, () => conn.close());
+    }
+  }
+
+  /** Stop accepting, answer what is in flight, end idle clients, cut off the rest after a grace period. */
+  stop(): Promise<void> {
+    if (this.stopping) return this.stopping;
+    this.stopping = (async () => {
+      if (this.timer) clearInterval(this.timer);
+      const closed = this.servers.map(({ server }) => new Promise<void>((r) => server.close(() => r())));
+      for (const c of this.conns) c.endIdle();
+      const deadline = Date.now() + SHUTDOWN_GRACE_MS;
+      while (this.conns.size > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+        for (const c of this.conns) c.endIdle();
+      }
+      for (const c of this.conns) c.socket.destroy();
+      await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 200))]);
+      if (this.settings.unixSocket && existsSync(this.settings.unixSocket)) unlinkSync(this.settings.unixSocket);
+    })();
+    return this.stopping;
+  }
+}
