@@ -1,0 +1,945 @@
+/*
+ * store.c — the item store: hash table, LRU, expiry, flush, CAS and the storage commands, with
+ * memcached 1.6's semantics (see remc_store.h; observed behaviours of 1.6.18 are noted inline).
+ *
+ * LRU policy: one LRU per slab class. A read does not relink the item (that would dirty two
+ * more cache lines per get); it sets IT_ACTIVE. When the allocator pulls from the tail, an
+ * active item gets a second chance (moved to the head, bit cleared) — the CLOCK approximation
+ * of LRU that memcached's segmented LRU also builds on. So recently read items survive.
+ */
+#include <sys/random.h>
+#include <time.h>
+
+#include "store_int.h"
+
+#define TAIL_TRIES 5      /* unpinned, inactive tail items examined per allocation (memcached) */
+#define TAIL_RESCUES 1024 /* active items moved to the head per allocation, at most (each one
+                           * was paid for by a read, so this bounds latency, not throughput) */
+#define EXPAND_STEP 64    /* old buckets migrated per write while the hash table grows */
+#define CRAWL_SLICE 64    /* items one class's crawler checks before the next class's turn */
+
+/* ------------------------------------------------------------------------------------------ */
+/* time                                                                                        */
+
+static uint32_t clamp_rel(int64_t v) {
+  if (v < 2) return 2;
+  if (v > (int64_t)UINT32_MAX - 1) return UINT32_MAX - 1;
+  return (uint32_t)v;
+}
+
+/* Protocol exptime -> relative store time (memcached's realtime()). 1 = already expired. */
+static uint32_t realtime(const remc_store *s, int64_t exptime) {
+  if (exptime == 0) return 0;
+  if (exptime < 0) return 1;
+  if (exptime > REALTIME_MAXDELTA) {
+    if (exptime <= s->started) return 1;
+    int64_t r = exptime - s->started;
+    return r > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)r;
+  }
+  int64_t r = exptime + (int64_t)s->now;
+  return r > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)r;
+}
+
+static inline int is_flushed(const remc_store *s, const item *it) {
+  if (REMC_LIKELY(s->oldest_live == 0 || s->oldest_live > s->now)) return 0;
+  if (it->time <= s->oldest_live) return 1;
+  if (s->oldest_cas != 0) {
+    uint64_t c = item_cas(s, it);
+    if (c != 0 && c < s->oldest_cas) return 1;
+  }
+  return 0;
+}
+
+static inline int is_expired(const remc_store *s, const item *it) {
+  return it->exptime != 0 && it->exptime <= s->now;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* hash table                                                                                  */
+
+static inline size_t hsize(uint32_t power) { return (size_t)1 << power; }
+
+static inline item **bucket_of(const remc_store *s, uint32_t hv) {
+  if (REMC_UNLIKELY(s->expanding)) {
+    uint64_t ob = hv & (hsize(s->hashpower - 1) - 1);
+    if (ob >= s->expand_bucket) return &s->old_buckets[ob];
+  }
+  return &s->buckets[hv & (hsize(s->hashpower) - 1)];
+}
+
+static inline item *hash_find(const remc_store *s, const uint8_t *key, uint32_t klen,
+                              uint32_t hv) {
+  for (item *it = *bucket_of(s, hv); it; it = it->h_next) {
+    if (it->hv == hv && it->nkey == klen && memcmp(item_key(s, it), key, klen) == 0) return it;
+  }
+  return NULL;
+}
+
+static void hash_remove(remc_store *s, item *it) {
+  item **pp = bucket_of(s, it->hv);
+  while (*pp && *pp != it) pp = &(*pp)->h_next;
+  if (*pp) *pp = it->h_next;
+  it->h_next = NULL;
+}
+
+static void expand_step(remc_store *s, uint32_t nbuckets) {
+  if (!s->expanding) return;
+  size_t oldn = hsize(s->hashpower - 1);
+  size_t mask = hsize(s->hashpower) - 1;
+  while (nbuckets-- && s->expand_bucket < oldn) {
+    item *it = s->old_buckets[s->expand_bucket];
+    while (it) {
+      item *nx = it->h_next;
+      item **b = &s->buckets[it->hv & mask];
+      it->h_next = *b;
+      *b = it;
+      it = nx;
+    }
+    s->old_buckets[s->expand_bucket] = NULL;
+    s->expand_bucket++;
+  }
+  if (s->expand_bucket >= oldn) {
+    mem_unmap_region(s->old_buckets, oldn * sizeof(item *));
+    s->old_buckets = NULL;
+    s->expanding = 0;
+  }
+}
+
+static void maybe_expand(remc_store *s) {
+  if (s->expanding) {
+    expand_step(s, EXPAND_STEP);
+    return;
+  }
+  if (s->curr_items <= hsize(s->hashpower) * 3 / 2 || s->hashpower >= 31) return;
+  item **nb = mem_map_region(s->pkey, hsize(s->hashpower + 1) * sizeof(item *), NULL);
+  if (!nb) return; /* keep serving with longer chains; retried on a later insert */
+  s->old_buckets = s->buckets;
+  s->buckets = nb;
+  s->hashpower++;
+  s->expand_bucket = 0;
+  s->expanding = 1;
+  expand_step(s, EXPAND_STEP);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* LRU                                                                                         */
+
+static inline void lru_link_head(sclass *c, item *it) {
+  it->prev = NULL;
+  it->next = c->head;
+  if (c->head) c->head->prev = it;
+  c->head = it;
+  if (!c->tail) c->tail = it;
+}
+
+static inline void lru_unlink(sclass *c, item *it) {
+  if (c->head == it) c->head = it->next;
+  if (c->tail == it) c->tail = it->prev;
+  if (it->next) it->next->prev = it->prev;
+  if (it->prev) it->prev->next = it->next;
+  it->next = it->prev = NULL;
+}
+
+/* Insert `it` just above (toward the head of) `below`. */
+static inline void lru_link_above(sclass *c, item *it, item *below) {
+  it->next = below;
+  it->prev = below->prev;
+  if (below->prev)
+    below->prev->next = it;
+  else
+    c->head = it;
+  below->prev = it;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* link / unlink                                                                               */
+
+static void item_link(remc_store *s, item *it) {
+  sclass *c = &s->cls[it->cls];
+  uint64_t n = item_ntotal(s, it);
+  it->iflags |= IT_LINKED;
+  it->time = s->now;
+  item_set_cas(s, it, s->cas_sz ? ++s->cas_counter : 0);
+  item **b = bucket_of(s, it->hv);
+  it->h_next = *b;
+  *b = it;
+  lru_link_head(c, it);
+  c->nitems++;
+  c->requested += n;
+  s->curr_items++;
+  s->total_items++;
+  s->bytes += n;
+  maybe_expand(s);
+}
+
+/* Remove from the hash table and LRU; the chunk stays allocated (caller reuses or frees). */
+static void item_unlink_keep(remc_store *s, item *it) {
+  sclass *c = &s->cls[it->cls];
+  uint64_t n = item_ntotal(s, it);
+  hash_remove(s, it);
+  lru_unlink(c, it);
+  it->iflags &= (uint8_t)~IT_LINKED;
+  c->nitems--;
+  c->requested -= n;
+  s->curr_items--;
+  s->bytes -= n;
+}
+
+/* Unlink and free the chunk unless a pin still holds it (then remc_store_release frees it). */
+static void item_unlink(remc_store *s, item *it) {
+  item_unlink_keep(s, it);
+  if (it->refcount == 0) mem_chunk_free(s, it);
+}
+
+/* Lookup with lazy expiry, as memcached's do_item_get: an expired or flushed item found here is
+ * unlinked and counted (get_expired / get_flushed), whichever command looked. */
+static item *item_get(remc_store *s, const uint8_t *key, uint32_t klen, uint32_t hv) {
+  item *it = hash_find(s, key, klen, hv);
+  if (!it) return NULL;
+  if (REMC_UNLIKELY(is_flushed(s, it))) {
+    s->get_flushed++;
+    item_unlink(s, it);
+    return NULL;
+  }
+  if (REMC_UNLIKELY(is_expired(s, it))) {
+    s->get_expired++;
+    item_unlink(s, it);
+    return NULL;
+  }
+  return it;
+}
+
+static inline void item_bump_read(remc_store *s, item *it) {
+  it->iflags |= IT_FETCHED | IT_ACTIVE;
+  it->time = s->now;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* allocation with eviction                                                                    */
+
+/* Free one chunk of class `id` from its LRU tail: reclaim an expired/flushed item, else (with
+ * evictions) evict the least recently used unpinned item. Returns 1 if a chunk was freed. */
+static int lru_pull_tail(remc_store *s, uint32_t id) {
+  sclass *c = &s->cls[id];
+  int tries = TAIL_TRIES, rescues = TAIL_RESCUES;
+  item *it = c->tail;
+  while (it && tries > 0) {
+    item *up = it->prev;
+    if (it->iflags & IT_CRAWLER) {
+      it = up;
+      continue;
+    }
+    if (it->refcount) { /* pinned: never evicted */
+      c->lrutail_reflocked++;
+      tries--;
+      it = up;
+      continue;
+    }
+    int flushed = is_flushed(s, it);
+    if (flushed || is_expired(s, it)) {
+      c->reclaimed++;
+      if (!(it->iflags & IT_FETCHED) && !flushed) c->expired_unfetched++;
+      item_unlink(s, it);
+      return 1;
+    }
+    if (!s->evictions) {
+      tries--;
+      it = up;
+      continue;
+    }
+    if ((it->iflags & IT_ACTIVE) && rescues > 0) {
+      it->iflags &= (uint8_t)~IT_ACTIVE;
+      lru_unlink(c, it);
+      lru_link_head(c, it);
+      c->moves_within_lru++;
+      rescues--;
+      it = up;
+      continue;
+    }
+    c->evicted++;
+    if (it->exptime != 0) c->evicted_nonzero++;
+    if (!(it->iflags & IT_FETCHED)) c->evicted_unfetched++;
+    if (it->iflags & IT_ACTIVE) c->evicted_active++;
+    c->evicted_time = s->now - it->time;
+    item_unlink(s, it);
+    return 1;
+  }
+  return 0;
+}
+
+static item *item_alloc(remc_store *s, uint32_t id) {
+  item *it = mem_chunk_alloc(s, id);
+  if (REMC_UNLIKELY(!it)) {
+    if (lru_pull_tail(s, id)) it = mem_chunk_alloc(s, id);
+    if (!it) {
+      s->cls[id].outofmemory++;
+      return NULL;
+    }
+  }
+  it->cls = (uint8_t)id;
+  it->refcount = 0;
+  it->iflags = 0;
+  return it;
+}
+
+/* Write header fields and key of a fresh chunk; returns where the value goes. */
+static uint8_t *item_init(remc_store *s, item *it, const uint8_t *key, uint32_t klen,
+                          uint32_t hv, uint32_t flags, uint32_t exptime, uint32_t nbytes) {
+  it->next = it->prev = it->h_next = NULL;
+  it->hv = hv;
+  it->nkey = (uint8_t)klen;
+  it->exptime = exptime;
+  it->nbytes = nbytes;
+  it->iflags = flags ? IT_HASFLAGS : 0;
+  uint8_t *k = item_key(s, it);
+  memcpy(k, key, klen);
+  k[klen] = 0;
+  if (flags) memcpy(k + klen + 1, &flags, 4);
+  uint8_t *d = item_data(s, it);
+  d[nbytes] = '\r';
+  d[nbytes + 1] = '\n';
+  return d;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* lifecycle                                                                                   */
+
+remc_store *remc_store_create(const remc_store_config *cfg, const char **err) {
+  const char *dummy;
+  if (!err) err = &dummy;
+  *err = NULL;
+  if (!cfg) {
+    *err = "no config";
+    return NULL;
+  }
+  size_t self = (sizeof(remc_store) + 4095) & ~(size_t)4095;
+  remc_store *s = mem_map_region(cfg->pkey, self, err);
+  if (!s) return NULL;
+  s->self_size = self;
+  s->pkey = cfg->pkey;
+  s->evictions = cfg->evictions;
+  s->cas_sz = cfg->cas_enabled ? 8 : 0;
+  s->item_size_max = cfg->item_size_max;
+  if (getrandom(&s->seed, sizeof s->seed, GRND_NONBLOCK) != sizeof s->seed)
+    s->seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)s ^ H_K2;
+  /* memcached starts its clock a little in the past so that relative times are never 0. */
+  s->started = (int64_t)time(NULL) - 2;
+  s->now = 2;
+  uint32_t hp = cfg->hashpower ? cfg->hashpower : 16;
+  if (hp < 10) hp = 10;
+  if (hp > 30) hp = 30;
+  s->hashpower = hp;
+  if (mem_init(s, cfg, err) != 0) {
+    remc_store_destroy(s);
+    return NULL;
+  }
+  s->buckets = mem_map_region(s->pkey, hsize(hp) * sizeof(item *), err);
+  if (!s->buckets) {
+    remc_store_destroy(s);
+    return NULL;
+  }
+  s->crawl_cls = 1;
+  for (uint32_t i = 1; i <= s->nclasses; i++) s->cls[i].crawler.iflags = IT_CRAWLER;
+  return s;
+}
+
+void remc_store_destroy(remc_store *s) {
+  if (!s) return;
+  mem_destroy(s);
+  if (s->buckets) mem_unmap_region(s->buckets, hsize(s->hashpower) * sizeof(item *));
+  if (s->old_buckets) mem_unmap_region(s->old_buckets, hsize(s->hashpower - 1) * sizeof(item *));
+  mem_unmap_region(s, s->self_size);
+}
+
+void remc_store_set_time(remc_store *s, int64_t unix_now) {
+  REMC_STORE_LOCK(s);
+  s->now = clamp_rel(unix_now - s->started);
+  REMC_STORE_UNLOCK(s);
+}
+
+int64_t remc_store_time(const remc_store *s) { return s->started + (int64_t)s->now; }
+
+uint64_t remc_store_item_size(const remc_store *s, uint32_t klen, uint64_t vlen, uint32_t flags) {
+  return size_of(s, klen, vlen, flags);
+}
+
+static inline int key_ok(uint32_t klen) { return klen >= 1 && klen <= KEY_MAX; }
+
+/* ------------------------------------------------------------------------------------------ */
+/* retrieval                                                                                   */
+
+int remc_store_get(remc_store *s, const uint8_t *key, uint32_t klen, int bump,
+                   const int64_t *touch_exptime, remc_item_ref *ref, remc_item_info *info) {
+  REMC_STORE_LOCK(s);
+  ref->it = NULL;
+  item *it = NULL;
+  if (REMC_LIKELY(key_ok(klen))) {
+    uint32_t hv = (uint32_t)remc_hash64(key, klen, s->seed);
+    it = item_get(s, key, klen, hv);
+  }
+  /* A pin count at its cap reports a miss, like memcached's refcount guard (CVE-2018-1000127). */
+  if (!it || REMC_UNLIKELY(it->refcount >= REFCOUNT_MAX)) {
+    if (touch_exptime)
+      s->touch_misses++; /* gat/gats count as touches, not gets (memcached) */
+    else
+      s->get_misses++;
+    REMC_STORE_UNLOCK(s);
+    return 0;
+  }
+  sclass *c = &s->cls[it->cls];
+  if (info) {
+    info->flags = item_flags(s, it);
+    info->nbytes = it->nbytes;
+    info->cas = item_cas(s, it);
+    info->last_access = s->started + (int64_t)it->time;
+    info->fetched = (it->iflags & IT_FETCHED) ? 1 : 0;
+    info->slab_class = it->cls;
+  }
+  if (touch_exptime) {
+    it->exptime = realtime(s, *touch_exptime);
+    c->touch_hits++;
+  } else {
+    c->get_hits++;
+  }
+  if (info) info->exptime = it->exptime ? s->started + (int64_t)it->exptime : 0;
+  if (bump) item_bump_read(s, it);
+  it->refcount++;
+  ref->it = it;
+  REMC_STORE_UNLOCK(s);
+  return 1;
+}
+
+void remc_store_copy_value(remc_store *s, const remc_item_ref *ref, uint8_t *dst) {
+  REMC_STORE_LOCK(s);
+  const item *it = (const item *)ref->it;
+  if (it) memcpy(dst, item_data(s, it), it->nbytes);
+  REMC_STORE_UNLOCK(s);
+}
+
+void remc_store_release(remc_store *s, remc_item_ref *ref) {
+  REMC_STORE_LOCK(s);
+  item *it = (item *)ref->it;
+  if (it && it->refcount > 0) {
+    it->refcount--;
+    if (it->refcount == 0 && !(it->iflags & IT_LINKED)) mem_chunk_free(s, it);
+  }
+  ref->it = NULL;
+  REMC_STORE_UNLOCK(s);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* storage                                                                                     */
+
+int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
+                     const uint8_t *value, uint32_t vlen, uint32_t flags, int64_t exptime,
+                     uint64_t cas, uint64_t *new_cas) {
+  REMC_STORE_LOCK(s);
+  int rc;
+  if (REMC_UNLIKELY(!key_ok(klen) || mode < REMC_MODE_SET || mode > REMC_MODE_CAS)) {
+    rc = REMC_STORE_NOT_STORED;
+    goto out;
+  }
+  uint32_t hv = (uint32_t)remc_hash64(key, klen, s->seed);
+  uint64_t ntotal = size_of(s, klen, vlen, flags);
+  if (REMC_UNLIKELY(ntotal > s->item_size_max)) {
+    /* memcached fails the allocation of the incoming item; only a set also drops the old
+     * value so that stale data does not survive a failed overwrite (observed 1.6.18). */
+    s->store_too_large++;
+    if (mode == REMC_MODE_SET) {
+      item *old = item_get(s, key, klen, hv);
+      if (old) item_unlink(s, old);
+    }
+    rc = REMC_STORE_TOO_LARGE;
+    goto out;
+  }
+  uint32_t id = mem_class_for(s, ntotal);
+  const uint32_t piece_id = id; /* memcached counts cmd_set in the incoming item's class */
+  item *old = item_get(s, key, klen, hv);
+  uint64_t old_cas = old ? item_cas(s, old) : 0;
+
+  switch (mode) {
+  case REMC_MODE_ADD:
+    if (old) { /* add on an existing item promotes it in the LRU and fails */
+      sclass *oc = &s->cls[old->cls];
+      lru_unlink(oc, old);
+      lru_link_head(oc, old);
+      old->time = s->now;
+      s->cls[piece_id].cmd_set++;
+      rc = REMC_STORE_NOT_STORED;
+      goto out;
+    }
+    break;
+  case REMC_MODE_REPLACE:
+  case REMC_MODE_APPEND:
+  case REMC_MODE_PREPEND:
+    if (!old) {
+      s->cls[piece_id].cmd_set++;
+      rc = REMC_STORE_NOT_STORED;
+      goto out;
+    }
+    /* binary append/prepend may carry a CAS to compare */
+    if (mode != REMC_MODE_REPLACE && cas != 0 && cas != old_cas) {
+      s->cls[piece_id].cmd_set++;
+      rc = REMC_STORE_EXISTS;
+      goto out;
+    }
+    break;
+  case REMC_MODE_CAS:
+    s->cls[piece_id].cmd_set++;
+    if (!old) {
+      s->cas_misses++;
+      rc = REMC_STORE_NOT_FOUND;
+      goto out;
+    }
+    if (old_cas != cas) {
+      s->cls[old->cls].cas_badval++;
+      rc = REMC_STORE_EXISTS;
+      goto out;
+    }
+    s->cls[old->cls].cas_hits++;
+    break;
+  default:
+    break;
+  }
+  if (mode != REMC_MODE_CAS) s->cls[piece_id].cmd_set++;
+
+  uint32_t ex;
+  uint64_t nbytes = vlen;
+  int concat = mode == REMC_MODE_APPEND || mode == REMC_MODE_PREPEND;
+  if (concat) {
+    /* append/prepend keep the old item's flags and exptime; the combined item must fit under
+     * -I, else NOT_STORED and the old item stays (observed 1.6.18). */
+    flags = item_flags(s, old);
+    ex = old->exptime;
+    nbytes = (uint64_t)old->nbytes + vlen;
+    ntotal = size_of(s, klen, nbytes, flags);
+    if (ntotal > s->item_size_max) {
+      rc = REMC_STORE_NOT_STORED;
+      goto out;
+    }
+    id = mem_class_for(s, ntotal);
+  } else {
+    ex = realtime(s, exptime);
+  }
+
+  item *it;
+  if (old && !concat && old->cls == id && old->refcount == 0) {
+    /* Overwrite in the same class with nobody reading the old value: reuse its chunk. This also
+     * avoids failing when the old item is the only thing its class could evict. */
+    item_unlink_keep(s, old);
+    it = old;
+    old = NULL;
+    it->iflags = 0;
+  } else {
+    if (old) old->refcount++; /* keep it from being evicted while we allocate */
+    it = item_alloc(s, id);
+    if (old) old->refcount--;
+    if (!it) {
+      s->store_no_memory++;
+      s->cls[piece_id].cmd_set--; /* memcached counts set_cmds only for allocated items */
+      if (mode == REMC_MODE_SET && old) item_unlink(s, old);
+      rc = REMC_STORE_NO_MEMORY;
+      goto out;
+    }
+  }
+  uint8_t *d = item_init(s, it, key, klen, hv, flags, ex, (uint32_t)nbytes);
+  if (mode == REMC_MODE_APPEND) {
+    memcpy(d, item_data(s, old), old->nbytes);
+    memcpy(d + old->nbytes, value, vlen);
+  } else if (mode == REMC_MODE_PREPEND) {
+    memcpy(d, value, vlen);
+    memcpy(d + vlen, item_data(s, old), old->nbytes);
+  } else {
+    memcpy(d, value, vlen);
+  }
+  if (old) item_unlink(s, old);
+  item_link(s, it);
+  if (new_cas) *new_cas = item_cas(s, it);
+  rc = REMC_STORE_STORED;
+out:
+  REMC_STORE_UNLOCK(s);
+  return rc;
+}
+
+int remc_store_delete(remc_store *s, const uint8_t *key, uint32_t klen, uint64_t cas) {
+  REMC_STORE_LOCK(s);
+  int rc;
+  item *it = NULL;
+  if (key_ok(klen)) it = item_get(s, key, klen, (uint32_t)remc_hash64(key, klen, s->seed));
+  if (!it) {
+    s->delete_misses++;
+    rc = REMC_STORE_NOT_FOUND;
+  } else if (cas != 0 && cas != item_cas(s, it)) {
+    rc = REMC_STORE_EXISTS;
+  } else {
+    s->cls[it->cls].delete_hits++;
+    item_unlink(s, it);
+    rc = REMC_STORE_DELETED;
+  }
+  REMC_STORE_UNLOCK(s);
+  return rc;
+}
+
+int remc_store_touch(remc_store *s, const uint8_t *key, uint32_t klen, int64_t exptime) {
+  REMC_STORE_LOCK(s);
+  int rc;
+  item *it = NULL;
+  if (key_ok(klen)) it = item_get(s, key, klen, (uint32_t)remc_hash64(key, klen, s->seed));
+  if (!it) {
+    s->touch_misses++;
+    rc = REMC_STORE_NOT_FOUND;
+  } else {
+    it->exptime = realtime(s, exptime);
+    item_bump_read(s, it); /* memcached's touch fetches with update */
+    s->cls[it->cls].touch_hits++;
+    rc = REMC_STORE_TOUCHED;
+  }
+  REMC_STORE_UNLOCK(s);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* incr / decr                                                                                 */
+
+static inline int is_space(uint8_t ch) {
+  return ch == ' ' || (ch >= '\t' && ch <= '\r'); /* C isspace: space \t \n \v \f \r */
+}
+
+/* memcached parses the stored value with strtoull: leading whitespace, an optional sign, then
+ * digits, ended by whitespace or NUL (the stored value is followed by "\r\n", so the end of the
+ * value counts as whitespace); overflow fails; a '-' is accepted only when the negated result
+ * stays below 2^63 (its check for negative input). Observed on 1.6.18: " 12", "12 ", "12 abc",
+ * "+5", "-0", "1\0x2", "0000000000000000000000001" are numbers; "abc", "12abc", "-5", "+",
+ * "100000000000000000000" are not. An all-blank value is not a number here (memcached reads
+ * past the value into stale chunk bytes in that case). */
+static int parse_u64(const uint8_t *p, uint32_t n, uint64_t *out) {
+  uint32_t i = 0;
+  while (i < n && is_space(p[i])) i++;
+  int neg = 0;
+  if (i < n && (p[i] == '+' || p[i] == '-')) neg = p[i++] == '-';
+  uint32_t start = i;
+  uint64_t v = 0;
+  while (i < n && p[i] >= '0' && p[i] <= '9') {
+    uint64_t d = (uint64_t)(p[i] - '0');
+    if (v > (UINT64_MAX - d) / 10) return 0; /* ERANGE */
+    v = v * 10 + d;
+    i++;
+  }
+  if (i == start) return 0;
+  if (i < n && !is_space(p[i]) && p[i] != 0) return 0;
+  if (neg) {
+    v = (uint64_t)0 - v;
+    if ((int64_t)v < 0) return 0;
+  }
+  *out = v;
+  return 1;
+}
+
+static uint32_t u64_to_dec(uint64_t v, char *buf /* >= 20 */) {
+  char tmp[20];
+  uint32_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (uint32_t i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
+  return n;
+}
+
+int remc_store_arith(remc_store *s, const uint8_t *key, uint32_t klen, int incr, uint64_t delta,
+                     uint64_t *result, uint64_t *new_cas) {
+  REMC_STORE_LOCK(s);
+  int rc;
+  uint32_t hv = 0;
+  item *it = NULL;
+  if (key_ok(klen)) {
+    hv = (uint32_t)remc_hash64(key, klen, s->seed);
+    it = item_get(s, key, klen, hv);
+  }
+  if (!it) {
+    if (incr)
+      s->incr_misses++;
+    else
+      s->decr_misses++;
+    rc = REMC_STORE_NOT_FOUND;
+    goto out;
+  }
+  uint64_t v;
+  if (it->nbytes == 0 || !parse_u64(item_data(s, it), it->nbytes, &v)) {
+    rc = REMC_STORE_NON_NUMERIC;
+    goto out;
+  }
+  if (incr)
+    v += delta; /* wraps at 2^64 */
+  else
+    v = delta > v ? 0 : v - delta;
+  if (incr)
+    s->cls[it->cls].incr_hits++;
+  else
+    s->cls[it->cls].decr_hits++;
+  char buf[20];
+  uint32_t len = u64_to_dec(v, buf);
+  if (len <= it->nbytes && it->refcount == 0) {
+    /* in place, right-padded with spaces to the old length (observed: "100" - 91 = "9  ") */
+    uint8_t *d = item_data(s, it);
+    memcpy(d, buf, len);
+    memset(d + len, ' ', it->nbytes - len);
+    item_set_cas(s, it, s->cas_sz ? ++s->cas_counter : 0);
+    it->time = s->now;
+  } else {
+    uint32_t flags = item_flags(s, it);
+    uint32_t id = mem_class_for(s, size_of(s, klen, len, flags));
+    it->refcount++;
+    item *nit = item_alloc(s, id);
+    it->refcount--;
+    if (!nit) {
+      rc = REMC_STORE_NO_MEMORY;
+      goto out;
+    }
+    uint8_t *d = item_init(s, nit, key, klen, hv, flags, it->exptime, len);
+    memcpy(d, buf, len);
+    item_unlink(s, it);
+    item_link(s, nit);
+    it = nit;
+  }
+  if (result) *result = v;
+  if (new_cas) *new_cas = item_cas(s, it);
+  rc = REMC_STORE_STORED;
+out:
+  REMC_STORE_UNLOCK(s);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* flush, reclaim, memory limit                                                                */
+
+void remc_store_flush(remc_store *s, int64_t exptime) {
+  REMC_STORE_LOCK(s);
+  /* memcached's process_flush_all: with CAS, everything stored before this point is caught by
+   * its CAS (oldest_cas) and the time rule is shifted one second back; without CAS, items
+   * stored later in the same second are flushed too (observed 1.6.18 with -C). An absolute
+   * time in the past yields oldest_live 0, i.e. no flush at all (also observed). */
+  uint32_t new_oldest = exptime > 0 ? realtime(s, exptime) : s->now;
+  if (s->cas_sz) {
+    s->oldest_live = new_oldest - 1;
+    if (s->oldest_live <= s->now) s->oldest_cas = ++s->cas_counter;
+  } else {
+    s->oldest_live = new_oldest;
+  }
+  REMC_STORE_UNLOCK(s);
+}
+
+uint32_t remc_store_reclaim(remc_store *s, uint32_t max_items) {
+  REMC_STORE_LOCK(s);
+  uint32_t freed = 0, checked = 0, idle_classes = 0;
+  expand_step(s, EXPAND_STEP * 16);
+  while (checked < max_items && idle_classes <= s->nclasses) {
+    sclass *c = &s->cls[s->crawl_cls];
+    item *cr = &c->crawler;
+    if (!c->crawling) {
+      if (!c->tail) { /* nothing to crawl in this class */
+        idle_classes++;
+        s->crawl_cls = s->crawl_cls % s->nclasses + 1;
+        continue;
+      }
+      cr->prev = cr->next = NULL;
+      cr->next = NULL;
+      cr->prev = c->tail;
+      c->tail->next = cr;
+      c->tail = cr;
+      c->crawling = 1;
+    }
+    idle_classes = 0;
+    uint32_t slice = CRAWL_SLICE;
+    while (slice && checked < max_items) {
+      item *it = cr->prev;
+      if (!it) { /* reached the head: this class's pass is done */
+        lru_unlink(c, cr);
+        c->crawling = 0;
+        break;
+      }
+      /* step the marker above `it`, then judge `it` */
+      lru_unlink(c, cr);
+      lru_link_above(c, cr, it);
+      checked++;
+      slice--;
+      c->crawler_items_checked++;
+      if (it->refcount) continue;
+      int flushed = is_flushed(s, it);
+      if (flushed || is_expired(s, it)) {
+        c->crawler_reclaimed++;
+        if (!(it->iflags & IT_FETCHED) && !flushed) c->expired_unfetched++;
+        item_unlink(s, it);
+        freed++;
+      }
+    }
+    if (!c->crawling || slice == 0) s->crawl_cls = s->crawl_cls % s->nclasses + 1;
+    if (!c->crawling) idle_classes++;
+  }
+  REMC_STORE_UNLOCK(s);
+  return freed;
+}
+
+int remc_store_set_mem_limit(remc_store *s, uint64_t bytes) {
+  REMC_STORE_LOCK(s);
+  int rc = -1;
+  if (bytes > 0 && mem_grow_reserve(s, bytes) == 0) {
+    s->mem_limit = bytes; /* shrinking: no new pages are handed out until usage is below */
+    rc = 0;
+  }
+  REMC_STORE_UNLOCK(s);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* statistics                                                                                  */
+
+void remc_store_stats(remc_store *s, double out[REMC_STAT_COUNT]) {
+  REMC_STORE_LOCK(s);
+  uint64_t hits = 0, evictions = 0, reclaimed = 0, exp_unf = 0, ev_unf = 0, ev_act = 0;
+  uint64_t delete_hits = 0, incr_hits = 0, decr_hits = 0, cas_hits = 0, cas_badval = 0,
+           touch_hits = 0;
+  for (uint32_t i = 1; i <= s->nclasses; i++) {
+    const sclass *c = &s->cls[i];
+    hits += c->get_hits;
+    delete_hits += c->delete_hits;
+    incr_hits += c->incr_hits;
+    decr_hits += c->decr_hits;
+    cas_hits += c->cas_hits;
+    cas_badval += c->cas_badval;
+    touch_hits += c->touch_hits;
+    evictions += c->evicted;
+    reclaimed += c->reclaimed;
+    exp_unf += c->expired_unfetched;
+    ev_unf += c->evicted_unfetched;
+    ev_act += c->evicted_active;
+  }
+  out[REMC_STAT_get_hits] = (double)hits;
+  out[REMC_STAT_get_misses] = (double)s->get_misses;
+  out[REMC_STAT_get_expired] = (double)s->get_expired;
+  out[REMC_STAT_get_flushed] = (double)s->get_flushed;
+  out[REMC_STAT_delete_misses] = (double)s->delete_misses;
+  out[REMC_STAT_delete_hits] = (double)delete_hits;
+  out[REMC_STAT_incr_misses] = (double)s->incr_misses;
+  out[REMC_STAT_incr_hits] = (double)incr_hits;
+  out[REMC_STAT_decr_misses] = (double)s->decr_misses;
+  out[REMC_STAT_decr_hits] = (double)decr_hits;
+  out[REMC_STAT_cas_misses] = (double)s->cas_misses;
+  out[REMC_STAT_cas_hits] = (double)cas_hits;
+  out[REMC_STAT_cas_badval] = (double)cas_badval;
+  out[REMC_STAT_touch_hits] = (double)touch_hits;
+  out[REMC_STAT_touch_misses] = (double)s->touch_misses;
+  out[REMC_STAT_store_too_large] = (double)s->store_too_large;
+  out[REMC_STAT_store_no_memory] = (double)s->store_no_memory;
+  out[REMC_STAT_bytes] = (double)s->bytes;
+  out[REMC_STAT_curr_items] = (double)s->curr_items;
+  out[REMC_STAT_total_items] = (double)s->total_items;
+  out[REMC_STAT_evictions] = (double)evictions;
+  out[REMC_STAT_reclaimed] = (double)reclaimed;
+  out[REMC_STAT_expired_unfetched] = (double)exp_unf;
+  out[REMC_STAT_evicted_unfetched] = (double)ev_unf;
+  out[REMC_STAT_evicted_active] = (double)ev_act;
+  out[REMC_STAT_limit_maxbytes] = (double)s->mem_limit;
+  out[REMC_STAT_total_malloced] = (double)s->mem_malloced;
+  out[REMC_STAT_hash_power_level] = (double)s->hashpower;
+  out[REMC_STAT_hash_bytes] = (double)(hsize(s->hashpower) * sizeof(item *));
+  out[REMC_STAT_hash_is_expanding] = (double)s->expanding;
+  out[REMC_STAT_slab_global_page_pool] = 0; /* no page mover yet: pages never return */
+  REMC_STORE_UNLOCK(s);
+}
+
+uint32_t remc_store_class_count(const remc_store *s) { return s->nclasses; }
+
+int remc_store_class_stats(remc_store *s, uint32_t cls, double so[REMC_SSTAT_COUNT],
+                           double io[REMC_ISTAT_COUNT]) {
+  if (cls < 1 || cls > s->nclasses) return 0;
+  REMC_STORE_LOCK(s);
+  const sclass *c = &s->cls[cls];
+  uint64_t total = (uint64_t)c->pages * c->perslab;
+  if (so) {
+    memset(so, 0, sizeof(double) * REMC_SSTAT_COUNT);
+    so[REMC_SSTAT_chunk_size] = c->size;
+    so[REMC_SSTAT_chunks_per_page] = c->perslab;
+    so[REMC_SSTAT_total_pages] = c->pages;
+    so[REMC_SSTAT_total_chunks] = (double)total;
+    so[REMC_SSTAT_used_chunks] = (double)(total - c->nfree - c->end_free);
+    so[REMC_SSTAT_free_chunks] = c->nfree;
+    so[REMC_SSTAT_free_chunks_end] = c->end_free;
+    so[REMC_SSTAT_get_hits] = (double)c->get_hits;
+    so[REMC_SSTAT_cmd_set] = (double)c->cmd_set;
+    so[REMC_SSTAT_delete_hits] = (double)c->delete_hits;
+    so[REMC_SSTAT_incr_hits] = (double)c->incr_hits;
+    so[REMC_SSTAT_decr_hits] = (double)c->decr_hits;
+    so[REMC_SSTAT_cas_hits] = (double)c->cas_hits;
+    so[REMC_SSTAT_cas_badval] = (double)c->cas_badval;
+    so[REMC_SSTAT_touch_hits] = (double)c->touch_hits;
+  }
+  if (io) {
+    memset(io, 0, sizeof(double) * REMC_ISTAT_COUNT);
+    const item *tail = c->tail;
+    if (tail && (tail->iflags & IT_CRAWLER)) tail = tail->prev;
+    /* one LRU per class: reported as memcached's COLD LRU (hot/warm stay 0) */
+    io[REMC_ISTAT_number] = c->nitems;
+    io[REMC_ISTAT_number_cold] = c->nitems;
+    io[REMC_ISTAT_age] = tail ? (double)(s->now - tail->time) : 0;
+    io[REMC_ISTAT_mem_requested] = (double)c->requested;
+    io[REMC_ISTAT_evicted] = (double)c->evicted;
+    io[REMC_ISTAT_evicted_nonzero] = (double)c->evicted_nonzero;
+    io[REMC_ISTAT_evicted_time] = c->evicted_time;
+    io[REMC_ISTAT_outofmemory] = (double)c->outofmemory;
+    io[REMC_ISTAT_reclaimed] = (double)c->reclaimed;
+    io[REMC_ISTAT_expired_unfetched] = (double)c->expired_unfetched;
+    io[REMC_ISTAT_evicted_unfetched] = (double)c->evicted_unfetched;
+    io[REMC_ISTAT_evicted_active] = (double)c->evicted_active;
+    io[REMC_ISTAT_crawler_reclaimed] = (double)c->crawler_reclaimed;
+    io[REMC_ISTAT_crawler_items_checked] = (double)c->crawler_items_checked;
+    io[REMC_ISTAT_lrutail_reflocked] = (double)c->lrutail_reflocked;
+    io[REMC_ISTAT_moves_within_lru] = (double)c->moves_within_lru;
+    io[REMC_ISTAT_hits_to_cold] = (double)c->get_hits;
+  }
+  int used = c->pages > 0;
+  REMC_STORE_UNLOCK(s);
+  return used;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* fault-injection support                                                                     */
+
+void *remc_store_probe_address(remc_store *s) {
+  REMC_STORE_LOCK(s);
+  void *p = s->buckets;
+  for (uint32_t i = 1; i <= s->nclasses; i++) {
+    item *it = s->cls[i].head;
+    while (it && (it->iflags & IT_CRAWLER)) it = it->next;
+    if (it) {
+      p = it->nbytes ? (void *)item_data(s, it) : (void *)item_key(s, it);
+      break;
+    }
+  }
+  REMC_STORE_UNLOCK(s);
+  return p;
+}
+
+static uint64_t checksum_bucket(remc_store *s, item *it) {
+  uint64_t sum = 0;
+  for (; it; it = it->h_next) {
+    if (is_flushed(s, it) || is_expired(s, it)) continue;
+    uint32_t f = item_flags(s, it);
+    uint64_t h = remc_hash64(item_key(s, it), it->nkey, 1);
+    h = h_mum(h ^ H_K0, remc_hash64(&f, 4, h));
+    h = h_mum(h ^ H_K1, remc_hash64(item_data(s, it), it->nbytes, h));
+    sum += h; /* a sum of per-item hashes does not depend on table order */
+  }
+  return sum;
+}
+
+uint64_t remc_store_checksum(remc_store *s) {
+  REMC_STORE_LOCK(s);
+  uint64_t sum = 0;
+  for (size_t b = 0; b < hsize(s->hashpower); b++) sum += checksum_bucket(s, s->buckets[b]);
+  if (s->expanding)
+    for (size_t b = s->expand_bucket; b < hsize(s->hashpower - 1); b++)
+      sum += checksum_bucket(s, s->old_buckets[b]);
+  REMC_STORE_UNLOCK(s);
+  return sum;
+}

@@ -1,0 +1,215 @@
+/*
+ * store_int.h — private layout of the item store (included by the native/store sources only).
+ *
+ * Everything declared here lives in memory the store mmaps itself and tags with its protection
+ * key: the remc_store struct, the hash table(s) and the slab arenas. Nothing is malloc'd.
+ */
+#ifndef REMC_STORE_INT_H
+#define REMC_STORE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "remc_store.h"
+
+/* Locking hooks. One thread today; -t N later takes a striped lock per hash bucket group plus
+ * a per-class LRU lock here. Every public entry point brackets its work with these. */
+#define REMC_STORE_LOCK(s) ((void)(s))
+#define REMC_STORE_UNLOCK(s) ((void)(s))
+
+#define REMC_LIKELY(x) __builtin_expect(!!(x), 1)
+#define REMC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#define KEY_MAX 250
+#define REALTIME_MAXDELTA 2592000   /* 30 days: larger exptimes are absolute Unix times */
+#define ITEM_HEADER 48              /* memcached's sizeof(item) on 64-bit: part of the size rule */
+#define MAX_CLASSES 63              /* memcached: MAX_NUMBER_OF_SLAB_CLASSES - 1, ids 1..63 */
+#define MAX_ARENAS 32
+#define REFCOUNT_MAX 0xFFF0         /* pins beyond this report a miss (memcached: ~60000) */
+
+/* it_flags */
+#define IT_LINKED 0x01   /* in the hash table and an LRU */
+#define IT_FETCHED 0x02  /* read at least once since stored */
+#define IT_ACTIVE 0x04   /* read since it last passed the LRU tail: gets a second chance */
+#define IT_HASFLAGS 0x08 /* client flags != 0: 4 bytes stored after the key */
+#define IT_SLABBED 0x10  /* chunk is on a class free list */
+#define IT_CRAWLER 0x20  /* the reclaimer's position marker in an LRU, not an item */
+
+/* 48-byte header, exactly memcached's size so that the item size arithmetic (and therefore
+ * which values fit under -I) is the same. Layout after it:
+ *   [cas u64 if cas_enabled] key[nkey] '\0' [flags u32 if IT_HASFLAGS] value[nbytes] "\r\n" */
+typedef struct item {
+  struct item *next;   /* LRU: toward the tail (older); free list link when slabbed */
+  struct item *prev;   /* LRU: toward the head (newer) */
+  struct item *h_next; /* hash chain */
+  uint32_t time;       /* last access, relative store seconds */
+  uint32_t exptime;    /* relative store seconds, 0 = never */
+  uint32_t nbytes;     /* value length, without the CRLF */
+  uint32_t hv;         /* low 32 bits of the key hash (bucket selection, cheap compare) */
+  uint16_t refcount;   /* pins held through remc_item_ref (the link itself is not counted) */
+  uint8_t iflags;
+  uint8_t cls;
+  uint8_t nkey;
+  uint8_t pad_[3];
+} item;
+
+_Static_assert(sizeof(item) == ITEM_HEADER, "item header must be memcached's 48 bytes");
+
+typedef struct sclass {
+  uint32_t size;        /* chunk size */
+  uint32_t perslab;     /* chunks per page */
+  item *freelist;
+  uint32_t nfree;
+  uint32_t end_free;    /* chunks not yet carved from the newest page */
+  uint8_t *end_ptr;
+  uint32_t pages;
+  uint32_t nitems;      /* linked items in this class's LRU */
+  item *head, *tail;    /* LRU: head = most recent */
+  uint64_t requested;   /* sum of item sizes of linked items (mem_requested) */
+  item crawler;         /* reclaimer marker, linked into the LRU while a pass is under way */
+  int crawling;
+  /* per-class counters (stats slabs / stats items) */
+  uint64_t get_hits, cmd_set, delete_hits, incr_hits, decr_hits, cas_hits, cas_badval,
+      touch_hits;
+  uint64_t evicted, evicted_nonzero, outofmemory, reclaimed, expired_unfetched,
+      evicted_unfetched, evicted_active, crawler_reclaimed, crawler_items_checked,
+      lrutail_reflocked, moves_within_lru;
+  uint32_t evicted_time;
+} sclass;
+
+typedef struct arena {
+  uint8_t *base;
+  size_t size;
+  size_t used;
+} arena;
+
+struct remc_store {
+  size_t self_size;       /* size of this struct's own mapping */
+  int pkey;
+  int evictions;
+  uint32_t cas_sz;        /* 8 or 0 */
+  uint32_t item_size_max;
+  uint64_t seed;          /* hash seed, random per store (hash flooding) */
+
+  /* clock: rel = unix - started, kept >= 2 so that rel exptime 1 ("already expired") and
+   * flush's "oldest_live = now - 1" never hit 0, which means "none" for both. */
+  int64_t started;
+  uint32_t now;
+  uint32_t oldest_live;   /* flush: items with time <= this are invalid once now >= it */
+  uint64_t oldest_cas;    /* flush: items with a lower CAS are invalid */
+  uint64_t cas_counter;
+
+  /* hash table */
+  item **buckets;
+  uint32_t hashpower;
+  int expanding;
+  item **old_buckets;     /* while expanding: buckets < expand_bucket have moved */
+  uint64_t expand_bucket;
+
+  /* memory */
+  uint64_t mem_limit;
+  uint64_t mem_malloced;  /* pages handed to classes */
+  uint64_t reserved;      /* bytes of arena address space mapped */
+  size_t page_size;
+  arena arenas[MAX_ARENAS];
+  uint32_t narenas;
+  uint32_t nclasses;
+  sclass cls[MAX_CLASSES + 1]; /* index 0 unused: memcached numbers classes from 1 */
+  uint32_t crawl_cls;
+
+  /* global counters */
+  uint64_t get_misses, get_expired, get_flushed, delete_misses, incr_misses, decr_misses,
+      cas_misses, touch_misses, store_too_large, store_no_memory, total_items, curr_items,
+      bytes;
+};
+
+/* ---- hash: a 64-bit multiply-fold hash in the style of wyhash (mum = 128-bit product folded
+ * to 64 bits), written for keys of at most 250 bytes; seeded per store. ---- */
+#define H_K0 0x9e3779b97f4a7c15ull
+#define H_K1 0xd6e8feb86659fd93ull
+#define H_K2 0xa0761d6478bd642full
+
+static inline uint64_t h_rd64(const uint8_t *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
+}
+static inline uint64_t h_rd32(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+static inline uint64_t h_mum(uint64_t a, uint64_t b) {
+  __uint128_t r = (__uint128_t)a * b;
+  return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+static inline uint64_t remc_hash64(const void *key, size_t len, uint64_t seed) {
+  const uint8_t *p = (const uint8_t *)key;
+  uint64_t a, b;
+  seed ^= h_mum(seed ^ H_K0, H_K1);
+  if (REMC_LIKELY(len <= 16)) {
+    if (len >= 4) {
+      size_t q = (len >> 3) << 2; /* 0 or 4: the two reads overlap for 4..7 bytes */
+      a = (h_rd32(p) << 32) | h_rd32(p + q);
+      b = (h_rd32(p + len - 4) << 32) | h_rd32(p + len - 4 - q);
+    } else if (len > 0) {
+      a = ((uint64_t)p[0] << 16) | ((uint64_t)p[len >> 1] << 8) | p[len - 1];
+      b = 0;
+    } else {
+      a = b = 0;
+    }
+  } else {
+    size_t i = len;
+    while (i > 16) {
+      seed = h_mum(h_rd64(p) ^ H_K1, h_rd64(p + 8) ^ seed);
+      p += 16;
+      i -= 16;
+    }
+    a = h_rd64(p + i - 16); /* the last 16 bytes, overlapping what was consumed */
+    b = h_rd64(p + i - 8);
+  }
+  a ^= H_K1;
+  b ^= seed;
+  return h_mum(H_K2 ^ len, h_mum(a, b) ^ H_K0);
+}
+
+/* ---- item accessors ---- */
+static inline uint8_t *item_key(const remc_store *s, const item *it) {
+  return (uint8_t *)(it + 1) + s->cas_sz;
+}
+static inline uint64_t item_cas(const remc_store *s, const item *it) {
+  uint64_t c = 0;
+  if (s->cas_sz) memcpy(&c, it + 1, 8);
+  return c;
+}
+static inline void item_set_cas(const remc_store *s, item *it, uint64_t c) {
+  if (s->cas_sz) memcpy(it + 1, &c, 8);
+}
+static inline uint32_t item_flags(const remc_store *s, const item *it) {
+  uint32_t f = 0;
+  if (it->iflags & IT_HASFLAGS) memcpy(&f, item_key(s, it) + it->nkey + 1, 4);
+  return f;
+}
+static inline uint8_t *item_data(const remc_store *s, const item *it) {
+  return item_key(s, it) + it->nkey + 1 + ((it->iflags & IT_HASFLAGS) ? 4 : 0);
+}
+static inline uint64_t size_of(const remc_store *s, uint32_t klen, uint64_t vlen, uint32_t flags) {
+  return (uint64_t)ITEM_HEADER + s->cas_sz + klen + 1 + vlen + 2 + (flags ? 4 : 0);
+}
+static inline uint64_t item_ntotal(const remc_store *s, const item *it) {
+  return (uint64_t)ITEM_HEADER + s->cas_sz + it->nkey + 1 + it->nbytes + 2 +
+         ((it->iflags & IT_HASFLAGS) ? 4 : 0);
+}
+
+/* ---- store_mem.c: mappings, slab classes, chunks ---- */
+void *mem_map_region(int pkey, size_t len, const char **err);
+void mem_unmap_region(void *p, size_t len);
+int mem_init(remc_store *s, const remc_store_config *cfg, const char **err);
+void mem_destroy(remc_store *s);
+int mem_grow_reserve(remc_store *s, uint64_t new_limit);
+uint32_t mem_class_for(const remc_store *s, uint64_t ntotal);
+item *mem_chunk_alloc(remc_store *s, uint32_t id); /* free list / carve / new page, no eviction */
+void mem_chunk_free(remc_store *s, item *it);
+
+#endif

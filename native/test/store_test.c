@@ -1,0 +1,962 @@
+// sources: native/store/*.c
+// cflags: -O1
+/*
+ * store_test.c — unit tests of the item store (native/store) against memcached 1.6 semantics.
+ * Behaviours marked "observed" were checked against Debian's memcached 1.6.18.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "remc_store.h"
+
+static int failures, checks;
+#define CHECK(c)                                                                \
+  do {                                                                          \
+    checks++;                                                                   \
+    if (!(c)) {                                                                 \
+      failures++;                                                               \
+      fprintf(stderr, "%s:%d: %s: CHECK failed: %s\n", __FILE__, __LINE__,     \
+              __func__, #c);                                                    \
+    }                                                                           \
+  } while (0)
+#define CHECK_EQ(a, b)                                                          \
+  do {                                                                          \
+    long long a_ = (long long)(a), b_ = (long long)(b);                         \
+    checks++;                                                                   \
+    if (a_ != b_) {                                                             \
+      failures++;                                                               \
+      fprintf(stderr, "%s:%d: %s: %s == %lld, expected %s == %lld\n", __FILE__, \
+              __LINE__, __func__, #a, a_, #b, b_);                              \
+    }                                                                           \
+  } while (0)
+
+#define MiB (1024ull * 1024)
+static const char *RC[] = {
+#define X(id) #id,
+    REMC_STORE_RESULTS(X)
+#undef X
+};
+
+static remc_store_config cfg_default(void) {
+  remc_store_config c = {.mem_limit = 64 * MiB, .item_size_max = 1024 * 1024,
+                         .growth_factor = 1.25, .chunk_min = 48, .evictions = 1,
+                         .cas_enabled = 1, .pkey = -1, .hashpower = 16};
+  return c;
+}
+
+static remc_store *mk(remc_store_config c) {
+  const char *err = NULL;
+  remc_store *s = remc_store_create(&c, &err);
+  if (!s) {
+    fprintf(stderr, "remc_store_create: %s\n", err ? err : "?");
+    exit(2);
+  }
+  return s;
+}
+
+static int st(remc_store *s, int mode, const char *k, const void *v, uint32_t vlen,
+              uint32_t flags, int64_t exp, uint64_t cas, uint64_t *new_cas) {
+  return remc_store_store(s, mode, (const uint8_t *)k, (uint32_t)strlen(k), (const uint8_t *)v,
+                          vlen, flags, exp, cas, new_cas);
+}
+static int set(remc_store *s, const char *k, const char *v, uint32_t flags, int64_t exp) {
+  return st(s, REMC_MODE_SET, k, v, (uint32_t)strlen(v), flags, exp, 0, NULL);
+}
+
+/* Fetch a value (NUL-terminated copy in a static buffer); NULL on miss. */
+static char vbuf[2 * 1024 * 1024 + 1];
+static const char *get2(remc_store *s, const char *k, int bump, remc_item_info *info) {
+  remc_item_ref ref;
+  remc_item_info tmp;
+  if (!info) info = &tmp;
+  if (!remc_store_get(s, (const uint8_t *)k, (uint32_t)strlen(k), bump, NULL, &ref, info))
+    return NULL;
+  remc_store_copy_value(s, &ref, (uint8_t *)vbuf);
+  vbuf[info->nbytes] = 0;
+  remc_store_release(s, &ref);
+  return vbuf;
+}
+static const char *get(remc_store *s, const char *k) { return get2(s, k, 1, NULL); }
+static int has(remc_store *s, const char *k) { return get2(s, k, 0, NULL) != NULL; }
+
+static double stat(remc_store *s, int which) {
+  double out[REMC_STAT_COUNT];
+  remc_store_stats(s, out);
+  return out[which];
+}
+#define STAT(s, name) stat(s, REMC_STAT_##name)
+
+static int streq(const char *a, const char *b) { return a && b && strcmp(a, b) == 0; }
+
+/* ------------------------------------------------------------------------------------------ */
+
+static void test_item_size(void) {
+  remc_store *s = mk(cfg_default());
+  CHECK_EQ(remc_store_item_size(s, 2, 1048515, 0), 1048576);
+  CHECK_EQ(remc_store_item_size(s, 250, 1048263, 7), 1048576);
+  CHECK_EQ(remc_store_item_size(s, 1, 0, 0), 48 + 8 + 1 + 1 + 0 + 2);
+  char *big = malloc(1048600);
+  memset(big, 'v', 1048600);
+  char k250[251];
+  memset(k250, 'a', 250);
+  k250[250] = 0;
+  /* exact boundary, measured on 1.6.18 with -I 1m */
+  CHECK_EQ(st(s, REMC_MODE_SET, "kk", big, 1048515, 0, 0, 0, NULL), REMC_STORE_STORED);
+  CHECK(get(s, "kk") && strlen(vbuf) == 1048515);
+  CHECK_EQ(st(s, REMC_MODE_SET, "kk", big, 1048516, 0, 0, 0, NULL), REMC_STORE_TOO_LARGE);
+  CHECK(!has(s, "kk")); /* a failed set drops the stale value (observed) */
+  CHECK_EQ(st(s, REMC_MODE_SET, k250, big, 1048263, 1, 0, 0, NULL), REMC_STORE_STORED);
+  CHECK_EQ(st(s, REMC_MODE_SET, k250, big, 1048264, 1, 0, 0, NULL), REMC_STORE_TOO_LARGE);
+  CHECK_EQ(STAT(s, store_too_large), 2);
+  /* the other modes fail with TOO_LARGE but keep the old item (observed) */
+  int modes[] = {REMC_MODE_ADD, REMC_MODE_REPLACE, REMC_MODE_APPEND, REMC_MODE_PREPEND,
+                 REMC_MODE_CAS};
+  for (unsigned i = 0; i < sizeof modes / sizeof *modes; i++) {
+    CHECK_EQ(set(s, "t", "old", 0, 0), REMC_STORE_STORED);
+    CHECK_EQ(st(s, modes[i], "t", big, 1048600, 0, 0, 1, NULL), REMC_STORE_TOO_LARGE);
+    CHECK(streq(get(s, "t"), "old"));
+  }
+  /* append whose result would exceed -I: NOT_STORED, old kept (observed) */
+  CHECK_EQ(st(s, REMC_MODE_SET, "a", big, 1048515 + 1, 0, 0, 0, NULL), REMC_STORE_STORED);
+  CHECK_EQ(st(s, REMC_MODE_APPEND, "a", "zzzzz", 5, 0, 0, 0, NULL), REMC_STORE_NOT_STORED);
+  CHECK_EQ(st(s, REMC_MODE_PREPEND, "a", "zzzzz", 5, 0, 0, 0, NULL), REMC_STORE_NOT_STORED);
+  CHECK(get(s, "a") && strlen(vbuf) == 1048516);
+  remc_store_destroy(s);
+
+  /* -C: no 8-byte CAS in the item, so 8 more value bytes fit */
+  remc_store_config c = cfg_default();
+  c.cas_enabled = 0;
+  s = mk(c);
+  CHECK_EQ(remc_store_item_size(s, 2, 1048523, 0), 1048576);
+  CHECK_EQ(st(s, REMC_MODE_SET, "kk", big, 1048523, 0, 0, 0, NULL), REMC_STORE_STORED);
+  CHECK_EQ(st(s, REMC_MODE_SET, "kk", big, 1048524, 0, 0, 0, NULL), REMC_STORE_TOO_LARGE);
+  remc_store_destroy(s);
+
+  /* -I 2m: a larger page and a 2 MiB top class */
+  c = cfg_default();
+  c.item_size_max = 2 * 1024 * 1024;
+  s = mk(c);
+  char *big2 = malloc(2 * MiB);
+  memset(big2, 'w', 2 * MiB);
+  CHECK_EQ(st(s, REMC_MODE_SET, "kk", big2, 2 * MiB - 61, 0, 0, 0, NULL), REMC_STORE_STORED);
+  CHECK_EQ(st(s, REMC_MODE_SET, "kk", big2, 2 * MiB - 60, 0, 0, 0, NULL), REMC_STORE_TOO_LARGE);
+  remc_store_destroy(s);
+  free(big2);
+  free(big);
+}
+
+static void test_hostile_args(void) {
+  remc_store *s = mk(cfg_default());
+  char k251[252];
+  memset(k251, 'k', 251);
+  k251[251] = 0;
+  CHECK_EQ(set(s, k251, "x", 0, 0), REMC_STORE_NOT_STORED);
+  CHECK_EQ(remc_store_store(s, REMC_MODE_SET, (const uint8_t *)"", 0, (const uint8_t *)"x", 1, 0,
+                            0, 0, NULL),
+           REMC_STORE_NOT_STORED);
+  CHECK_EQ(st(s, 99, "k", "x", 1, 0, 0, 0, NULL), REMC_STORE_NOT_STORED);
+  CHECK_EQ(st(s, -1, "k", "x", 1, 0, 0, 0, NULL), REMC_STORE_NOT_STORED);
+  CHECK(!has(s, k251));
+  CHECK_EQ(remc_store_delete(s, (const uint8_t *)k251, 251, 0), REMC_STORE_NOT_FOUND);
+  CHECK_EQ(st(s, REMC_MODE_SET, "k", "x", UINT32_MAX, 0, 0, 0, NULL), REMC_STORE_TOO_LARGE);
+  /* keys are binary: embedded NUL, control bytes, high bytes */
+  const uint8_t bk[] = {'a', 0, 'b', 0xff, '\r', '\n'};
+  CHECK_EQ(remc_store_store(s, REMC_MODE_SET, bk, sizeof bk, (const uint8_t *)"v", 1, 0, 0, 0,
+                            NULL),
+           REMC_STORE_STORED);
+  remc_item_ref r;
+  remc_item_info in;
+  CHECK(remc_store_get(s, bk, sizeof bk, 1, NULL, &r, &in));
+  remc_store_release(s, &r);
+  CHECK(!remc_store_get(s, bk, 2, 1, NULL, &r, &in)); /* prefix is a different key */
+  remc_store_release(s, &r);                           /* releasing an empty ref is harmless */
+  /* bad configs fail cleanly */
+  const char *err = NULL;
+  remc_store_config c = cfg_default();
+  c.growth_factor = 1.0;
+  CHECK(remc_store_create(&c, &err) == NULL && err);
+  c = cfg_default();
+  c.mem_limit = 0;
+  CHECK(remc_store_create(&c, &err) == NULL && err);
+  c = cfg_default();
+  c.item_size_max = 10;
+  CHECK(remc_store_create(&c, &err) == NULL && err);
+  remc_store_destroy(s);
+}
+
+static void test_commands(void) {
+  remc_store *s = mk(cfg_default());
+  remc_item_info in;
+  uint64_t c1 = 0, c2 = 0, c3 = 0;
+  CHECK(get(s, "nope") == NULL);
+  CHECK_EQ(st(s, REMC_MODE_SET, "k", "hello", 5, 42, 0, 0, &c1), REMC_STORE_STORED);
+  CHECK(c1 > 0);
+  CHECK(streq(get2(s, "k", 1, &in), "hello"));
+  CHECK_EQ(in.flags, 42);
+  CHECK_EQ(in.nbytes, 5);
+  CHECK_EQ(in.cas, c1);
+  CHECK_EQ(in.exptime, 0);
+  CHECK_EQ(in.fetched, 0);
+  get2(s, "k", 1, &in);
+  CHECK_EQ(in.fetched, 1);
+  /* flags 0xffffffff and an empty value */
+  CHECK_EQ(set(s, "e", "", 0xffffffffu, 0), REMC_STORE_STORED);
+  CHECK(streq(get2(s, "e", 1, &in), ""));
+  CHECK_EQ(in.flags, 0xffffffffu);
+  /* add */
+  CHECK_EQ(st(s, REMC_MODE_ADD, "k", "x", 1, 0, 0, 0, NULL), REMC_STORE_NOT_STORED);
+  CHECK(streq(get(s, "k"), "hello"));
+  CHECK_EQ(st(s, REMC_MODE_ADD, "new", "x", 1, 0, 0, 0, NULL), REMC_STORE_STORED);
+  /* replace */
+  CHECK_EQ(st(s, REMC_MODE_REPLACE, "missing", "x", 1, 0, 0, 0, NULL), REMC_STORE_NOT_STORED);
+  CHECK(!has(s, "missing"));
+  CHECK_EQ(st(s, REMC_MODE_REPLACE, "new", "yy", 2, 3, 0, 0, NULL), REMC_STORE_STORED);
+  CHECK(streq(get2(s, "new", 1, &in), "yy"));
+  CHECK_EQ(in.flags, 3);
+  /* append / prepend keep flags and exptime; missing -> NOT_STORED */
+  CHECK_EQ(st(s, REMC_MODE_SET, "ap", "mid", 3, 7, 100, 0, NULL), REMC_STORE_STORED);
+  get2(s, "ap", 0, &in);
+  int64_t exp0 = in.exptime;
+  CHECK(exp0 == remc_store_time(s) + 100);
+  CHECK_EQ(st(s, REMC_MODE_APPEND, "ap", "_end", 4, 99, 0, 0, NULL), REMC_STORE_STORED);
+  CHECK_EQ(st(s, REMC_MODE_PREPEND, "ap", "start_", 6, 98, 5000, 0, NULL), REMC_STORE_STORED);
+  CHECK(streq(get2(s, "ap", 1, &in), "start_mid_end"));
+  CHECK_EQ(in.flags, 7);
+  CHECK_EQ(in.exptime, exp0);
+  CHECK_EQ(st(s, REMC_MODE_APPEND, "nokey", "x", 1, 0, 0, 0, NULL), REMC_STORE_NOT_STORED);
+  CHECK_EQ(st(s, REMC_MODE_PREPEND, "nokey", "x", 1, 0, 0, 0, NULL), REMC_STORE_NOT_STORED);
+  CHECK(!has(s, "nokey"));
+  /* append with a CAS (binary protocol) compares it */
+  get2(s, "ap", 0, &in);
+  CHECK_EQ(st(s, REMC_MODE_APPEND, "ap", "!", 1, 0, 0, in.cas + 1, NULL), REMC_STORE_EXISTS);
+  CHECK_EQ(st(s, REMC_MODE_APPEND, "ap", "!", 1, 0, 0, in.cas, NULL), REMC_STORE_STORED);
+  /* cas */
+  CHECK_EQ(st(s, REMC_MODE_CAS, "nocas", "x", 1, 0, 0, 1, NULL), REMC_STORE_NOT_FOUND);
+  CHECK_EQ(STAT(s, cas_misses), 1);
+  get2(s, "k", 0, &in);
+  CHECK_EQ(st(s, REMC_MODE_CAS, "k", "x", 1, 0, 0, in.cas + 1, NULL), REMC_STORE_EXISTS);
+  CHECK_EQ(STAT(s, cas_badval), 1);
+  CHECK_EQ(st(s, REMC_MODE_CAS, "k", "new", 3, 5, 0, in.cas, &c2), REMC_STORE_STORED);
+  CHECK_EQ(STAT(s, cas_hits), 1);
+  CHECK(c2 > in.cas);
+  CHECK(streq(get(s, "k"), "new"));
+  CHECK_EQ(st(s, REMC_MODE_CAS, "k", "again", 5, 0, 0, in.cas, NULL), REMC_STORE_EXISTS);
+  /* every successful store takes a new, increasing CAS */
+  CHECK_EQ(set(s, "k", "v1", 0, 0), REMC_STORE_STORED);
+  get2(s, "k", 0, &in);
+  c3 = in.cas;
+  CHECK(c3 > c2);
+  CHECK_EQ(set(s, "k", "v2", 0, 0), REMC_STORE_STORED);
+  get2(s, "k", 0, &in);
+  CHECK(in.cas > c3);
+  /* delete */
+  CHECK_EQ(remc_store_delete(s, (const uint8_t *)"k", 1, in.cas + 1), REMC_STORE_EXISTS);
+  CHECK_EQ(remc_store_delete(s, (const uint8_t *)"k", 1, in.cas), REMC_STORE_DELETED);
+  CHECK_EQ(remc_store_delete(s, (const uint8_t *)"k", 1, 0), REMC_STORE_NOT_FOUND);
+  CHECK(!has(s, "k"));
+  CHECK_EQ(STAT(s, delete_hits), 1);
+  CHECK_EQ(STAT(s, delete_misses), 1);
+  /* touch */
+  CHECK_EQ(remc_store_touch(s, (const uint8_t *)"nope", 4, 10), REMC_STORE_NOT_FOUND);
+  CHECK_EQ(remc_store_touch(s, (const uint8_t *)"new", 3, 10), REMC_STORE_TOUCHED);
+  get2(s, "new", 0, &in);
+  CHECK_EQ(in.exptime, remc_store_time(s) + 10);
+  CHECK_EQ(STAT(s, touch_hits), 1);
+  CHECK_EQ(STAT(s, touch_misses), 1);
+  /* gat: counts as touch, not get (observed) */
+  double misses = STAT(s, get_misses);
+  remc_item_ref r;
+  int64_t t = 0;
+  CHECK(!remc_store_get(s, (const uint8_t *)"zz", 2, 1, &t, &r, &in));
+  CHECK_EQ(STAT(s, get_misses), misses);
+  CHECK_EQ(STAT(s, touch_misses), 2);
+  t = 50;
+  CHECK(remc_store_get(s, (const uint8_t *)"new", 3, 1, &t, &r, &in));
+  CHECK_EQ(in.exptime, remc_store_time(s) + 50);
+  remc_store_release(s, &r);
+  t = 0; /* gat 0 removes the expiry */
+  CHECK(remc_store_get(s, (const uint8_t *)"new", 3, 1, &t, &r, &in));
+  CHECK_EQ(in.exptime, 0);
+  remc_store_release(s, &r);
+  CHECK_EQ(STAT(s, curr_items), 3); /* e, new, ap */
+  remc_store_destroy(s);
+
+  /* -C: CAS is always 0, and a cas command with 0 matches */
+  remc_store_config c = cfg_default();
+  c.cas_enabled = 0;
+  s = mk(c);
+  CHECK_EQ(st(s, REMC_MODE_SET, "k", "v", 1, 0, 0, 0, &c1), REMC_STORE_STORED);
+  CHECK_EQ(c1, 0);
+  get2(s, "k", 0, &in);
+  CHECK_EQ(in.cas, 0);
+  CHECK_EQ(st(s, REMC_MODE_CAS, "k", "w", 1, 0, 0, 5, NULL), REMC_STORE_EXISTS);
+  CHECK_EQ(st(s, REMC_MODE_CAS, "k", "w", 1, 0, 0, 0, NULL), REMC_STORE_STORED);
+  remc_store_destroy(s);
+}
+
+static void test_expiry(void) {
+  remc_store *s = mk(cfg_default());
+  int64_t t0 = remc_store_time(s);
+  remc_item_info in;
+  CHECK_EQ(set(s, "rel", "v", 0, 10), REMC_STORE_STORED);
+  CHECK_EQ(set(s, "never", "v", 0, 0), REMC_STORE_STORED);
+  CHECK_EQ(set(s, "neg", "v", 0, -1), REMC_STORE_STORED); /* observed: STORED, then a miss */
+  CHECK_EQ(set(s, "abspast", "v", 0, 1000000000), REMC_STORE_STORED);
+  CHECK_EQ(set(s, "absfut", "v", 0, t0 + 20), REMC_STORE_STORED);
+  CHECK_EQ(set(s, "max", "v", 0, 2592000), REMC_STORE_STORED); /* 30 days is still relative */
+  CHECK(!has(s, "neg"));
+  CHECK(!has(s, "abspast"));
+  CHECK(has(s, "rel") && has(s, "absfut") && has(s, "never") && has(s, "max"));
+  get2(s, "max", 0, &in);
+  CHECK_EQ(in.exptime, t0 + 2592000);
+  CHECK_EQ(STAT(s, get_expired), 2);
+  remc_store_set_time(s, t0 + 9);
+  CHECK(has(s, "rel"));
+  remc_store_set_time(s, t0 + 10);
+  CHECK(!has(s, "rel")); /* expired at exptime <= now, like memcached */
+  CHECK(has(s, "absfut"));
+  remc_store_set_time(s, t0 + 20);
+  CHECK(!has(s, "absfut"));
+  CHECK(has(s, "never"));
+  /* relative exptimes count from the moved clock */
+  CHECK_EQ(set(s, "rel2", "v", 0, 5), REMC_STORE_STORED);
+  get2(s, "rel2", 0, &in);
+  CHECK_EQ(in.exptime, t0 + 25);
+  /* touch moves expiry; touching an expired item misses */
+  remc_store_set_time(s, t0 + 24);
+  CHECK_EQ(remc_store_touch(s, (const uint8_t *)"rel2", 4, 100), REMC_STORE_TOUCHED);
+  remc_store_set_time(s, t0 + 30);
+  CHECK(has(s, "rel2"));
+  CHECK_EQ(remc_store_touch(s, (const uint8_t *)"rel", 3, 100), REMC_STORE_NOT_FOUND);
+  /* a store over an expired item sees no old item: add succeeds, replace fails */
+  CHECK_EQ(set(s, "x", "v", 0, 1), REMC_STORE_STORED);
+  remc_store_set_time(s, t0 + 31);
+  CHECK_EQ(st(s, REMC_MODE_REPLACE, "x", "w", 1, 0, 0, 0, NULL), REMC_STORE_NOT_STORED);
+  CHECK_EQ(set(s, "y", "v", 0, 1), REMC_STORE_STORED);
+  remc_store_set_time(s, t0 + 32);
+  CHECK_EQ(st(s, REMC_MODE_ADD, "y", "w", 1, 0, 0, 0, NULL), REMC_STORE_STORED);
+  CHECK(streq(get(s, "y"), "w"));
+  CHECK_EQ(STAT(s, curr_items), 4); /* never, max, rel2, y */
+  remc_store_destroy(s);
+}
+
+static void test_flush(void) {
+  remc_store *s = mk(cfg_default());
+  int64_t t0 = remc_store_time(s);
+  set(s, "a", "1", 0, 0);
+  set(s, "b", "2", 0, 0);
+  remc_store_flush(s, 0);
+  CHECK(!has(s, "a"));
+  set(s, "c", "3", 0, 0); /* stored after the flush in the same second: valid (CAS rule) */
+  CHECK(has(s, "c"));
+  CHECK(!has(s, "b"));
+  CHECK_EQ(STAT(s, get_flushed), 2);
+  /* delayed flush: valid until the flush time, then everything older is gone */
+  remc_store_set_time(s, t0 + 100);
+  set(s, "d", "4", 0, 0);
+  remc_store_flush(s, 10);
+  CHECK(has(s, "c") && has(s, "d"));
+  remc_store_set_time(s, t0 + 105);
+  set(s, "e", "5", 0, 0); /* stored during the delay: flushed too */
+  CHECK(has(s, "e"));
+  /* memcached sets oldest_live = flush time - 1 (the CAS rule covers the current second), so
+   * a delayed flush takes effect one second before the flush time */
+  remc_store_set_time(s, t0 + 108);
+  CHECK(has(s, "c") && has(s, "d") && has(s, "e"));
+  remc_store_set_time(s, t0 + 109);
+  CHECK(!has(s, "c") && !has(s, "d") && !has(s, "e"));
+  set(s, "f", "6", 0, 0);
+  CHECK(!has(s, "f")); /* stored in that second itself: time <= oldest_live */
+  remc_store_set_time(s, t0 + 110);
+  set(s, "g", "7", 0, 0);
+  CHECK(has(s, "g"));
+  /* an absolute flush time in the past is a no-op (observed) */
+  remc_store_flush(s, 1000000000);
+  CHECK(has(s, "g"));
+  /* negative delay = now */
+  remc_store_flush(s, -5);
+  CHECK(!has(s, "g"));
+  remc_store_destroy(s);
+
+  /* -C: items set in the same second as the flush are flushed too (observed 1.6.18 -C) */
+  remc_store_config c = cfg_default();
+  c.cas_enabled = 0;
+  s = mk(c);
+  t0 = remc_store_time(s);
+  set(s, "a", "1", 0, 0);
+  remc_store_flush(s, 0);
+  set(s, "b", "2", 0, 0);
+  CHECK(!has(s, "a") && !has(s, "b"));
+  remc_store_set_time(s, t0 + 1);
+  set(s, "c", "3", 0, 0);
+  CHECK(has(s, "c"));
+  remc_store_destroy(s);
+}
+
+static int arith(remc_store *s, const char *k, int incr, uint64_t d, uint64_t *res) {
+  return remc_store_arith(s, (const uint8_t *)k, (uint32_t)strlen(k), incr, d, res, NULL);
+}
+
+static void test_arith(void) {
+  remc_store *s = mk(cfg_default());
+  uint64_t v = 0, cas = 0;
+  remc_item_info in;
+  CHECK_EQ(arith(s, "none", 1, 1, &v), REMC_STORE_NOT_FOUND);
+  CHECK_EQ(arith(s, "none", 0, 1, &v), REMC_STORE_NOT_FOUND);
+  CHECK_EQ(STAT(s, incr_misses), 1);
+  CHECK_EQ(STAT(s, decr_misses), 1);
+  set(s, "n", "12", 5, 0);
+  get2(s, "n", 0, &in);
+  uint64_t c0 = in.cas;
+  CHECK_EQ(remc_store_arith(s, (const uint8_t *)"n", 1, 1, 1, &v, &cas), REMC_STORE_STORED);
+  CHECK_EQ(v, 13);
+  CHECK(cas > c0);
+  CHECK(streq(get2(s, "n", 0, &in), "13"));
+  CHECK_EQ(in.cas, cas);
+  CHECK_EQ(in.flags, 5);
+  /* padding: "99"+1 = "100" (longer: new item), then -91 = "9  " in place (observed) */
+  set(s, "p", "99", 0, 0);
+  CHECK_EQ(arith(s, "p", 1, 1, &v), REMC_STORE_STORED);
+  CHECK_EQ(v, 100);
+  CHECK(streq(get(s, "p"), "100"));
+  CHECK_EQ(arith(s, "p", 0, 91, &v), REMC_STORE_STORED);
+  CHECK_EQ(v, 9);
+  CHECK(streq(get(s, "p"), "9  "));
+  CHECK_EQ(arith(s, "p", 1, 1, &v), REMC_STORE_STORED);
+  CHECK(streq(get(s, "p"), "10 "));
+  /* wrap and floor */
+  set(s, "w", "18446744073709551615", 0, 0);
+  CHECK_EQ(arith(s, "w", 1, 1, &v), REMC_STORE_STORED);
+  CHECK_EQ(v, 0);
+  CHECK(streq(get(s, "w"), "0                   "));
+  set(s, "f", "5", 0, 0);
+  CHECK_EQ(arith(s, "f", 0, 10, &v), REMC_STORE_STORED);
+  CHECK_EQ(v, 0);
+  CHECK_EQ(arith(s, "f", 1, UINT64_MAX, &v), REMC_STORE_STORED);
+  CHECK(v == UINT64_MAX);
+  CHECK(streq(get(s, "f"), "18446744073709551615"));
+  CHECK_EQ(STAT(s, incr_hits), 5);
+  CHECK_EQ(STAT(s, decr_hits), 2);
+  /* what strtoull-based parsing accepts (observed on 1.6.18) */
+  struct { const char *v; uint32_t len; int ok; uint64_t after_incr; } cases[] = {
+      {" 12", 3, 1, 13}, {"12 ", 3, 1, 13}, {"12 abc", 6, 1, 13}, {"+5", 2, 1, 6},
+      {"-0", 2, 1, 1}, {"\t7", 2, 1, 8}, {"7\t", 2, 1, 8}, {"1\0002", 3, 1, 2},
+      {"000000000000000000001", 21, 1, 2}, {"0000000000000000000000001", 25, 1, 2},
+      {"-18446744073709551615", 21, 1, 2}, {"abc", 3, 0, 0}, {"12abc", 5, 0, 0},
+      {"-5", 2, 0, 0}, {"+", 1, 0, 0}, {" +", 2, 0, 0}, {"0x10", 4, 0, 0},
+      {"100000000000000000000", 21, 0, 0}, {"\0001", 2, 0, 0}, {"", 0, 0, 0},
+      {"  ", 2, 0, 0}, {"18446744073709551616", 20, 0, 0}};
+  for (unsigned i = 0; i < sizeof cases / sizeof *cases; i++) {
+    CHECK_EQ(st(s, REMC_MODE_SET, "c", cases[i].v, cases[i].len, 0, 0, 0, NULL),
+             REMC_STORE_STORED);
+    int rc = arith(s, "c", 1, 1, &v);
+    if (cases[i].ok) {
+      if (rc != REMC_STORE_STORED || v != cases[i].after_incr)
+        fprintf(stderr, "case %u (%s): rc %s v %llu\n", i, cases[i].v, RC[rc],
+                (unsigned long long)v);
+      CHECK_EQ(rc, REMC_STORE_STORED);
+      CHECK_EQ(v, cases[i].after_incr);
+      get2(s, "c", 0, &in);
+      CHECK_EQ(in.nbytes, cases[i].len); /* in place, padded to the old length */
+    } else {
+      if (rc != REMC_STORE_NON_NUMERIC) fprintf(stderr, "case %u (%s): rc %s\n", i, cases[i].v, RC[rc]);
+      CHECK_EQ(rc, REMC_STORE_NON_NUMERIC);
+      get2(s, "c", 0, &in);
+      CHECK_EQ(in.nbytes, cases[i].len); /* untouched */
+    }
+  }
+  /* a pinned item is not changed in place: the reader keeps its bytes */
+  set(s, "pin", "50", 0, 0);
+  remc_item_ref r;
+  CHECK(remc_store_get(s, (const uint8_t *)"pin", 3, 1, NULL, &r, &in));
+  CHECK_EQ(arith(s, "pin", 0, 1, &v), REMC_STORE_STORED);
+  char b[8] = {0};
+  remc_store_copy_value(s, &r, (uint8_t *)b);
+  CHECK(streq(b, "50"));
+  remc_store_release(s, &r);
+  CHECK(streq(get(s, "pin"), "49"));
+  /* expiry is kept by incr */
+  set(s, "ttl", "1", 0, 100);
+  get2(s, "ttl", 0, &in);
+  int64_t ex = in.exptime;
+  arith(s, "ttl", 1, 1000, &v);
+  get2(s, "ttl", 0, &in);
+  CHECK_EQ(in.exptime, ex);
+  remc_store_destroy(s);
+}
+
+static void test_eviction_lru(void) {
+  remc_store_config c = cfg_default();
+  c.mem_limit = 2 * MiB;
+  remc_store *s = mk(c);
+  char key[32], val[101];
+  memset(val, 'v', 100);
+  val[100] = 0;
+  /* the "hot" keys are read between batches of writes; everything else is written once */
+  enum { HOT = 100, N = 60000 };
+  for (int i = 0; i < HOT; i++) {
+    snprintf(key, sizeof key, "hot:%d", i);
+    CHECK_EQ(set(s, key, val, 0, 0), REMC_STORE_STORED);
+  }
+  int hot_lost = 0;
+  for (int i = 0; i < N; i++) {
+    snprintf(key, sizeof key, "cold:%d", i);
+    if (set(s, key, val, 0, 0) != REMC_STORE_STORED) {
+      CHECK(!"set failed under eviction");
+      break;
+    }
+    if (i % 500 == 0)
+      for (int h = 0; h < HOT; h++) {
+        snprintf(key, sizeof key, "hot:%d", h);
+        if (!get(s, key)) hot_lost++;
+      }
+  }
+  CHECK_EQ(hot_lost, 0);
+  CHECK(STAT(s, evictions) > 0);
+  CHECK(STAT(s, total_malloced) <= 2 * MiB);
+  CHECK(STAT(s, evicted_unfetched) > 0);
+  /* the oldest cold keys went first; the newest are still there */
+  CHECK(!has(s, "cold:0"));
+  snprintf(key, sizeof key, "cold:%d", N - 1);
+  CHECK(has(s, key));
+  /* bookkeeping: curr_items equals what can be found */
+  int found = 0;
+  for (int i = 0; i < N; i++) {
+    snprintf(key, sizeof key, "cold:%d", i);
+    found += has(s, key);
+  }
+  CHECK_EQ(found + HOT, STAT(s, curr_items));
+  CHECK_EQ(STAT(s, total_items), N + HOT);
+  /* one class, and its chunk accounting adds up */
+  uint32_t used_classes = 0;
+  for (uint32_t i = 1; i <= remc_store_class_count(s); i++) {
+    double so[REMC_SSTAT_COUNT], io[REMC_ISTAT_COUNT];
+    if (!remc_store_class_stats(s, i, so, io)) continue;
+    used_classes++;
+    CHECK_EQ(so[REMC_SSTAT_total_chunks],
+             so[REMC_SSTAT_used_chunks] + so[REMC_SSTAT_free_chunks] +
+                 so[REMC_SSTAT_free_chunks_end]);
+    CHECK_EQ(io[REMC_ISTAT_number], STAT(s, curr_items));
+    CHECK_EQ(io[REMC_ISTAT_evicted], STAT(s, evictions));
+    CHECK(so[REMC_SSTAT_get_hits] > 0);
+  }
+  CHECK_EQ(used_classes, 1);
+  remc_store_destroy(s);
+}
+
+static void test_no_evictions(void) {
+  remc_store_config c = cfg_default();
+  c.mem_limit = 2 * MiB;
+  c.evictions = 0;
+  remc_store *s = mk(c);
+  char key[32], val[101];
+  memset(val, 'v', 100);
+  val[100] = 0;
+  int i, rc = REMC_STORE_STORED;
+  for (i = 0; i < 100000 && rc == REMC_STORE_STORED; i++) {
+    snprintf(key, sizeof key, "k:%d", i);
+    rc = set(s, key, val, 0, 0);
+  }
+  CHECK_EQ(rc, REMC_STORE_NO_MEMORY);
+  CHECK(i > 5000);
+  CHECK_EQ(STAT(s, evictions), 0);
+  CHECK_EQ(STAT(s, store_no_memory), 1);
+  CHECK(has(s, "k:0"));
+  /* 299-byte values live in another class, which (like memcached) may take its first page
+   * past the limit; fill that one too */
+  char bigger[300];
+  memset(bigger, 'b', 299);
+  bigger[299] = 0;
+  for (i = 0, rc = REMC_STORE_STORED; i < 100000 && rc == REMC_STORE_STORED; i++) {
+    snprintf(key, sizeof key, "b:%d", i);
+    rc = set(s, key, bigger, 0, 0);
+  }
+  CHECK_EQ(rc, REMC_STORE_NO_MEMORY);
+  CHECK(STAT(s, total_malloced) <= 3 * MiB);
+  /* a set that cannot get memory drops the old value (memcached: no stale data) */
+  CHECK_EQ(set(s, "k:0", bigger, 0, 0), REMC_STORE_NO_MEMORY);
+  CHECK(!has(s, "k:0"));
+  /* ... but an overwrite within the same class reuses the chunk */
+  CHECK_EQ(set(s, "k:1", "other", 0, 0), REMC_STORE_STORED);
+  CHECK(streq(get(s, "k:1"), "other"));
+  /* other modes keep the old item */
+  CHECK_EQ(st(s, REMC_MODE_APPEND, "b:0", "+", 1, 0, 0, 0, NULL), REMC_STORE_NO_MEMORY);
+  CHECK(get(s, "b:0") && strlen(vbuf) == 299);
+  CHECK_EQ(st(s, REMC_MODE_REPLACE, "k:2", bigger, 299, 0, 0, 0, NULL), REMC_STORE_NO_MEMORY);
+  CHECK(get(s, "k:2") && strlen(vbuf) == 100);
+  /* expired items at the LRU tail are reclaimed even with -M */
+  remc_store_destroy(s);
+  s = mk(c);
+  for (i = 0, rc = REMC_STORE_STORED; rc == REMC_STORE_STORED; i++) {
+    snprintf(key, sizeof key, "k:%d", i);
+    rc = set(s, key, val, 0, 5);
+  }
+  CHECK_EQ(rc, REMC_STORE_NO_MEMORY);
+  remc_store_set_time(s, remc_store_time(s) + 10);
+  for (int j = 0; j < 100; j++) {
+    snprintf(key, sizeof key, "new:%d", j);
+    CHECK_EQ(set(s, key, val, 0, 0), REMC_STORE_STORED);
+  }
+  CHECK_EQ(STAT(s, reclaimed), 100);
+  CHECK_EQ(STAT(s, expired_unfetched), 100);
+  remc_store_destroy(s);
+}
+
+static void test_reclaim(void) {
+  remc_store *s = mk(cfg_default());
+  char key[32];
+  enum { N = 20000 };
+  for (int i = 0; i < N; i++) {
+    snprintf(key, sizeof key, "x:%d", i);
+    set(s, key, "short-lived", 0, i % 2 ? 10 : 0);
+    snprintf(key, sizeof key, "big:%d", i);
+    if (i < 500) set(s, key, "a value in another slab class......................................"
+                           "..................................................................",
+                     0, i % 2 ? 10 : 0);
+  }
+  snprintf(key, sizeof key, "x:%d", 1);
+  CHECK(get(s, key)); /* fetched: does not count as expired_unfetched */
+  CHECK_EQ(STAT(s, curr_items), N + 500);
+  CHECK_EQ(remc_store_reclaim(s, 100000), 0); /* nothing expired yet */
+  remc_store_set_time(s, remc_store_time(s) + 11);
+  uint32_t total = 0, calls = 0, got;
+  while ((got = remc_store_reclaim(s, 1000)) > 0 || calls < 50) {
+    total += got;
+    calls++;
+    if (calls > 1000) break;
+  }
+  CHECK_EQ(total, N / 2 + 250);
+  CHECK(calls > 10); /* bounded per call, resumed across calls */
+  CHECK_EQ(STAT(s, curr_items), N / 2 + 250);
+  double crawled = 0, creclaimed = 0, unf = 0;
+  for (uint32_t i = 1; i <= remc_store_class_count(s); i++) {
+    double io[REMC_ISTAT_COUNT];
+    remc_store_class_stats(s, i, NULL, io);
+    crawled += io[REMC_ISTAT_crawler_items_checked];
+    creclaimed += io[REMC_ISTAT_crawler_reclaimed];
+    unf += io[REMC_ISTAT_expired_unfetched];
+  }
+  CHECK_EQ(creclaimed, N / 2 + 250);
+  CHECK_EQ(unf, N / 2 + 250 - 1);
+  CHECK(crawled >= N + 500);
+  snprintf(key, sizeof key, "x:%d", 0);
+  CHECK(has(s, key));
+  /* flushed items are reclaimed too, and the store stays consistent while it runs */
+  remc_store_flush(s, 0);
+  set(s, "after", "v", 0, 0);
+  total = 0;
+  for (int i = 0; i < 200; i++) total += remc_store_reclaim(s, 500);
+  CHECK_EQ(total, N / 2 + 250);
+  CHECK_EQ(STAT(s, curr_items), 1);
+  CHECK(has(s, "after"));
+  remc_store_destroy(s);
+}
+
+static void test_hash_growth(void) {
+  remc_store_config c = cfg_default();
+  c.mem_limit = 512 * MiB;
+  c.hashpower = 12;
+  remc_store *s = mk(c);
+  char key[32];
+  enum { N = 1000000 };
+  int bad = 0, saw_expanding = 0;
+  for (int i = 0; i < N; i++) {
+    int n = snprintf(key, sizeof key, "key:%d", i);
+    if (remc_store_store(s, REMC_MODE_SET, (uint8_t *)key, (uint32_t)n, (uint8_t *)key,
+                         (uint32_t)n, 0, 0, 0, NULL) != REMC_STORE_STORED)
+      bad++;
+    if (STAT(s, hash_is_expanding) && !saw_expanding && i > 100000) {
+      saw_expanding = 1;
+      /* lookups during a migration find items in both tables */
+      for (int j = 0; j <= i; j += 97) {
+        snprintf(key, sizeof key, "key:%d", j);
+        if (!has(s, key)) bad++;
+      }
+    }
+  }
+  CHECK_EQ(bad, 0);
+  CHECK(saw_expanding);
+  CHECK_EQ(STAT(s, curr_items), N);
+  CHECK_EQ(STAT(s, evictions), 0);
+  CHECK(STAT(s, hash_power_level) >= 20); /* 1M items > 1.5 x 2^19 */
+  for (int i = 0; i < N; i++) {
+    int n = snprintf(key, sizeof key, "key:%d", i);
+    if (!streq(get(s, key), key) || (int)strlen(vbuf) != n) bad++;
+  }
+  CHECK_EQ(bad, 0);
+  remc_store_destroy(s);
+}
+
+static void test_pinned(void) {
+  remc_store_config c = cfg_default();
+  c.mem_limit = 2 * MiB;
+  remc_store *s = mk(c);
+  char key[32], val[101];
+  memset(val, 'v', 100);
+  val[100] = 0;
+  set(s, "pinned", "precious-value-of-a-similar-size-to-the-flood-items-so-that-it-shares-their-class----------", 0, 0);
+  remc_item_ref r;
+  remc_item_info in;
+  CHECK(remc_store_get(s, (const uint8_t *)"pinned", 6, 0, NULL, &r, &in));
+  for (int i = 0; i < 100000; i++) {
+    snprintf(key, sizeof key, "flood:%d", i);
+    CHECK_EQ(set(s, key, val, 0, 0), REMC_STORE_STORED);
+  }
+  CHECK(STAT(s, evictions) > 10000);
+  CHECK(has(s, "pinned")); /* never read, oldest, but pinned: not evicted */
+  double io[REMC_ISTAT_COUNT];
+  remc_store_class_stats(s, (uint32_t)in.slab_class, NULL, io);
+  CHECK(io[REMC_ISTAT_lrutail_reflocked] > 0);
+  /* deleted while pinned: the bytes stay valid until the release */
+  CHECK_EQ(remc_store_delete(s, (const uint8_t *)"pinned", 6, 0), REMC_STORE_DELETED);
+  for (int i = 0; i < 20000; i++) {
+    snprintf(key, sizeof key, "flood2:%d", i);
+    set(s, key, val, 0, 0);
+  }
+  char b[200] = {0};
+  remc_store_copy_value(s, &r, (uint8_t *)b);
+  CHECK(strncmp(b, "precious-value", 14) == 0);
+  remc_store_release(s, &r);
+  /* a class whose only items are pinned cannot evict: NO_MEMORY, not corruption */
+  remc_store_destroy(s);
+  c.mem_limit = 1 * MiB;
+  s = mk(c);
+  char *big = malloc(700 * 1024);
+  memset(big, 'B', 700 * 1024);
+  CHECK_EQ(st(s, REMC_MODE_SET, "b1", big, 700 * 1024, 0, 0, 0, NULL), REMC_STORE_STORED);
+  CHECK(remc_store_get(s, (const uint8_t *)"b1", 2, 1, NULL, &r, &in));
+  CHECK_EQ(st(s, REMC_MODE_SET, "b2", big, 700 * 1024, 0, 0, 0, NULL), REMC_STORE_NO_MEMORY);
+  /* overwriting the pinned item itself needs a new chunk too */
+  CHECK_EQ(st(s, REMC_MODE_SET, "b1", big, 700 * 1024 - 1, 0, 0, 0, NULL), REMC_STORE_NO_MEMORY);
+  remc_store_release(s, &r); /* b1 was dropped by the failed set: the release frees it */
+  CHECK_EQ(st(s, REMC_MODE_SET, "b2", big, 700 * 1024, 0, 0, 0, NULL), REMC_STORE_STORED);
+  /* without a pin, overwriting the only item of a full class works (chunk reuse) */
+  CHECK_EQ(st(s, REMC_MODE_SET, "b2", big, 700 * 1024 - 5, 0, 0, 0, NULL), REMC_STORE_STORED);
+  CHECK(get(s, "b2") && strlen(vbuf) == 700 * 1024 - 5);
+  free(big);
+  remc_store_destroy(s);
+}
+
+static void test_checksum(void) {
+  remc_store *a = mk(cfg_default()), *b = mk(cfg_default());
+  char key[32], val[64];
+  for (int i = 0; i < 1000; i++) {
+    snprintf(key, sizeof key, "k%d", i);
+    snprintf(val, sizeof val, "value %d", i * 7);
+    set(a, key, val, (uint32_t)i, 0);
+  }
+  for (int i = 999; i >= 0; i--) {
+    snprintf(key, sizeof key, "k%d", i);
+    snprintf(val, sizeof val, "value %d", i * 7);
+    set(b, key, val, (uint32_t)i, 0);
+  }
+  uint64_t ca = remc_store_checksum(a);
+  CHECK(ca != 0);
+  CHECK(ca == remc_store_checksum(b)); /* order-independent, seed-independent */
+  set(b, "k5", "value 36", 5, 0);      /* different value */
+  CHECK(ca != remc_store_checksum(b));
+  set(b, "k5", "value 35", 6, 0); /* different flags */
+  CHECK(ca != remc_store_checksum(b));
+  set(b, "k5", "value 35", 5, 0);
+  CHECK(ca == remc_store_checksum(b));
+  set(b, "tmp", "x", 0, -1); /* expired items do not count */
+  CHECK(ca == remc_store_checksum(b));
+  /* the probe address points into store memory holding an item's value */
+  char *p = remc_store_probe_address(a);
+  CHECK(p != NULL && strncmp(p, "value ", 6) == 0);
+  remc_store_destroy(a);
+  remc_store_destroy(b);
+}
+
+static void test_class_table(void) {
+  remc_store *s = mk(cfg_default());
+  double so[REMC_SSTAT_COUNT], io[REMC_ISTAT_COUNT];
+  /* memcached 1.6's first classes with -n 48 -f 1.25: 96 120 152 192 240 304 384 480 ... */
+  uint32_t want[] = {96, 120, 152, 192, 240, 304, 384, 480, 600, 752, 944, 1184};
+  for (uint32_t i = 0; i < sizeof want / sizeof *want; i++) {
+    CHECK_EQ(remc_store_class_stats(s, i + 1, so, io), 0); /* unused yet */
+    CHECK_EQ(so[REMC_SSTAT_chunk_size], want[i]);
+    CHECK_EQ(so[REMC_SSTAT_chunks_per_page], 1048576 / want[i]);
+  }
+  uint32_t n = remc_store_class_count(s);
+  CHECK(n > 30 && n <= 63);
+  remc_store_class_stats(s, n, so, io);
+  CHECK_EQ(so[REMC_SSTAT_chunk_size], 1048576);
+  CHECK_EQ(remc_store_class_stats(s, 0, so, io), 0);
+  CHECK_EQ(remc_store_class_stats(s, n + 1, so, io), 0);
+  set(s, "k", "v", 0, 0);
+  CHECK_EQ(remc_store_class_stats(s, 1, so, io), 1);
+  CHECK_EQ(so[REMC_SSTAT_total_pages], 1);
+  CHECK_EQ(so[REMC_SSTAT_used_chunks], 1);
+  CHECK_EQ(so[REMC_SSTAT_free_chunks_end], 1048576 / 96 - 1);
+  CHECK_EQ(so[REMC_SSTAT_cmd_set], 1);
+  CHECK_EQ(io[REMC_ISTAT_number], 1);
+  CHECK_EQ(io[REMC_ISTAT_mem_requested], remc_store_item_size(s, 1, 1, 0));
+  remc_store_delete(s, (const uint8_t *)"k", 1, 0);
+  remc_store_class_stats(s, 1, so, io);
+  CHECK_EQ(so[REMC_SSTAT_free_chunks], 1);
+  CHECK_EQ(so[REMC_SSTAT_used_chunks], 0);
+  CHECK_EQ(STAT(s, total_malloced), 1048576);
+  CHECK_EQ(STAT(s, limit_maxbytes), 64 * MiB);
+  CHECK_EQ(STAT(s, bytes), 0);
+  remc_store_destroy(s);
+}
+
+static long rss_kib(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  long pages = 0, res = 0;
+  if (f) {
+    if (fscanf(f, "%ld %ld", &pages, &res) != 2) res = 0;
+    fclose(f);
+  }
+  return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static void test_memory_bound(void) {
+  /* 4 x -m 64 MiB of 100-byte values: RSS grows by about -m plus the hash table */
+  long idle = rss_kib();
+  remc_store *s = mk(cfg_default());
+  char key[32], val[101];
+  memset(val, 'm', 100);
+  val[100] = 0;
+  uint64_t target = 4 * 64 * MiB, stored = 0;
+  for (int i = 0; stored < target; i++) {
+    int n = snprintf(key, sizeof key, "mem:%d", i);
+    remc_store_store(s, REMC_MODE_SET, (uint8_t *)key, (uint32_t)n, (uint8_t *)val, 100, 0, 0, 0,
+                     NULL);
+    stored += 100;
+  }
+  long grown = rss_kib() - idle;
+  fprintf(stderr, "memory bound: rss grew %ld KiB for -m 64 MiB (%0.f items, hash %0.f KiB)\n",
+          grown, STAT(s, curr_items), STAT(s, hash_bytes) / 1024);
+  CHECK(grown < (64 + 32) * 1024);
+  CHECK(STAT(s, total_malloced) <= 64 * MiB);
+  CHECK(STAT(s, evictions) > 0);
+  remc_store_destroy(s);
+  CHECK(rss_kib() - idle < 4 * 1024); /* destroy gives it all back */
+}
+
+/* ---- protection keys ---------------------------------------------------------------------- */
+
+static int smaps_pkey(const void *addr) {
+  FILE *f = fopen("/proc/self/smaps", "r");
+  if (!f) return -2;
+  char line[512];
+  int in = 0, key = -1;
+  uintptr_t a = (uintptr_t)addr;
+  while (fgets(line, sizeof line, f)) {
+    unsigned long lo, hi;
+    if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') == line + strcspn(line, "-")) {
+      if (in) break;
+      in = a >= lo && a < hi;
+      continue;
+    }
+    if (in && sscanf(line, "ProtectionKey: %d", &key) == 1) break;
+  }
+  fclose(f);
+  return in ? key : -3;
+}
+
+static inline void wrpkru(uint32_t v) {
+  __asm__ volatile(".byte 0x0f,0x01,0xef" : : "a"(v), "c"(0), "d"(0) : "memory");
+}
+
+/* Fork; in the child deny all access to `pkey` through PKRU and touch `addr`. Returns the
+ * child's termination signal (0 if it exited normally). */
+static int child_touch_denied(int pkey, volatile const char *addr, int write) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    alarm(5);
+    wrpkru(1u << (2 * pkey)); /* AD bit for this key; every other key stays accessible */
+    if (write)
+      *(volatile char *)addr = 'X';
+    else
+      (void)*addr;
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+}
+
+static void test_pkey(void) {
+  int pkey = (int)syscall(SYS_pkey_alloc, 0, 0);
+  if (pkey < 0) {
+    fprintf(stderr, "test_pkey: SKIPPED (pkey_alloc: %s)\n", strerror(errno));
+    return;
+  }
+  remc_store_config c = cfg_default();
+  c.pkey = pkey;
+  remc_store *s = mk(c);
+  set(s, "secret", "the-cache-value", 0, 0);
+  char *p = remc_store_probe_address(s);
+  CHECK(p && strncmp(p, "the-cache-value", 15) == 0);
+  /* every store mapping carries the key: items, store struct, hash table */
+  CHECK_EQ(smaps_pkey(p), pkey);
+  CHECK_EQ(smaps_pkey(s), pkey);
+  remc_store *empty = mk(c);
+  CHECK_EQ(smaps_pkey(remc_store_probe_address(empty)), pkey); /* the hash table */
+  remc_store_destroy(empty);
+  /* with PKRU denying the key, reads and writes fault; allowed, the read works */
+  CHECK_EQ(child_touch_denied(pkey, p, 0), SIGSEGV);
+  CHECK_EQ(child_touch_denied(pkey, p, 1), SIGSEGV);
+  CHECK_EQ(child_touch_denied(pkey, (const char *)s, 0), SIGSEGV);
+  CHECK_EQ(child_touch_denied(pkey == 15 ? 14 : pkey + 1, p, 0), 0);
+  CHECK(streq(get(s, "secret"), "the-cache-value")); /* and the parent is unaffected */
+  /* growth keeps tagging: new hash tables and arenas */
+  char key[32];
+  for (int i = 0; i < 200000; i++) {
+    int n = snprintf(key, sizeof key, "g%d", i);
+    remc_store_store(s, REMC_MODE_SET, (uint8_t *)key, (uint32_t)n, (uint8_t *)key, (uint32_t)n,
+                     0, 0, 0, NULL);
+  }
+  CHECK(STAT(s, hash_power_level) > 16);
+  remc_store_flush(s, 0);
+  CHECK(remc_store_set_mem_limit(s, 256 * MiB) == 0);
+  set(s, "secret", "the-cache-value", 0, 0);
+  CHECK(smaps_pkey(remc_store_probe_address(s)) == pkey);
+  remc_store_destroy(s);
+  /* a key that is not allocated cannot tag: creation fails, it does not run untagged */
+  int k2 = (int)syscall(SYS_pkey_alloc, 0, 0);
+  if (k2 >= 0) {
+    syscall(SYS_pkey_free, k2);
+    c.pkey = k2;
+    const char *err = NULL;
+    CHECK(remc_store_create(&c, &err) == NULL);
+    CHECK(err && strstr(err, "pkey"));
+  }
+}
+
+int main(int argc, char **argv) {
+  struct { const char *name; void (*fn)(void); } tests[] = {
+      {"item_size", test_item_size},     {"hostile_args", test_hostile_args},
+      {"commands", test_commands},       {"expiry", test_expiry},
+      {"flush", test_flush},             {"arith", test_arith},
+      {"eviction_lru", test_eviction_lru}, {"no_evictions", test_no_evictions},
+      {"reclaim", test_reclaim},         {"hash_growth", test_hash_growth},
+      {"pinned", test_pinned},           {"checksum", test_checksum},
+      {"class_table", test_class_table}, {"memory_bound", test_memory_bound},
+      {"pkey", test_pkey},
+  };
+  for (unsigned i = 0; i < sizeof tests / sizeof *tests; i++) {
+    if (argc > 1 && strcmp(argv[1], tests[i].name) != 0) continue;
+    int before = failures;
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    tests[i].fn();
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    printf("%-14s %s (%.2fs)\n", tests[i].name, failures == before ? "ok" : "FAILED",
+           (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9);
+  }
+  printf("%d checks, %d failures\n", checks, failures);
+  return failures ? 1 : 0;
+}
