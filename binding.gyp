@@ -21,8 +21,11 @@
       # No libc, no jump tables (their tables sit in .rodata, unreadable in pku-strict), no calls
       # that gcc would invent for loops (memcpy/memset). scripts/check-parser-freestanding.sh
       # verifies the objects reference no undefined symbols.
+      # The stack canary is a global (__stack_chk_guard, defined by native/runtime in a page the
+      # domain may read in every mode): the default TLS canary is unreadable in pku-strict.
       'cflags': [ '-ffreestanding', '-fno-builtin', '-fno-jump-tables', '-fno-plt',
-                  '-fno-tree-loop-distribute-patterns', '-fno-asynchronous-unwind-tables' ],
+                  '-fno-tree-loop-distribute-patterns', '-fno-asynchronous-unwind-tables',
+                  '-mstack-protector-guard=global' ],
     },
     {
       'target_name': 'remcached',

@@ -39,6 +39,8 @@ export interface Abi {
   slabStats: string[];
   itemStats: string[];
   faultKinds: string[];
+  closeReasons: string[];
+  validateErrors: string[];
   K: Record<string, number>;
 }
 

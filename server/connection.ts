@@ -188,7 +188,7 @@ export class Connection implements TextConn {
       }, 'parser fault rewound; closing the connection');
     } else {
       loop.counters.parser_invalid++;
-      log.warn({ conn: this.fd, peer: this.addr, violation: res[R_VALIDATE] },
+      log.warn({ conn: this.fd, peer: this.addr, violation: abi.validateErrors[res[R_VALIDATE]!] ?? res[R_VALIDATE] },
         'parser output failed validation; closing the connection');
     }
     this.socket.destroy();

@@ -49,6 +49,7 @@ struct State {
   size_t io_cap = 0;
   uint8_t* window = nullptr;
   size_t window_cap = 0;
+  uint32_t window_hwm = 0;          // bytes of the window that may hold an earlier event's input
   uint32_t desc_cap = 0;
   uint32_t opts = 0;
   uint8_t* heap = nullptr;
@@ -187,6 +188,10 @@ Napi::Value Parse(const Napi::CallbackInfo& info) {
   req.desc_cap = st->desc_cap;
   req.heap_size = st->heap_size;
   if (req.len > st->window_cap || req.start > req.len) { Throw(info.Env(), "parse: bad window range"); return info.Env().Null(); }
+  // Scrub what an earlier event (maybe another client's) left past this one's input, so that
+  // not even a subverted parser can see it.
+  if (st->window_hwm > req.len) std::memset(st->window + req.len, 0, st->window_hwm - req.len);
+  st->window_hwm = req.len;
   remc_parse_io* io = st->io;
   remc_parse_io_prepare(io, &req, reinterpret_cast<uint64_t>(st->heap));
   if (st->opts & REMC_IN_FAULT_INJECTION) {
@@ -450,6 +455,18 @@ Napi::Object Abi(Napi::Env env) {
   abi.Set("slabStats", names(sstat_names, REMC_SSTAT_COUNT));
   abi.Set("itemStats", names(istat_names, REMC_ISTAT_COUNT));
   abi.Set("faultKinds", names(fault_names, REMC_FAULT_COUNT));
+  static const char* const close_names[] = {
+#define X(id) #id,
+      REMC_CLOSE_REASONS(X)
+#undef X
+  };
+  static const char* const verr_names[] = {
+#define X(id) #id,
+      REMC_VALIDATE_ERRORS(X)
+#undef X
+  };
+  abi.Set("closeReasons", names(close_names, REMC_CLOSE_COUNT));
+  abi.Set("validateErrors", names(verr_names, REMC_V_COUNT));
   Napi::Object d = Napi::Object::New(env);
   d.Set("WORDS", static_cast<double>(REMC_DESC_WORDS));
 #define W(id) d.Set(#id, static_cast<double>(id));
