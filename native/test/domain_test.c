@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/rseq.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -449,6 +450,72 @@ static void test_signal_storm(int mode, double seconds, pthread_t *sink_th) {
   remc_domain_destroy(d);
 }
 
+/* Negative controls: the two traps are real. In a child, undo one mitigation and run the same
+ * load: the child must be killed by SIGSEGV (otherwise the positive tests prove nothing). */
+static void *usr2_at(void *a) {
+  pthread_t t = *(pthread_t *)a;
+  for (int i = 0; i < 20000; i++) { pthread_kill(t, SIGUSR2); usleep(50); }
+  return NULL;
+}
+static void test_traps_are_real(int mode) {
+  remc_domain *d = mk(mode, 0); /* before fork: the child must not need the watchdog's lock */
+  remc_parse_io *io = remc_domain_io(d);
+  for (int which = 0; which < 2; which++) {
+    fflush(stdout);
+    pid_t c = fork();
+    if (c == 0) {
+      if (which == 0) { /* rseq registered again, CPU hog on the same core */
+        char *tp;
+        __asm__("mov %%fs:0, %0" : "=r"(tp));
+        if (syscall(SYS_rseq, tp + __rseq_offset, 32, 0, RSEQ_SIG) != 0) _exit(77);
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(0, &one);
+        sched_setaffinity(0, sizeof one, &one);
+        pthread_t th;
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setaffinity_np(&at, sizeof one, &one);
+        pthread_create(&th, &at, hog, NULL);
+      } else { /* SIGUSR2 not blocked on the domain thread; handler like libuv's */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = libuv_like;
+        sigfillset(&sa.sa_mask);
+        sigaction(SIGUSR2, &sa, NULL);
+        sigset_t u;
+        sigemptyset(&u);
+        sigaddset(&u, SIGUSR2);
+        pthread_sigmask(SIG_UNBLOCK, &u, NULL);
+        static pthread_t self;
+        self = pthread_self();
+        pthread_t th;
+        pthread_create(&th, NULL, usr2_at, &self);
+      }
+      uint64_t end = now_ns() + 3000000000ull;
+      while (now_ns() < end) {
+        remc_fault_info fi;
+        io->fault_target[3] = 2000000;
+        io->in_reserved = OP_SPIN_NS;
+        remc_domain_call(d, dom_op, io, remc_domain_window(d), &fi);
+      }
+      _exit(0);
+    }
+    int st = 0;
+    waitpid(c, &st, 0);
+    const char *what = which == 0 ? "rseq re-registered + CPU hog" : "SIGUSR2 unblocked + storm";
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+      printf("  %-10s control %s: skipped (cannot re-register rseq)\n", mode_name(mode), what);
+      continue;
+    }
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "%s control %s: child status %#x, expected death by SIGSEGV",
+          mode_name(mode), what, st);
+    printf("  %-10s control %s: child killed by signal %d (as expected without the mitigation)\n",
+           mode_name(mode), what, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+  }
+  remc_domain_destroy(d);
+}
+
 /* Domains on two threads at once, faulting. */
 static void *second_thread(void *a) {
   int mode = *(int *)a;
@@ -526,6 +593,7 @@ int main(int argc, char **argv) {
   if (pku) test_rseq_under_hog(REMC_ISO_PKU_STRICT, storm_s / 2);
   test_signal_storm(pku ? REMC_ISO_PKU : REMC_ISO_NONE, storm_s, &sink_th);
   if (pku) test_signal_storm(REMC_ISO_PKU_STRICT, storm_s / 2, &sink_th);
+  if (pku) test_traps_are_real(REMC_ISO_PKU);
   atomic_store(&storm_stop, 1);
   pthread_join(sink_th, NULL);
   printf("%d checks, %d failures\n", checks, failures);
