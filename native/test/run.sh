@@ -12,7 +12,8 @@ set -u
 cd "$(dirname "$0")/../.." || exit 2
 ROOT=$(pwd)
 CC=${CC:-gcc}
-OUT=$ROOT/build/native-test
+# outside build/: node-gyp rebuilds wipe that folder, possibly while tests run
+OUT=${NATIVE_TEST_OUT:-${TMPDIR:-/tmp}/remcached-native-test}
 mkdir -p "$OUT"
 BASEFLAGS=(-std=gnu11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror=implicit-function-declaration
            -I"$ROOT/native/include")
@@ -49,6 +50,7 @@ for t in "${tests[@]}"; do
   extra=()
   if [[ $line2 =~ ^//[[:space:]]*cflags:(.*)$ ]]; then read -r -a extra <<<"${BASH_REMATCH[1]}"; fi
   bin=$OUT/$name
+  mkdir -p "$OUT"
   if ! "$CC" "${BASEFLAGS[@]}" "${extra[@]}" -o "$bin" "$t" "${srcs[@]}" -lm -lpthread 2>"$OUT/$name.build.log"; then
     echo "FAIL $name (build failed)"; sed 's/^/    /' "$OUT/$name.build.log" | head -40
     fail=$((fail+1)); failed+=("$name"); continue
