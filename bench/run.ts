@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { ROOT, REMCACHED_MAIN, type Server } from '../test/helpers/server.ts';
 import { buildSpecs, start, stats, version, type ServerSpec } from './lib/servers.ts';
 import { runMemaslap, memaslapArgs, MEMASLAP, type MemaslapResult } from './lib/memaslap.ts';
-import { processCpuSeconds, reapedChildrenCpuSeconds, machineCpuSeconds } from './lib/proc.ts';
+import { processCpuSeconds, reapedChildrenCpuSeconds, allProcessesCpu, otherCpu } from './lib/proc.ts';
 
 /** Issue 2 and issue 3 targets; printed next to the measured ratios. */
 const TARGETS = { throughput: 0.7, cpuPerOp: 2.0, isolation: 0.97 };
@@ -40,8 +40,9 @@ interface Run {
   memaslap: MemaslapResult;
   serverCpuSeconds: number;
   clientCpuSeconds: number;
-  /** CPU used by everything else on the machine during the run (noise), in cores */
+  /** CPU used by other user-space processes during the run (noise), in cores, and the top ones */
   otherCores: number;
+  otherTop: Array<{ pid: number; name: string; seconds: number }>;
   serverStats: Record<string, number> | null;
   error?: string;
 }
@@ -98,7 +99,8 @@ function statDelta(a: Record<string, string> | null, b: Record<string, string> |
 async function measure(spec: ServerSpec, srv: Server, protocol: string, round: number, o: ReturnType<typeof options>): Promise<Run> {
   const pid = srv.proc.pid!;
   const before = await stats(srv.port);
-  const m0 = machineCpuSeconds();
+  const p0 = allProcessesCpu();
+  const t0 = Date.now();
   const s0 = processCpuSeconds(pid);
   const c0 = reapedChildrenCpuSeconds();
   const res = await runMemaslap({ port: srv.port, seconds: o.duration, concurrency: o.concurrency, threads: o.threads, binary: protocol === 'binary' });
@@ -106,12 +108,11 @@ async function measure(spec: ServerSpec, srv: Server, protocol: string, round: n
   let error = res.error;
   try { serverCpu = processCpuSeconds(pid) - s0; } catch { error = `${spec.label} died during the run: ${srv.stderr().slice(-500)}`; }
   const clientCpu = reapedChildrenCpuSeconds() - c0;
-  const m1 = machineCpuSeconds();
+  const other = otherCpu(p0, allProcessesCpu(), [pid, process.pid]);
+  const otherCores = other.seconds / ((Date.now() - t0) / 1000);
   const after = await stats(srv.port);
-  const wall = m1.total - m0.total; // in CPU-seconds across all cores
-  const cores = os.availableParallelism();
-  const otherCores = Math.max(0, (m1.busy - m0.busy) - serverCpu - clientCpu) / (wall / cores);
-  return { server: spec.label, protocol, round, memaslap: res, serverCpuSeconds: serverCpu, clientCpuSeconds: clientCpu, otherCores, serverStats: statDelta(before, after), error };
+  return { server: spec.label, protocol, round, memaslap: res, serverCpuSeconds: serverCpu, clientCpuSeconds: clientCpu,
+    otherCores, otherTop: other.top, serverStats: statDelta(before, after), error };
 }
 
 interface Summary {
@@ -201,7 +202,8 @@ async function main(): Promise<void> {
           runs.push(r);
           const msg = r.error ?? (r.memaslap.ok ? '' : r.memaslap.error);
           console.log(`  [${protocol} ${round + 1}/${o.rounds}] ${pad(spec.label, 22)} ${lpad(fmtInt(r.memaslap.tps), 9)} ops/s  server ${fmt(r.serverCpuSeconds)} s CPU`
-            + `  memaslap ${fmt(r.clientCpuSeconds)} s  others ${fmt(r.otherCores)} cores${msg ? `  ERROR: ${msg}` : ''}`);
+            + `  memaslap ${fmt(r.clientCpuSeconds)} s  others ${fmt(r.otherCores)} cores`
+            + (r.otherCores > 0.1 ? ` (${r.otherTop.map((t) => `${t.name} ${fmt(t.seconds, 1)} s`).join(', ')})` : '') + (msg ? `  ERROR: ${msg}` : ''));
           if (r.serverStats && r.memaslap.ok) {
             // Cross-check: the server must have seen (about) the ops memaslap claims.
             const seen = (r.serverStats.cmd_get ?? 0) + (r.serverStats.cmd_set ?? 0);

@@ -1,7 +1,7 @@
 // CPU accounting from /proc, used to turn a benchmark window into "server CPU seconds per
 // million ops". /proc/<pid>/stat sums every thread of the process (for node: the main thread,
 // libuv's pool and V8's GC threads), which is what a fair per-op cost must include.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 let clkTck = 0;
@@ -31,12 +31,34 @@ export function reapedChildrenCpuSeconds(): number {
   return (Number(f[13]) + Number(f[14])) / ticksPerSecond();
 }
 
-/** Busy and total CPU seconds of the whole machine (first line of /proc/stat). */
-export function machineCpuSeconds(): { busy: number; total: number } {
-  const line = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0]!;
-  const v = line.trim().split(/\s+/).slice(1).map(Number);
-  const idle = (v[3] ?? 0) + (v[4] ?? 0); // idle + iowait
-  // guest/guest_nice (v[8], v[9]) are already counted in user/nice.
-  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
-  return { busy: (total - idle) / ticksPerSecond(), total: total / ticksPerSecond() };
+/** CPU seconds of every user-space process (kernel threads excluded), keyed by pid. */
+export function allProcessesCpu(): Map<number, { name: string; cpu: number }> {
+  const out = new Map<number, { name: string; cpu: number }>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const s = readFileSync(`/proc/${d}/stat`, 'latin1');
+      const name = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
+      const f = s.slice(s.lastIndexOf(')') + 2).trim().split(' ');
+      if (Number(f[1]) === 2 || Number(d) === 2) continue; // kthreadd and its children
+      out.set(Number(d), { name, cpu: (Number(f[11]) + Number(f[12])) / ticksPerSecond() });
+    } catch { /* exited meanwhile */ }
+  }
+  return out;
+}
+
+/**
+ * CPU used between two snapshots by processes other than `exclude` (processes that exited in
+ * between are missed; ones that started count in full). Returns the total and the top users.
+ */
+export function otherCpu(before: ReturnType<typeof allProcessesCpu>, after: ReturnType<typeof allProcessesCpu>,
+  exclude: number[]): { seconds: number; top: Array<{ pid: number; name: string; seconds: number }> } {
+  const users: Array<{ pid: number; name: string; seconds: number }> = [];
+  for (const [pid, a] of after) {
+    if (exclude.includes(pid)) continue;
+    const d = a.cpu - (before.get(pid)?.cpu ?? 0);
+    if (d > 0) users.push({ pid, name: a.name, seconds: d });
+  }
+  users.sort((x, y) => y.seconds - x.seconds);
+  return { seconds: users.reduce((t, u) => t + u.seconds, 0), top: users.slice(0, 3) };
 }
