@@ -562,7 +562,7 @@ int remc_domain_call(remc_domain *d, remc_domain_fn fn, void *arg1, void *arg2,
   if (r == 0) {
     /* scrub what this call used of the heap, so the next client's parse cannot read it */
     uint32_t used = ((remc_parse_io *)d->io)->heap_used;
-    memset(d->heap, 0, used < d->heap_size ? used : d->heap_size);
+    if (used) memset(d->heap, 0, used < d->heap_size ? used : d->heap_size);
     return 0;
   }
   after_fault(d);
