@@ -6,6 +6,7 @@ import { abi, native } from '../native/index.ts';
 import { After, type TextConn, type TextProtocol } from '../protocol/text.ts';
 import type { Output } from '../protocol/output.ts';
 import type { Counters } from '../protocol/context.ts';
+import { readInto } from './fastread.ts';
 import { log } from './log.ts';
 
 const K = abi.K as Record<string, number>;
@@ -15,6 +16,8 @@ const R_CLOSE_REASON = K.R_CLOSE_REASON!, CLOSE_QUIT = K.REMC_CLOSE_QUIT!;
 const R_FAULT_KIND = K.R_FAULT_KIND!, R_FAULT_SIGNO = K.R_FAULT_SIGNO!, R_FAULT_CODE = K.R_FAULT_CODE!;
 const R_FAULT_PKEY = K.R_FAULT_PKEY!, R_FAULT_ADDR = K.R_FAULT_ADDR!, R_FAULT_NS = K.R_FAULT_NS!, R_VALIDATE = K.R_VALIDATE!;
 const BINARY_MAGIC = 0x80;
+/** Most bytes one read takes; the window holds this plus the largest incomplete command. */
+export const READ_SIZE = 256 * 1024;
 
 /** Shared by all connections of one event loop. */
 export interface Loop {
@@ -38,6 +41,8 @@ export class Connection implements TextConn {
   private swallow = 0;
   private decided = false;
   private closing = false;
+  /** reading stopped until the client drains our output */
+  private paused = false;
   amount = 0;
   lastCmdTime: number;
   readonly fd: number;
@@ -51,63 +56,67 @@ export class Connection implements TextConn {
       : socket.remoteAddress ? `tcp:${socket.remoteAddress}:${socket.remotePort}` : 'unix';
     this.listenAddr = listenAddr;
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (!readInto(socket, loop.window.subarray(0, READ_SIZE), (n) => this.onRead(n))) {
+      socket.on('data', (chunk: Buffer) => {
+        if (chunk.length > loop.window.length) { this.overflow(); return; }
+        loop.window.set(chunk, 0);
+        this.onRead(chunk.length);
+      });
+    }
     socket.on('error', (err) => log.info({ conn: this.fd, err: err.message }, 'connection error'));
     socket.on('close', () => loop.onClose(this));
+    socket.resume(); // accepted paused (pauseOnConnect), so that reads start only now
   }
 
   get state(): string { return this.closing ? 'conn_closing' : this.need ? 'conn_nread' : 'conn_parse_cmd'; }
 
-  private onData(chunk: Buffer): void {
+  /** A read event: `nread` new bytes are at window[0..nread). Returns false to stop reading. */
+  private onRead(nread: number): boolean {
     const loop = this.loop;
-    loop.counters.bytes_read += chunk.length;
-    if (this.closing) return;
+    const window = loop.window;
+    loop.counters.bytes_read += nread;
+    if (this.closing) return false;
+    let start = 0;
     if (this.swallow > 0) {
-      if (chunk.length <= this.swallow) { this.swallow -= chunk.length; return; }
-      chunk = chunk.subarray(this.swallow);
+      if (nread <= this.swallow) { this.swallow -= nread; return true; }
+      start = this.swallow;
       this.swallow = 0;
     }
     if (!this.decided) {
       this.decided = true;
-      if (chunk[0] === BINARY_MAGIC) {
+      if (window[start] === BINARY_MAGIC) {
         // The binary protocol is not implemented yet (issue 4): say so and hang up.
         log.info({ conn: this.fd, peer: this.addr }, 'binary protocol is not supported yet; closing');
         this.close();
-        return;
+        return false;
       }
     }
     let len: number;
-    const window = loop.window;
     if (this.pendingLen > 0) {
-      this.append(chunk);
-      if (this.pendingLen < this.need) return;
+      this.append(window, start, nread);
+      if (this.pendingLen < this.need) return true;
       len = this.pendingLen;
-      if (len > window.length) { this.overflow(); return; }
-      window.set(this.pending!.subarray(0, len), 0);
+      if (len > window.length) { this.overflow(); return false; }
+      this.pending!.copy(window, 0, 0, len);
     } else {
-      len = chunk.length;
-      if (len > window.length) {
-        // Only the first part fits the window; the rest waits as pending input.
-        this.append(chunk.subarray(window.length));
-        len = window.length;
-      }
-      window.set(len === chunk.length ? chunk : chunk.subarray(0, len), 0);
+      if (start > 0) window.copyWithin(0, start, nread);
+      len = nread - start;
     }
-    const tail = this.pendingLen > len ? Buffer.from(this.pending!.subarray(len, this.pendingLen)) : null;
     this.pendingLen = 0;
     this.need = 0;
     this.process(len);
-    if (tail && !this.closing) this.onData(tail);
+    return !this.paused;
   }
 
-  private append(chunk: Buffer): void {
-    const want = this.pendingLen + chunk.length;
+  /** Add src[from..to) to the pending bytes. */
+  private append(src: Buffer, from: number, to: number): void {
+    const want = this.pendingLen + (to - from);
     if (!this.pending || this.pending.length < want) {
       const grown = Buffer.allocUnsafe(Math.max(want, this.need, (this.pending?.length ?? 0) * 2, 4096));
       if (this.pending) this.pending.copy(grown, 0, 0, this.pendingLen);
       this.pending = grown;
     }
-    chunk.copy(this.pending, this.pendingLen);
+    src.copy(this.pending, this.pendingLen, from, to);
     this.pendingLen = want;
   }
 
@@ -208,10 +217,11 @@ export class Connection implements TextConn {
       for (const c of chunks) { this.loop.counters.bytes_written += c.length; ok = s.write(c) && ok; }
       s.uncork();
     }
-    if (!ok) {
+    if (!ok && !this.paused) {
       // The client is not reading: stop reading from it until it does (bounded memory).
+      this.paused = true;
       s.pause();
-      s.once('drain', () => { if (!this.closing) s.resume(); });
+      s.once('drain', () => { this.paused = false; if (!this.closing) s.resume(); });
     }
   }
 

@@ -9,7 +9,7 @@ import { registerStatsArray } from '../protocol/stats.ts';
 import { TextProtocol } from '../protocol/text.ts';
 import { R } from '../protocol/replies.ts';
 import type { Settings } from './config.ts';
-import { Connection, type Loop } from './connection.ts';
+import { Connection, READ_SIZE, type Loop } from './connection.ts';
 import { log, setVerbosity } from './log.ts';
 
 const K = abi.K as Record<string, number>;
@@ -37,7 +37,8 @@ export class Server implements ServerContext {
   private stopping: Promise<void> | null = null;
 
   constructor(readonly settings: Settings) {
-    const windowCap = Math.max(4 << 20, settings.maxItemSize + (1 << 20));
+    // The largest command (a value of -I bytes plus its line) must fit beside one read.
+    const windowCap = Math.max(4 << 20, settings.maxItemSize + (1 << 20) + READ_SIZE);
     const init = native.init({
       isolation: ISOLATION_REQUEST[settings.isolation],
       watchdogMs: settings.watchdogMs,
@@ -121,7 +122,7 @@ export class Server implements ServerContext {
 
   private listen(opts: net.ListenOptions, label: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      const server = net.createServer({ noDelay: true }, (sock) => this.accept(sock, server));
+      const server = net.createServer({ noDelay: true, pauseOnConnect: true }, (sock) => this.accept(sock, server));
       server.maxConnections = Number.MAX_SAFE_INTEGER;
       server.once('error', reject);
       server.listen(opts, () => {
