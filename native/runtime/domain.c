@@ -121,8 +121,13 @@ static int in_range(uint64_t a, const void *lo, size_t len) {
   return a >= (uint64_t)(uintptr_t)lo && a < (uint64_t)(uintptr_t)lo + len;
 }
 
+/* The handler path runs with the kernel's init PKRU (only pkey 0 accessible): it must not read
+ * a canary that lives elsewhere (domain code's __stack_chk_guard, if this file were built with
+ * -mstack-protector-guard=global as in the native test), so no stack protector on it. */
+#define HANDLER_FN __attribute__((no_stack_protector))
+
 /* PKRU of the interrupted context, from the XSAVE area of the signal frame; -1 if absent. */
-static int64_t frame_pkru(const ucontext_t *uc) {
+HANDLER_FN static int64_t frame_pkru(const ucontext_t *uc) {
   const uint8_t *fp = (const uint8_t *)uc->uc_mcontext.fpregs;
   if (!fp || !xsave_pkru_off) return -1;
   const struct _fpx_sw_bytes *sw = (const struct _fpx_sw_bytes *)(fp + 464);
@@ -137,7 +142,7 @@ static int64_t frame_pkru(const ucontext_t *uc) {
 
 /* Was the interrupted instruction domain code? in_domain alone is not enough: a signal handler
  * (e.g. V8's SIGPROF sampler) may fault on the alternate stack while in_domain is set. */
-static int interrupted_domain(struct remc_domain *d, const ucontext_t *uc) {
+HANDLER_FN static int interrupted_domain(struct remc_domain *d, const ucontext_t *uc) {
   uint64_t rsp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
   if (in_range(rsp, d->stack_lo - STACK_GUARD, STACK_GUARD + d->stack_size + 1)) return 1;
   if (d->g.flags & GF_SWITCH) {
@@ -147,7 +152,7 @@ static int interrupted_domain(struct remc_domain *d, const ucontext_t *uc) {
   return 0;
 }
 
-static void forward(int sig, siginfo_t *si, void *uc) {
+HANDLER_FN static void forward(int sig, siginfo_t *si, void *uc) {
   struct sigaction *o = &old_act[sig];
   if (o->sa_flags & SA_SIGINFO) {
     if (o->sa_sigaction) { o->sa_sigaction(sig, si, uc); return; }
@@ -162,7 +167,7 @@ static void forward(int sig, siginfo_t *si, void *uc) {
   if (si->si_code <= 0) raise(sig);
 }
 
-static void on_signal(int sig, siginfo_t *si, void *ucv) {
+HANDLER_FN static void on_signal(int sig, siginfo_t *si, void *ucv) {
   ucontext_t *uc = (ucontext_t *)ucv;
   struct remc_domain *d = (struct remc_domain *)remc_tls_gate;
   if (d && d->g.in_domain && interrupted_domain(d, uc)) {
@@ -261,12 +266,19 @@ static int alloc_keys(void) {
   return 0;
 }
 
+/* The canary of code built with -mstack-protector-guard=global must be set before any such
+ * function runs (a frame live across the change would fail its check), so at load time; it is
+ * sealed with the rest of the page by remc_domain_process_init. */
+__attribute__((constructor, no_stack_protector)) static void init_canary(void) {
+  uint64_t canary = 0;
+  if (getrandom(&canary, sizeof canary, GRND_NONBLOCK) != sizeof canary)
+    canary = now_ns() * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)&canary;
+  canary &= ~0xffull; /* a zero low byte stops string overflows, like glibc's canary */
+  remc_gate_ro.canary = canary;
+}
+
 static int seal_ro_page(void) {
   struct remc_gate_ro *ro = &remc_gate_ro;
-  uint64_t canary = 0;
-  if (getrandom(&canary, sizeof canary, 0) != sizeof canary) canary = now_ns() * 0x9e3779b97f4a7c15ull;
-  canary &= ~0xffull; /* a zero low byte stops string overflows, like glibc's canary */
-  ro->canary = canary;
   if (key_dom >= 0) {
     ro->pkru_pku = pkru_for(0);
     ro->pkru_strict = pkru_for(1);
