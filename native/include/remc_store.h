@@ -10,7 +10,8 @@
  * into a caller buffer) or through a reference held by a remc_item_ref, released explicitly.
  *
  * Time: the store has its own clock in seconds (remc_store_set_time), set by the server once a
- * second (and by `debugtime` in tests). exptime arguments are raw protocol values: 0 = never,
+ * second (and by `debugtime` in tests); it starts at the wall time of remc_store_create and is
+ * meant to move forward from there. exptime arguments are raw protocol values: 0 = never,
  * <= 30 days = relative seconds, larger = absolute Unix time, negative = already expired.
  */
 #ifndef REMC_STORE_H
@@ -44,8 +45,8 @@ typedef struct remc_store_config {
   X(NOT_FOUND)     \
   X(DELETED)       \
   X(TOUCHED)       \
-  X(TOO_LARGE)     /* item would exceed item_size_max (any existing item is unlinked) */ \
-  X(NO_MEMORY)     /* -M and no room, or no slab could be had (existing item unlinked)  */ \
+  X(TOO_LARGE)     /* item would exceed item_size_max (a SET also unlinks the old item) */ \
+  X(NO_MEMORY)     /* -M and no room, or nothing evictable (a SET also unlinks the old) */ \
   X(NON_NUMERIC)   /* incr/decr on a value that is not a decimal u64 */
 
 enum remc_store_result {
@@ -84,17 +85,24 @@ int64_t remc_store_time(const remc_store *s);
 /* Item size arithmetic exactly as memcached's: header + cas + key + 1 + value + 2 (+4 if flags). */
 uint64_t remc_store_item_size(const remc_store *s, uint32_t klen, uint64_t vlen, uint32_t flags);
 
-/* Lookup. Returns 1 on hit (ref pinned, info filled), 0 on miss (expired/flushed count as miss).
- * bump=1 updates LRU position and last access (get); touch_exptime != NULL also sets the exptime
- * (gat). */
+/* Lookup. Returns 1 on hit (ref pinned, info filled), 0 on miss (expired/flushed count as miss,
+ * and so does an item already pinned ~65000 times, memcached's refcount guard).
+ * bump=1 marks the item recently used and sets its last access (get); touch_exptime != NULL also
+ * sets the exptime (gat), and then the lookup counts as touch_hits/touch_misses instead of
+ * get_hits/get_misses, as in memcached. info->last_access and info->fetched are the values from
+ * before this lookup (meta `l`, `h`); info->exptime is the one after a touch. */
 int remc_store_get(remc_store *s, const uint8_t *key, uint32_t klen, int bump,
                    const int64_t *touch_exptime, remc_item_ref *ref, remc_item_info *info);
 /* Copy the value of a pinned item (info.nbytes bytes) into dst. */
 void remc_store_copy_value(remc_store *s, const remc_item_ref *ref, uint8_t *dst);
 void remc_store_release(remc_store *s, remc_item_ref *ref);
 
-/* set/add/replace/append/prepend/cas. `cas` is the compare value for REMC_MODE_CAS. On STORED,
- * *new_cas (if not NULL) gets the item's new CAS. */
+/* set/add/replace/append/prepend/cas. `cas` is the compare value for REMC_MODE_CAS; for
+ * APPEND/PREPEND a non-zero `cas` is compared too (binary protocol), EXISTS on mismatch. On STORED,
+ * *new_cas (if not NULL) gets the item's new CAS. As memcached 1.6.18: append/prepend keep the old
+ * flags and exptime and answer NOT_STORED (old kept) if the result would exceed item_size_max;
+ * TOO_LARGE/NO_MEMORY unlink the old item only for SET. A key length outside 1..250 or an unknown
+ * mode gives NOT_STORED. */
 int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
                      const uint8_t *value, uint32_t vlen, uint32_t flags, int64_t exptime,
                      uint64_t cas, uint64_t *new_cas);
@@ -111,15 +119,21 @@ int remc_store_arith(remc_store *s, const uint8_t *key, uint32_t klen, int incr,
 /* touch: TOUCHED / NOT_FOUND */
 int remc_store_touch(remc_store *s, const uint8_t *key, uint32_t klen, int64_t exptime);
 
-/* flush_all: items stored at or before now+delay become invalid at now+delay (lazily).
- * exptime uses the same rules as item exptimes; <= 0 means now. */
+/* flush_all: items last stored/accessed at or before the flush time become invalid (lazily).
+ * exptime uses the same rules as item exptimes; <= 0 means now. memcached's exact rule is kept:
+ * with CAS the cutoff is flush time - 1 second (items stored earlier in the current second are
+ * caught by their CAS instead), so a delayed flush takes effect one second early; with -C items
+ * stored in the flush second itself are flushed too; an absolute time in the past does nothing. */
 void remc_store_flush(remc_store *s, int64_t exptime);
 
-/* Reclaim up to `max_items` expired or flushed items (the background reclaimer calls this
- * periodically). Returns how many were freed. */
+/* Check up to `max_items` items (walking each class's LRU from the tail, resuming where the
+ * last call stopped) and free the expired or flushed ones; also advances a hash table
+ * migration. The background reclaimer calls this periodically. Returns how many were freed. */
 uint32_t remc_store_reclaim(remc_store *s, uint32_t max_items);
 
-/* cache_memlimit: change -m at run time (shrinking evicts lazily). */
+/* cache_memlimit: change -m at run time. 0 on success, -1 if bytes is 0 or address space for
+ * the new limit cannot be mapped. Shrinking stops handing out pages; pages already owned by
+ * classes are kept (no page mover yet), so memory only shrinks through eviction pressure. */
 int remc_store_set_mem_limit(remc_store *s, uint64_t bytes);
 
 /* Statistics ------------------------------------------------------------------------------ */
@@ -170,7 +184,9 @@ enum remc_item_stat {
 
 /* Number of slab classes (ids 1..n; memcached numbers classes from 1). */
 uint32_t remc_store_class_count(const remc_store *s);
-/* Fill one class's stats. Returns 0 if the class has never been used (memcached skips those). */
+/* Fill one class's stats (either array may be NULL). Returns 1 if the class owns pages, 0 if it
+ * has never been used or cls is out of range (memcached skips those in `stats slabs`; `stats
+ * items` also skips classes whose `number` is 0). */
 int remc_store_class_stats(remc_store *s, uint32_t cls, double slab_out[REMC_SSTAT_COUNT],
                            double item_out[REMC_ISTAT_COUNT]);
 

@@ -524,23 +524,40 @@ int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
 
   item *it;
   if (old && !concat && old->cls == id && old->refcount == 0) {
-    /* Overwrite in the same class with nobody reading the old value: reuse its chunk. This also
-     * avoids failing when the old item is the only thing its class could evict. */
-    item_unlink_keep(s, old);
+    /* Overwrite in the same class with nobody reading the old value: rewrite the chunk where
+     * it is. Same key, so the hash chain stays valid; instead of relinking it at the LRU head
+     * (two more cache misses for its neighbours) it is marked active, which gives it the same
+     * protection from the next tail pass. Also never fails for want of memory. */
+    sclass *c = &s->cls[id];
+    uint64_t oldn = item_ntotal(s, old);
     it = old;
-    old = NULL;
-    it->iflags = 0;
-  } else {
-    if (old) old->refcount++; /* keep it from being evicted while we allocate */
-    it = item_alloc(s, id);
-    if (old) old->refcount--;
-    if (!it) {
-      s->store_no_memory++;
-      s->cls[piece_id].cmd_set--; /* memcached counts set_cmds only for allocated items */
-      if (mode == REMC_MODE_SET && old) item_unlink(s, old);
-      rc = REMC_STORE_NO_MEMORY;
-      goto out;
-    }
+    it->exptime = ex;
+    it->nbytes = (uint32_t)nbytes;
+    it->iflags = IT_LINKED | IT_ACTIVE | (flags ? IT_HASFLAGS : 0);
+    if (flags) memcpy(item_key(s, it) + klen + 1, &flags, 4);
+    uint8_t *d = item_data(s, it);
+    memcpy(d, value, vlen);
+    d[vlen] = '\r';
+    d[vlen + 1] = '\n';
+    it->time = s->now;
+    item_set_cas(s, it, s->cas_sz ? ++s->cas_counter : 0);
+    uint64_t newn = item_ntotal(s, it);
+    c->requested += newn - oldn; /* modular arithmetic: fine when the item shrinks */
+    s->bytes += newn - oldn;
+    s->total_items++;
+    if (new_cas) *new_cas = item_cas(s, it);
+    rc = REMC_STORE_STORED;
+    goto out;
+  }
+  if (old) old->refcount++; /* keep it from being evicted while we allocate */
+  it = item_alloc(s, id);
+  if (old) old->refcount--;
+  if (!it) {
+    s->store_no_memory++;
+    s->cls[piece_id].cmd_set--; /* memcached counts set_cmds only for allocated items */
+    if (mode == REMC_MODE_SET && old) item_unlink(s, old);
+    rc = REMC_STORE_NO_MEMORY;
+    goto out;
   }
   uint8_t *d = item_init(s, it, key, klen, hv, flags, ex, (uint32_t)nbytes);
   if (mode == REMC_MODE_APPEND) {
