@@ -114,7 +114,10 @@ __attribute__((noreturn)) void remc_domain_abort(void);
 
 /* Run fn(arg1, arg2) inside the domain. Returns 0 after a normal return, else the fault kind
  * (info filled). After either, the scratch heap is reset and scrubbed and every permission is
- * as before the call; the thread's PKRU equals what it was on entry. */
+ * as before the call; the thread's PKRU equals what it was on entry.
+ * The io area is a remc_parse_io: before the call the window is zeroed from io->len up to the
+ * longest input of earlier calls (one client's bytes are never visible to the next), after it
+ * the heap is zeroed up to io->heap_used (everything after a fault). */
 int remc_domain_call(remc_domain *d, remc_domain_fn fn, void *arg1, void *arg2,
                      remc_fault_info *info);
 

@@ -62,6 +62,7 @@ struct remc_domain {
   remc_fault_info fault;
   struct timespec fault_t0;
   int mask_changed;
+  size_t window_hw; /* highest input length root has put in the window since the last scrub */
   /* watchdog (its thread reads g.seq/g.in_domain; wd_* below are its own, under wd_lock) */
   uint64_t wd_bound_ns;
   uint64_t wd_seq, wd_since;
@@ -568,6 +569,13 @@ static void after_fault(struct remc_domain *d) {
 int remc_domain_call(remc_domain *d, remc_domain_fn fn, void *arg1, void *arg2,
                      remc_fault_info *info) {
   remc_tls_gate = &d->g;
+  /* The window is shared by every connection of this thread: bytes of a longer earlier input
+   * past this call's len are zeroed, so the parser sees only this event's bytes. (io->len is
+   * root's value here; after the call it is the domain's and proves nothing.) */
+  size_t len = ((remc_parse_io *)d->io)->len;
+  if (len > d->window_cap) len = d->window_cap;
+  if (d->window_hw > len) memset(d->window + len, 0, d->window_hw - len);
+  d->window_hw = len;
   int r = d->isolation == REMC_ISO_PKU_STRICT ? remc_gate_call_strict(&d->g, fn, arg1, arg2)
                                               : remc_gate_call(&d->g, fn, arg1, arg2);
   d->stats.calls++;

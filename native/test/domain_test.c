@@ -69,7 +69,7 @@ static long rss_kib(void) {
 /* no canary (TLS, pkey 0), no jump tables (.rodata, pkey 0): strict mode reads neither */
 #define DOMAIN_FN __attribute__((noinline, no_stack_protector, optimize("no-jump-tables")))
 
-enum { OP_GOOD = 1, OP_READ_T0, OP_WRITE_HEAP, OP_CHECK_HEAP_ZERO, OP_SPIN_NS, OP_JUMP_T2 };
+enum { OP_GOOD = 1, OP_READ_T0, OP_WRITE_HEAP, OP_CHECK_HEAP_ZERO, OP_SPIN_NS, OP_JUMP_T2, OP_WINDOW_TAIL };
 
 /* io->in_reserved selects the operation; results go to io->status / io->consumed. */
 DOMAIN_FN static void dom_op(void *a1, void *a2) {
@@ -96,6 +96,11 @@ DOMAIN_FN static void dom_op(void *a1, void *a2) {
     /* spin about fault_target[3] iterations (no clock: vDSO data is pkey 0) */
     for (volatile uint64_t i = 0; i < io->fault_target[3]; i++) {
     }
+  } else if (op == OP_WINDOW_TAIL) {
+    /* nonzero bytes past len, up to fault_target[3] (the window size) */
+    uint32_t nz = 0;
+    for (uint64_t i = io->len; i < io->fault_target[3]; i++) nz += w[i] != 0;
+    io->status = nz;
   } else if (op == OP_JUMP_T2) {
     /* play an attacker: reach the gate's entry WRPKRU with eax = 0 (all keys open) */
     __asm__ volatile("xor %%eax, %%eax\n\txor %%ecx, %%ecx\n\txor %%edx, %%edx\n\tjmp *%0"
@@ -164,6 +169,16 @@ static void test_good_calls(int mode) {
     CHECK(r == REMC_FAULT_pku && fi.pkey == 0, "strict root read r=%d pkey=%d", r, fi.pkey);
   else
     CHECK(r == 0 && io->consumed == (uint32_t)root_word, "%s root read r=%d", mode_name(mode), r);
+  /* window: a shorter input never shows the tail of a longer earlier one */
+  memset(w, 'A', 3000);
+  io->len = 3000;
+  r = call(d, dom_op, OP_GOOD, &fi);
+  memcpy(w, "get k\r\n", 7);
+  io->len = 7;
+  io->fault_target[3] = remc_domain_window_cap(d);
+  io->in_reserved = OP_WINDOW_TAIL;
+  r = remc_domain_call(d, dom_op, io, w, &fi);
+  CHECK(r == 0 && io->status == 0, "%s: %u stale window bytes visible past len", mode_name(mode), io->status);
   /* heap: used part scrubbed after a good call */
   io->len = 4000;
   r = call(d, dom_op, OP_WRITE_HEAP, &fi);
@@ -391,10 +406,11 @@ static void *stormer(void *a) {
   }
   return NULL;
 }
+static atomic_int reaping; /* only during the storm: other tests wait for their own children */
 static void *sink(void *a) {
   (void)a;
   while (!atomic_load(&storm_stop)) {
-    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    while (atomic_load(&reaping) && waitpid(-1, NULL, WNOHANG) > 0) {
     }
     usleep(1000);
   }
@@ -420,6 +436,7 @@ static void test_signal_storm(int mode, double seconds, pthread_t *sink_th) {
   atomic_store(&storm_stop, 0);
   atomic_store(&hits_on_domain_thread, 0);
   pthread_t st;
+  atomic_store(&reaping, 1);
   pthread_create(&st, NULL, stormer, NULL);
   uint64_t end = now_ns() + (uint64_t)(seconds * 1e9);
   int calls = 0, bad = 0;
@@ -439,6 +456,9 @@ static void test_signal_storm(int mode, double seconds, pthread_t *sink_th) {
   atomic_store(&storm_stop, 1);
   pthread_join(st, NULL);
   usleep(20000);
+  atomic_store(&reaping, 0);
+  while (waitpid(-1, NULL, WNOHANG) > 0) {
+  }
   CHECK(bad == 0, "%s: %d bad calls in the storm", mode_name(mode), bad);
   CHECK(atomic_load(&hits_usr2) > 0 && atomic_load(&hits_hup) > 0 && atomic_load(&hits_chld) > 0,
         "storm handlers did not run: usr2 %d hup %d chld %d", hits_usr2, hits_hup, hits_chld);
