@@ -1,0 +1,9 @@
+import { runGroups } from './harness.ts';
+import { admin, errors, quirks } from './seq/admin.ts';
+
+// admin first on a fresh pair: the stats sequences then see a short, known history.
+runGroups([
+  { name: 'stats and admin', sequences: admin },
+  { name: 'errors (§1.7)', sequences: errors },
+  { name: 'quirks (§1.11)', sequences: quirks },
+]);

@@ -1,0 +1,4 @@
+import { runGroups } from './harness.ts';
+import { pipeline } from './seq/pipeline.ts';
+
+runGroups([{ name: 'pipelines and splits', sequences: pipeline }]);
