@@ -321,6 +321,13 @@ void remc_parse(remc_parse_io *io, const uint8_t *w) {
         exptime = t.v;
         k = skip_sp(w, ke, le);
       }
+      /* Continue a multiget cut by REMC_PS_FULL: only at a token start inside this line. The
+       * keys before it were checked by the call that cut it, so the check below starts there
+       * too (a long multiget costs linear time, not quadratic). */
+      if (resume && pos == io->start && resume > k && resume < le && w[resume - 1] == ' ' &&
+          w[resume] != ' ')
+        k = resume;
+      resume = 0;
       /* A key over 250 bytes anywhere: the whole command is that error, even after hits
        * (observed: "set a..; get a <251 x a>" answers only CLIENT_ERROR). No token can be that
        * long when the whole rest is not. */
@@ -338,15 +345,9 @@ void remc_parse(remc_parse_io *io, const uint8_t *w) {
           emit(d, op, REMC_PERR_KEY_TOO_LONG, 0, pos, eol, 0, 0, 0, 0, 0, 0, 0, 0);
           nd++;
           pos = eol;
-          resume = 0;
           continue;
         }
       }
-      /* Continue a multiget cut by REMC_PS_FULL: only at a token start inside this line. */
-      if (resume && pos == io->start && resume > k && resume < le && w[resume - 1] == ' ' &&
-          w[resume] != ' ')
-        k = resume;
-      resume = 0;
       if (k == le) { /* "gat <exptime>" without keys: just END */
         emit(d, op, 0, REMC_DF_LAST_KEY, pos, eol, 0, 0, 0, 0, 0, exptime, 0, 0);
         nd++;
