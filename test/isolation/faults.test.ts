@@ -1,0 +1,108 @@
+// Every fault-injection kind, over TCP (issue 3, "Done means"): the attacker's connection is
+// closed; another client's pipelined traffic before, during and after gets correct replies;
+// every key stored before is unchanged; the server PID is the same; the targeted root word is
+// unchanged; the fault is counted under the kind the real mechanism reports. In pku and
+// pku-strict. With --isolation=none the same root and store writes really corrupt.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Conn, startRemcached, type Server } from '../helpers/server.ts';
+import { INJECTIONS, Victim, changedItems, clientChecksum, makeItems, sleep, stats, storeItems } from './helpers.ts';
+
+const ROOT_INTACT = '5afe5afe5afe5afe';
+const WATCHDOG_MS = 50;
+
+async function attack(port: number, id: number): Promise<{ closed: boolean; reply: string; ms: number }> {
+  const a = await Conn.open(port);
+  const t0 = process.hrtime.bigint();
+  a.send(`debug_fault ${id}\r\n`);
+  // closed (a fault) or a reply line (no fault: isolation none), whichever comes first
+  const got = await a.until((b) => b.includes('\r\n'), 3000).catch(() => Buffer.alloc(0));
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const reply = Buffer.concat([got, a.take()]).toString('latin1');
+  const closed = a.closed;
+  a.close();
+  return { closed, reply, ms };
+}
+
+for (const mode of ['pku', 'pku-strict'] as const) {
+  test(`${mode}: every injected fault closes only the attacker; cache, PID, root and other clients intact`, async () => {
+    let srv: Server | null = null;
+    try {
+      srv = await startRemcached([`--isolation=${mode}`, '--enable-fault-injection', `--watchdog-ms=${WATCHDOG_MS}`]);
+      const s0 = await stats(srv.port);
+      if (s0.get('isolation') !== mode) {
+        console.log(`  skipped: server runs isolation=${s0.get('isolation')} (no PKU here?)`);
+        return;
+      }
+      const items = makeItems(200, `iso-${mode}`);
+      await storeItems(srv.port, items);
+      const sum0 = await clientChecksum(srv.port, items);
+      const pid = s0.get('pid');
+      for (const inj of INJECTIONS) {
+        const before = await stats(srv.port);
+        const victim = await Victim.start(srv.port, items);
+        await sleep(15); // traffic before
+        const a = await attack(srv.port, inj.id);
+        await sleep(15); // and after
+        const v = await victim.stop();
+        const after = await stats(srv.port);
+        const what = `${mode} ${inj.name} (debug_fault ${inj.id})`;
+        assert.ok(a.closed, `${what}: attacker connection not closed`);
+        assert.is(a.reply, '', `${what}: attacker got a reply`);
+        assert.equal(v.errors, [], `${what}: victim traffic`);
+        assert.ok(v.batches >= 3, `${what}: victim made only ${v.batches} batches`);
+        assert.is(after.get('pid'), pid, `${what}: server PID changed`);
+        const counter = `parser_faults_${inj.pku}`;
+        assert.is(Number(after.get(counter)) - Number(before.get(counter)), 1, `${what}: ${counter} did not count it`);
+        assert.is(Number(after.get('parser_faults')) - Number(before.get('parser_faults')), 1, `${what}: parser_faults`);
+        if (after.has('fault_root_target')) assert.is(after.get('fault_root_target'), ROOT_INTACT, `${what}: root word changed`);
+        if (after.has('store_checksum')) assert.is(after.get('store_checksum'), s0.get('store_checksum'), `${what}: store checksum changed`);
+        if (inj.pku === 'timeout') assert.ok(a.ms >= WATCHDOG_MS && a.ms < WATCHDOG_MS * 10, `${what}: closed after ${a.ms} ms`);
+      }
+      assert.equal(await changedItems(srv.port, items), [], `${mode}: stored items changed`);
+      assert.is(await clientChecksum(srv.port, items), sum0, `${mode}: item checksum changed`);
+      const end = await stats(srv.port);
+      assert.is(Number(end.get('parser_faults')) - Number(s0.get('parser_faults')), INJECTIONS.length);
+    } finally {
+      await srv?.stop();
+    }
+  });
+}
+
+test('none: the same root and store writes really corrupt (the test can fail)', async () => {
+  let srv: Server | null = null;
+  try {
+    srv = await startRemcached(['--isolation=none', '--enable-fault-injection', `--watchdog-ms=${WATCHDOG_MS}`]);
+    const s0 = await stats(srv.port);
+    assert.is(s0.get('isolation'), 'none');
+    const items = makeItems(50, 'iso-none');
+    await storeItems(srv.port, items);
+    const byName = new Map(INJECTIONS.map((i) => [i.name, i]));
+
+    // root write: no fault, the root word is overwritten
+    const rw = await attack(srv.port, byName.get('root_write')!.id);
+    assert.not.ok(rw.closed && rw.reply === '', 'root write in none: expected the call to return (no fault)');
+    const s1 = await stats(srv.port);
+    assert.is(s1.get('pid'), s0.get('pid'));
+    if (s1.has('fault_root_target')) assert.is.not(s1.get('fault_root_target'), ROOT_INTACT, 'none: root word not corrupted');
+    else console.log('  note: stats has no fault_root_target; root corruption not observable over TCP');
+
+    // store write: a stored item's bytes are overwritten
+    const sw = await attack(srv.port, byName.get('store_write')!.id);
+    assert.not.ok(sw.closed && sw.reply === '', 'store write in none: expected no fault');
+    const changed = await changedItems(srv.port, items);
+    const s2 = await stats(srv.port);
+    const sumChanged = s2.has('store_checksum') && s2.get('store_checksum') !== s1.get('store_checksum');
+    assert.ok(changed.length > 0 || sumChanged, 'none: the store write corrupted nothing visible');
+    console.log(`  none: store write corrupted ${changed.length} item(s) (${changed.slice(0, 3).join(', ')})`);
+
+    // the crash kinds are still rewound in none (same code path), the process survives
+    const nd = await attack(srv.port, byName.get('null_deref')!.id);
+    assert.ok(nd.closed, 'none: NULL deref not rewound');
+    assert.is((await stats(srv.port)).get('pid'), s0.get('pid'));
+  } finally {
+    await srv?.stop();
+  }
+});
+
+test.run();
