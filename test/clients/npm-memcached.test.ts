@@ -136,9 +136,13 @@ test('400 concurrent requests over the pool', async () => {
   assert.equal(got, Array.from({ length: 200 }, (_, i) => `v${i}`));
 });
 
-test('version parses as X.Y.Z', async () => {
+test('version: the client sees the memcached version remcached claims (1.6.x)', async () => {
+  // The client takes the LAST "X.Y.Z" of the version token (/(\d+)\.(\d+)\.(\d+)$/), and
+  // applications compare it for feature checks: it must be memcached's version, not ours.
   const [v] = await call<any[]>('version');
-  assert.match(v.version, /^\d+\.\d+\.\d+$/);
+  assert.match(v.version, /^1\.6\.\d+$/, `client parsed version ${v.version}`);
+  assert.is(Number(v.major), 1);
+  assert.is(Number(v.minor), 6);
   if (TARGET === 'memcached') assert.is(v.version, '1.6.18');
 });
 
