@@ -148,14 +148,15 @@ function table(sums: Summary[], baseline: string, noneLabel: string | undefined)
   const lines: string[] = [];
   const base = sums.find((s) => s.server === baseline);
   const none = noneLabel ? sums.find((s) => s.server === noneLabel) : undefined;
-  const w = Math.max(10, ...sums.map((s) => s.server.length)) + 2;
+  const name = (s: Summary) => s.server + (s.failed ? ` (${s.failed} failed)` : '');
+  const w = Math.max(10, ...sums.map((s) => name(s).length)) + 2;
   lines.push(pad('server', w) + lpad('ops/s (median)', 15) + lpad('min..max', 22) + lpad('CPU s/Mops', 12)
     + lpad(`tput vs ${baseline}`.slice(0, 22), 24) + lpad('CPU/op vs', 11) + (none ? lpad('tput vs none', 14) : '') + lpad('other CPU', 12));
   for (const s of sums) {
     const r = base ? s.tpsMedian / base.tpsMedian : NaN;
     const c = base ? s.cpuSecPerMops / base.cpuSecPerMops : NaN;
     const rn = none ? s.tpsMedian / none.tpsMedian : NaN;
-    lines.push(pad(s.server + (s.failed ? ` (${s.failed} failed)` : ''), w) + lpad(fmtInt(s.tpsMedian), 15)
+    lines.push(pad(name(s), w) + lpad(fmtInt(s.tpsMedian), 15)
       + lpad(`${fmtInt(s.tpsMin)}..${fmtInt(s.tpsMax)}`, 22) + lpad(fmt(s.cpuSecPerMops), 12)
       + lpad(fmtX(r), 24) + lpad(fmtX(c), 11) + (none ? lpad(fmtX(rn, 3), 14) : '')
       + lpad(`${fmt(s.maxOtherCores)} cores`, 12));
@@ -207,7 +208,10 @@ async function main(): Promise<void> {
           if (r.serverStats && r.memaslap.ok) {
             // Cross-check: the server must have seen (about) the ops memaslap claims.
             const seen = (r.serverStats.cmd_get ?? 0) + (r.serverStats.cmd_set ?? 0);
-            if (Math.abs(seen - r.memaslap.ops) > 0.02 * r.memaslap.ops + 1000) {
+            if (seen < 0.5 * r.memaslap.ops) {
+              r.error = `server stats count ${seen} get+set, memaslap claims ${r.memaslap.ops}: run discarded`;
+              console.log(`    ERROR: ${r.error}`);
+            } else if (Math.abs(seen - r.memaslap.ops) > 0.02 * r.memaslap.ops + 1000) {
               console.log(`    note: server stats count ${seen} get+set, memaslap reports ${r.memaslap.ops}`);
             }
           }

@@ -25,6 +25,7 @@ export interface MemaslapResult {
   cmdGet: number;
   cmdSet: number;
   getMisses: number;
+  readBytes: number;
   /** the last lines of output, kept for the JSON report when something went wrong */
   tail: string;
 }
@@ -48,7 +49,7 @@ export function parseMemaslap(out: string): Omit<MemaslapResult, 'ok' | 'error' 
   return {
     seconds: Number(last[1]), ops: Number(last[2]), tps: Number(last[3]),
     cmdGet: num(out, /^cmd_get: (\d+)/m), cmdSet: num(out, /^cmd_set: (\d+)/m),
-    getMisses: num(out, /^get_misses: (\d+)/m),
+    getMisses: num(out, /^get_misses: (\d+)/m), readBytes: num(out, /^read_bytes: (\d+)/m),
   };
 }
 
@@ -63,14 +64,16 @@ export function runMemaslap(o: MemaslapOptions): Promise<MemaslapResult> {
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; p.kill('SIGKILL'); }, (o.seconds + 20) * 1000);
     const fail = (error: string): MemaslapResult =>
-      ({ ok: false, error, seconds: 0, ops: 0, tps: 0, cmdGet: 0, cmdSet: 0, getMisses: 0, tail: out.slice(-2000) });
+      ({ ok: false, error, seconds: 0, ops: 0, tps: 0, cmdGet: 0, cmdSet: 0, getMisses: 0, readBytes: 0, tail: out.slice(-2000) });
     p.once('error', (e) => { clearTimeout(timer); resolve(fail(`cannot run ${MEMASLAP}: ${e.message}`)); });
     p.once('close', (code, signal) => {
       clearTimeout(timer);
       const parsed = parseMemaslap(out);
       if (timedOut) return resolve(fail(`memaslap did not finish within ${o.seconds + 20} s`));
       if (code !== 0 || !parsed) return resolve(fail(`memaslap exited ${code ?? signal}${parsed ? '' : ' without a summary'}`));
-      if (parsed.ops === 0) return resolve({ ...fail('memaslap completed no operation'), ...parsed, ok: false });
+      // memaslap counts requests it sent; with a server that closes or never answers it still
+      // reports a few ops, so no bytes read means no measurement.
+      if (parsed.ops === 0 || parsed.readBytes === 0) return resolve({ ...fail('the server answered nothing'), ...parsed, ok: false });
       resolve({ ok: true, ...parsed, tail: out.slice(-2000) });
     });
   });
