@@ -31,6 +31,8 @@ _Static_assert(offsetof(struct remc_gate, dom_pkru) == G_DOM_PKRU, "G_DOM_PKRU")
 _Static_assert(offsetof(struct remc_gate, flags) == G_FLAGS, "G_FLAGS");
 _Static_assert(offsetof(struct remc_gate, in_domain) == G_IN_DOMAIN, "G_IN_DOMAIN");
 _Static_assert(offsetof(struct remc_gate, seq) == G_SEQ, "G_SEQ");
+_Static_assert(offsetof(struct remc_gate, mxcsr) == G_MXCSR, "G_MXCSR");
+_Static_assert(offsetof(struct remc_gate, fcw) == G_FCW, "G_FCW");
 _Static_assert(offsetof(struct remc_gate_ro, pkru_pku) == RO_PKRU_PKU, "RO_PKRU_PKU");
 _Static_assert(offsetof(struct remc_gate_ro, pkru_strict) == RO_PKRU_STRICT, "RO_PKRU_STRICT");
 _Static_assert(offsetof(struct remc_gate_ro, pkru_transit) == RO_PKRU_TRANSIT, "RO_PKRU_TRANSIT");

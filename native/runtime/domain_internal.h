@@ -22,6 +22,8 @@
 #define G_FLAGS     72   /* u32: GF_* */
 #define G_IN_DOMAIN 76   /* u32: 1 from the stack switch until the host PKRU is back */
 #define G_SEQ       80   /* u64: calls entered (the watchdog compares it between samples) */
+#define G_MXCSR     88   /* u32: host MXCSR (SysV: its control bits are callee-saved) */
+#define G_FCW       92   /* u16: host x87 control word (likewise) */
 
 #define GF_HW_PKU   1    /* RDPKRU/WRPKRU exist: save and restore the host PKRU */
 #define GF_SWITCH   2    /* write the domain PKRU (PKU, PKU_STRICT); clear in NONE */
@@ -43,6 +45,9 @@ struct remc_gate {
   uint32_t flags;
   volatile uint32_t in_domain;
   volatile uint64_t seq;
+  uint32_t mxcsr;
+  uint16_t fcw;
+  uint16_t pad;
 };
 
 struct remc_gate_ro {

@@ -56,6 +56,8 @@ remc_gate_ro_end:
         movq    %r13, G_R13(%rdi)
         movq    %r14, G_R14(%rdi)
         movq    %r15, G_R15(%rdi)
+        stmxcsr G_MXCSR(%rdi)
+        fnstcw  G_FCW(%rdi)
         movq    %rsi, %r10                  /* fn */
         movq    %rdx, %r8                   /* a1 */
         movq    %rcx, %r9                   /* a2 */
@@ -94,7 +96,9 @@ remc_gate_ro_end:
         call    *%r10
 .endm
 
-/* Back on the host side with rdi = gate (from TLS): flag, stack, registers, return 0. */
+/* Back on the host side with rdi = gate (from TLS): flag, stack, registers, and the state the
+ * ABI says a callee preserves (the domain may have changed it): direction flag, MXCSR control,
+ * x87 control word. After a rewind the handler's fresh FPU state is replaced the same way. */
 .macro GATE_LEAVE
         movl    $0, G_IN_DOMAIN(%rdi)
         movq    G_RSP(%rdi), %rsp
@@ -104,6 +108,19 @@ remc_gate_ro_end:
         movq    G_R13(%rdi), %r13
         movq    G_R14(%rdi), %r14
         movq    G_R15(%rdi), %r15
+        cld
+        /* reload only when changed: ldmxcsr/fldcw cost more than the reads (red zone is free) */
+        stmxcsr -8(%rsp)
+        movl    -8(%rsp), %eax
+        cmpl    G_MXCSR(%rdi), %eax
+        je      8f
+        ldmxcsr G_MXCSR(%rdi)
+8:      fnstcw  -8(%rsp)
+        movzwl  -8(%rsp), %eax
+        cmpw    G_FCW(%rdi), %ax
+        je      9f
+        fldcw   G_FCW(%rdi)
+9:
 .endm
 
 .macro LOAD_TLS_GATE reg

@@ -69,7 +69,7 @@ static long rss_kib(void) {
 /* no canary (TLS, pkey 0), no jump tables (.rodata, pkey 0): strict mode reads neither */
 #define DOMAIN_FN __attribute__((noinline, no_stack_protector, optimize("no-jump-tables")))
 
-enum { OP_GOOD = 1, OP_READ_T0, OP_WRITE_HEAP, OP_CHECK_HEAP_ZERO, OP_SPIN_NS, OP_JUMP_T2, OP_WINDOW_TAIL };
+enum { OP_GOOD = 1, OP_READ_T0, OP_WRITE_HEAP, OP_CHECK_HEAP_ZERO, OP_SPIN_NS, OP_JUMP_T2, OP_WINDOW_TAIL, OP_MESS_FPU, OP_MESS_FPU_FAULT };
 
 /* io->in_reserved selects the operation; results go to io->status / io->consumed. */
 DOMAIN_FN static void dom_op(void *a1, void *a2) {
@@ -101,6 +101,14 @@ DOMAIN_FN static void dom_op(void *a1, void *a2) {
     uint32_t nz = 0;
     for (uint64_t i = io->len; i < io->fault_target[3]; i++) nz += w[i] != 0;
     io->status = nz;
+  } else if (op == OP_MESS_FPU || op == OP_MESS_FPU_FAULT) {
+    /* leave state the ABI says a callee preserves changed: MXCSR rounding toward zero, x87
+     * single precision, direction flag set */
+    uint32_t mx = 0x7f80;
+    uint16_t cw = 0x007f;
+    __asm__ volatile("ldmxcsr %0\n\tfldcw %1\n\tstd" : : "m"(mx), "m"(cw) : "memory");
+    if (op == OP_MESS_FPU_FAULT) *(volatile uint32_t *)(uintptr_t)io->fault_target[2] = 1;
+    __asm__ volatile("" ::: "memory");
   } else if (op == OP_JUMP_T2) {
     /* play an attacker: reach the gate's entry WRPKRU with eax = 0 (all keys open) */
     __asm__ volatile("xor %%eax, %%eax\n\txor %%ecx, %%ecx\n\txor %%edx, %%edx\n\tjmp *%0"
@@ -279,6 +287,31 @@ static void test_many_faults(int mode) {
   CHECK(total == 10000, "%s: stats count %llu faults", mode_name(mode), (unsigned long long)total);
   printf("  %-10s 10000 faults + 10000 good calls: PKRU %#x before and after, RSS %ld -> %ld KiB\n",
          mode_name(mode), pk0, rss0, rss1);
+  remc_domain_destroy(d);
+}
+
+/* The domain cannot leave MXCSR, the x87 control word or DF changed for the host. */
+static void fpu_state(uint32_t *mx, uint16_t *cw, uint64_t *fl) {
+  __asm__ volatile("stmxcsr %0\n\tfnstcw %1\n\tpushfq\n\tpopq %2" : "=m"(*mx), "=m"(*cw), "=r"(*fl));
+}
+static void test_abi_state(int mode) {
+  remc_domain *d = mk(mode, 0);
+  remc_parse_io *io = remc_domain_io(d);
+  uint32_t mx0, mx1;
+  uint16_t cw0, cw1;
+  uint64_t fl0, fl1;
+  for (int op = OP_MESS_FPU; op <= OP_MESS_FPU_FAULT; op++) {
+    remc_fault_info fi;
+    fpu_state(&mx0, &cw0, &fl0);
+    io->in_reserved = (uint32_t)op;
+    io->fault_target[2] = 8; /* unmapped: the faulting variant rewinds */
+    int r = remc_domain_call(d, dom_op, io, remc_domain_window(d), &fi);
+    fpu_state(&mx1, &cw1, &fl1);
+    CHECK(r == (op == OP_MESS_FPU ? 0 : REMC_FAULT_segv), "%s: op %d r=%d", mode_name(mode), op, r);
+    CHECK(mx1 == mx0 && cw1 == cw0 && !(fl1 & 0x400), "%s %s: MXCSR %#x->%#x CW %#x->%#x DF %d", mode_name(mode),
+          op == OP_MESS_FPU ? "return" : "rewind", mx0, mx1, cw0, cw1, !!(fl1 & 0x400));
+  }
+  io->fault_target[2] = 0;
   remc_domain_destroy(d);
 }
 
@@ -614,6 +647,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < nmodes; i++) test_injections(modes[i]);
   for (int i = 0; i < nmodes; i++) test_many_faults(modes[i]);
   if (pku) test_erim_check();
+  for (int i = 0; i < nmodes; i++) test_abi_state(modes[i]);
   for (int i = 0; i < nmodes; i++) test_two_threads(modes[i]);
   test_rseq_under_hog(pku ? REMC_ISO_PKU : REMC_ISO_NONE, storm_s);
   if (pku) test_rseq_under_hog(REMC_ISO_PKU_STRICT, storm_s / 2);
