@@ -571,15 +571,28 @@ static void test_traps_are_real(int mode) {
 }
 
 /* Domains on two threads at once, faulting. */
+static void io_good(remc_domain *d) {
+  remc_parse_io *io = remc_domain_io(d);
+  remc_fault_info fi;
+  io->len = 0;
+  io->in_reserved = OP_GOOD;
+  remc_domain_call(d, dom_op, io, remc_domain_window(d), &fi);
+}
 static void *second_thread(void *a) {
   int mode = *(int *)a;
   remc_domain *d = mk(mode, 0);
   remc_fault_info fi;
   int bad = 0;
+  /* a host PKRU unlike the init thread's: the strict exit must take its second WRPKRU */
+  if (mode != REMC_ISO_NONE) pkey_set(remc_domain_store_pkey(), PKEY_DISABLE_WRITE);
+  uint32_t pk0 = remc_domain_thread_pkru();
   for (int i = 0; i < 2000; i++) {
     int r = call(d, dom_inject, i & 1 ? REMC_FI_stack_smash : REMC_FI_null_deref, &fi);
     bad += r != (i & 1 ? REMC_FAULT_canary : REMC_FAULT_segv);
+    io_good(d);
+    bad += remc_domain_thread_pkru() != pk0;
   }
+  if (mode != REMC_ISO_NONE) pkey_set(remc_domain_store_pkey(), 0);
   remc_domain_destroy(d);
   return (void *)(intptr_t)bad;
 }
