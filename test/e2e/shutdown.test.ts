@@ -1,4 +1,4 @@
-// Graceful shutdown on SIGTERM and SIGINT (issue 2 §5, craft.md §5): exit code 0 within 2 s;
+// Graceful shutdown on SIGTERM and SIGINT (issue 2 §5, craft.md §5): stop accepting, exit 0 within 2 s;
 // requests already read are answered in full (even when the replies do not fit the socket
 // buffers); idle pooled connections are ended by the server (FIN), since clients never close
 // them; busy clients see a reply stream that stops on a reply boundary, never mid-reply.
@@ -42,6 +42,21 @@ async function waitFor(pred: () => boolean, ms: number, what: string): Promise<v
   }
 }
 
+/** A connection attempt: refused, closed unanswered, or (wrongly) served. */
+function tryServe(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    const done = (r: string) => { s.destroy(); resolve(r); };
+    s.once('connect', () => {
+      s.write('version\r\n');
+      s.once('data', (d) => done(`served: ${d.toString('latin1').trim()}`));
+      s.once('close', () => done('closed'));
+      setTimeout(() => done('no answer'), 1000);
+    });
+    s.once('error', (e: NodeJS.ErrnoException) => done(e.code ?? e.message));
+  });
+}
+
 /** Send the signal; resolve with exit code/signal and how long the exit took. */
 async function signalAndWait(srv: Server, sig: NodeJS.Signals): Promise<{ code: number | null; signal: string | null; ms: number }> {
   const t0 = Date.now();
@@ -63,7 +78,11 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     for (const c of clients) c.sock.write('version\r\n');
     await waitFor(() => clients.every((c) => text(c).endsWith('\r\n')), 3000, 'version replies');
     const t0 = Date.now();
+    // 50 ms after the signal the listener must be gone: new clients are not served.
+    const late = new Promise((res) => setTimeout(res, 50)).then(() => tryServe(srv.port));
     const r = await signalAndWait(srv, sig);
+    const lateResult = await late;
+    assert.ok(!lateResult.startsWith('served'), `a connection made 50 ms after ${sig} was ${lateResult}`);
     assert.is(r.signal, null, `killed by ${r.signal}`);
     assert.is(r.code, 0, `exit code; stderr: ${srv.stderr().slice(-500)}`);
     assert.ok(r.ms < EXIT_WITHIN_MS, `exit took ${r.ms} ms`);
@@ -73,6 +92,22 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
       assert.ok(c.endAt! - t0 < EXIT_WITHIN_MS, `client ${i} ended after ${c.endAt! - t0} ms`);
       assert.is(c.error, null, `client ${i}: ${c.error}`);
     }
+  });
+
+  test(`${sig}: clients stalled mid-request (half a line, half a value) do not hold the exit`, async () => {
+    const srv = await startTarget();
+    const halfLine = await connect(srv.port);
+    const halfValue = await connect(srv.port);
+    halfLine.sock.write('get some-ke');
+    halfValue.sock.write('set k 0 0 100\r\n0123456789');
+    await new Promise((res) => setTimeout(res, 50)); // let the server read both
+    const r = await signalAndWait(srv, sig);
+    assert.is(r.code, 0, `exit code; stderr: ${srv.stderr().slice(-500)}`);
+    assert.ok(r.ms < EXIT_WITHIN_MS, `exit took ${r.ms} ms`);
+    await Promise.race([Promise.all([halfLine.closed, halfValue.closed]), new Promise((res) => setTimeout(res, 1000))]);
+    assert.ok(halfLine.closedAt !== null && halfValue.closedAt !== null, 'both stalled clients were disconnected');
+    assert.is(text(halfLine), '', 'nothing answered to half a line');
+    assert.is(text(halfValue), '', 'nothing answered to half a value');
   });
 
   test(`${sig}: a request batch already read is answered in full (20 MiB of replies), then FIN`, async () => {
