@@ -16,9 +16,15 @@ for (const [name, mode] of [['none', 0], ['pku', 1], ['pku-strict', 2]] as const
     const r = spawnSync(process.execPath, [FIXTURE, ADDON, String(mode)], { encoding: 'utf8', timeout: 20_000 });
     assert.is(r.signal, null, `killed by ${r.signal}: ${r.stderr}`);
     assert.is(r.status, 0, r.stderr);
-    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { mode: number; faults: string[]; wasm: string[] };
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as
+      { mode: number; faults: string[]; wasm: string[]; keys: { domain: number; store: number }; pkru: number[] };
     const rootWrite = out.mode === 0 ? 'no fault' : 'pku';
     assert.equal(out.faults, ['segv', rootWrite, 'segv', rootWrite, 'segv', rootWrite]);
+    assert.is(out.pkru[1], out.pkru[0], `thread PKRU ${out.pkru[0]!.toString(16)} -> ${out.pkru[1]!.toString(16)} after 1000 faults`);
+    if (out.mode !== 0) {
+      // V8 holds key 1; ours are others, distinct, and the store's is denied to the domain
+      assert.ok(out.keys.domain > 1 && out.keys.store > 1 && out.keys.domain !== out.keys.store, JSON.stringify(out.keys));
+    }
     for (let i = 0; i < 3; i++) {
       assert.is(out.wasm[2 * i], 'RuntimeError: memory access out of bounds');
       assert.is(out.wasm[2 * i + 1], 'in bounds: 0');
