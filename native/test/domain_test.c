@@ -65,6 +65,25 @@ static long rss_kib(void) {
   return res * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
+/* ProtectionKey of the mapping holding addr (/proc/self/smaps), -2 if not found. */
+static int smaps_pkey(const void *addr) {
+  FILE *f = fopen("/proc/self/smaps", "r");
+  if (!f) return -2;
+  char line[512];
+  int in = 0, key = -2;
+  uintptr_t a = (uintptr_t)addr;
+  while (fgets(line, sizeof line, f)) {
+    unsigned long lo, hi;
+    if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) { /* a mapping's header line */
+      in = a >= lo && a < hi;
+    } else if (in && sscanf(line, "ProtectionKey: %d", &key) == 1) {
+      break;
+    }
+  }
+  fclose(f);
+  return key;
+}
+
 /* ---- domain code used by the tests: no libc, no canary (it must run in pku-strict too) --- */
 /* no canary (TLS, pkey 0), no jump tables (.rodata, pkey 0): strict mode reads neither */
 #define DOMAIN_FN __attribute__((noinline, no_stack_protector, optimize("no-jump-tables")))
@@ -276,6 +295,14 @@ static void test_many_faults(int mode) {
     if (g != 0 || io->consumed != 16) bad++;
   }
   long rss1 = rss_kib();
+  /* every mapping still carries the key it had: domain memory the domain key, root memory 0 */
+  size_t hs;
+  int want = mode == REMC_ISO_NONE ? 0 : remc_domain_pkey();
+  CHECK(smaps_pkey(w) == want && smaps_pkey(io) == want && smaps_pkey(remc_domain_heap(d, &hs)) == want,
+        "%s: domain mappings' keys %d %d %d, want %d", mode_name(mode), smaps_pkey(w), smaps_pkey(io),
+        smaps_pkey(remc_domain_heap(d, &hs)), want);
+  CHECK(smaps_pkey((const void *)&root_word) == 0, "root page key %d", smaps_pkey((const void *)&root_word));
+  CHECK(mode == REMC_ISO_NONE || smaps_pkey(store_page) == remc_domain_store_pkey(), "store page key");
   CHECK(faults == 10000 && bad == 0, "%s: %d/10000 faults rewound, %d good calls failed", mode_name(mode), faults, bad);
   CHECK(remc_domain_thread_pkru() == pk0, "%s: PKRU %x != %x after 10000 faults", mode_name(mode),
         remc_domain_thread_pkru(), pk0);
