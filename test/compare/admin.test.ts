@@ -1,9 +1,10 @@
 import { runGroups } from './harness.ts';
-import { admin, errors, quirks } from './seq/admin.ts';
+import { admin, errors, quirks, statsQuiet } from './seq/admin.ts';
 
 // admin first on a fresh pair: the stats sequences then see a short, known history.
 runGroups([
   { name: 'stats and admin', sequences: admin },
   { name: 'errors (§1.7)', sequences: errors },
   { name: 'quirks (§1.11)', sequences: quirks },
+  { name: 'stats with LRU maintainer/crawler off', args: ['-o', 'no_lru_crawler,no_lru_maintainer'], flushBefore: false, sequences: statsQuiet },
 ]);

@@ -4,6 +4,17 @@ import { seq, set, type Sequence } from '../harness.ts';
 const NO_LF_64K = 64 * 1024;
 const bigKeys = (n: number, len: number) => Array.from({ length: n }, (_, i) => `${i}`.padStart(len, 'q'));
 
+/** `<n> hits + END` with n bucketed: ~60000 (the refcount cap) or exact otherwise. */
+function sameKeyHits(block: string) {
+  return (reply: string): string => {
+    let n = 0, i = 0;
+    while (reply.startsWith(block, i)) { n++; i += block.length; }
+    const rest = reply.slice(i);
+    const bucket = n >= 59000 && n <= 61000 ? '~60000 (refcount cap)' : String(n);
+    return `${bucket} x ${block.replace(/\r\n/g, '\\r\\n')} then ${rest}`;
+  };
+}
+
 export const regress: Sequence[] = [
   // CVE-2009-2415: negative / huge <bytes>
   seq('§3 bytes -1', 'set k 0 0 -1\r\n', 'get k\r\n'),
@@ -43,10 +54,12 @@ export const regress: Sequence[] = [
     `cas ${'k'.repeat(251)} 0 0 1 1\r\nx\r\n`, `append ${'k'.repeat(251)} 0 0 1\r\nx\r\n`),
   // 1 MiB multiget line (4096 keys of 255 bytes + spaces), some of them set
   seq('§3 1 MiB multiget line', set('m1', 'one'), set('m2', 'two'), `get m1 ${bigKeys(4100, 250).join(' ')} m2 m1\r\n`),
-  seq('§3 1 MiB multiget line of one key', set('z', 'z'), `get ${'z '.repeat(1 << 19)}\r\n`),
-  // CVE-2018-1000127: the same key 70 000 times
-  seq('§3 70 000 x same key multiget', set('same', 'v'), `get ${'same '.repeat(70000)}\r\n`, 'get same\r\n'),
-  seq('§3 70 000 x same key gets', set('same', 'v'), `gets ${'same '.repeat(70000)}\r\n`),
+  // CVE-2018-1000127: the same key 70 000 times. memcached reports hits until the item's refcount
+  // passes 60 000, but refs are dropped as replies are written, so the exact count varies by a few
+  // from run to run: compare the shape (hits ~60 000, then END), not the exact count.
+  seq('§3 1 MiB multiget line of one key', set('z', 'z'), { send: `get ${'z '.repeat(1 << 19)}\r\n`, summary: sameKeyHits('VALUE z 0 1\r\nz\r\n') }),
+  seq('§3 70 000 x same key multiget', set('same', 'v'), { send: `get ${'same '.repeat(70000)}\r\n`, summary: sameKeyHits('VALUE same 0 1\r\nv\r\n') }, 'get same\r\n'),
+  seq('§3 70 000 x same key gets', set('same', 'v'), { send: `gets ${'same '.repeat(70000)}\r\n`, summary: sameKeyHits('VALUE same 0 1 <cas#1>\r\nv\r\n') }),
   // bare-LF commands
   seq('§3 bare LF on every command', 'set b 0 0 1\nx\r\n', 'get b\n', 'gets b\n', 'append b 0 0 1\ny\r\n', 'incr b 1\n', 'touch b 10\n',
     'gat 10 b\n', 'delete b\n', 'stats bogus\n', 'verbosity 0\n', 'flush_all 0\n'),
