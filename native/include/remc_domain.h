@@ -94,7 +94,8 @@ uint32_t remc_domain_thread_pkru(void);
 
 typedef struct remc_domain remc_domain;
 
-/* Per thread. NULL on failure. */
+/* Per thread: create, call and destroy a domain on the same thread. NULL on failure (errno:
+ * EINVAL before remc_domain_process_init, ENOTSUP for a PKU mode without keys). */
 remc_domain *remc_domain_create(const remc_domain_config *cfg);
 void remc_domain_destroy(remc_domain *d);
 
