@@ -88,7 +88,7 @@ static int smaps_pkey(const void *addr) {
 /* no canary (TLS, pkey 0), no jump tables (.rodata, pkey 0): strict mode reads neither */
 #define DOMAIN_FN __attribute__((noinline, no_stack_protector, optimize("no-jump-tables")))
 
-enum { OP_GOOD = 1, OP_READ_T0, OP_WRITE_HEAP, OP_CHECK_HEAP_ZERO, OP_SPIN_NS, OP_JUMP_T2, OP_WINDOW_TAIL, OP_MESS_FPU, OP_MESS_FPU_FAULT };
+enum { OP_GOOD = 1, OP_READ_T0, OP_WRITE_HEAP, OP_CHECK_HEAP_ZERO, OP_SPIN_NS, OP_JUMP_T2, OP_WINDOW_TAIL, OP_MESS_FPU, OP_MESS_FPU_FAULT, OP_WRITE_WINDOW };
 
 /* io->in_reserved selects the operation; results go to io->status / io->consumed. */
 DOMAIN_FN static void dom_op(void *a1, void *a2) {
@@ -128,6 +128,9 @@ DOMAIN_FN static void dom_op(void *a1, void *a2) {
     __asm__ volatile("ldmxcsr %0\n\tfldcw %1\n\tstd" : : "m"(mx), "m"(cw) : "memory");
     if (op == OP_MESS_FPU_FAULT) *(volatile uint32_t *)(uintptr_t)io->fault_target[2] = 1;
     __asm__ volatile("" ::: "memory");
+  } else if (op == OP_WRITE_WINDOW) {
+    ((volatile uint8_t *)a2)[0] = 0x55;
+    io->status = 0x55;
   } else if (op == OP_JUMP_T2) {
     /* play an attacker: reach the gate's entry WRPKRU with eax = 0 (all keys open) */
     __asm__ volatile("xor %%eax, %%eax\n\txor %%ecx, %%ecx\n\txor %%edx, %%edx\n\tjmp *%0"
@@ -314,6 +317,27 @@ static void test_many_faults(int mode) {
   CHECK(total == 10000, "%s: stats count %llu faults", mode_name(mode), (unsigned long long)total);
   printf("  %-10s 10000 faults + 10000 good calls: PKRU %#x before and after, RSS %ld -> %ld KiB\n",
          mode_name(mode), pk0, rss0, rss1);
+  remc_domain_destroy(d);
+}
+
+/* Permissions are re-applied after a fault that shows they changed: a window page made
+ * read-only behind the runtime's back faults once (SEGV_ACCERR on domain memory), and is
+ * read-write with the domain key again for the next call. */
+static void test_reapply(int mode) {
+  remc_domain *d = mk(mode, 0);
+  remc_parse_io *io = remc_domain_io(d);
+  uint8_t *w = remc_domain_window(d);
+  remc_fault_info fi;
+  if (mode == REMC_ISO_NONE) mprotect(w, 4096, PROT_READ);
+  else pkey_mprotect(w, 4096, PROT_READ, remc_domain_pkey());
+  io->len = 0;
+  io->in_reserved = OP_WRITE_WINDOW;
+  int r = remc_domain_call(d, dom_op, io, w, &fi);
+  CHECK(r == REMC_FAULT_segv && fi.code == SEGV_ACCERR, "%s: write to a read-only window: r=%d code=%d", mode_name(mode), r, fi.code);
+  io->status = 0;
+  r = remc_domain_call(d, dom_op, io, w, &fi);
+  CHECK(r == 0 && io->status == 0x55 && w[0] == 0x55, "%s: window not writable again after the rewind (r=%d)", mode_name(mode), r);
+  CHECK(smaps_pkey(w) == (mode == REMC_ISO_NONE ? 0 : remc_domain_pkey()), "%s: window key", mode_name(mode));
   remc_domain_destroy(d);
 }
 
@@ -688,6 +712,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < nmodes; i++) test_many_faults(modes[i]);
   if (pku) test_erim_check();
   for (int i = 0; i < nmodes; i++) test_abi_state(modes[i]);
+  for (int i = 0; i < nmodes; i++) test_reapply(modes[i]);
   for (int i = 0; i < nmodes; i++) test_two_threads(modes[i]);
   test_rseq_under_hog(pku ? REMC_ISO_PKU : REMC_ISO_NONE, storm_s);
   if (pku) test_rseq_under_hog(REMC_ISO_PKU_STRICT, storm_s / 2);
