@@ -2,7 +2,7 @@
 // memcached 1.6.18's field names in memcached's order, so exporters and dashboards work.
 // remcached's own fields (isolation, parser faults) come after memcached's.
 import { abi, native } from '../native/index.ts';
-import { PROTOCOL_VERSION, VERSION_STRING } from '../server/config.ts';
+import { PROTOCOL_VERSION, REMCACHED_VERSION, VERSION_STRING } from '../server/config.ts';
 import type { ServerContext } from './context.ts';
 import type { Output } from './output.ts';
 
@@ -74,6 +74,7 @@ const GENERAL: Array<[string, Value]> = [
   ...['crawler_reclaimed', 'crawler_items_checked', 'lrutail_reflocked', 'moves_to_cold',
     'moves_to_warm', 'moves_within_lru', 'direct_reclaims', 'lru_bumps_dropped'].map(zero),
   // remcached's own
+  ['remcached_version', () => REMCACHED_VERSION],
   ['isolation', (c) => c.isolation],
   ['parser_calls', (c) => c.counters.parser_calls],
   ['parser_faults', (c) => c.counters.parser_faults],

@@ -4,8 +4,10 @@ import { PACKAGE_VERSION } from './package.ts';
 
 export const PROTOCOL_VERSION = '1.6.18';
 export const REMCACHED_VERSION = PACKAGE_VERSION;
-/** What `version` answers: memcached's version (clients compare it), marked as ours. */
-export const VERSION_STRING = `${PROTOCOL_VERSION}-remcached-${REMCACHED_VERSION}`;
+/** What `version` answers: exactly memcached's version, because clients parse it (the npm
+ *  `memcached` client reads the last x.y.z of the token, memccapable the first). remcached's
+ *  own version is the `remcached_version` stat. */
+export const VERSION_STRING = PROTOCOL_VERSION;
 
 export type Isolation = 'auto' | 'pku' | 'pku-strict' | 'none';
 export type Protocol = 'auto' | 'ascii' | 'binary';
