@@ -47,7 +47,7 @@ __thread struct remc_gate *remc_tls_gate __attribute__((tls_model("initial-exec"
 
 /* Trap addresses defined in traps.S: the handler tells a canary failure or an abort from any
  * other illegal instruction by the faulting RIP. */
-extern const char remc_trap_canary[], remc_trap_abort[];
+extern const char remc_trap_canary[], remc_trap_abort[], remc_trap_gate[];
 
 struct remc_domain {
   struct remc_gate g; /* first: remc_tls_gate points here */
@@ -174,7 +174,9 @@ HANDLER_FN static void forward(int sig, siginfo_t *si, void *uc) {
 HANDLER_FN static void on_signal(int sig, siginfo_t *si, void *ucv) {
   ucontext_t *uc = (ucontext_t *)ucv;
   struct remc_domain *d = (struct remc_domain *)remc_tls_gate;
-  if (d && d->g.in_domain && interrupted_domain(d, uc)) {
+  uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+  /* A failed gate check is the domain's fault wherever its stack and PKRU were. */
+  if (d && d->g.in_domain && (interrupted_domain(d, uc) || (sig == SIGILL && rip == (uint64_t)(uintptr_t)remc_trap_gate))) {
     uint32_t kind;
     uint64_t addr = (uint64_t)(uintptr_t)si->si_addr;
     uint64_t ip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];

@@ -79,8 +79,7 @@ remc_gate_ro_end:
         cmpl    remc_gate_ro+RO_PKRU_PKU(%rip), %eax
         je      2f
         cmpl    remc_gate_ro+RO_PKRU_STRICT(%rip), %eax
-        je      2f
-        ud2
+        jne     remc_trap_gate
 2:      /* host values must not leak into the domain */
         xorl    %ebx, %ebx
         xorl    %ebp, %ebp
@@ -128,6 +127,16 @@ remc_gate_ro_end:
         movq    %fs:(\reg), \reg
 .endm
 
+/* A WRPKRU towards the host, then proof that it wrote the saved host value: a domain that jumps
+ * straight to the WRPKRU with its own eax and rdi must not get on with a permissive PKRU and a
+ * gate of its choosing. So the gate is found again in TLS after the write, and eax compared. */
+.macro WRPKRU_HOST_CHECKED
+        WRPKRU_EAX
+        LOAD_TLS_GATE %rdi
+        cmpl    G_HOST_PKRU(%rdi), %eax
+        jne     remc_trap_gate
+.endm
+
         .globl  remc_gate_call
         .hidden remc_gate_call
         .type   remc_gate_call,@function
@@ -140,7 +149,7 @@ remc_gate_call:
         testl   $GF_SWITCH, G_FLAGS(%rdi)
         jz      3f
         movl    G_HOST_PKRU(%rdi), %eax
-        WRPKRU_EAX
+        WRPKRU_HOST_CHECKED
 3:      GATE_LEAVE
         xorl    %eax, %eax
         ret
@@ -156,16 +165,28 @@ remc_gate_call_strict:
         GATE_ENTER
         movl    remc_gate_ro+RO_PKRU_TRANSIT(%rip), %eax
         WRPKRU_EAX
+        cmpl    remc_gate_ro+RO_PKRU_TRANSIT(%rip), %eax
+        jne     remc_trap_gate
         LOAD_TLS_GATE %rdi
         movl    G_HOST_PKRU(%rdi), %eax
         cmpl    remc_gate_ro+RO_PKRU_TRANSIT(%rip), %eax
         je      3f
-        WRPKRU_EAX
+        WRPKRU_HOST_CHECKED
 3:      GATE_LEAVE
         xorl    %eax, %eax
         ret
         .cfi_endproc
         .size   remc_gate_call_strict, .-remc_gate_call_strict
+
+/* Where every failed PKRU check goes: a trap the fault handler recognises by address, so that it
+ * rewinds even when the domain arrived here with a stack and PKRU of its own. */
+        .globl  remc_trap_gate
+        .hidden remc_trap_gate
+        .type   remc_trap_gate,@function
+        .p2align 4
+remc_trap_gate:
+        ud2
+        .size   remc_trap_gate, .-remc_trap_gate
 
 /* remc_gate_rewind(code): called by the fault handler (running on the alternate stack with the
  * kernel's init PKRU). Restores the host PKRU first, then the entry's stack and registers, and
@@ -181,7 +202,7 @@ remc_gate_rewind:
         testl   $GF_HW_PKU, G_FLAGS(%rdi)
         jz      1f
         movl    G_HOST_PKRU(%rdi), %eax
-        WRPKRU_EAX
+        WRPKRU_HOST_CHECKED
 1:      GATE_LEAVE
         movl    %esi, %eax
         ret

@@ -12,6 +12,7 @@
 #include "remc_domain.h"
 #include "remc_abi.h"
 #include "remc_fault_inject.h"
+#define GF_HW_PKU_TEST 3 /* flags of a forged gate: PKRU hardware + switch (domain_internal.h) */
 
 #include <errno.h>
 #include <pthread.h>
@@ -132,9 +133,10 @@ DOMAIN_FN static void dom_op(void *a1, void *a2) {
     ((volatile uint8_t *)a2)[0] = 0x55;
     io->status = 0x55;
   } else if (op == OP_JUMP_T2) {
-    /* play an attacker: reach the gate's entry WRPKRU with eax = 0 (all keys open) */
-    __asm__ volatile("xor %%eax, %%eax\n\txor %%ecx, %%ecx\n\txor %%edx, %%edx\n\tjmp *%0"
-                     : : "r"(io->fault_target[2]) : "rax", "rcx", "rdx", "memory");
+    /* play an attacker: reach a gate WRPKRU with eax = 0 (all keys open) and rdi pointing at
+     * a forged gate (fault_target[3]) whose saved rsp leads to attacker_won() */
+    __asm__ volatile("mov %1, %%rdi\n\txor %%eax, %%eax\n\txor %%ecx, %%ecx\n\txor %%edx, %%edx\n\tjmp *%0"
+                     : : "r"(io->fault_target[2]), "r"(io->fault_target[3]) : "rax", "rcx", "rdx", "rdi", "memory");
   }
 }
 
@@ -366,24 +368,47 @@ static void test_abi_state(int mode) {
   remc_domain_destroy(d);
 }
 
-/* ERIM check: domain code that reaches the entry WRPKRU with eax = 0 must not get PKRU 0. */
-static void test_erim_check(void) {
-  extern char remc_gate_call[];
-  uint8_t *p = (uint8_t *)remc_gate_call, *wr = NULL;
-  for (int i = 0; i < 256; i++)
-    if (p[i] == 0x0f && p[i + 1] == 0x01 && p[i + 2] == 0xef) { wr = p + i; break; }
-  CHECK(wr != NULL, "no WRPKRU in remc_gate_call");
-  if (!wr) return;
-  remc_domain *d = mk(REMC_ISO_PKU, 0);
+/* Gate gadgets: domain code that jumps straight to any WRPKRU of the gate (entry, exits,
+ * rewind) with eax = 0 and a forged gate in rdi must neither keep PKRU 0 nor reach the forged
+ * return address: every site is followed by a check that traps, and the trap rewinds. */
+static volatile int attacker_won;
+static void attacker_target(void) {
+  attacker_won = 1;
+  _exit(3); /* control reached code of the attacker's choosing with the host's rights */
+}
+static void test_erim_check(int mode) {
+  extern char remc_gate_call[], remc_gate_rewind[];
+  uint8_t *p = (uint8_t *)remc_gate_call, *end = (uint8_t *)remc_gate_rewind + 0x60;
+  uint8_t *sites[16];
+  int n = 0;
+  for (; p + 2 < end && n < 16; p++)
+    if (p[0] == 0x0f && p[1] == 0x01 && p[2] == 0xef) sites[n++] = p;
+  CHECK(n == 6, "expected 6 WRPKRU sites in the gate, found %d", n);
+  remc_domain *d = mk(mode, 0);
   remc_parse_io *io = remc_domain_io(d);
+  size_t hs;
+  uint64_t *forged = (uint64_t *)(void *)remc_domain_heap(d, &hs); /* domain memory */
   uint32_t pk0 = remc_domain_thread_pkru();
-  remc_fault_info fi;
-  io->fault_target[2] = (uint64_t)(uintptr_t)wr;
-  /* call() overwrites fault_target[0..1] only */
-  int r = call(d, dom_op, OP_JUMP_T2, &fi);
-  CHECK(r == REMC_FAULT_ill, "jump to the entry WRPKRU with eax=0: kind %d, want ill", r);
-  CHECK(remc_domain_thread_pkru() == pk0, "PKRU after ERIM check %x != %x", remc_domain_thread_pkru(), pk0);
-  io->fault_target[2] = 0;
+  for (int i = 0; i < n; i++) {
+    /* the forged gate: rsp -> a stack in the heap holding attacker_target; host_pkru 0 */
+    memset(forged, 0, 256);
+    forged[0] = (uint64_t)(uintptr_t)(forged + 16);                  /* G_RSP */
+    forged[16] = (uint64_t)(uintptr_t)attacker_target;              /* its "return address" */
+    forged[8] = 0;                                                   /* G_HOST_PKRU, G_DOM_PKRU */
+    forged[9] = GF_HW_PKU_TEST | ((uint64_t)0 << 32);                /* G_FLAGS */
+    remc_fault_info fi;
+    io->in_reserved = OP_JUMP_T2;
+    io->fault_target[2] = (uint64_t)(uintptr_t)sites[i];
+    io->fault_target[3] = (uint64_t)(uintptr_t)forged;
+    int r = remc_domain_call(d, dom_op, io, remc_domain_window(d), &fi);
+    CHECK(r != 0, "%s: jump to WRPKRU site %d (gate+%#lx) returned normally", mode_name(mode), i,
+          (long)(sites[i] - (uint8_t *)remc_gate_call));
+    CHECK(remc_domain_thread_pkru() == pk0, "%s: site %d: PKRU %x != %x", mode_name(mode), i, remc_domain_thread_pkru(), pk0);
+    CHECK(!attacker_won, "%s: site %d: attacker reached its target", mode_name(mode), i);
+    printf("  %-10s gadget: WRPKRU site %d (gate+%#lx) with eax=0, forged rdi -> %s\n", mode_name(mode), i,
+           (long)(sites[i] - (uint8_t *)remc_gate_call), r < REMC_FAULT_COUNT ? kind_names[r] : "?");
+  }
+  io->fault_target[2] = io->fault_target[3] = 0;
   remc_domain_destroy(d);
 }
 
@@ -710,7 +735,7 @@ int main(int argc, char **argv) {
   printf("fault injection (kind -> caught as):\n");
   for (int i = 0; i < nmodes; i++) test_injections(modes[i]);
   for (int i = 0; i < nmodes; i++) test_many_faults(modes[i]);
-  if (pku) test_erim_check();
+  if (pku) { test_erim_check(REMC_ISO_PKU); test_erim_check(REMC_ISO_PKU_STRICT); }
   for (int i = 0; i < nmodes; i++) test_abi_state(modes[i]);
   for (int i = 0; i < nmodes; i++) test_reapply(modes[i]);
   for (int i = 0; i < nmodes; i++) test_two_threads(modes[i]);
