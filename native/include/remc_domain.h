@@ -5,7 +5,9 @@
  *
  * Modes (same code path in all of them):
  *   NONE        no hardware protection; the parser runs on the domain stack without a PKRU change
- *   PKU         domain PKRU: own key RW, pkey 0 read-only, every other key no access
+ *   PKU         domain PKRU: own key RW, pkey 0 read-only, every other key no access (the
+ *               store's, V8's) except one read-only key for a sealed page holding the gate's
+ *               check values and the domain code's stack canary
  *   PKU_STRICT  as PKU but pkey 0 no access either (the parser sees only domain memory)
  */
 #ifndef REMC_DOMAIN_H
@@ -28,7 +30,7 @@ enum remc_isolation { REMC_ISO_NONE = 0, REMC_ISO_PKU = 1, REMC_ISO_PKU_STRICT =
   X(pku)          /* SIGSEGV SEGV_PKUERR: touched memory its PKRU denies */ \
   X(segv)         /* other SIGSEGV (unmapped, NULL, guard page) */ \
   X(bus)          \
-  X(ill)          /* illegal instruction, __builtin_trap, stack protector */ \
+  X(ill)          /* illegal instruction, __builtin_trap, a failed gate PKRU check */ \
   X(fpe)          \
   X(trap)         \
   X(timeout)      /* the watchdog interrupted a runaway parse */ \
@@ -58,14 +60,18 @@ typedef struct remc_domain_config {
   int isolation;            /* enum remc_isolation (REMC_ISO_AUTO allowed) */
   size_t window_cap;        /* input window bytes (>= largest command incl. data block) */
   size_t io_cap;            /* bytes for remc_parse_io + descriptors */
-  size_t stack_size;        /* domain stack (plus a guard page below it) */
-  size_t heap_size;         /* scratch heap (bump allocator) */
+  size_t stack_size;        /* domain stack (plus a 64 KiB PROT_NONE guard gap below it) */
+  size_t heap_size;         /* scratch heap (plus a 64 KiB guard gap after it); the fault path
+                               scrubs 64 KiB inline and madvises the rest, so keep it small */
   uint32_t watchdog_ms;     /* bound on one call; 0 = off */
 } remc_domain_config;
 
-/* Process-wide, once (idempotent): allocate the domain key (and the store key), install fault
- * handlers, chaining to the previous ones. Returns the mode in force; when it is weaker than
- * requested, *why says why (e.g. "pkey_alloc: ENOSYS"). */
+/* Process-wide, once (idempotent): allocate the domain key, the store key and a read-only key
+ * (never freed), seal the gate page, install the fault handlers (SIGSEGV, SIGBUS, SIGILL,
+ * SIGFPE, SIGTRAP and the watchdog's signal; SA_ONSTACK|SA_NODEFER, chaining to the previous
+ * ones for faults that are not the domain's). Returns the mode for this request; when it is
+ * weaker than requested, *why says why (e.g. "pkey_alloc: no free protection key"). A first
+ * request for NONE allocates no keys and stays final for the process. */
 int remc_domain_process_init(int requested, const char **why);
 int remc_domain_mode(void);
 /* The key the store should tag its memory with, or -1 (mode NONE). */
