@@ -178,8 +178,7 @@ HANDLER_FN static void on_signal(int sig, siginfo_t *si, void *ucv) {
   /* A failed gate check is the domain's fault wherever its stack and PKRU were. */
   if (d && d->g.in_domain && (interrupted_domain(d, uc) || (sig == SIGILL && rip == (uint64_t)(uintptr_t)remc_trap_gate))) {
     uint32_t kind;
-    uint64_t addr = (uint64_t)(uintptr_t)si->si_addr;
-    uint64_t ip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+    uint64_t addr = (uint64_t)(uintptr_t)si->si_addr, ip = rip;
     int pkey = -1;
     if (sig == WD_SIGNO) {
       /* only the watchdog's signal for this very call */
@@ -217,14 +216,13 @@ HANDLER_FN static void on_signal(int sig, siginfo_t *si, void *ucv) {
     d->fault.addr = addr;
     d->fault.ip = ip;
     /* With SA_NODEFER and an empty sa_mask the handler runs with the interrupted mask; if that
-     * is not the cached host mask (should not happen), remc_domain_call puts it back. */
-    /* (the kernel's sigset is 64 bits: the rest of glibc's 1024-bit sigset_t in the frame is
-     * not written by the kernel) */
+     * is not the cached host mask (should not happen), remc_domain_call puts it back. Only the
+     * kernel's 64 bits are compared: the rest of glibc's sigset_t in the frame is garbage. */
     d->mask_changed = memcmp(&uc->uc_sigmask, &d->host_mask, 8) != 0;
     remc_gate_rewind((int)kind);
   }
   if (sig == WD_SIGNO) return; /* late watchdog signal: the call is already over */
-  if (sig == SIGILL && (uint64_t)uc->uc_mcontext.gregs[REG_RIP] == (uint64_t)(uintptr_t)remc_trap_canary) {
+  if (sig == SIGILL && rip == (uint64_t)(uintptr_t)remc_trap_canary) {
     static const char m[] = "*** stack smashing detected ***: terminated (remcached host code)\n";
     (void)!write(2, m, sizeof m - 1);
   }
