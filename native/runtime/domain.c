@@ -91,8 +91,6 @@ static int wd_started;
 
 /* Per thread */
 static __thread int t_prepared __attribute__((tls_model("initial-exec")));
-static __thread int t_domains __attribute__((tls_model("initial-exec")));
-static __thread uint8_t *t_altstack __attribute__((tls_model("initial-exec")));
 
 static inline uint32_t rdpkru(void) {
   uint32_t eax, edx;
@@ -442,9 +440,9 @@ static int prepare_thread(void) {
     mprotect(m, PAGE, PROT_NONE);
     stack_t ss = {.ss_sp = m + PAGE, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
     if (sigaltstack(&ss, NULL) != 0) { munmap(m, ALTSTACK_SIZE + PAGE); return -1; }
-    t_altstack = m + PAGE;
+    /* freed (after SS_DISABLE) when the thread exits */
     pthread_once(&altstack_once, altstack_key_init);
-    pthread_setspecific(altstack_key, t_altstack);
+    pthread_setspecific(altstack_key, m + PAGE);
   }
   /* §0.2: asynchronous signals never reach this thread (their handlers — libuv's, Node's —
    * have no SA_ONSTACK and would run on the domain stack). Kept: faults, SIGPROF, watchdog. */
@@ -530,7 +528,6 @@ remc_domain *remc_domain_create(const remc_domain_config *cfg) {
   pthread_sigmask(SIG_SETMASK, NULL, &d->host_mask);
   d->wd_bound_ns = (uint64_t)cfg->watchdog_ms * 1000000ull;
   if (wd_register(d) != 0) { munmap(d->map, d->map_len); free(d); return NULL; }
-  t_domains++;
   return d;
 }
 
