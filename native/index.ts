@@ -67,6 +67,7 @@ export interface Native {
   checksum(): bigint;
   domainStats(): number[];
   rootTarget(): bigint;
+  writeOut(fd: number, from: number, to: number): number;
   [extra: string]: unknown;
 }
 

@@ -67,6 +67,9 @@ export class Output {
   space(): void { this.ensure(1); this.buf[this.pos++] = 32; }
   crlf(): void { this.ensure(2); this.buf[this.pos++] = 13; this.buf[this.pos++] = 10; }
 
+  /** True when the whole reply is still in the registered buffer (no chunk set aside). */
+  get single(): boolean { return this.chunks.length === 0; }
+
   /** Everything assembled since the last take(), as buffers the caller owns; resets. */
   take(): Buffer[] | null {
     if (this.pos === 0 && this.chunks.length === 0) return null;
@@ -74,6 +77,13 @@ export class Output {
     const c = this.chunks;
     this.chunks = [];
     return c;
+  }
+
+  /** The reply from byte `from` on, as a buffer the caller owns; resets. */
+  takeFrom(from: number): Buffer {
+    const b = Buffer.from(this.buf.subarray(from, this.pos));
+    this.pos = 0;
+    return b;
   }
 
   /** Forget everything assembled since the last take() (the connection is being closed). */

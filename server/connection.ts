@@ -205,8 +205,26 @@ export class Connection implements TextConn {
   }
 
   private flush(): void {
-    const chunks = this.loop.out.take();
-    if (!chunks) return;
+    const out = this.loop.out;
+    const counters = this.loop.counters;
+    const s = this.socket;
+    // Fast path: the whole reply is in the output buffer and Node has nothing queued for this
+    // socket: one write(2) from the buffer. What the kernel does not take goes the usual way.
+    if (out.single && this.fd >= 0 && s.writableLength === 0 && !s.destroyed) {
+      const len = out.pos;
+      if (len === 0) return;
+      const n = native.writeOut(this.fd, 0, len);
+      if (n === len) { out.pos = 0; counters.bytes_written += len; return; }
+      const rest = out.takeFrom(n > 0 ? n : 0);
+      if (n > 0) counters.bytes_written += n;
+      this.send([rest]);
+      return;
+    }
+    const chunks = out.take();
+    if (chunks) this.send(chunks);
+  }
+
+  private send(chunks: Buffer[]): void {
     const s = this.socket;
     let ok = true;
     if (chunks.length === 1) {

@@ -30,6 +30,8 @@ export class Server implements ServerContext {
   readonly isolationWhy: string;
   readonly startedAt: number;
   private clockOffset = 0;
+  /** the clock, refreshed by the 1 s timer (reading Date.now() per event costs) */
+  private clock = Math.floor(Date.now() / 1000);
   private readonly conns = new Set<Connection>();
   private readonly servers: Array<{ server: net.Server; addr: string; fd: number }> = [];
   private readonly loop: Loop;
@@ -70,11 +72,16 @@ export class Server implements ServerContext {
     };
   }
 
-  now(): number { return Math.floor(Date.now() / 1000) + this.clockOffset; }
+  now(): number { return this.clock; }
+
+  private tick(): void {
+    this.clock = Math.floor(Date.now() / 1000) + this.clockOffset;
+    native.setTime(this.clock);
+  }
 
   advanceClock(seconds: number): void {
     this.clockOffset += seconds;
-    native.setTime(this.now());
+    this.tick();
   }
 
   setVerbosity(v: number): void {
@@ -98,9 +105,9 @@ export class Server implements ServerContext {
   /** Start listening; resolves once every listener is bound. */
   async start(): Promise<void> {
     const s = this.settings;
-    native.setTime(this.now());
+    this.tick();
     this.timer = setInterval(() => {
-      native.setTime(this.now());
+      this.tick();
       native.reclaim(RECLAIM_PER_TICK);
     }, 1000);
     this.timer.unref();

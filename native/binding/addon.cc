@@ -9,9 +9,12 @@
 //  - out:    the connection output buffer (registered by JS, re-registered when it grows).
 #include <napi.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+
+#include <unistd.h>
 
 extern "C" {
 #include "remc_abi.h"
@@ -390,6 +393,20 @@ Napi::Value RootTarget(const Napi::CallbackInfo& info) {
   return Napi::BigInt::New(info.Env(), g_root_target[0]);
 }
 
+// writeOut(fd, from, to) -> bytes written, or -errno. The reply of an event goes to the socket
+// with one write(2) straight from the output buffer, when nothing is queued in Node's stream
+// (the caller checks): no Buffer copy, no stream machinery. Whatever is left, the caller hands
+// to socket.write().
+Napi::Value WriteOut(const Napi::CallbackInfo& info) {
+  State* st = S(info);
+  int fd = static_cast<int>(info[0].As<Napi::Number>().Int32Value());
+  uint32_t from = U32(info, 1), to = U32(info, 2);
+  if (fd < 0 || from > to || to > st->out_len) { Throw(info.Env(), "writeOut: bad arguments"); return info.Env().Null(); }
+  ssize_t n;
+  do { n = write(fd, st->out + from, to - from); } while (n < 0 && errno == EINTR);
+  return Napi::Number::New(info.Env(), n < 0 ? -errno : static_cast<double>(n));
+}
+
 // Exported constants: the C tables are the one source of truth; TS reads them from here.
 Napi::Object Abi(Napi::Env env) {
   Napi::Object abi = Napi::Object::New(env);
@@ -514,6 +531,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   FN("checksum", Checksum)
   FN("domainStats", DomainStats)
   FN("rootTarget", RootTarget)
+  FN("writeOut", WriteOut)
 #undef FN
   if (remc_domain_js_init) remc_domain_js_init(env, exports);
   return exports;
