@@ -171,6 +171,12 @@ function stat(out: Output, name: string, value: string | number): void {
 export function writeGeneralStats(out: Output, ctx: ServerContext): void {
   native.storeStats();
   for (const [name, v] of GENERAL) stat(out, name, v(ctx));
+  if (ctx.settings.enableFaultInjection) {
+    // What the fault-injection tests check over TCP: the root word the "root write" fault aims
+    // at, and a checksum of every live item.
+    stat(out, 'fault_root_target', native.rootTarget().toString());
+    stat(out, 'store_checksum', native.checksum().toString());
+  }
 }
 
 export function writeSettingsStats(out: Output, ctx: ServerContext): void {
