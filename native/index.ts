@@ -40,6 +40,8 @@ export interface Abi {
   itemStats: string[];
   faultKinds: string[];
   closeReasons: string[];
+  /** fault injection kinds: name -> [id, fault kind under pku, fault kind under none] */
+  faultInjections: Record<string, [number, string, string]>;
   validateErrors: string[];
   K: Record<string, number>;
 }

