@@ -50,7 +50,8 @@ export interface Native {
   abi: Abi;
   init(o: InitOptions): InitResult;
   setOutput(out: Uint8Array): void;
-  parse(len: number, start: number, resumeOff: number): number;
+  /** fd: the connection's socket, shut down at once if the parser faults (-1: none) */
+  parse(len: number, start: number, resumeOff: number, fd: number): number;
   get(keyOff: number, keyLen: number, bump: number, touch: number, exptime: number): number;
   copyValue(outPos: number): void;
   store(mode: number, keyOff: number, keyLen: number, valOff: number, valLen: number,

@@ -14,7 +14,7 @@ const PS_FULL = K.REMC_PS_FULL!, PS_CLOSE = K.REMC_PS_CLOSE!, P_FAULT = K.P_FAUL
 const R_CONSUMED = K.R_CONSUMED!, R_NDESC = K.R_NDESC!, R_RESUME = K.R_RESUME!;
 const R_CLOSE_REASON = K.R_CLOSE_REASON!, CLOSE_QUIT = K.REMC_CLOSE_QUIT!;
 const R_FAULT_KIND = K.R_FAULT_KIND!, R_FAULT_SIGNO = K.R_FAULT_SIGNO!, R_FAULT_CODE = K.R_FAULT_CODE!;
-const R_FAULT_PKEY = K.R_FAULT_PKEY!, R_FAULT_ADDR = K.R_FAULT_ADDR!, R_FAULT_NS = K.R_FAULT_NS!, R_VALIDATE = K.R_VALIDATE!;
+const R_FAULT_CLOSE_NS = K.R_FAULT_CLOSE_NS!, R_FAULT_PKEY = K.R_FAULT_PKEY!, R_FAULT_ADDR = K.R_FAULT_ADDR!, R_FAULT_NS = K.R_FAULT_NS!, R_VALIDATE = K.R_VALIDATE!;
 const BINARY_MAGIC = 0x80;
 /** Most bytes one read takes; the window holds this plus the largest incomplete command. */
 export const READ_SIZE = 256 * 1024;
@@ -140,7 +140,7 @@ export class Connection implements TextConn {
     let start = 0;
     let resume = 0;
     for (;;) {
-      const st = native.parse(len, start, resume);
+      const st = native.parse(len, start, resume, this.fd);
       loop.counters.parser_calls++;
       if (st < 0) { this.parserFailed(st); return; }
       const n = res[R_NDESC]!;
@@ -186,6 +186,8 @@ export class Connection implements TextConn {
     const loop = this.loop;
     const res = loop.res;
     loop.out.discard();
+    this.socket.destroy();
+    this.closing = true;
     if (st === P_FAULT) {
       const kind = res[R_FAULT_KIND]!;
       loop.counters.parser_faults++;
@@ -193,15 +195,13 @@ export class Connection implements TextConn {
       log.warn({
         conn: this.fd, peer: this.addr, fault: abi.faultKinds[kind] ?? kind, signo: res[R_FAULT_SIGNO],
         code: res[R_FAULT_CODE], pkey: res[R_FAULT_PKEY], addr: `0x${res[R_FAULT_ADDR]!.toString(16)}`,
-        rewind_ns: res[R_FAULT_NS],
-      }, 'parser fault rewound; closing the connection');
+        rewind_ns: res[R_FAULT_NS], close_ns: Math.round(res[R_FAULT_CLOSE_NS]!),
+      }, 'parser fault rewound; connection closed');
     } else {
       loop.counters.parser_invalid++;
       log.warn({ conn: this.fd, peer: this.addr, violation: abi.validateErrors[res[R_VALIDATE]!] ?? res[R_VALIDATE] },
-        'parser output failed validation; closing the connection');
+        'parser output failed validation; connection closed');
     }
-    this.socket.destroy();
-    this.closing = true;
   }
 
   private flush(): void {

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <ctime>
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 extern "C" {
@@ -33,6 +34,7 @@ enum ResultWord {
   R_FLAGS, R_NBYTES, R_CAS, R_EXPTIME, R_LAST_ACCESS, R_FETCHED, R_CLASS,  // item lookups
   R_ARITH_LEN,                                  // digits written by arith
   R_CLOSE_REASON,                               // parse: enum remc_close_reason with REMC_PS_CLOSE
+  R_FAULT_CLOSE_NS,                             // fault taken -> connection shut down, ns
   R_COUNT
 };
 
@@ -180,9 +182,18 @@ Napi::Value SetOutput(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// parse(len, start, resumeOff) -> remc_pstatus | P_FAULT | P_INVALID
+double MonotonicNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e9 + ts.tv_nsec;
+}
+
+// parse(len, start, resumeOff, fd) -> remc_pstatus | P_FAULT | P_INVALID
+// On a fault the connection's socket (fd, if >= 0) is shut down here, microseconds after the
+// rewind, before control returns to JS (which then closes it for good).
 Napi::Value Parse(const Napi::CallbackInfo& info) {
   State* st = S(info);
+  int fd = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : -1;
   remc_parse_req req{};
   req.len = U32(info, 0);
   req.start = U32(info, 1);
@@ -207,6 +218,9 @@ Napi::Value Parse(const Napi::CallbackInfo& info) {
     res[R_FAULT_PKEY] = fi.pkey;
     res[R_FAULT_ADDR] = static_cast<double>(fi.addr);
     res[R_FAULT_NS] = static_cast<double>(fi.rewind_ns);
+    double recovered = MonotonicNs();
+    if (fd >= 0) shutdown(fd, SHUT_RDWR);
+    res[R_FAULT_CLOSE_NS] = MonotonicNs() - recovered + static_cast<double>(fi.rewind_ns);
     return Napi::Number::New(info.Env(), P_FAULT);
   }
   // Copy out of domain memory first, then validate the copy: what is checked is what is used.
@@ -496,7 +510,7 @@ Napi::Object Abi(Napi::Env env) {
   W(P_FAULT) W(P_INVALID)
   W(R_CONSUMED) W(R_NDESC) W(R_RESUME) W(R_FAULT_KIND) W(R_FAULT_SIGNO) W(R_FAULT_CODE)
   W(R_FAULT_PKEY) W(R_FAULT_ADDR) W(R_FAULT_NS) W(R_VALIDATE) W(R_FLAGS) W(R_NBYTES) W(R_CAS)
-  W(R_EXPTIME) W(R_LAST_ACCESS) W(R_FETCHED) W(R_CLASS) W(R_ARITH_LEN) W(R_CLOSE_REASON)
+  W(R_EXPTIME) W(R_LAST_ACCESS) W(R_FETCHED) W(R_CLASS) W(R_ARITH_LEN) W(R_CLOSE_REASON) W(R_FAULT_CLOSE_NS)
   W(REMC_CLOSE_QUIT) W(REMC_CLOSE_HTTP) W(REMC_CLOSE_LINE_TOO_LONG)
   W(REMC_ISO_NONE) W(REMC_ISO_PKU) W(REMC_ISO_PKU_STRICT) W(REMC_ISO_AUTO)
 #undef W
