@@ -287,6 +287,7 @@ function validate(s: Settings): void {
   if (s.memoryLimitMb <= 0 || s.maxItemSize > (s.memoryLimitMb * 1024 * 1024) / 2) {
     throw new UsageError('Cannot set item size limit higher than 1/2 of memory max.');
   }
+  if (s.protocol === 'binary') throw new UsageError('remcached does not support the binary protocol (-B binary) yet');
   if (s.enableSasl) throw new UsageError('remcached does not support SASL (-S) yet');
   if (s.authFile) throw new UsageError('remcached does not support ASCII authentication (-Y) yet');
   if (s.memoryFile) throw new UsageError('remcached does not support restartable caches (-e)');
@@ -306,7 +307,7 @@ export function helpText(): string {
   for (const o of OPTIONS) {
     const left = `${o.short ? `-${o.short}, ` : '    '}--${o.long}${o.arg ? `=<${o.arg}>` : ''}`;
     const def = o.shows ? ` (default: ${o.shows})` : '';
-    lines.push(`${left.padEnd(34)}${o.help}${def}`);
+    lines.push(`${left.padEnd(33)} ${o.help}${def}`);
   }
   return lines.join('\n') + '\n';
 }
