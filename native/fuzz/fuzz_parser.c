@@ -14,6 +14,7 @@
  *
  * Build and run: native/fuzz/run.sh [seconds]
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,51 @@ static remc_parse_io *io_buf(void) {
   } while (0)
 
 static volatile uint8_t sink;
+static uint32_t g_mut; /* mutation stream, seeded from the input */
+
+/* Corrupt one word of the parser's output the way a subverted parser might: the validator must
+ * cope with any value (UBSan watches its arithmetic), and a corrupted offset or length must
+ * never be accepted if it points outside the window. */
+static void mutate_and_compare(remc_parse_io *io, const remc_parse_req *req, uint32_t len) {
+  g_mut = g_mut * 1103515245u + 12345u;
+  uint32_t h = g_mut >> 4;
+  uint32_t *word;
+  if (io->ndesc && (h & 3)) {
+    word = io->desc + (size_t)((h >> 2) % io->ndesc) * REMC_DESC_WORDS + (h >> 10) % D_TEXT_WORDS;
+  } else {
+    static const size_t outs[] = {offsetof(remc_parse_io, status), offsetof(remc_parse_io, consumed),
+                                  offsetof(remc_parse_io, ndesc), offsetof(remc_parse_io, out_resume_off),
+                                  offsetof(remc_parse_io, heap_used), offsetof(remc_parse_io, close_reason)};
+    word = (uint32_t *)((char *)io + outs[(h >> 2) % 6]);
+  }
+  uint32_t old = *word, v;
+  switch ((h >> 16) % 10) {
+    case 0: v = 0; break;
+    case 1: v = 1; break;
+    case 2: v = 0xffffffffu; break;
+    case 3: v = old + 1; break;
+    case 4: v = old - 1; break;
+    case 5: v = len; break;
+    case 6: v = len + 1; break;
+    case 7: v = 251; break;
+    case 8: v = old ^ (1u << ((h >> 20) & 31)); break;
+    default: v = g_mut; break;
+  }
+  *word = v;
+  if (remc_validate(io, req, len) == 0) {
+    /* accepted: then it must still be inside the window and well-formed */
+    for (uint32_t i = 0; i < io->ndesc; i++) {
+      const uint32_t *d = io->desc + (size_t)i * REMC_DESC_WORDS;
+      REQUIRE((uint64_t)d[D_KEY_OFF] + d[D_KEY_LEN] <= len || d[D_KEY_LEN] == 0);
+      REQUIRE(d[D_KEY_LEN] <= REMC_KEY_MAX || d[D_OP] == REMC_OP_STATS ||
+              d[D_OP] == REMC_OP_SHUTDOWN || d[D_OP] == REMC_OP_DEBUGTIME);
+      if (!(d[D_FLAGS] & REMC_DF_DATA_INCOMPLETE))
+        REQUIRE((uint64_t)d[D_DATA_OFF] + d[D_DATA_LEN] <= len && d[D_END] <= len);
+    }
+    REQUIRE(io->consumed <= len && io->ndesc <= req->desc_cap);
+  }
+  *word = old;
+}
 
 /* One parser call over an exact-size copy of buf[0..len); checks and records its descriptors. */
 static void call(trace *t, const uint8_t *buf, uint32_t len, uint32_t start, uint32_t resume,
@@ -62,6 +108,7 @@ static void call(trace *t, const uint8_t *buf, uint32_t len, uint32_t start, uin
   remc_parse(io, w);
   REQUIRE(remc_validate(io, &req, len) == 0);
   REQUIRE(io->consumed >= start && io->consumed <= len);
+  mutate_and_compare(io, &req, len);
   for (uint32_t i = 0; i < io->ndesc; i++) {
     const uint32_t *d = io->desc + (size_t)i * REMC_DESC_WORDS;
     /* touch every byte root would read: ASan fails on anything outside the window */
@@ -147,6 +194,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const uint8_t *in = data + 4;
   uint32_t len = (uint32_t)(size - 4);
   uint32_t split = ((uint32_t)data[2] | (uint32_t)data[3] << 8) % (len + 1);
+  g_mut = (uint32_t)size * 2654435761u ^ data[2] ^ (uint32_t)data[size - 1] << 8;
 
   trace whole = {0}, parts = {0};
   run(&whole, in, len, len, opts, CAP_MAX);

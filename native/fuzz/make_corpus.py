@@ -50,6 +50,7 @@ SEEDS = {
     "q_key251_hits": b"set a 0 0 1\r\nx\r\nget a a " + K251 + b" a\r\n",
     "q_key250": b"set " + K250 + b" 0 0 1\r\nx\r\nget " + K250 + b" " + K250 + b"\r\n",
     "q_set_key251": b"set " + K251 + b" 0 0 1\r\nx\r\n",
+    "q_other_key251": b"incr " + K251 + b" 1\r\ntouch " + K251 + b" 1\r\ndelete " + K251 + b" noreply\r\n",
     "q_bad_chunk": b"set k 0 0 3\r\nabcd\r\n",
     "q_bad_chunk_noreply": b"set n 0 0 1 noreply\r\nxy\r\n",
     "q_bad_chunk_lf": b"set k 0 0 1\r\nx\n\r\n",
