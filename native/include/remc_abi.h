@@ -102,7 +102,9 @@ enum remc_perr {
  *                      exptime (gat/gats); LAST_KEY on the last key. "gat <exptime>" with no key
  *                      is one descriptor with D_KEY_LEN 0 and LAST_KEY (reply: END). A key longer
  *                      than 250 anywhere makes the whole command one KEY_TOO_LONG descriptor
- *                      (memcached then sends only the error, none of the earlier hits).
+ *                      (memcached then sends only the error, none of the earlier hits; 1.6.18
+ *                      even drops the unwritten replies of earlier pipelined commands:
+ *                      "version\r\nget a <251 bytes>" answers only the error).
  *   SET ADD REPLACE APPEND PREPEND CAS
  *                      KEY; DATA (D_DATA_OFF = just past the command line, D_END = D_DATA_OFF +
  *                      D_DATA_LEN + 2); N0 = client flags; N1 = exptime; N2 = cas unique (CAS).
