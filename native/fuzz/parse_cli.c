@@ -44,6 +44,7 @@ int main(int argc, char **argv) {
     if (io->status != REMC_PS_FULL) break;
     req.start = io->consumed;
     req.resume_off = io->out_resume_off;
+    req.resume_end = io->out_resume_off ? io->desc[(size_t)(io->ndesc - 1) * REMC_DESC_WORDS + D_END] : 0;
   }
   printf("status %u %u %u\n", io->status, io->consumed, io->close_reason);
   free(io);

@@ -166,7 +166,8 @@ enum remc_pstatus {
   REMC_PS_OK = 0,        /* parsed up to `consumed`; any rest is an incomplete line (or the data
                             block of a DATA_INCOMPLETE descriptor): wait for more */
   REMC_PS_FULL,          /* descriptor area full: execute, then call again from `consumed`
-                            (with `resume_off` = out_resume_off if a multiget was cut) */
+                            (with `resume_off` = out_resume_off if a multiget was cut, and
+                            `resume_end` = the D_END of its descriptors) */
   REMC_PS_CLOSE,         /* close the connection after executing the descriptors; why: close_reason */
   REMC_PS_COUNT
 };
@@ -205,7 +206,9 @@ typedef struct remc_parse_io {
                            continue with its key at this offset */
   uint32_t opts;        /* REMC_IN_* */
   uint32_t desc_cap;    /* descriptors that fit in desc[] */
-  uint32_t in_reserved;
+  uint32_t resume_end;  /* with resume_off: the cut command's D_END (just past its '\n'), so
+                           the parser need not search the line again (a long multiget then
+                           costs linear time); 0 = unknown (was in_reserved) */
   uint64_t heap_base;   /* scratch heap for the call (domain memory), bump-allocated by the */
   uint64_t heap_size;   /*   parser with an allocator local to the call                      */
   uint64_t fault_target[4]; /* fault injection only: addresses the fault kinds aim at
@@ -226,7 +229,7 @@ typedef struct remc_parse_io {
  */
 typedef struct remc_parse_req {
   uint32_t len, start, resume_off, opts, desc_cap;
-  uint32_t reserved;
+  uint32_t resume_end; /* see remc_parse_io */
   uint64_t heap_size;
 } remc_parse_req;
 
@@ -238,7 +241,7 @@ static inline void remc_parse_io_prepare(remc_parse_io *io, const remc_parse_req
   io->resume_off = req->resume_off;
   io->opts = req->opts;
   io->desc_cap = req->desc_cap;
-  io->in_reserved = 0;
+  io->resume_end = req->resume_end;
   io->heap_base = heap_base;
   io->heap_size = req->heap_size;
 }

@@ -99,6 +99,12 @@ AI uint32_t tok_end(const uint8_t *w, uint32_t p, uint32_t e) {
   while (p < e && w[p] != ' ') p++;
   return p;
 }
+/* A multiget key also ends at a NUL (the line's C-string end): a resumed call finds the NUL as it
+ * goes instead of searching the whole line first. */
+AI uint32_t key_end(const uint8_t *w, uint32_t p, uint32_t e) {
+  while (p < e && w[p] != ' ' && w[p] != 0) p++;
+  return p;
+}
 
 /* isspace() in the C locale (memcached never calls setlocale). */
 AI int is_space(uint8_t c) { return c == ' ' || (uint8_t)(c - 9) < 5; }
@@ -269,7 +275,7 @@ AI int is_storage(uint32_t op) {
 
 void remc_parse(remc_parse_io *io, const uint8_t *w) {
   const uint32_t len = io->len, cap = io->desc_cap, opts = io->opts;
-  uint32_t pos = io->start, nd = 0, resume = io->resume_off;
+  uint32_t pos = io->start, nd = 0, resume = io->resume_off, resumed = 0;
   uint32_t status = REMC_PS_OK, why = REMC_CLOSE_NONE, out_resume = 0;
   uint32_t *const desc = io->desc;
   if (pos > len) pos = len; /* a root bug; parse nothing rather than read past the window */
@@ -278,8 +284,20 @@ void remc_parse(remc_parse_io *io, const uint8_t *w) {
     /* The line: up to '\n'. memcached strips one '\r' before it (only when the line has more
      * than that '\r'), then treats it as a C string: it ends at the first NUL (QUIRK:
      * "version\0junk" is version). D_END is always past the '\n'. */
-    uint32_t z = find_nl_or_nul(w, pos, len), nl = z;
-    if (z < len && w[z] == 0) nl = find_nl(w, z + 1, len);
+    uint32_t z, nl;
+    const uint32_t hint = io->resume_end;
+    resumed = 0;
+    if (UNLIKELY(resume) && pos == io->start && resume > pos && hint > resume && hint <= len &&
+        w[hint - 1] == '\n' && w[resume - 1] == ' ' && w[resume] != ' ') {
+      /* a cut multiget: root says where its line ends; no NUL precedes the resume point (the
+       * call that cut it stopped its keys at the first one) and the key loop stops at any
+       * later NUL */
+      z = nl = hint - 1;
+      resumed = 1;
+    } else {
+      z = find_nl_or_nul(w, pos, len), nl = z;
+      if (z < len && w[z] == 0) nl = find_nl(w, z + 1, len);
+    }
     if (nl >= len) {
       if (UNLIKELY(len - pos > REMC_LINE_MAX) && !long_get_line(w, pos, len)) {
         status = REMC_PS_CLOSE;
@@ -327,11 +345,13 @@ void remc_parse(remc_parse_io *io, const uint8_t *w) {
       if (resume && pos == io->start && resume > k && resume < le && w[resume - 1] == ' ' &&
           w[resume] != ' ')
         k = resume;
+      else
+        resumed = 0;
       resume = 0;
       /* A key over 250 bytes anywhere: the whole command is that error, even after hits
        * (observed: "set a..; get a <251 x a>" answers only CLIENT_ERROR). No token can be that
        * long when the whole rest is not. */
-      if (UNLIKELY(le - k > REMC_KEY_MAX)) {
+      if (UNLIKELY(le - k > REMC_KEY_MAX) && !resumed) {
         uint32_t p = k, bad = 0;
         while (p < le) {
           uint32_t q = tok_end(w, p, le);
@@ -355,13 +375,13 @@ void remc_parse(remc_parse_io *io, const uint8_t *w) {
         continue;
       }
       for (;;) {
-        uint32_t ke = tok_end(w, k, le), nx = skip_sp(w, ke, le);
-        emit(d, op, 0, nx == le ? REMC_DF_LAST_KEY : 0, pos, eol, k, ke - k, 0, 0, 0, exptime, 0,
-             0);
+        uint32_t ke = key_end(w, k, le), nx = skip_sp(w, ke, le);
+        uint32_t end = nx == le || w[nx] == 0;
+        emit(d, op, 0, end ? REMC_DF_LAST_KEY : 0, pos, eol, k, ke - k, 0, 0, 0, exptime, 0, 0);
         nd++;
         d += REMC_DESC_WORDS;
         k = nx;
-        if (k == le) break;
+        if (end) break;
         if (UNLIKELY(nd >= cap)) {
           status = REMC_PS_FULL;
           out_resume = k;

@@ -136,10 +136,12 @@ static void init_io(void) {
 }
 
 /* One call over w[0..len) from start; validates; returns the validator's code. */
+static uint32_t g_resume_end; /* the hint for the next parse_once (0: none) */
 static int parse_once(const uint8_t *w, uint32_t len, uint32_t start, uint32_t resume,
                       uint32_t opts, uint32_t cap) {
   remc_parse_req req = {.len = len, .start = start, .resume_off = resume, .opts = opts,
-                        .desc_cap = cap, .heap_size = 4096};
+                        .desc_cap = cap, .resume_end = g_resume_end, .heap_size = 4096};
+  g_resume_end = 0;
   memset(g_io, 0xa5, sizeof(remc_parse_io)); /* out-fields must all be written */
   remc_parse_io_prepare(g_io, &req, 0);
   remc_parse(g_io, w);
@@ -581,6 +583,8 @@ static char *run_split(const uint8_t *in, uint32_t len, uint32_t split, uint32_t
     if (st == REMC_PS_FULL) {
       start = consumed;
       resume = g_io->out_resume_off;
+      /* like the server: tell the parser where the cut multiget's line ends */
+      if (resume) g_resume_end = g_io->desc[(size_t)(g_io->ndesc - 1) * REMC_DESC_WORDS + D_END];
       continue;
     }
     /* OK: drop what is consumed, as the server's pending buffer does */
@@ -618,17 +622,18 @@ static void test_splits(void) {
   /* every table case that does not depend on how the bytes arrive (the line limit does) */
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     check_splits((const uint8_t *)cases[i].in, (uint32_t)cases[i].len, cases[i].opts, cases[i].in);
-  static const char *const pipes[] = {
-      "set a 0 0 5\r\nhello\r\nget a b c d e f g\r\ngets a\r\ndelete a noreply\r\n"
-      "incr n 1\r\ndecr n 1 noreply\r\ntouch a 10\r\ngat 5 a b c\r\nversion\r\nquit\r\n",
-      "cas k 1 2 3 4\r\nabc\r\nset k 0 0 3\r\nabcd\r\nget k k k\r\n\r\nstats\r\nflush_all 0\r\n",
-      "get a\nget b\nset c 0 0 2\nxy\r\nget c\n",
-      "get " K250 " " K250 " " K250 "\r\nget " K251 " a\r\nget a b\r\n",
-      "GET / HTTP/1.1\r\nversion\r\n",
-      "set k 0 0 10\r\n0123456789\r\nset j 0 0 0\r\n\r\nappend k 0 0 1 noreply\r\nz\r\n",
+  static const tcase pipes[] = {
+      T("set a 0 0 5\r\nhello\r\nget a b c d e f g\r\ngets a\r\ndelete a noreply\r\n"
+        "incr n 1\r\ndecr n 1 noreply\r\ntouch a 10\r\ngat 5 a b c\r\nversion\r\nquit\r\n", ""),
+      T("cas k 1 2 3 4\r\nabc\r\nset k 0 0 3\r\nabcd\r\nget k k k\r\n\r\nstats\r\nflush_all 0\r\n", ""),
+      T("get a\nget b\nset c 0 0 2\nxy\r\nget c\n", ""),
+      T("get " K250 " " K250 " " K250 "\r\nget " K251 " a\r\nget a b\r\n", ""),
+      T("GET / HTTP/1.1\r\nversion\r\n", ""),
+      T("get a b c\0d e\r\nget f g\0\r\ngat 1 h i \0 j\r\nget k\0\0 l\r\n", ""), /* keys end at NUL */
+      T("set k 0 0 10\r\n0123456789\r\nset j 0 0 0\r\n\r\nappend k 0 0 1 noreply\r\nz\r\n", ""),
   };
   for (size_t i = 0; i < sizeof pipes / sizeof pipes[0]; i++)
-    check_splits((const uint8_t *)pipes[i], (uint32_t)strlen(pipes[i]), 0, pipes[i]);
+    check_splits((const uint8_t *)pipes[i].in, (uint32_t)pipes[i].len, 0, pipes[i].in);
 }
 
 /* Hostile bytes: every call validates, consumed stays in the window, FULL makes progress.
