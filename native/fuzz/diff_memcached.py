@@ -46,10 +46,11 @@ DF_NOREPLY, DF_LAST_KEY, DF_INCOMPLETE, DF_HAS_ARG = 1, 2, 4, 8
 def build_cli():
     os.makedirs(OUT, exist_ok=True)
     exe = os.path.join(OUT, "parse_cli")
+    import glob
+    srcs = [f for f in glob.glob(os.path.join(ROOT, "native/parser/*.c")) if not f.endswith("/fault_inject.c")]
+    srcs += glob.glob(os.path.join(ROOT, "native/binding/validate*.c"))
     subprocess.check_call(["gcc", "-O1", "-g", "-std=gnu11", "-I", os.path.join(ROOT, "native/include"),
-                           "-fsanitize=address,undefined", "-o", exe, os.path.join(HERE, "parse_cli.c"),
-                           os.path.join(ROOT, "native/parser/text.c"),
-                           os.path.join(ROOT, "native/binding/validate.c")])
+                           "-fsanitize=address,undefined", "-o", exe, os.path.join(HERE, "parse_cli.c")] + srcs)
     return exe
 
 

@@ -2,7 +2,7 @@
  * fuzz_parser.c — libFuzzer target for the text parser and the root-side validator.
  *
  * Input: 4 header bytes, then the client's bytes.
- *   [0] opts (REMC_IN_* bits)   [1] descriptor area size (1..16, or 256 when >= 0xf0)
+ *   [0] opts (REMC_IN_FAULT_INJECTION, REMC_IN_DEBUGTIME)   [1] descriptor area size (1..16, or 256 when >= 0xf0)
  *   [2..3] split point (little endian, modulo len+1)
  * The bytes are parsed twice: in one window (looping over FULL like the server), and as two
  * socket reads split at the chosen point, keeping [consumed, len) and appending the rest, with the
@@ -193,7 +193,8 @@ static void run(trace *t, const uint8_t *in, uint32_t len, uint32_t first, uint3
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 4 || size > (1u << 20)) return 0;
-  uint32_t opts = data[0] & REMC_IN_ALL;
+  /* the text protocol's options only (REMC_IN_BINARY selects another parser) */
+  uint32_t opts = data[0] & (REMC_IN_FAULT_INJECTION | REMC_IN_DEBUGTIME);
   uint32_t cap = data[1] >= 0xf0 ? CAP_MAX : 1u + data[1] % 16u;
   const uint8_t *in = data + 4;
   uint32_t len = (uint32_t)(size - 4);
