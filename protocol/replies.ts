@@ -17,6 +17,7 @@ export const R = {
   ERROR: line('ERROR'),
   TOO_MANY_CONNECTIONS: line('ERROR Too many open connections'),
   SHUTDOWN_DISABLED: line('ERROR: shutdown not enabled'),
+  INVALID_SHUTDOWN_MODE: line('CLIENT_ERROR invalid shutdown mode'),
   BAD_FORMAT: line('CLIENT_ERROR bad command line format'),
   BAD_DATA_CHUNK: line('CLIENT_ERROR bad data chunk'),
   DELETE_USAGE: line('CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]'),

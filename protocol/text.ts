@@ -68,6 +68,11 @@ export class TextProtocol {
 
     const mode = STORE_MODE[op];
     if (mode !== undefined) return this.storage(conn, b, mode, err, noreply, len);
+    // memcached refuses flush_all under -F before it looks at the arguments (noreply still hides it)
+    if (op === OP.FLUSH_ALL && this.ctx.settings.disableFlushAll) {
+      if (!noreply) out.bytes(R.FLUSH_DISABLED);
+      return After.CONTINUE;
+    }
     if (err !== 0) {
       if (!noreply) out.bytes(PARSE_ERROR_REPLY[err]!);
       return After.CONTINUE;
@@ -94,7 +99,6 @@ export class TextProtocol {
         this.stats(b);
         return After.CONTINUE;
       case OP.FLUSH_ALL:
-        if (this.ctx.settings.disableFlushAll) { out.bytes(R.FLUSH_DISABLED); return After.CONTINUE; }
         this.ctx.counters.cmd_flush++;
         native.flush((d[b + D_FLAGS]! & DF_HAS_ARG) !== 0 ? d[b + D_N1_LO]! | 0 : 0);
         if (!noreply) out.bytes(R.OK);
@@ -108,10 +112,18 @@ export class TextProtocol {
         return After.CONTINUE;
       case OP.QUIT:
         return After.CLOSE;
-      case OP.SHUTDOWN:
+      case OP.SHUTDOWN: {
         if (!this.ctx.settings.enableShutdown) { out.bytes(R.SHUTDOWN_DISABLED); return After.CONTINUE; }
-        this.ctx.shutdown(d[b + D_KEY_LEN]! > 0);
+        // "shutdown" or "shutdown graceful", nothing else
+        const argLen = d[b + D_KEY_LEN]!;
+        const arg = argLen ? this.window.toString('latin1', d[b + D_KEY_OFF]!, d[b + D_KEY_OFF]! + argLen) : '';
+        if (d[b + D_AUX]! > 2 || (arg !== '' && arg !== 'graceful')) {
+          out.bytes(R.INVALID_SHUTDOWN_MODE);
+          return After.CONTINUE;
+        }
+        this.ctx.shutdown(arg === 'graceful');
         return After.CLOSE;
+      }
       case OP.CACHE_MEMLIMIT:
         native.setMemLimit(d[b + D_N0_LO]! * 1024 * 1024);
         if (!noreply) out.bytes(R.OK);
