@@ -65,6 +65,9 @@ struct State {
   Napi::Reference<Napi::Uint8Array> out_ref;
   uint8_t* out = nullptr;
   size_t out_len = 0;
+  // A multiget cut by REMC_PS_FULL is continued by the very next parse() (same event): the
+  // cut command's end, remembered here, spares the parser a second search of its line.
+  uint32_t cut_start = 0, cut_resume = 0, cut_end = 0;
   remc_item_ref pinned{nullptr};
   remc_item_info pinned_info{};
   Napi::Reference<Napi::Float64Array> stats_ref;
@@ -203,6 +206,8 @@ Napi::Value Parse(const Napi::CallbackInfo& info) {
   req.heap_size = st->heap_size;
   if (req.len > st->window_cap || req.start > req.len) { Throw(info.Env(), "parse: bad window range"); return info.Env().Null(); }
   remc_parse_io* io = st->io;
+  if (req.resume_off && req.resume_off == st->cut_resume && req.start == st->cut_start) req.resume_end = st->cut_end;
+  st->cut_resume = 0;
   remc_parse_io_prepare(io, &req, reinterpret_cast<uint64_t>(st->heap));
   if (st->opts & REMC_IN_FAULT_INJECTION) {
     io->fault_target[0] = reinterpret_cast<uint64_t>(&g_root_target[0]);
@@ -235,6 +240,11 @@ Napi::Value Parse(const Napi::CallbackInfo& info) {
   }
   res[R_CONSUMED] = c->consumed;
   res[R_NDESC] = n;
+  if (c->status == REMC_PS_FULL && c->out_resume_off && n > 0) {
+    st->cut_start = c->consumed;
+    st->cut_resume = c->out_resume_off;
+    st->cut_end = c->desc[(n - 1) * REMC_DESC_WORDS + D_END];
+  }
   res[R_RESUME] = c->out_resume_off;
   res[R_CLOSE_REASON] = c->close_reason;
   return Napi::Number::New(info.Env(), static_cast<int>(c->status));
