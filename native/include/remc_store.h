@@ -58,8 +58,15 @@ enum remc_store_result {
 
 enum remc_store_mode { /* storage command semantics */
   REMC_MODE_SET = 0, REMC_MODE_ADD, REMC_MODE_REPLACE, REMC_MODE_APPEND, REMC_MODE_PREPEND,
-  REMC_MODE_CAS
+  REMC_MODE_CAS,
+  REMC_MODE_CAS_STALE /* meta ms I + C: like CAS, but a lower CAS stores a stale value (keeps the
+                         old TTL and win token, marks REMC_META_STALE) */
 };
+
+/* Per-item state of the meta commands (remc_item_info.meta). */
+#define REMC_META_STALE 1u      /* md I / ms I: invalidated; mg shows X (and hands out W once) */
+#define REMC_META_TOKEN_SENT 2u /* a W (recache win) was handed out: later mg show Z */
+#define REMC_META_KEY_BINARY 4u /* stored by ms with a base64 key (b): replies re-encode the key */
 
 /* What a lookup tells about an item (filled by remc_store_get). */
 typedef struct remc_item_info {
@@ -70,6 +77,7 @@ typedef struct remc_item_info {
   int64_t last_access;     /* store-clock seconds */
   int fetched;             /* had been fetched before this lookup */
   int slab_class;
+  uint32_t meta;           /* REMC_META_* */
 } remc_item_info;
 
 /* A pinned item: valid until remc_store_release. */
@@ -115,6 +123,28 @@ int remc_store_delete(remc_store *s, const uint8_t *key, uint32_t klen, uint64_t
  * Returns STORED / NOT_FOUND / NON_NUMERIC / NO_MEMORY. */
 int remc_store_arith(remc_store *s, const uint8_t *key, uint32_t klen, int incr, uint64_t delta,
                      uint64_t *result, uint64_t *new_cas);
+
+/* arith with a CAS to compare (meta ma C; 0 = none): EXISTS on mismatch, else as remc_store_arith. */
+int remc_store_arith_cas(remc_store *s, const uint8_t *key, uint32_t klen, int incr,
+                         uint64_t delta, uint64_t cas, uint64_t *result, uint64_t *new_cas);
+
+/* Meta commands ----------------------------------------------------------------------------
+ * mg/me: a lookup that neither bumps nor marks fetched (memcached fetches them "locked" and
+ * bumps later, after reading `h`/`l`): count 0 = no stats, 1 = get hit/miss, 2 = touch hit/miss.
+ * Returns 1 (pinned, info filled), 0 (miss), -1 (item pinned REFCOUNT_MAX times: mg's
+ * "refcount overflow" error). */
+int remc_store_meta_get(remc_store *s, const uint8_t *key, uint32_t klen, int count,
+                        remc_item_ref *ref, remc_item_info *info);
+/* On a pinned item: meta |= set, &= ~clear; exptime (raw protocol value) if not NULL; bump = mark
+ * fetched and recently used; refreshes info->exptime and info->meta if info is not NULL. */
+void remc_store_meta_update(remc_store *s, const remc_item_ref *ref, uint32_t set, uint32_t clear,
+                            const int64_t *exptime, int bump, remc_item_info *info);
+/* md: DELETED / NOT_FOUND / EXISTS (has_cas and cas differs, also C0). invalidate (md I): instead
+ * of deleting, mark stale, clear the win token, take a new CAS (*new_cas) and the exptime if
+ * given. */
+int remc_store_meta_delete(remc_store *s, const uint8_t *key, uint32_t klen, int has_cas,
+                           uint64_t cas, int invalidate, const int64_t *exptime,
+                           uint64_t *new_cas);
 
 /* touch: TOUCHED / NOT_FOUND */
 int remc_store_touch(remc_store *s, const uint8_t *key, uint32_t klen, int64_t exptime);

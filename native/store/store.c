@@ -16,6 +16,7 @@
 #define TAIL_RESCUES 1024 /* active items moved to the head per allocation, at most (each one
                            * was paid for by a read, so this bounds latency, not throughput) */
 #define EXPAND_STEP 64    /* old buckets migrated per write while the hash table grows */
+#define SLAB_CHUNK_MAX 524288 /* memcached's default slab_chunk_max (half its 1 MiB page) */
 #define CRAWL_SLICE 64    /* items one class's crawler checks before the next class's turn */
 
 /* ------------------------------------------------------------------------------------------ */
@@ -291,6 +292,7 @@ static uint8_t *item_init(remc_store *s, item *it, const uint8_t *key, uint32_t 
   it->exptime = exptime;
   it->nbytes = nbytes;
   it->iflags = flags ? IT_HASFLAGS : 0;
+  it->mflags = 0;
   uint8_t *k = item_key(s, it);
   memcpy(k, key, klen);
   k[klen] = 0;
@@ -394,6 +396,7 @@ int remc_store_get(remc_store *s, const uint8_t *key, uint32_t klen, int bump,
     info->last_access = s->started + (int64_t)it->time;
     info->fetched = (it->iflags & IT_FETCHED) ? 1 : 0;
     info->slab_class = it->cls;
+    info->meta = it->mflags;
   }
   if (touch_exptime) {
     it->exptime = realtime(s, *touch_exptime);
@@ -435,7 +438,7 @@ int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
                      uint64_t cas, uint64_t *new_cas) {
   REMC_STORE_LOCK(s);
   int rc;
-  if (REMC_UNLIKELY(!key_ok(klen) || mode < REMC_MODE_SET || mode > REMC_MODE_CAS)) {
+  if (REMC_UNLIKELY(!key_ok(klen) || mode < REMC_MODE_SET || mode > REMC_MODE_CAS_STALE)) {
     rc = REMC_STORE_NOT_STORED;
     goto out;
   }
@@ -456,6 +459,14 @@ int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
   const uint32_t piece_id = id; /* memcached counts cmd_set in the incoming item's class */
   item *old = item_get(s, key, klen, hv);
   uint64_t old_cas = old ? item_cas(s, old) : 0;
+  uint8_t mflags = 0; /* a stored item starts with no meta state (memcached: a new item) */
+  int stale = 0;
+  if (mode == REMC_MODE_CAS_STALE) {
+    /* meta ms with I and C: a CAS lower than the item's is accepted and stores a stale value
+     * that keeps the old TTL and win token (memcached's CAS_STALE) */
+    stale = old && cas != 0 && s->cas_sz && cas < old_cas;
+    mode = REMC_MODE_CAS;
+  }
 
   switch (mode) {
   case REMC_MODE_ADD:
@@ -491,7 +502,9 @@ int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
       rc = REMC_STORE_NOT_FOUND;
       goto out;
     }
-    if (old_cas != cas) {
+    /* A zero compare value never matches, and with -C nothing does (memcached's CAS_NONE;
+     * observed on 1.6.18: `cas k 0 0 1 0` -> EXISTS, with and without -C). */
+    if (!stale && (cas == 0 || !s->cas_sz || old_cas != cas)) {
       s->cls[old->cls].cas_badval++;
       rc = REMC_STORE_EXISTS;
       goto out;
@@ -520,6 +533,10 @@ int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
     id = mem_class_for(s, ntotal);
   } else {
     ex = realtime(s, exptime);
+    if (stale) {
+      ex = old->exptime;
+      mflags = (uint8_t)(REMC_META_STALE | (old->mflags & REMC_META_TOKEN_SENT));
+    }
   }
 
   item *it;
@@ -534,6 +551,7 @@ int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
     it->exptime = ex;
     it->nbytes = (uint32_t)nbytes;
     it->iflags = IT_LINKED | IT_ACTIVE | (flags ? IT_HASFLAGS : 0);
+    it->mflags = mflags;
     if (flags) memcpy(item_key(s, it) + klen + 1, &flags, 4);
     uint8_t *d = item_data(s, it);
     memcpy(d, value, vlen);
@@ -569,6 +587,7 @@ int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
   } else {
     memcpy(d, value, vlen);
   }
+  it->mflags = mflags;
   if (old) item_unlink(s, old);
   item_link(s, it);
   if (new_cas) *new_cas = item_cas(s, it);
@@ -665,6 +684,11 @@ static uint32_t u64_to_dec(uint64_t v, char *buf /* >= 20 */) {
 
 int remc_store_arith(remc_store *s, const uint8_t *key, uint32_t klen, int incr, uint64_t delta,
                      uint64_t *result, uint64_t *new_cas) {
+  return remc_store_arith_cas(s, key, klen, incr, delta, 0, result, new_cas);
+}
+
+int remc_store_arith_cas(remc_store *s, const uint8_t *key, uint32_t klen, int incr,
+                         uint64_t delta, uint64_t cas, uint64_t *result, uint64_t *new_cas) {
   REMC_STORE_LOCK(s);
   int rc;
   uint32_t hv = 0;
@@ -681,8 +705,14 @@ int remc_store_arith(remc_store *s, const uint8_t *key, uint32_t klen, int incr,
     rc = REMC_STORE_NOT_FOUND;
     goto out;
   }
+  if (cas != 0 && cas != item_cas(s, it)) { /* meta ma C: memcached's DELTA_ITEM_CAS_MISMATCH */
+    rc = REMC_STORE_EXISTS;
+    goto out;
+  }
   uint64_t v;
-  if (it->nbytes == 0 || !parse_u64(item_data(s, it), it->nbytes, &v)) {
+  /* memcached stores items above slab_chunk_max in chunks and refuses arithmetic on those */
+  if (it->nbytes == 0 || item_ntotal(s, it) > SLAB_CHUNK_MAX ||
+      !parse_u64(item_data(s, it), it->nbytes, &v)) {
     rc = REMC_STORE_NON_NUMERIC;
     goto out;
   }
@@ -959,4 +989,83 @@ uint64_t remc_store_checksum(remc_store *s) {
       sum += checksum_bucket(s, s->old_buckets[b]);
   REMC_STORE_UNLOCK(s);
   return sum;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* meta commands (mg md ma me; protocol/meta.ts)                                               */
+
+int remc_store_meta_get(remc_store *s, const uint8_t *key, uint32_t klen, int count,
+                        remc_item_ref *ref, remc_item_info *info) {
+  REMC_STORE_LOCK(s);
+  ref->it = NULL;
+  item *it = NULL;
+  if (REMC_LIKELY(key_ok(klen))) it = item_get(s, key, klen, (uint32_t)remc_hash64(key, klen, s->seed));
+  int rc = 1;
+  if (it && REMC_UNLIKELY(it->refcount >= REFCOUNT_MAX)) {
+    rc = -1; /* mg: "SERVER_ERROR refcount overflow during fetch", counted as nothing */
+  } else if (!it) {
+    if (count == 1) s->get_misses++;
+    else if (count == 2) s->touch_misses++;
+    rc = 0;
+  } else {
+    if (count == 1) s->cls[it->cls].get_hits++;
+    else if (count == 2) s->cls[it->cls].touch_hits++;
+    info->flags = item_flags(s, it);
+    info->nbytes = it->nbytes;
+    info->cas = item_cas(s, it);
+    info->exptime = it->exptime ? s->started + (int64_t)it->exptime : 0;
+    info->last_access = s->started + (int64_t)it->time;
+    info->fetched = (it->iflags & IT_FETCHED) ? 1 : 0;
+    info->slab_class = it->cls;
+    info->meta = it->mflags;
+    it->refcount++;
+    ref->it = it;
+  }
+  REMC_STORE_UNLOCK(s);
+  return rc;
+}
+
+void remc_store_meta_update(remc_store *s, const remc_item_ref *ref, uint32_t set, uint32_t clear,
+                            const int64_t *exptime, int bump, remc_item_info *info) {
+  REMC_STORE_LOCK(s);
+  item *it = (item *)ref->it;
+  if (it) {
+    it->mflags = (uint8_t)((it->mflags | set) & ~clear);
+    if (exptime) it->exptime = realtime(s, *exptime);
+    if (bump) item_bump_read(s, it);
+    if (info) {
+      info->exptime = it->exptime ? s->started + (int64_t)it->exptime : 0;
+      info->meta = it->mflags;
+    }
+  }
+  REMC_STORE_UNLOCK(s);
+}
+
+int remc_store_meta_delete(remc_store *s, const uint8_t *key, uint32_t klen, int has_cas,
+                           uint64_t cas, int invalidate, const int64_t *exptime,
+                           uint64_t *new_cas) {
+  REMC_STORE_LOCK(s);
+  int rc;
+  item *it = NULL;
+  if (key_ok(klen)) it = item_get(s, key, klen, (uint32_t)remc_hash64(key, klen, s->seed));
+  if (!it) {
+    s->delete_misses++;
+    rc = REMC_STORE_NOT_FOUND;
+  } else if (has_cas && cas != item_cas(s, it)) {
+    s->delete_misses++; /* memcached counts a CAS mismatch as a delete miss */
+    rc = REMC_STORE_EXISTS;
+  } else if (invalidate) {
+    /* mark stale, let the next fetch win again, bump the CAS; TTL only when given */
+    if (exptime) it->exptime = realtime(s, *exptime);
+    it->mflags = (uint8_t)((it->mflags | REMC_META_STALE) & ~REMC_META_TOKEN_SENT);
+    item_set_cas(s, it, s->cas_sz ? ++s->cas_counter : 0);
+    if (new_cas) *new_cas = item_cas(s, it);
+    rc = REMC_STORE_DELETED;
+  } else {
+    s->cls[it->cls].delete_hits++;
+    item_unlink(s, it);
+    rc = REMC_STORE_DELETED;
+  }
+  REMC_STORE_UNLOCK(s);
+  return rc;
 }

@@ -51,7 +51,8 @@ typedef struct item {
   uint8_t iflags;
   uint8_t cls;
   uint8_t nkey;
-  uint8_t pad_[3];
+  uint8_t mflags;      /* REMC_META_* (meta commands: stale, win token sent, binary key) */
+  uint8_t pad_[2];
 } item;
 
 _Static_assert(sizeof(item) == ITEM_HEADER, "item header must be memcached's 48 bytes");

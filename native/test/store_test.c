@@ -288,9 +288,12 @@ static void test_commands(void) {
   CHECK_EQ(in.exptime, 0);
   remc_store_release(s, &r);
   CHECK_EQ(STAT(s, curr_items), 3); /* e, new, ap */
+  /* a compare value of 0 never matches (observed) */
+  CHECK_EQ(set(s, "z", "v", 0, 0), REMC_STORE_STORED);
+  CHECK_EQ(st(s, REMC_MODE_CAS, "z", "w", 1, 0, 0, 0, NULL), REMC_STORE_EXISTS);
   remc_store_destroy(s);
 
-  /* -C: CAS is always 0, and a cas command with 0 matches */
+  /* -C: CAS is always 0, and a cas command never matches (observed: EXISTS, cas_badval) */
   remc_store_config c = cfg_default();
   c.cas_enabled = 0;
   s = mk(c);
@@ -299,7 +302,9 @@ static void test_commands(void) {
   get2(s, "k", 0, &in);
   CHECK_EQ(in.cas, 0);
   CHECK_EQ(st(s, REMC_MODE_CAS, "k", "w", 1, 0, 0, 5, NULL), REMC_STORE_EXISTS);
-  CHECK_EQ(st(s, REMC_MODE_CAS, "k", "w", 1, 0, 0, 0, NULL), REMC_STORE_STORED);
+  CHECK_EQ(st(s, REMC_MODE_CAS, "k", "w", 1, 0, 0, 0, NULL), REMC_STORE_EXISTS);
+  CHECK_EQ(STAT(s, cas_badval), 2);
+  CHECK(streq(get(s, "k"), "v"));
   remc_store_destroy(s);
 }
 
@@ -484,6 +489,17 @@ static void test_arith(void) {
   CHECK(streq(b, "50"));
   remc_store_release(s, &r);
   CHECK(streq(get(s, "pin"), "49"));
+  /* items above memcached's slab_chunk_max (512 KiB) are chunked there: no arithmetic on them
+   * (observed: a 524228-byte "1   ..." with a 1-byte key increments, 524229 bytes does not) */
+  char *num = malloc(524230);
+  memset(num, ' ', 524230);
+  num[0] = '1';
+  CHECK_EQ(st(s, REMC_MODE_SET, "n", num, 524228, 0, 0, 0, NULL), REMC_STORE_STORED);
+  CHECK_EQ(arith(s, "n", 1, 1, &v), REMC_STORE_STORED);
+  CHECK_EQ(v, 2);
+  CHECK_EQ(st(s, REMC_MODE_SET, "n", num, 524229, 0, 0, 0, NULL), REMC_STORE_STORED);
+  CHECK_EQ(arith(s, "n", 1, 1, &v), REMC_STORE_NON_NUMERIC);
+  free(num);
   /* expiry is kept by incr */
   set(s, "ttl", "1", 0, 100);
   get2(s, "ttl", 0, &in);
@@ -938,6 +954,7 @@ static void test_pkey(void) {
 }
 
 int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0); /* keep progress visible if a test crashes */
   struct { const char *name; void (*fn)(void); } tests[] = {
       {"item_size", test_item_size},     {"hostile_args", test_hostile_args},
       {"commands", test_commands},       {"expiry", test_expiry},
