@@ -45,6 +45,9 @@ export const enum After {
 export interface TextConn {
   /** set by exec for After.NEED / After.SWALLOW */
   amount: number;
+  /** set by exec with After.SWALLOW: the reply to send once the swallowing is done (memcached
+   *  answers a too-large value only after it has read all of it) */
+  afterSwallow: Buffer | null;
   lastCmdTime: number;
 }
 
@@ -155,9 +158,12 @@ export class TextProtocol {
       // swallowed whatever its terminator, and any old item of that key is dropped.
       if (native.itemSize(keyLen, dataLen, clientFlags) > this.ctx.settings.maxItemSize) {
         native.del(keyOff, keyLen, 0, 0);
-        if (!noreply) out.bytes(R.TOO_LARGE);
-        if (!incomplete) return After.CONTINUE;
+        if (!incomplete) {
+          if (!noreply) out.bytes(R.TOO_LARGE);
+          return After.CONTINUE;
+        }
         conn.amount = dataLen + 2 - (len - d[b + D_DATA_OFF]!);
+        conn.afterSwallow = noreply ? null : R.TOO_LARGE;
         return After.SWALLOW;
       }
       if (incomplete) {

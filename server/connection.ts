@@ -44,6 +44,7 @@ export class Connection implements TextConn {
   /** reading stopped until the client drains our output */
   private paused = false;
   amount = 0;
+  afterSwallow: Buffer | null = null;
   lastCmdTime: number;
   readonly fd: number;
   readonly addr: string;
@@ -78,9 +79,11 @@ export class Connection implements TextConn {
     if (this.closing) return false;
     let start = 0;
     if (this.swallow > 0) {
-      if (nread <= this.swallow) { this.swallow -= nread; return true; }
+      if (nread < this.swallow) { this.swallow -= nread; return true; }
       start = this.swallow;
       this.swallow = 0;
+      if (this.afterSwallow) { loop.out.bytes(this.afterSwallow); this.afterSwallow = null; }
+      if (start === nread) { this.flush(); return !this.paused; }
     }
     if (!this.decided) {
       this.decided = true;
