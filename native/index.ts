@@ -43,6 +43,9 @@ export interface Abi {
   /** fault injection kinds: name -> [id, fault kind under pku, fault kind under none] */
   faultInjections: Record<string, [number, string, string]>;
   validateErrors: string[];
+  /** binary protocol opcodes and parse errors (remc_abi.h REMC_BIN_OPS, REMC_BIN_ERRORS) */
+  BIN_OP: Record<string, number>;
+  BERR: Record<string, number>;
   K: Record<string, number>;
 }
 
@@ -51,7 +54,8 @@ export interface Native {
   init(o: InitOptions): InitResult;
   setOutput(out: Uint8Array): void;
   /** fd: the connection's socket, shut down at once if the parser faults (-1: none) */
-  parse(len: number, start: number, resumeOff: number, fd: number): number;
+  /** binary: 1 on a binary-protocol connection (REMC_IN_BINARY) */
+  parse(len: number, start: number, resumeOff: number, fd: number, binary?: number): number;
   get(keyOff: number, keyLen: number, bump: number, touch: number, exptime: number): number;
   copyValue(outPos: number): void;
   store(mode: number, keyOff: number, keyLen: number, valOff: number, valLen: number,

@@ -65,3 +65,41 @@ export const STORE_REPLY: Buffer[] = [];
   STORE_REPLY[S.NO_MEMORY!] = R.NO_MEMORY_STORING;
   STORE_REPLY[S.NON_NUMERIC!] = R.NON_NUMERIC;
 }
+
+/**
+ * Binary protocol response statuses and the exact error bodies memcached 1.6.18 sends with them
+ * (proto_bin.c write_bin_error; reference §1.9). AUTH_CONTINUE has no fixed body.
+ */
+export const BIN_STATUS = {
+  SUCCESS: 0x0000,
+  KEY_ENOENT: 0x0001,
+  KEY_EEXISTS: 0x0002,
+  E2BIG: 0x0003,
+  EINVAL: 0x0004,
+  NOT_STORED: 0x0005,
+  DELTA_BADVAL: 0x0006,
+  AUTH_ERROR: 0x0020,
+  AUTH_CONTINUE: 0x0021,
+  UNKNOWN_COMMAND: 0x0081,
+  ENOMEM: 0x0082,
+} as const;
+
+/** Error body by status. */
+export const BIN_ERROR_BODY: Record<number, Buffer> = {
+  [BIN_STATUS.KEY_ENOENT]: Buffer.from('Not found', 'latin1'),
+  [BIN_STATUS.KEY_EEXISTS]: Buffer.from('Data exists for key.', 'latin1'),
+  [BIN_STATUS.E2BIG]: Buffer.from('Too large.', 'latin1'),
+  [BIN_STATUS.EINVAL]: Buffer.from('Invalid arguments', 'latin1'),
+  [BIN_STATUS.NOT_STORED]: Buffer.from('Not stored.', 'latin1'),
+  [BIN_STATUS.DELTA_BADVAL]: Buffer.from('Non-numeric server-side value for incr or decr', 'latin1'),
+  [BIN_STATUS.AUTH_ERROR]: Buffer.from('Auth failure.', 'latin1'),
+  [BIN_STATUS.UNKNOWN_COMMAND]: Buffer.from('Unknown command', 'latin1'),
+  [BIN_STATUS.ENOMEM]: Buffer.from('Out of memory', 'latin1'),
+};
+
+/** Binary success bodies. */
+export const BIN_BODY = {
+  AUTHENTICATED: Buffer.from('Authenticated', 'latin1'),
+  /** remcached's fault-injection opcode when the kind committed no fault (REMC_BIN_DEBUG_FAULT) */
+  NO_FAULT: Buffer.from('no such fault kind', 'latin1'),
+} as const;

@@ -9,6 +9,7 @@
 #
 # Allowed undefined symbols (all defined hidden in the addon, so ld turns every reference into a
 # direct call or RIP-relative load; nothing goes through the GOT at run time):
+#   text.o           also remc_parse_binary (binary.o: the binary protocol)
 #   every object     remc_fault_inject (the fault-injection hook, native/parser/fault_inject.c);
 #                    __stack_chk_guard, __stack_chk_fail, remc_domain_abort (native/runtime: the
 #                    canary of -mstack-protector-guard=global in a page the domain may read, and
@@ -32,6 +33,8 @@ for o in "$dir"/*.o; do
   name=$(basename "$o")
   before=$fail; fail=0
   allow='^(remc_fault_inject|__stack_chk_fail|__stack_chk_guard|remc_domain_abort)$'
+  # text.o dispatches binary connections to binary.o's hidden remc_parse_binary (a direct call)
+  [ "$name" = text.o ] && allow='^(remc_fault_inject|__stack_chk_fail|__stack_chk_guard|remc_domain_abort|remc_parse_binary)$'
   [ "$name" = fault_inject.o ] && allow='^(remc_fault_inject|__stack_chk_fail|__stack_chk_guard|remc_domain_abort|_GLOBAL_OFFSET_TABLE_)$'
   bad_syms=$(nm -u "$o" | awk '{print $NF}' | grep -Ev "$allow" || true)
   if [ -n "$bad_syms" ]; then

@@ -140,8 +140,7 @@ export const OPTIONS: readonly Option[] = [
     } },
   { short: 'U', long: 'udp-port', arg: 'num', help: 'UDP port to listen on (UDP is not supported: nonzero is refused)', shows: '0, off',
     apply: (s, v) => {
-      s.udpPort = int(v, 'udp-port');
-      if (s.udpPort !== 0) throw new UsageError('remcached does not support UDP (-U must be 0)');
+      s.udpPort = int(v, 'udp-port'); // nonzero is refused in validate() (after -S is known)
     } },
   { short: 's', long: 'unix-socket', arg: 'file', help: 'UNIX socket to listen on (disables network support)', apply: (s, v) => { s.unixSocket = v; } },
   { short: 'a', long: 'unix-mask', arg: 'mask', help: 'access mask for UNIX socket, in octal', shows: '700',
@@ -196,7 +195,7 @@ export const OPTIONS: readonly Option[] = [
     } },
   { short: 'I', long: 'max-item-size', arg: 'num', help: 'adjusts max item size (min: 1k, max: 1024m)', shows: '1m',
     apply: (s, v) => { s.maxItemSize = size(v); } },
-  { short: 'S', long: 'enable-sasl', help: 'turn on Sasl authentication (not supported yet: refused)', apply: (s) => { s.enableSasl = true; } },
+  { short: 'S', long: 'enable-sasl', help: 'turn on Sasl authentication (PLAIN; users from the file named by $MEMCACHED_SASL_PWDB)', apply: (s) => { s.enableSasl = true; } },
   { short: 'F', long: 'disable-flush-all', help: 'disable flush_all command', apply: (s) => { s.disableFlushAll = true; } },
   { short: 'X', long: 'disable-dumping', help: 'disable stats cachedump and lru_crawler metadump', apply: (s) => { s.disableDumping = true; } },
   { short: 'W', long: 'disable-watch', help: 'disable watch commands (live logging)', apply: (s) => { s.disableWatch = true; } },
@@ -276,19 +275,24 @@ export function parseArgs(argv: readonly string[]): Parsed {
       throw new UsageError(`unexpected argument: ${a}`);
     }
   }
-  validate(s);
+  validate(s, given);
   return { settings: s, action, given };
 }
 
 /** Cross-option rules, with memcached's messages. */
-function validate(s: Settings): void {
+function validate(s: Settings, given: Set<string>): void {
   if (s.maxItemSize < 1024) throw new UsageError('Item max size cannot be less than 1024 bytes.');
   if (s.maxItemSize > 1024 * 1024 * 1024) throw new UsageError('Cannot set item size limit higher than a gigabyte.');
   if (s.memoryLimitMb <= 0 || s.maxItemSize > (s.memoryLimitMb * 1024 * 1024) / 2) {
     throw new UsageError('Cannot set item size limit higher than 1/2 of memory max.');
   }
-  if (s.protocol === 'binary') throw new UsageError('remcached does not support the binary protocol (-B binary) yet');
-  if (s.enableSasl) throw new UsageError('remcached does not support SASL (-S) yet');
+  // memcached: -S means binary only; an explicit -B other than binary is refused, and so is UDP
+  if (s.enableSasl) {
+    if (given.has('protocol') && s.protocol !== 'binary') throw new UsageError('ERROR: You cannot allow the ASCII protocol while using SASL.');
+    s.protocol = 'binary';
+    if (s.udpPort !== 0) throw new UsageError('ERROR: Cannot enable UDP while using binary SASL authentication.');
+  }
+  if (s.udpPort !== 0) throw new UsageError('remcached does not support UDP (-U must be 0)');
   if (s.authFile) throw new UsageError('remcached does not support ASCII authentication (-Y) yet');
   if (s.memoryFile) throw new UsageError('remcached does not support restartable caches (-e)');
   if (s.enableSsl) throw new UsageError('remcached does not support TLS (-Z)');

@@ -4,6 +4,7 @@
 import type net from 'node:net';
 import { abi, native } from '../native/index.ts';
 import { After, type TextConn, type TextProtocol } from '../protocol/text.ts';
+import type { BinaryConn, BinaryProtocol } from '../protocol/binary.ts';
 import type { Output } from '../protocol/output.ts';
 import type { Counters } from '../protocol/context.ts';
 import { readInto } from './fastread.ts';
@@ -25,13 +26,16 @@ export interface Loop {
   res: Float64Array;
   out: Output;
   text: TextProtocol;
+  binary: BinaryProtocol;
   counters: Counters;
   binaryAllowed: boolean;
+  /** -B binary (and -S): every connection is binary from its first byte */
+  binaryOnly: boolean;
   now(): number;
   onClose(c: Connection): void;
 }
 
-export class Connection implements TextConn {
+export class Connection implements TextConn, BinaryConn {
   /** bytes received but not yet parsed (an incomplete command), in pending[0..pendingLen) */
   private pending: Buffer | null = null;
   private pendingLen = 0;
@@ -40,6 +44,10 @@ export class Connection implements TextConn {
   /** discard this many more bytes (the rest of a too-large value) */
   private swallow = 0;
   private decided = false;
+  /** 1 once the connection speaks the binary protocol (REMC_IN_BINARY for the parser) */
+  private binary = 0;
+  /** -S: SASL authentication succeeded on this connection */
+  authenticated = false;
   private closing = false;
   /** reading stopped until the client drains our output */
   private paused = false;
@@ -56,6 +64,7 @@ export class Connection implements TextConn {
     this.addr = socket.remoteFamily === 'IPv6' ? `tcp6:[${socket.remoteAddress}]:${socket.remotePort}`
       : socket.remoteAddress ? `tcp:${socket.remoteAddress}:${socket.remotePort}` : 'unix';
     this.listenAddr = listenAddr;
+    if (loop.binaryOnly) { this.decided = true; this.binary = 1; }
     socket.setNoDelay(true);
     if (!readInto(socket, loop.window.subarray(0, READ_SIZE), (n) => this.onRead(n))) {
       socket.on('data', (chunk: Buffer) => {
@@ -87,12 +96,8 @@ export class Connection implements TextConn {
     }
     if (!this.decided) {
       this.decided = true;
-      if (window[start] === BINARY_MAGIC) {
-        // The binary protocol is not implemented yet (issue 4): say so and hang up.
-        log.info({ conn: this.fd, peer: this.addr }, 'binary protocol is not supported yet; closing');
-        this.close();
-        return false;
-      }
+      // -B auto: the first byte decides for the life of the connection (memcached)
+      if (window[start] === BINARY_MAGIC && loop.binaryAllowed) this.binary = 1;
     }
     let len: number;
     if (this.pendingLen > 0) {
@@ -140,15 +145,17 @@ export class Connection implements TextConn {
     const loop = this.loop;
     const res = loop.res;
     const text = loop.text;
+    const binary = this.binary ? loop.binary : null;
     let start = 0;
     let resume = 0;
     for (;;) {
-      const st = native.parse(len, start, resume, this.fd);
+      const st = native.parse(len, start, resume, this.fd, this.binary);
       loop.counters.parser_calls++;
       if (st < 0) { this.parserFailed(st); return; }
       const n = res[R_NDESC]!;
       for (let i = 0; i < n; i++) {
-        const a = text.exec(this, i, len);
+        const a = binary ? binary.exec(this, i, len) : text.exec(this, i, len);
+        if (binary && binary.flushNow) { binary.flushNow = false; this.flush(); } // NOOP writes out
         if (a === After.CONTINUE) continue;
         if (a === After.NEED) {
           this.need = this.amount;

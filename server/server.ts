@@ -7,6 +7,8 @@ import { newCounters, type ConnInfo, type Counters, type ServerContext } from '.
 import { Output } from '../protocol/output.ts';
 import { registerStatsArray } from '../protocol/stats.ts';
 import { TextProtocol } from '../protocol/text.ts';
+import { BinaryProtocol } from '../protocol/binary.ts';
+import { SaslPlain } from './sasl.ts';
 import { R } from '../protocol/replies.ts';
 import type { Settings } from './config.ts';
 import { Connection, READ_SIZE, type Loop } from './connection.ts';
@@ -65,8 +67,10 @@ export class Server implements ServerContext {
       res: init.res,
       out,
       text: new TextProtocol(this, out, init.window, init.desc, init.res),
+      binary: new BinaryProtocol(this, out, init.window, init.desc, init.res, settings.enableSasl ? SaslPlain.fromEnv() : null),
       counters: this.counters,
       binaryAllowed: settings.protocol !== 'ascii',
+      binaryOnly: settings.protocol === 'binary',
       now: () => this.now(),
       onClose: (c) => { this.conns.delete(c); this.counters.curr_connections--; },
     };

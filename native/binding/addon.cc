@@ -191,7 +191,7 @@ double MonotonicNs() {
   return static_cast<double>(ts.tv_sec) * 1e9 + ts.tv_nsec;
 }
 
-// parse(len, start, resumeOff, fd) -> remc_pstatus | P_FAULT | P_INVALID
+// parse(len, start, resumeOff, fd, binary) -> remc_pstatus | P_FAULT | P_INVALID
 // On a fault the connection's socket (fd, if >= 0) is shut down here, microseconds after the
 // rewind, before control returns to JS (which then closes it for good).
 Napi::Value Parse(const Napi::CallbackInfo& info) {
@@ -202,6 +202,8 @@ Napi::Value Parse(const Napi::CallbackInfo& info) {
   req.start = U32(info, 1);
   req.resume_off = U32(info, 2);
   req.opts = st->opts;
+  // 5th argument: 1 for a binary-protocol connection (root's per-connection state)
+  if (info.Length() > 4 && info[4].IsNumber() && info[4].As<Napi::Number>().Int32Value() == 1) req.opts |= REMC_IN_BINARY;
   req.desc_cap = st->desc_cap;
   req.heap_size = st->heap_size;
   if (req.len > st->window_cap || req.start > req.len) { Throw(info.Env(), "parse: bad window range"); return info.Env().Null(); }
@@ -510,6 +512,17 @@ Napi::Object Abi(Napi::Env env) {
 #undef X
   abi.Set("faultInjections", fi);
   abi.Set("validateErrors", names(verr_names, REMC_V_COUNT));
+  // Binary protocol: opcodes { NAME: code } and parse errors { NAME: id } (remc_abi.h).
+  Napi::Object bop = Napi::Object::New(env);
+#define X(id, code) bop.Set(#id, static_cast<double>(code));
+  REMC_BIN_OPS(X)
+#undef X
+  abi.Set("BIN_OP", bop);
+  Napi::Object berr = Napi::Object::New(env);
+#define X(id) berr.Set(#id, static_cast<double>(REMC_BERR_##id));
+  REMC_BIN_ERRORS(X)
+#undef X
+  abi.Set("BERR", berr);
   Napi::Object d = Napi::Object::New(env);
   d.Set("WORDS", static_cast<double>(REMC_DESC_WORDS));
 #define W(id) d.Set(#id, static_cast<double>(id));
@@ -522,6 +535,8 @@ Napi::Object Abi(Napi::Env env) {
   W(R_FAULT_PKEY) W(R_FAULT_ADDR) W(R_FAULT_NS) W(R_VALIDATE) W(R_FLAGS) W(R_NBYTES) W(R_CAS)
   W(R_EXPTIME) W(R_LAST_ACCESS) W(R_FETCHED) W(R_CLASS) W(R_ARITH_LEN) W(R_CLOSE_REASON) W(R_FAULT_CLOSE_NS)
   W(REMC_CLOSE_QUIT) W(REMC_CLOSE_HTTP) W(REMC_CLOSE_LINE_TOO_LONG)
+  W(REMC_CLOSE_BIN_BAD_MAGIC) W(REMC_CLOSE_BIN_ERROR) W(DB_OPAQUE) W(DB_CAS_LO) W(DB_CAS_HI) W(DB_BODYLEN)
+  W(REMC_BIN_HEADER) W(REMC_BIN_MECH_MAX)
   W(REMC_ISO_NONE) W(REMC_ISO_PKU) W(REMC_ISO_PKU_STRICT) W(REMC_ISO_AUTO)
 #undef W
   abi.Set("K", d);

@@ -37,7 +37,13 @@ static const uint32_t err_ops[REMC_PERR_COUNT] = {
     [REMC_PERR_KEY_TOO_LONG] = M_KEY,
 };
 
+/* Binary-protocol calls have their own descriptor layout (native/binding/validate_binary.c). */
+__attribute__((visibility("hidden"))) int remc_validate_binary(const remc_parse_io *io,
+                                                               const remc_parse_req *req,
+                                                               uint32_t window_cap);
+
 int remc_validate(const remc_parse_io *io, const remc_parse_req *req, uint32_t window_cap) {
+  if (req->opts & REMC_IN_BINARY) return remc_validate_binary(io, req, window_cap);
   const uint32_t len = req->len, start = req->start;
   /* Offsets are 32-bit; keeping the window under 2 GiB keeps every sum below in range. */
   if (start > len || len > window_cap || window_cap > 0x7fffffffu) return REMC_V_REQ;

@@ -180,7 +180,9 @@ enum remc_pstatus {
   X(NONE)                     \
   X(QUIT)                     /* "quit": the QUIT descriptor is the last one */ \
   X(HTTP)                     /* unknown command whose last token starts with "HTTP/" */ \
-  X(LINE_TOO_LONG)            /* > REMC_LINE_MAX bytes without '\n', not a get/gets */
+  X(LINE_TOO_LONG)            /* > REMC_LINE_MAX bytes without '\n', not a get/gets */ \
+  X(BIN_BAD_MAGIC)            /* binary: a packet whose magic is not 0x80: close, no reply */ \
+  X(BIN_ERROR)                /* binary: the last descriptor's D_ERR is answered, then close */
 
 enum remc_close_reason {
 #define REMC_X_ENUM(id) REMC_CLOSE_##id,
@@ -192,7 +194,67 @@ enum remc_close_reason {
 /* io->opts bits */
 #define REMC_IN_FAULT_INJECTION (1u << 0) /* debug_fault is a command (else: unknown command) */
 #define REMC_IN_DEBUGTIME       (1u << 1) /* debugtime is a command (else: unknown command) */
-#define REMC_IN_ALL             0x3u
+#define REMC_IN_BINARY          (1u << 2) /* the connection speaks the binary protocol: the window
+                                             holds binary packets (native/parser/binary.c) */
+#define REMC_IN_ALL             0x7u
+
+/*
+ * Binary protocol (memcached 1.6.18 proto_bin.c; reference §1.9). With REMC_IN_BINARY every
+ * descriptor is one packet (or the start of one):
+ *   D_OP      the request opcode byte as sent (0..255; unknown ones too)
+ *   D_ERR     enum remc_berr (REMC_BIN_ERRORS); FRAMING/KEY_TOO_LONG/ARGS are the last descriptor,
+ *             status REMC_PS_CLOSE, close_reason BIN_ERROR (root answers, then closes)
+ *   D_FLAGS   REMC_DF_DATA_INCOMPLETE: the header, extras and key are in the window but the rest
+ *             of the packet (value, or the bytes memcached swallows) is not; D_END is where it
+ *             ends (> len); always last, consumed = its D_START
+ *   D_START   the header's first byte; D_END just past what memcached consumes for it: header +
+ *             extras + key + value for storage/SASL, + the whole body again for an unknown opcode
+ *             (QUIRK: memcached swallows bodylen bytes after extras and key), header + extras +
+ *             key only for STAT/TOUCH/GAT* (QUIRK: surplus body bytes are read as the next packet)
+ *   D_KEY_OFF/LEN  the key (just after the extras)
+ *   D_DATA_OFF/LEN value (storage, SASL): bodylen - keylen - extlen; when that is negative as a
+ *             32-bit int (memcached's vlen) D_END = D_DATA_OFF: nothing is read or swallowed
+ *   N0        SET/ADD/REPLACE: client flags; INCR/DECR: delta; FLUSH/TOUCH/GAT*: 0; DEBUG_FAULT kind
+ *   N1        exptime (u32 as sent: SET family, INCR/DECR, TOUCH/GAT*, FLUSH delay)
+ *   N2        INCR/DECR: initial value
+ *   D_AUX     extlen
+ *   DB_OPAQUE, DB_CAS_LO/HI, DB_BODYLEN: the header fields (host order)
+ */
+#define REMC_BIN_OPS(X) \
+  X(GET, 0x00) X(SET, 0x01) X(ADD, 0x02) X(REPLACE, 0x03) X(DELETE, 0x04) X(INCREMENT, 0x05) \
+  X(DECREMENT, 0x06) X(QUIT, 0x07) X(FLUSH, 0x08) X(GETQ, 0x09) X(NOOP, 0x0a) X(VERSION, 0x0b) \
+  X(GETK, 0x0c) X(GETKQ, 0x0d) X(APPEND, 0x0e) X(PREPEND, 0x0f) X(STAT, 0x10) X(SETQ, 0x11) \
+  X(ADDQ, 0x12) X(REPLACEQ, 0x13) X(DELETEQ, 0x14) X(INCREMENTQ, 0x15) X(DECREMENTQ, 0x16) \
+  X(QUITQ, 0x17) X(FLUSHQ, 0x18) X(APPENDQ, 0x19) X(PREPENDQ, 0x1a) X(TOUCH, 0x1c) X(GAT, 0x1d) \
+  X(GATQ, 0x1e) X(SASL_LIST_MECHS, 0x20) X(SASL_AUTH, 0x21) X(SASL_STEP, 0x22) X(GATK, 0x23) \
+  X(GATKQ, 0x24) \
+  X(DEBUG_FAULT, 0xef) /* remcached, only with REMC_IN_FAULT_INJECTION: extras = kind (u32) */
+
+enum remc_bin_op {
+#define REMC_X_ENUM(id, code) REMC_BIN_##id = code,
+  REMC_BIN_OPS(REMC_X_ENUM)
+#undef REMC_X_ENUM
+};
+
+#define REMC_BIN_MAGIC_REQ 0x80u
+#define REMC_BIN_HEADER 24u
+#define REMC_BIN_MECH_MAX 32u /* MAX_SASL_MECH_LEN */
+
+#define REMC_BIN_ERRORS(X) \
+  X(NONE)                     \
+  X(FRAMING)                  /* keylen > bodylen or keylen + extlen > bodylen: 0x81, close */ \
+  X(KEY_TOO_LONG)             /* keylen > 250: 0x04, close (before the SASL check) */ \
+  X(ARGS)                     /* extlen/keylen/bodylen wrong for the opcode: 0x04, close */ \
+  X(UNKNOWN)                  /* unknown opcode: 0x81, body swallowed, connection kept */
+
+enum remc_berr {
+#define REMC_X_ENUM(id) REMC_BERR_##id,
+  REMC_BIN_ERRORS(REMC_X_ENUM)
+#undef REMC_X_ENUM
+  REMC_BERR_COUNT
+};
+
+enum remc_bin_desc_word { DB_OPAQUE = 16, DB_CAS_LO, DB_CAS_HI, DB_BODYLEN };
 
 /*
  * The parser's whole world besides the window: root writes the "in" part, the parser the "out"

@@ -273,7 +273,14 @@ AI int is_storage(uint32_t op) {
          op == REMC_OP_PREPEND || op == REMC_OP_CAS;
 }
 
+/* The binary protocol (native/parser/binary.c); hidden: a direct call, no GOT. */
+__attribute__((visibility("hidden"))) void remc_parse_binary(remc_parse_io *io, const uint8_t *w);
+
 void remc_parse(remc_parse_io *io, const uint8_t *w) {
+  if (io->opts & REMC_IN_BINARY) {
+    remc_parse_binary(io, w);
+    return;
+  }
   const uint32_t len = io->len, cap = io->desc_cap, opts = io->opts;
   uint32_t pos = io->start, nd = 0, resume = io->resume_off, resumed = 0;
   uint32_t status = REMC_PS_OK, why = REMC_CLOSE_NONE, out_resume = 0;

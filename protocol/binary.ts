@@ -1,0 +1,403 @@
+// The semantics of memcached 1.6.18's binary protocol: each validated descriptor the binary
+// parser (native/parser/binary.c) produced becomes store operations and response packets, byte
+// for byte as memcached answers (proto_bin.c; reference §1.9; checked by test/compare/binary*).
+// Runs in root; reads only numbers from `desc` and bytes from the window at validated offsets.
+import { abi, native } from '../native/index.ts';
+import { VERSION_STRING } from '../server/config.ts';
+import type { SaslPlain } from '../server/sasl.ts';
+import type { ServerContext } from './context.ts';
+import type { Output } from './output.ts';
+import { BIN_BODY, BIN_ERROR_BODY, BIN_STATUS as ST } from './replies.ts';
+import { writeConnStats, writeGeneralStats, writeItemStats, writeSettingsStats, writeSlabStats } from './stats.ts';
+import { After, type TextConn } from './text.ts';
+
+const K = abi.K as Record<string, number>;
+const W = K.WORDS!;
+const D_OP = K.D_OP!, D_ERR = K.D_ERR!, D_FLAGS = K.D_FLAGS!, D_START = K.D_START!, D_END = K.D_END!;
+const D_KEY_OFF = K.D_KEY_OFF!, D_KEY_LEN = K.D_KEY_LEN!, D_DATA_OFF = K.D_DATA_OFF!, D_DATA_LEN = K.D_DATA_LEN!;
+const D_N0_LO = K.D_N0_LO!, D_N0_HI = K.D_N0_HI!, D_N1_LO = K.D_N1_LO!, D_N2_LO = K.D_N2_LO!, D_N2_HI = K.D_N2_HI!;
+const D_AUX = K.D_AUX!, DB_OPAQUE = K.DB_OPAQUE!, DB_CAS_LO = K.DB_CAS_LO!, DB_CAS_HI = K.DB_CAS_HI!;
+const DB_BODYLEN = K.DB_BODYLEN!, HEADER = K.REMC_BIN_HEADER!, MECH_MAX = K.REMC_BIN_MECH_MAX!;
+const DF_DATA_INCOMPLETE = K.REMC_DF_DATA_INCOMPLETE!;
+const R_FLAGS = K.R_FLAGS!, R_CAS = K.R_CAS!, R_ARITH_LEN = K.R_ARITH_LEN!;
+const OP = abi.BIN_OP as Record<string, number>;
+const BERR = abi.BERR as Record<string, number>;
+const STORE = abi.STORE as Record<string, number>;
+const MODE = abi.MODE as Record<string, number>;
+const MAGIC_RES = 0x81;
+const EXPTIME_NO_CREATE = 0xffffffff;
+
+/** opcode -> its non-quiet opcode (memcached maps the Q variants before dispatch) */
+const BASE: number[] = [];
+for (let i = 0; i < 256; i++) BASE[i] = i;
+for (const [q, b] of [['GETQ', 'GET'], ['GETKQ', 'GETK'], ['SETQ', 'SET'], ['ADDQ', 'ADD'], ['REPLACEQ', 'REPLACE'],
+  ['DELETEQ', 'DELETE'], ['INCREMENTQ', 'INCREMENT'], ['DECREMENTQ', 'DECREMENT'], ['QUITQ', 'QUIT'],
+  ['FLUSHQ', 'FLUSH'], ['APPENDQ', 'APPEND'], ['PREPENDQ', 'PREPEND'], ['GATQ', 'GAT'], ['GATKQ', 'GATK']] as const) {
+  BASE[OP[q]!] = OP[b]!;
+}
+const QUIET = new Uint8Array(256);
+for (let i = 0; i < 256; i++) QUIET[i] = BASE[i] !== i ? 1 : 0;
+
+const STORE_MODE: number[] = [];
+STORE_MODE[OP.SET!] = MODE.SET!;
+STORE_MODE[OP.ADD!] = MODE.ADD!;
+STORE_MODE[OP.REPLACE!] = MODE.REPLACE!;
+STORE_MODE[OP.APPEND!] = MODE.APPEND!;
+STORE_MODE[OP.PREPEND!] = MODE.PREPEND!;
+
+/** Before authentication with -S only these may be sent (memcached's authenticated()). */
+const PRE_AUTH = new Set([OP.SASL_LIST_MECHS!, OP.SASL_AUTH!, OP.SASL_STEP!, OP.VERSION!]);
+
+/** The per-connection facts a binary command can read or change (root memory). */
+export interface BinaryConn extends TextConn {
+  /** -S: authenticated on this connection (reset by every SASL_AUTH attempt: CVE-2013-7239) */
+  authenticated: boolean;
+}
+
+export class BinaryProtocol {
+  /** set by exec when memcached would write out everything queued so far (NOOP) */
+  flushNow = false;
+
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly out: Output,
+    private readonly window: Buffer,
+    private readonly desc: Uint32Array,
+    private readonly res: Float64Array,
+    private readonly sasl: SaslPlain | null,
+  ) {}
+
+  // ---- response packets ---------------------------------------------------------------------
+
+  /** A response header at out.pos (room for it must have been ensured). */
+  private header(b: number, status: number, keyLen: number, extLen: number, bodyLen: number, cas: number): void {
+    const out = this.out;
+    const buf = out.buf;
+    const p = out.pos;
+    const d = this.desc;
+    buf[p] = MAGIC_RES;
+    buf[p + 1] = d[b + D_OP]!;
+    buf.writeUInt16BE(keyLen, p + 2);
+    buf[p + 4] = extLen;
+    buf[p + 5] = 0;
+    buf.writeUInt16BE(status, p + 6);
+    buf.writeUInt32BE(bodyLen, p + 8);
+    buf.writeUInt32BE(d[b + DB_OPAQUE]!, p + 12);
+    // CAS: a double holds the store's CAS exactly (below 2^53)
+    buf.writeUInt32BE(Math.floor(cas / 4294967296), p + 16);
+    buf.writeUInt32BE(cas >>> 0, p + 20);
+    out.pos = p + HEADER;
+  }
+
+  private error(b: number, status: number): void {
+    const body = BIN_ERROR_BODY[status]!;
+    this.out.ensure(HEADER + body.length);
+    this.header(b, status, 0, 0, body.length, 0);
+    this.out.bytes(body);
+  }
+
+  private ok(b: number, cas = 0, body?: Buffer): void {
+    const n = body ? body.length : 0;
+    this.out.ensure(HEADER + n);
+    this.header(b, ST.SUCCESS, 0, 0, n, cas);
+    if (body) this.out.bytes(body);
+  }
+
+  // ---- dispatch -----------------------------------------------------------------------------
+
+  /** Execute descriptor i. `len` is the number of valid bytes in the window. */
+  exec(conn: BinaryConn, i: number, len: number): After {
+    const d = this.desc;
+    const b = i * W;
+    const err = d[b + D_ERR]!;
+    const raw = d[b + D_OP]!;
+    // memcached's order: framing (0x81) and key length (0x04) first, then SASL, then the
+    // opcode's own argument checks.
+    if (err === BERR.FRAMING) { this.error(b, ST.UNKNOWN_COMMAND); return After.CLOSE; }
+    if (err === BERR.KEY_TOO_LONG) { this.error(b, ST.EINVAL); return After.CLOSE; }
+    if (this.sasl && !conn.authenticated && !PRE_AUTH.has(raw)) {
+      this.error(b, ST.AUTH_ERROR);
+      return After.CLOSE;
+    }
+    if (err === BERR.ARGS) { this.error(b, ST.EINVAL); return After.CLOSE; }
+    if (err === BERR.UNKNOWN) return this.unknown(conn, b, len);
+
+    const op = BASE[raw]!;
+    const quiet = QUIET[raw] === 1;
+    switch (op) {
+      case OP.GET: case OP.GETK:
+        this.get(b, op === OP.GETK, quiet, false);
+        return After.CONTINUE;
+      case OP.GAT: case OP.GATK: case OP.TOUCH:
+        this.get(b, op === OP.GATK, quiet, true);
+        return After.CONTINUE;
+      case OP.SET: case OP.ADD: case OP.REPLACE: case OP.APPEND: case OP.PREPEND:
+        return this.update(conn, b, op, quiet, len);
+      case OP.DELETE: {
+        const r = native.del(d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, d[b + DB_CAS_HI]!, d[b + DB_CAS_LO]!);
+        if (r === STORE.DELETED) { if (!quiet) this.ok(b); } else this.error(b, r === STORE.EXISTS ? ST.KEY_EEXISTS : ST.KEY_ENOENT);
+        return After.CONTINUE;
+      }
+      case OP.INCREMENT: case OP.DECREMENT:
+        this.arith(b, op === OP.INCREMENT, quiet, len);
+        return After.CONTINUE;
+      case OP.FLUSH:
+        // memcached answers a binary flush with -F as an auth error (and keeps the connection)
+        if (this.ctx.settings.disableFlushAll) { this.error(b, ST.AUTH_ERROR); return After.CONTINUE; }
+        this.ctx.counters.cmd_flush++;
+        native.flush(d[b + D_AUX]! === 4 ? d[b + D_N1_LO]! : 0);
+        if (!quiet) this.ok(b);
+        return After.CONTINUE;
+      case OP.NOOP:
+        this.ok(b);
+        this.flushNow = true;
+        return After.CONTINUE;
+      case OP.VERSION:
+        this.ok(b, 0, Buffer.from(VERSION_STRING, 'latin1'));
+        return After.CONTINUE;
+      case OP.QUIT:
+        if (!quiet) this.ok(b);
+        return After.CLOSE;
+      case OP.STAT:
+        this.stat(b);
+        return After.CONTINUE;
+      case OP.SASL_LIST_MECHS:
+        if (!this.sasl) return this.unknown(conn, b, len);
+        this.ok(b, 0, Buffer.from(this.saslMechs(), 'latin1'));
+        return After.CONTINUE;
+      case OP.SASL_AUTH: case OP.SASL_STEP:
+        return this.saslAuth(conn, b, op, len);
+      case OP.DEBUG_FAULT:
+        // Reaching here means the parser committed no fault for this kind.
+        this.ok(b, 0, BIN_BODY.NO_FAULT);
+        return After.CONTINUE;
+      default:
+        return this.unknown(conn, b, len);
+    }
+  }
+
+  private saslMechs(): string {
+    return 'PLAIN';
+  }
+
+  /** 0x81; memcached then swallows bodylen bytes after extras and key (QUIRK, see binary.c). */
+  private unknown(conn: BinaryConn, b: number, len: number): After {
+    const d = this.desc;
+    this.error(b, ST.UNKNOWN_COMMAND);
+    if (!(d[b + D_FLAGS]! & DF_DATA_INCOMPLETE)) return After.CONTINUE;
+    // (D_END is clamped to 32 bits; the real end is computed here in doubles.) SASL opcodes
+    // without -S: their value is swallowed, D_END says where it ends.
+    const end = d[b + D_ERR]! === BERR.UNKNOWN
+      ? d[b + D_START]! + HEADER + d[b + D_AUX]! + d[b + D_KEY_LEN]! + d[b + DB_BODYLEN]!
+      : d[b + D_END]!;
+    conn.amount = end - len;
+    return After.SWALLOW;
+  }
+
+  // ---- commands -----------------------------------------------------------------------------
+
+  private get(b: number, withKey: boolean, quiet: boolean, touch: boolean): void {
+    const d = this.desc;
+    const out = this.out;
+    const keyOff = d[b + D_KEY_OFF]!, keyLen = d[b + D_KEY_LEN]!;
+    const isTouch = d[b + D_OP]! === OP.TOUCH;
+    const c = this.ctx.counters;
+    if (touch) c.cmd_touch++;
+    else c.cmd_get++;
+    const n = native.get(keyOff, keyLen, 1, touch ? 1 : 0, touch ? d[b + D_N1_LO]! : 0);
+    if (n < 0) {
+      if (quiet) return;
+      if (withKey) {
+        // GETK/GATK miss: status 1 with the key as the whole body
+        out.ensure(HEADER + keyLen);
+        this.header(b, ST.KEY_ENOENT, keyLen, 0, keyLen, 0);
+        out.copy(this.window, keyOff, keyLen);
+      } else {
+        this.error(b, ST.KEY_ENOENT);
+      }
+      return;
+    }
+    const res = this.res;
+    const kl = withKey ? keyLen : 0;
+    const vl = isTouch ? 0 : n;
+    out.ensure(HEADER + 4 + kl + n);
+    this.header(b, ST.SUCCESS, kl, 4, 4 + kl + vl, res[R_CAS]!);
+    out.buf.writeUInt32BE(res[R_FLAGS]!, out.pos);
+    out.pos += 4;
+    if (kl) out.copy(this.window, keyOff, kl);
+    // The value is copied even for TOUCH (into the space past pos, then dropped): it unpins the item.
+    native.copyValue(out.pos);
+    out.pos += vl;
+  }
+
+  private update(conn: BinaryConn, b: number, op: number, quiet: boolean, len: number): After {
+    const d = this.desc;
+    const keyOff = d[b + D_KEY_OFF]!, keyLen = d[b + D_KEY_LEN]!;
+    const dataLen = d[b + D_DATA_LEN]!;
+    const concat = op === OP.APPEND || op === OP.PREPEND;
+    const clientFlags = concat ? 0 : d[b + D_N0_LO]!;
+    const incomplete = (d[b + D_FLAGS]! & DF_DATA_INCOMPLETE) !== 0;
+    // memcached allocates the item before it reads the value: a value too large for -I (or a
+    // length that is negative as memcached's int) is refused first, then swallowed; a failed SET
+    // also drops the old item.
+    if (dataLen >= 0x80000000 || native.itemSize(keyLen, dataLen, clientFlags) > this.ctx.settings.maxItemSize) {
+      if (op === OP.SET) native.del(keyOff, keyLen, 0, 0);
+      this.ctx.counters.cmd_set++;
+      this.error(b, ST.E2BIG);
+      if (!incomplete) return After.CONTINUE;
+      conn.amount = d[b + D_END]! - len;
+      return After.SWALLOW;
+    }
+    if (incomplete) {
+      conn.amount = d[b + D_END]! - d[b + D_START]!;
+      return After.NEED;
+    }
+    this.ctx.counters.cmd_set++;
+    const casHi = d[b + DB_CAS_HI]!, casLo = d[b + DB_CAS_LO]!;
+    // A non-zero CAS turns SET/ADD/REPLACE into a compare-and-set; APPEND/PREPEND compare it too.
+    const mode = !concat && (casHi | casLo) !== 0 ? MODE.CAS! : STORE_MODE[op]!;
+    const r = native.store(mode, keyOff, keyLen, d[b + D_DATA_OFF]!, dataLen, clientFlags, d[b + D_N1_LO]!, casHi, casLo);
+    if (r === STORE.STORED) {
+      if (!quiet) this.ok(b, this.res[R_CAS]!);
+      return After.CONTINUE;
+    }
+    let status: number;
+    if (r === STORE.EXISTS) status = ST.KEY_EEXISTS;
+    else if (r === STORE.NOT_FOUND) status = ST.KEY_ENOENT;
+    else if (mode === MODE.ADD) status = ST.KEY_EEXISTS;
+    else if (mode === MODE.REPLACE) status = ST.KEY_ENOENT;
+    else status = ST.NOT_STORED;
+    this.error(b, status);
+    return After.CONTINUE;
+  }
+
+  private arith(b: number, incr: boolean, quiet: boolean, len: number): void {
+    const d = this.desc;
+    const out = this.out;
+    const keyOff = d[b + D_KEY_OFF]!, keyLen = d[b + D_KEY_LEN]!;
+    const casHi = d[b + DB_CAS_HI]!, casLo = d[b + DB_CAS_LO]!;
+    if ((casHi | casLo) !== 0) {
+      // a request CAS must match the item's (memcached's do_add_delta)
+      const n = native.get(keyOff, keyLen, 0, 0, 0);
+      if (n >= 0) {
+        out.ensure(n);
+        native.copyValue(out.pos); // unpin
+        if (this.res[R_CAS]! !== casHi * 4294967296 + casLo) { this.error(b, ST.KEY_EEXISTS); return; }
+      }
+    }
+    out.ensure(HEADER + 8 + 24);
+    const scratch = out.pos + HEADER + 8; // digits land here, then become 8 bytes at pos+24
+    const r = native.arith(keyOff, keyLen, incr ? 1 : 0, d[b + D_N0_HI]!, d[b + D_N0_LO]!, scratch);
+    if (r === STORE.STORED) {
+      const digits = out.buf.toString('latin1', scratch, scratch + this.res[R_ARITH_LEN]!);
+      if (quiet) return;
+      const cas = this.res[R_CAS]!;
+      this.header(b, ST.SUCCESS, 0, 0, 8, cas);
+      out.buf.writeBigUInt64BE(BigInt(digits), out.pos);
+      out.pos += 8;
+      return;
+    }
+    if (r === STORE.NOT_FOUND) {
+      if (d[b + D_N1_LO]! === EXPTIME_NO_CREATE) { this.error(b, ST.KEY_ENOENT); return; }
+      // create it with the initial value, as its decimal digits (memcached: item_alloc + ADD)
+      const initial = (BigInt(d[b + D_N2_HI]!) << 32n) | BigInt(d[b + D_N2_LO]!);
+      const digits = initial.toString();
+      const w = this.window;
+      if (len + digits.length > w.length) { this.error(b, ST.ENOMEM); return; }
+      w.write(digits, len, 'latin1'); // past the parsed bytes: root's own scratch in the window
+      const s = native.store(MODE.ADD!, keyOff, keyLen, len, digits.length, 0, d[b + D_N1_LO]!, 0, 0);
+      if (s !== STORE.STORED) { this.error(b, ST.NOT_STORED); return; }
+      if (quiet) return;
+      out.ensure(HEADER + 8);
+      this.header(b, ST.SUCCESS, 0, 0, 8, this.res[R_CAS]!);
+      out.buf.writeBigUInt64BE(initial, out.pos);
+      out.pos += 8;
+      return;
+    }
+    this.error(b, r === STORE.NON_NUMERIC ? ST.DELTA_BADVAL : ST.ENOMEM);
+  }
+
+  /** STAT [group]: one packet per stat (key = name, value = value), then an empty packet. The
+   *  text renderers of protocol/stats.ts are the one source of the names and values. */
+  private stat(b: number): void {
+    const d = this.desc;
+    const out = this.out;
+    const ctx = this.ctx;
+    const keyLen = d[b + D_KEY_LEN]!;
+    const group = keyLen ? this.window.toString('latin1', d[b + D_KEY_OFF]!, d[b + D_KEY_OFF]! + keyLen) : '';
+    out.ensure(256 * 1024);
+    const mark = out.pos;
+    switch (group) {
+      case '': writeGeneralStats(out, ctx); break;
+      case 'settings': writeSettingsStats(out, ctx); break;
+      case 'items': writeItemStats(out); break;
+      case 'slabs': writeSlabStats(out); break;
+      case 'conns': writeConnStats(out, ctx); break;
+      case 'sizes': out.ascii('STAT sizes_status disabled\r\n'); break;
+      case 'reset': {
+        const c = ctx.counters;
+        c.cmd_get = c.cmd_set = c.cmd_flush = c.cmd_touch = c.cmd_meta = 0;
+        c.bytes_read = c.bytes_written = c.total_connections = c.rejected_connections = 0;
+        break;
+      }
+      case 'detail on': case 'detail off': break;
+      default:
+        this.error(b, ST.KEY_ENOENT);
+        return;
+    }
+    if (out.pos < mark) { // the renderer spilled (never for these sizes): send it as text rather than lose it
+      this.ok(b);
+      return;
+    }
+    const text = out.buf.toString('latin1', mark, out.pos);
+    out.pos = mark;
+    for (const line of text.split('\r\n')) {
+      if (!line.startsWith('STAT ')) continue;
+      const sp = line.indexOf(' ', 5);
+      const name = sp < 0 ? line.slice(5) : line.slice(5, sp);
+      const value = sp < 0 ? '' : line.slice(sp + 1);
+      out.ensure(HEADER + name.length + value.length);
+      this.header(b, ST.SUCCESS, name.length, 0, name.length + value.length, 0);
+      out.ascii(name);
+      out.ascii(value);
+    }
+    this.ok(b);
+  }
+
+  private saslAuth(conn: BinaryConn, b: number, op: number, len: number): After {
+    const d = this.desc;
+    if (!this.sasl) return this.unknown(conn, b, len);
+    const keyLen = d[b + D_KEY_LEN]!;
+    const dataLen = d[b + D_DATA_LEN]!;
+    const incomplete = (d[b + D_FLAGS]! & DF_DATA_INCOMPLETE) !== 0;
+    if (keyLen > MECH_MAX) {
+      this.error(b, ST.EINVAL);
+      if (!incomplete) return After.CONTINUE;
+      conn.amount = d[b + D_END]! - len;
+      return After.SWALLOW;
+    }
+    if (dataLen >= 0x80000000 || dataLen + 2 > this.ctx.settings.maxItemSize) {
+      // memcached reads the response into an item: too large for one is out of memory
+      this.error(b, ST.ENOMEM);
+      if (!incomplete) return After.CONTINUE;
+      conn.amount = d[b + D_END]! - len;
+      return After.SWALLOW;
+    }
+    if (incomplete) {
+      conn.amount = d[b + D_END]! - d[b + D_START]!;
+      return After.NEED;
+    }
+    // Every attempt starts unauthenticated (CVE-2013-7239). PLAIN never continues, so a STEP is
+    // always a failure (memcached 1.5.9: STEP without a started AUTH).
+    conn.authenticated = false;
+    const mech = this.window.toString('latin1', d[b + D_KEY_OFF]!, d[b + D_KEY_OFF]! + keyLen);
+    const value = this.window.subarray(d[b + D_DATA_OFF]!, d[b + D_DATA_OFF]! + dataLen);
+    if (op === OP.SASL_AUTH && mech === 'PLAIN' && this.sasl.check(value)) {
+      conn.authenticated = true;
+      this.ok(b, 0, BIN_BODY.AUTHENTICATED);
+    } else {
+      this.error(b, ST.AUTH_ERROR);
+    }
+    return After.CONTINUE;
+  }
+}
