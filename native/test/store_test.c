@@ -827,6 +827,79 @@ static void test_class_table(void) {
   remc_store_destroy(s);
 }
 
+/* The meta-command entry points (added for protocol/meta.ts): their store-side contract. */
+static void test_meta(void) {
+  remc_store *s = mk(cfg_default());
+  remc_item_ref r;
+  remc_item_info in;
+  uint64_t cas = 0;
+  /* meta_get: no bump, no fetched mark; `count` picks the counters */
+  CHECK_EQ(remc_store_meta_get(s, (const uint8_t *)"m", 1, 0, &r, &in), 0);
+  CHECK_EQ(remc_store_meta_get(s, (const uint8_t *)"m", 1, 1, &r, &in), 0);
+  CHECK_EQ(remc_store_meta_get(s, (const uint8_t *)"m", 1, 2, &r, &in), 0);
+  CHECK_EQ(STAT(s, get_misses), 1);
+  CHECK_EQ(STAT(s, touch_misses), 1);
+  CHECK_EQ(set(s, "m", "hi", 3, 0), REMC_STORE_STORED);
+  CHECK_EQ(remc_store_meta_get(s, (const uint8_t *)"m", 1, 1, &r, &in), 1);
+  CHECK_EQ(in.fetched, 0);
+  CHECK_EQ(in.meta, 0);
+  CHECK_EQ(in.flags, 3);
+  CHECK_EQ(STAT(s, get_hits), 1);
+  /* meta_update on the pinned item: flags, TTL, bump */
+  int64_t ttl = 30;
+  remc_store_meta_update(s, &r, REMC_META_TOKEN_SENT, 0, &ttl, 1, &in);
+  CHECK_EQ(in.meta, REMC_META_TOKEN_SENT);
+  CHECK_EQ(in.exptime, remc_store_time(s) + 30);
+  remc_store_release(s, &r);
+  CHECK_EQ(remc_store_meta_get(s, (const uint8_t *)"m", 1, 0, &r, &in), 1);
+  CHECK_EQ(in.fetched, 1); /* the bump marked it */
+  remc_store_meta_update(s, &r, 0, REMC_META_TOKEN_SENT, NULL, 0, &in);
+  CHECK_EQ(in.meta, 0);
+  remc_store_release(s, &r);
+  /* meta_delete: CAS compare (C0 never matches), invalidate keeps the item, stale + new CAS */
+  get2(s, "m", 0, &in);
+  CHECK_EQ(remc_store_meta_delete(s, (const uint8_t *)"m", 1, 1, in.cas + 1, 0, NULL, NULL),
+           REMC_STORE_EXISTS);
+  CHECK_EQ(remc_store_meta_delete(s, (const uint8_t *)"m", 1, 1, 0, 0, NULL, NULL),
+           REMC_STORE_EXISTS);
+  uint64_t before = in.cas;
+  int64_t t30 = 30;
+  CHECK_EQ(remc_store_meta_delete(s, (const uint8_t *)"m", 1, 0, 0, 1, &t30, &cas),
+           REMC_STORE_DELETED);
+  CHECK(cas > before);
+  CHECK(streq(get2(s, "m", 0, &in), "hi"));
+  CHECK_EQ(in.meta, REMC_META_STALE);
+  CHECK_EQ(in.cas, cas);
+  /* ms I + C with a lower CAS: stores, stays stale, keeps the TTL */
+  uint64_t nc = 0;
+  CHECK_EQ(st(s, REMC_MODE_CAS_STALE, "m", "old", 3, 0, 500, cas - 1, &nc), REMC_STORE_STORED);
+  CHECK(streq(get2(s, "m", 0, &in), "old"));
+  CHECK_EQ(in.meta, REMC_META_STALE);
+  CHECK_EQ(in.exptime, remc_store_time(s) + 30);
+  /* ... with the matching CAS: a normal store, meta state cleared */
+  CHECK_EQ(st(s, REMC_MODE_CAS_STALE, "m", "new", 3, 0, 0, nc, &nc), REMC_STORE_STORED);
+  get2(s, "m", 0, &in);
+  CHECK_EQ(in.meta, 0);
+  CHECK_EQ(in.exptime, 0);
+  /* ... with a higher CAS: EXISTS */
+  CHECK_EQ(st(s, REMC_MODE_CAS_STALE, "m", "x", 1, 0, 0, nc + 5, NULL), REMC_STORE_EXISTS);
+  CHECK_EQ(remc_store_meta_delete(s, (const uint8_t *)"m", 1, 0, 0, 0, NULL, NULL),
+           REMC_STORE_DELETED);
+  CHECK(!has(s, "m"));
+  CHECK_EQ(remc_store_meta_delete(s, (const uint8_t *)"m", 1, 0, 0, 0, NULL, NULL),
+           REMC_STORE_NOT_FOUND);
+  /* arith with a CAS */
+  set(s, "n", "5", 0, 0);
+  get2(s, "n", 0, &in);
+  uint64_t v;
+  CHECK_EQ(remc_store_arith_cas(s, (const uint8_t *)"n", 1, 1, 1, in.cas + 1, &v, NULL),
+           REMC_STORE_EXISTS);
+  CHECK_EQ(remc_store_arith_cas(s, (const uint8_t *)"n", 1, 1, 1, in.cas, &v, NULL),
+           REMC_STORE_STORED);
+  CHECK_EQ(v, 6);
+  remc_store_destroy(s);
+}
+
 static long rss_kib(void) {
   FILE *f = fopen("/proc/self/statm", "r");
   long pages = 0, res = 0;
@@ -962,7 +1035,8 @@ int main(int argc, char **argv) {
       {"eviction_lru", test_eviction_lru}, {"no_evictions", test_no_evictions},
       {"reclaim", test_reclaim},         {"hash_growth", test_hash_growth},
       {"pinned", test_pinned},           {"checksum", test_checksum},
-      {"class_table", test_class_table}, {"memory_bound", test_memory_bound},
+      {"class_table", test_class_table}, {"meta", test_meta},
+      {"memory_bound", test_memory_bound},
       {"pkey", test_pkey},
   };
   for (unsigned i = 0; i < sizeof tests / sizeof *tests; i++) {
