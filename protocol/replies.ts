@@ -103,3 +103,46 @@ export const BIN_BODY = {
   /** remcached's fault-injection opcode when the kind committed no fault (REMC_BIN_DEBUG_FAULT) */
   NO_FAULT: Buffer.from('no such fault kind', 'latin1'),
 } as const;
+
+/** Meta commands (protocol/meta.ts): return codes, and every error line they can send. */
+export const META = {
+  HD: Buffer.from('HD', 'latin1'),
+  NS: Buffer.from('NS', 'latin1'),
+  EX: Buffer.from('EX', 'latin1'),
+  NF: Buffer.from('NF', 'latin1'),
+  EN: Buffer.from('EN', 'latin1'),
+  VA: Buffer.from('VA ', 'latin1'),
+  ME: Buffer.from('ME ', 'latin1'),
+  MN: line('MN'),
+  EN_LINE: line('EN'),
+  OPAQUE_TOO_LONG: line('CLIENT_ERROR opaque token too long'),
+  INVALID_MODE_MS: line('CLIENT_ERROR invalid mode for ms M token'),
+  INVALID_MODE_MA: line('CLIENT_ERROR invalid mode for ma M token'),
+  REFCOUNT_OVERFLOW: line('SERVER_ERROR refcount overflow during fetch'),
+  VIVIFY_NO_MEMORY: line('SERVER_ERROR Out of memory allocating new item'),
+  DECODE_KEY: line('CLIENT_ERROR error decoding key'),
+} as const;
+
+/** Reply for a meta parse error (D_ERR of a meta op), indexed by the error id (abi.MERR). */
+export const META_ERROR_REPLY: Buffer[] = [];
+{
+  const map: Record<string, Buffer> = {
+    ERROR: R.ERROR, BAD_FORMAT: R.BAD_FORMAT, BAD_DATA_CHUNK: R.BAD_DATA_CHUNK,
+    FLAGS_TOO_LONG_MG: line('CLIENT_ERROR options flags are too long'),
+    FLAGS_TOO_LONG: line('CLIENT_ERROR options flags too long'),
+    INVALID_FLAG: line('CLIENT_ERROR invalid flag'),
+    DUP_FLAG: line('CLIENT_ERROR duplicate flag'),
+    BAD_TOKEN: line('CLIENT_ERROR bad token in command line format'),
+    DECODE_KEY: META.DECODE_KEY,
+    M_LENGTH: line('CLIENT_ERROR incorrect length for M token'),
+    INVALID_INITIAL: line('CLIENT_ERROR invalid numeric initial value'),
+    INVALID_DELTA: line('CLIENT_ERROR invalid numeric delta value'),
+    INVALID_OR_DUP: line('CLIENT_ERROR invalid or duplicate flag'),
+  };
+  for (const [name, id] of Object.entries((abi as unknown as { MERR: Record<string, number> }).MERR)) {
+    if (name === 'NONE') continue;
+    const reply = map[name];
+    if (!reply) throw new Error(`protocol/replies.ts: no reply for meta parse error ${name}`);
+    META_ERROR_REPLY[id] = reply;
+  }
+}

@@ -7,6 +7,7 @@ import type { ServerContext } from './context.ts';
 import type { Output } from './output.ts';
 import { PARSE_ERROR_REPLY, R, STORE_REPLY } from './replies.ts';
 import { writeConnStats, writeGeneralStats, writeItemStats, writeSettingsStats, writeSlabStats } from './stats.ts';
+import { MetaProtocol } from './meta.ts';
 
 const K = abi.K as Record<string, number>;
 const W = K.WORDS!;
@@ -58,13 +59,19 @@ export class TextProtocol {
     private readonly window: Buffer,
     private readonly desc: Uint32Array,
     private readonly res: Float64Array,
-  ) {}
+  ) {
+    this.meta = new MetaProtocol(ctx, out, window, desc, res);
+  }
+
+  /** mg ms md ma mn me (protocol/meta.ts) */
+  private readonly meta: MetaProtocol;
 
   /** Execute descriptor i. `len` is the number of valid bytes in the window. */
   exec(conn: TextConn, i: number, len: number): After {
     const d = this.desc;
     const b = i * W;
     const op = d[b + D_OP]!;
+    if (op >= OP.MG!) return this.meta.exec(conn, i, len);
     const err = d[b + D_ERR]!;
     const noreply = (d[b + D_FLAGS]! & DF_NOREPLY) !== 0;
     const out = this.out;

@@ -35,6 +35,7 @@ enum ResultWord {
   R_ARITH_LEN,                                  // digits written by arith
   R_CLOSE_REASON,                               // parse: enum remc_close_reason with REMC_PS_CLOSE
   R_FAULT_CLOSE_NS,                             // fault taken -> connection shut down, ns
+  R_META,                                       // item lookups: REMC_META_* bits (meta commands)
   R_COUNT
 };
 
@@ -261,6 +262,7 @@ void FillInfo(State* st, const remc_item_info& in) {
   res[R_LAST_ACCESS] = static_cast<double>(in.last_access);
   res[R_FETCHED] = in.fetched;
   res[R_CLASS] = in.slab_class;
+  res[R_META] = in.meta;
 }
 
 // get(keyOff, keyLen, bump, touch, exptime) -> value length, or -1 on a miss.
@@ -292,6 +294,55 @@ Napi::Value CopyValue(const Napi::CallbackInfo& info) {
   remc_store_copy_value(st->store, &st->pinned, st->out + pos);
   ReleasePinned(st);
   return info.Env().Undefined();
+}
+
+// Meta commands (protocol/meta.ts) ------------------------------------------------------------
+
+// metaGet(keyOff, keyLen, count) -> value length (item pinned, res[R_*] filled), -1 on a miss,
+// -2 when the item's pin count is at its cap. count: 0 none, 1 get stats, 2 touch stats.
+Napi::Value MetaGet(const Napi::CallbackInfo& info) {
+  State* st = S(info);
+  ReleasePinned(st);
+  uint32_t koff = U32(info, 0), klen = U32(info, 1);
+  const uint8_t* key = WindowSpan(st, koff, klen);
+  if (!key) { Throw(info.Env(), "metaGet: key outside the window"); return info.Env().Null(); }
+  int r = remc_store_meta_get(st->store, key, klen, static_cast<int>(U32(info, 2)), &st->pinned, &st->pinned_info);
+  if (r <= 0) { st->pinned.it = nullptr; return Napi::Number::New(info.Env(), r == 0 ? -1 : -2); }
+  FillInfo(st, st->pinned_info);
+  return Napi::Number::New(info.Env(), st->pinned_info.nbytes);
+}
+
+// metaUpdate(set, clear, hasExptime, exptime, bump): on the pinned item; refreshes
+// res[R_EXPTIME] and res[R_META].
+Napi::Value MetaUpdate(const Napi::CallbackInfo& info) {
+  State* st = S(info);
+  if (!st->pinned.it) { Throw(info.Env(), "metaUpdate: nothing pinned"); return info.Env().Null(); }
+  int64_t exptime = static_cast<int64_t>(F64(info, 3));
+  remc_store_meta_update(st->store, &st->pinned, U32(info, 0), U32(info, 1), U32(info, 2) ? &exptime : nullptr,
+                         static_cast<int>(U32(info, 4)), &st->pinned_info);
+  st->res[R_EXPTIME] = static_cast<double>(st->pinned_info.exptime);
+  st->res[R_META] = st->pinned_info.meta;
+  return info.Env().Undefined();
+}
+
+// unpin(): release the pinned item without copying its value.
+Napi::Value Unpin(const Napi::CallbackInfo& info) {
+  ReleasePinned(S(info));
+  return info.Env().Undefined();
+}
+
+// metaDelete(keyOff, keyLen, hasCas, casHi, casLo, invalidate, hasExptime, exptime) -> result
+Napi::Value MetaDelete(const Napi::CallbackInfo& info) {
+  State* st = S(info);
+  uint32_t koff = U32(info, 0), klen = U32(info, 1);
+  const uint8_t* key = WindowSpan(st, koff, klen);
+  if (!key) { Throw(info.Env(), "metaDelete: key outside the window"); return info.Env().Null(); }
+  int64_t exptime = static_cast<int64_t>(F64(info, 7));
+  uint64_t new_cas = 0;
+  int r = remc_store_meta_delete(st->store, key, klen, static_cast<int>(U32(info, 2)), U64(info, 3, 4),
+                                 static_cast<int>(U32(info, 5)), U32(info, 6) ? &exptime : nullptr, &new_cas);
+  st->res[R_CAS] = static_cast<double>(new_cas);
+  return Napi::Number::New(info.Env(), r);
 }
 
 // store(mode, keyOff, keyLen, valOff, valLen, flags, exptime, casHi, casLo) -> result
@@ -326,8 +377,9 @@ uint32_t WriteU64(uint8_t* dst, uint64_t v) {
   return n;
 }
 
-// arith(keyOff, keyLen, incr, deltaHi, deltaLo, outPos) -> result; on STORED the new value's
-// digits are at out[outPos..+res[R_ARITH_LEN]) and res[R_CAS] is the new CAS.
+// arith(keyOff, keyLen, incr, deltaHi, deltaLo, outPos[, casHi, casLo]) -> result; on STORED the
+// new value's digits are at out[outPos..+res[R_ARITH_LEN]) and res[R_CAS] is the new CAS. A
+// non-zero CAS (meta ma C) must match: EXISTS.
 Napi::Value Arith(const Napi::CallbackInfo& info) {
   State* st = S(info);
   uint32_t koff = U32(info, 0), klen = U32(info, 1), pos = U32(info, 5);
@@ -335,7 +387,8 @@ Napi::Value Arith(const Napi::CallbackInfo& info) {
   if (!key) { Throw(info.Env(), "arith: key outside the window"); return info.Env().Null(); }
   if (static_cast<uint64_t>(pos) + 20 > st->out_len) { Throw(info.Env(), "arith: output buffer too small"); return info.Env().Null(); }
   uint64_t result = 0, new_cas = 0;
-  int r = remc_store_arith(st->store, key, klen, static_cast<int>(U32(info, 2)), U64(info, 3, 4), &result, &new_cas);
+  uint64_t cas = info.Length() > 7 ? U64(info, 6, 7) : 0;
+  int r = remc_store_arith_cas(st->store, key, klen, static_cast<int>(U32(info, 2)), U64(info, 3, 4), cas, &result, &new_cas);
   if (r == REMC_STORE_STORED) {
     st->res[R_ARITH_LEN] = WriteU64(st->out + pos, result);
     st->res[R_CAS] = static_cast<double>(new_cas);
@@ -464,6 +517,12 @@ Napi::Object Abi(Napi::Env env) {
   mode.Set("APPEND", static_cast<double>(REMC_MODE_APPEND));
   mode.Set("PREPEND", static_cast<double>(REMC_MODE_PREPEND));
   mode.Set("CAS", static_cast<double>(REMC_MODE_CAS));
+  mode.Set("CAS_STALE", static_cast<double>(REMC_MODE_CAS_STALE));
+  Napi::Object merr = Napi::Object::New(env);  // meta parse errors { NAME: id } (remc_abi.h)
+#define X(id) merr.Set(#id, static_cast<double>(REMC_MERR_##id));
+  REMC_META_ERRORS(X)
+#undef X
+  abi.Set("MERR", merr);
   abi.Set("MODE", mode);
   auto names = [&](const char* const* list, size_t n) {
     Napi::Array a = Napi::Array::New(env, n);
@@ -533,10 +592,13 @@ Napi::Object Abi(Napi::Env env) {
   W(P_FAULT) W(P_INVALID)
   W(R_CONSUMED) W(R_NDESC) W(R_RESUME) W(R_FAULT_KIND) W(R_FAULT_SIGNO) W(R_FAULT_CODE)
   W(R_FAULT_PKEY) W(R_FAULT_ADDR) W(R_FAULT_NS) W(R_VALIDATE) W(R_FLAGS) W(R_NBYTES) W(R_CAS)
-  W(R_EXPTIME) W(R_LAST_ACCESS) W(R_FETCHED) W(R_CLASS) W(R_ARITH_LEN) W(R_CLOSE_REASON) W(R_FAULT_CLOSE_NS)
+  W(R_EXPTIME) W(R_LAST_ACCESS) W(R_FETCHED) W(R_CLASS) W(R_ARITH_LEN) W(R_CLOSE_REASON) W(R_FAULT_CLOSE_NS) W(R_META)
   W(REMC_CLOSE_QUIT) W(REMC_CLOSE_HTTP) W(REMC_CLOSE_LINE_TOO_LONG)
   W(REMC_CLOSE_BIN_BAD_MAGIC) W(REMC_CLOSE_BIN_ERROR) W(DB_OPAQUE) W(DB_CAS_LO) W(DB_CAS_HI) W(DB_BODYLEN)
   W(REMC_BIN_HEADER) W(REMC_BIN_MECH_MAX)
+  W(D_M_FLAGS0) W(D_M_NFLAGS) W(D_M_DELTA_LO) W(D_M_DELTA_HI) W(D_M_RECACHE) W(D_M_CLIENT_FLAGS)
+  W(D_M_OPAQUE_OFF) W(D_M_OPAQUE_LEN) W(D_M_MODE) W(D_M_KEY_DLEN) W(REMC_META_OPAQUE_MAX)
+  W(REMC_META_STALE) W(REMC_META_TOKEN_SENT) W(REMC_META_KEY_BINARY)
   W(REMC_ISO_NONE) W(REMC_ISO_PKU) W(REMC_ISO_PKU_STRICT) W(REMC_ISO_AUTO)
 #undef W
   abi.Set("K", d);
@@ -573,6 +635,10 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   FN("domainStats", DomainStats)
   FN("rootTarget", RootTarget)
   FN("writeOut", WriteOut)
+  FN("metaGet", MetaGet)
+  FN("metaUpdate", MetaUpdate)
+  FN("unpin", Unpin)
+  FN("metaDelete", MetaDelete)
 #undef FN
   if (remc_domain_js_init) remc_domain_js_init(env, exports);
   return exports;

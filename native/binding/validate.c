@@ -37,6 +37,98 @@ static const uint32_t err_ops[REMC_PERR_COUNT] = {
     [REMC_PERR_KEY_TOO_LONG] = M_KEY,
 };
 
+/*
+ * A meta descriptor (remc_abi.h "Meta descriptors", native/parser/meta.c): what memcached's flag
+ * pass can produce, and offsets inside the command. `last`: it is the call's last descriptor.
+ */
+#define MERR_B(id) (1u << REMC_MERR_##id)
+static int validate_meta(const uint32_t *d, int last, uint32_t len, uint32_t consumed,
+                         uint32_t status, uint32_t prev_e) {
+  const uint32_t op = d[D_OP], err = d[D_ERR], fl = d[D_FLAGS], s = d[D_START], e = d[D_END];
+  const uint32_t ko = d[D_KEY_OFF], kl = d[D_KEY_LEN], dof = d[D_DATA_OFF], dl = d[D_DATA_LEN];
+  const int ms = op == REMC_OP_MS;
+  if (err >= REMC_MERR_COUNT) return REMC_V_ERR;
+  uint32_t errs = MERR_B(NONE);
+  if (op == REMC_OP_ME) errs |= MERR_B(BAD_FORMAT);
+  else if (op != REMC_OP_MN) errs |= MERR_B(ERROR) | MERR_B(BAD_FORMAT);
+  if (op == REMC_OP_MG) errs |= MERR_B(FLAGS_TOO_LONG_MG);
+  if (ms || op == REMC_OP_MD || op == REMC_OP_MA) errs |= MERR_B(FLAGS_TOO_LONG);
+  if (ms) errs |= MERR_B(BAD_DATA_CHUNK);
+  if (op == REMC_OP_MG || ms)
+    errs |= MERR_B(INVALID_FLAG) | MERR_B(DUP_FLAG) | MERR_B(BAD_TOKEN) | MERR_B(DECODE_KEY) |
+            MERR_B(M_LENGTH) | MERR_B(INVALID_INITIAL) | MERR_B(INVALID_DELTA);
+  if (op == REMC_OP_MD || op == REMC_OP_MA) errs |= MERR_B(INVALID_OR_DUP);
+  if (!((errs >> err) & 1)) return REMC_V_ERR;
+
+  if (fl & ~(REMC_DF_NOREPLY | REMC_DF_DATA_INCOMPLETE)) return REMC_V_FLAGS;
+  if ((fl & REMC_DF_DATA_INCOMPLETE) && !ms) return REMC_V_FLAGS;
+  if (s >= e) return REMC_V_RANGE;
+  if (s < prev_e) return REMC_V_ORDER;
+  if (fl & REMC_DF_DATA_INCOMPLETE) {
+    if (!last || s != consumed || status != REMC_PS_OK || dof > len || e <= len) return REMC_V_INCOMPLETE;
+  } else if (e > consumed) {
+    return REMC_V_RANGE;
+  }
+
+  /* ms: exactly <datalen> + "\r\n" after the line; errors that swallow carry that block too */
+  const int keyed = err == REMC_MERR_NONE || err == REMC_MERR_BAD_DATA_CHUNK;
+  if (dof || dl) {
+    if (!ms || dof <= s || dl > REMC_VALUE_LEN_MAX || (uint64_t)e != (uint64_t)dof + dl + 2)
+      return REMC_V_DATA;
+  } else if (ms && keyed) {
+    return REMC_V_DATA;
+  }
+  const uint32_t line_end = dof ? dof : e;
+
+  /* everything else only on a command that will be executed */
+  if (!keyed || op == REMC_OP_MN) {
+    if (ko || kl || (fl & REMC_DF_NOREPLY)) return REMC_V_KEY;
+    for (uint32_t w = D_N0_LO; w <= D_N2_HI; w++)
+      if (d[w]) return REMC_V_NUMBER;
+    for (uint32_t w = D_M_FLAGS0; w < REMC_DESC_WORDS; w++)
+      if (d[w]) return REMC_V_FLAGS;
+    return REMC_V_OK;
+  }
+  if (kl == 0 || kl > REMC_KEY_MAX || ko < s || ko > line_end || kl > line_end - ko) return REMC_V_KEY;
+
+  /* the flag letters: known, distinct, in the words, q <=> NOREPLY; me knows only b */
+  const uint32_t nf = d[D_M_NFLAGS];
+  if (nf > REMC_META_FLAGS_MAX) return REMC_V_FLAGS;
+  uint64_t seen = 0;
+  for (uint32_t i = 0; i < 20; i++) {
+    const uint32_t c = (d[D_M_FLAGS0 + i / 4] >> (8 * (i % 4))) & 0xff;
+    if (i >= nf) {
+      if (c) return REMC_V_FLAGS;
+      continue;
+    }
+    if (!remc_meta_known_flag(c) || (op == REMC_OP_ME && c != 'b')) return REMC_V_FLAGS;
+    const uint64_t bit = 1ull << (c - 'A');
+    if (seen & bit) return REMC_V_FLAGS;
+    seen |= bit;
+  }
+#define HAS(c) ((seen >> ((c) - 'A')) & 1)
+  if (HAS('q') != ((fl & REMC_DF_NOREPLY) != 0)) return REMC_V_FLAGS;
+  const uint32_t oo = d[D_M_OPAQUE_OFF], ol = d[D_M_OPAQUE_LEN];
+  if (HAS('O') ? (ol == 0 || oo < s || oo > line_end || ol > line_end - oo) : (oo || ol))
+    return REMC_V_FLAGS;
+  if (!HAS('M') && d[D_M_MODE]) return REMC_V_FLAGS;
+  if (d[D_M_MODE] > 0xff) return REMC_V_FLAGS;
+  /* memcached's base64_decode gives at most 3 bytes per 4 key bytes, and 0 means failure */
+  if (HAS('b') ? (d[D_M_KEY_DLEN] == 0 || d[D_M_KEY_DLEN] > kl / 4 * 3) : d[D_M_KEY_DLEN] != 0)
+    return REMC_V_KEY;
+  /* numbers only where their flag was given */
+  if ((!HAS('C') && (d[D_N0_LO] | d[D_N0_HI])) || (!HAS('T') && d[D_N1_LO]) ||
+      (!HAS('N') && d[D_N1_HI]) || (!HAS('J') && (d[D_N2_LO] | d[D_N2_HI])) ||
+      (!HAS('D') && (d[D_M_DELTA_LO] | d[D_M_DELTA_HI])) || (!HAS('R') && d[D_M_RECACHE]) ||
+      (!HAS('F') && d[D_M_CLIENT_FLAGS]))
+    return REMC_V_NUMBER;
+#undef HAS
+  for (uint32_t w = D_M_KEY_DLEN + 1; w < REMC_DESC_WORDS; w++)
+    if (d[w]) return REMC_V_FLAGS;
+  return REMC_V_OK;
+}
+#undef MERR_B
+
 /* Binary-protocol calls have their own descriptor layout (native/binding/validate_binary.c). */
 __attribute__((visibility("hidden"))) int remc_validate_binary(const remc_parse_io *io,
                                                                const remc_parse_req *req,
@@ -71,6 +163,12 @@ int remc_validate(const remc_parse_io *io, const remc_parse_req *req, uint32_t w
     if (op >= REMC_OP_COUNT) return REMC_V_OP;
     const uint32_t bit = 1u << op;
     if (!(bit & enabled)) return REMC_V_OP;
+    if (op >= REMC_OP_MG) { /* meta commands: their own layout */
+      int v = validate_meta(d, i == n - 1, len, consumed, status, prev_e);
+      if (v) return v;
+      prev_op = op, prev_s = s, prev_e = e, prev_fl = fl, prev_kend = ko + kl;
+      continue;
+    }
     if (err >= REMC_PERR_COUNT || !(err_ops[err] & bit)) return REMC_V_ERR;
 
     if (fl & ~REMC_DF_ALL) return REMC_V_FLAGS;

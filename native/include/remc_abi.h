@@ -31,9 +31,9 @@ extern "C" {
 #define REMC_TOKENS_MAX 24u        /* memcached's tokenizer sees at most 23 tokens + a terminal */
 
 /* Text commands: X(ID, "name"). The parser matches names; TS maps ids to handlers.
- * "bget" (ancient alias) is parsed as GET. Meta commands (mg ms md ma mn me) and the other
- * commands memcached knows but remcached does not implement yet (slabs lru lru_crawler watch
- * extstore refresh_certs) answer ERROR (REMC_OP_UNKNOWN). */
+ * "bget" (ancient alias) is parsed as GET. The commands memcached knows but remcached does not
+ * implement yet (slabs lru lru_crawler watch extstore refresh_certs) answer ERROR
+ * (REMC_OP_UNKNOWN). */
 #define REMC_TEXT_COMMANDS(X) \
   X(GET, "get")               \
   X(GETS, "gets")             \
@@ -57,7 +57,18 @@ extern "C" {
   X(SHUTDOWN, "shutdown")     \
   X(CACHE_MEMLIMIT, "cache_memlimit") \
   X(DEBUGTIME, "debugtime")   \
-  X(DEBUG_FAULT, "debug_fault")
+  X(DEBUG_FAULT, "debug_fault") \
+  REMC_META_COMMANDS(X)
+
+/* Meta commands (memcached 1.6.18 process_m*_command; native/parser/meta.c, protocol/meta.ts).
+ * Kept last: REMC_OP_MG..REMC_OP_ME is one range. Descriptor words: see "Meta descriptors". */
+#define REMC_META_COMMANDS(X) \
+  X(MG, "mg")                 \
+  X(MS, "ms")                 \
+  X(MD, "md")                 \
+  X(MA, "ma")                 \
+  X(MN, "mn")                 \
+  X(ME, "me")
 
 enum remc_op {
   REMC_OP_NONE = 0,
@@ -147,6 +158,71 @@ enum remc_desc_word {
   D_N2_HI,
   D_AUX,        /* number of tokens on the line (command included, capped at 24) */
   D_TEXT_WORDS  /* = 16: first word reserved for meta/binary */
+};
+
+/*
+ * Meta descriptors (REMC_OP_MG..REMC_OP_ME; native/parser/meta.c). D_ERR holds an enum remc_merr
+ * (not remc_perr). Words:
+ *   D_START/D_END      the line (ms: + data block + 2, also when an error swallows the block)
+ *   D_KEY_OFF/LEN      the key token as sent (base64 text with `b`; root decodes it: see
+ *                      D_M_KEY_DLEN). 0 on errors except ms BAD_DATA_CHUNK.
+ *   D_DATA_OFF/LEN     ms: the data block (without "\r\n"); also on ms errors that memcached
+ *                      answers after parsing <datalen>: the block it swallows
+ *   N0 = C (u64 compare CAS); N1_LO = T exptime (int32), N1_HI = N exptime (int32);
+ *   N2 = J initial (u64); D_AUX = tokens on the line (command included, capped at 24)
+ *   D_M_FLAGS0..4      the flag letters in request order, 4 per word (little-endian bytes,
+ *                      zero-padded); D_M_NFLAGS of them (<= REMC_META_FLAGS_MAX). me: only "b".
+ *   D_M_DELTA_LO/HI    D (u64 delta, default 1 is root's)   D_M_RECACHE  R exptime (int32)
+ *   D_M_CLIENT_FLAGS   F (u32)                               D_M_MODE     M's second byte
+ *   D_M_OPAQUE_OFF/LEN the whole O token ('O' included; memcached echoes it, and refuses it
+ *                      longer than REMC_META_OPAQUE_MAX, at a point that depends on the command)
+ *   D_M_KEY_DLEN       with b: the decoded key length (memcached's base64_decode, >= 1)
+ * D_FLAGS: NOREPLY when `q` was given; DATA_INCOMPLETE (ms only) as for storage commands.
+ */
+#define REMC_META_FLAGS_MAX 17u   /* ntokens <= 20: command + key + 17 flags + terminal token */
+#define REMC_META_OPAQUE_MAX 32u  /* MFLAG_MAX_OPAQUE_LENGTH, 'O' included */
+/* The flags _meta_flag_preparse knows, as bit (c & 31) of a mask per case (immediates, usable in
+ * the domain): b c f h k l q s t u v, and C D F I J L M N O P R T. Others: "invalid flag". */
+#define REMC_MFB(c) (1u << ((c) & 31))
+#define REMC_META_FLAGS_LOWER                                                                  \
+  (REMC_MFB('b') | REMC_MFB('c') | REMC_MFB('f') | REMC_MFB('h') | REMC_MFB('k') | REMC_MFB('l') | \
+   REMC_MFB('q') | REMC_MFB('s') | REMC_MFB('t') | REMC_MFB('u') | REMC_MFB('v'))
+#define REMC_META_FLAGS_UPPER                                                                  \
+  (REMC_MFB('C') | REMC_MFB('D') | REMC_MFB('F') | REMC_MFB('I') | REMC_MFB('J') | REMC_MFB('L') | \
+   REMC_MFB('M') | REMC_MFB('N') | REMC_MFB('O') | REMC_MFB('P') | REMC_MFB('R') | REMC_MFB('T'))
+static inline int remc_meta_known_flag(uint32_t c) {
+  if (c - 'a' < 26u) return (REMC_META_FLAGS_LOWER >> (c & 31)) & 1;
+  if (c - 'A' < 26u) return (REMC_META_FLAGS_UPPER >> (c & 31)) & 1;
+  return 0;
+}
+enum remc_meta_desc_word {
+  D_M_FLAGS0 = 16, D_M_FLAGS1, D_M_FLAGS2, D_M_FLAGS3, D_M_FLAGS4, D_M_NFLAGS, D_M_DELTA_LO,
+  D_M_DELTA_HI, D_M_RECACHE, D_M_CLIENT_FLAGS, D_M_OPAQUE_OFF, D_M_OPAQUE_LEN, D_M_MODE,
+  D_M_KEY_DLEN
+};
+
+/* Meta parse errors (D_ERR of meta ops); TS owns the strings (protocol/replies.ts). */
+#define REMC_META_ERRORS(X) \
+  X(NONE)                     \
+  X(ERROR)                    /* "ERROR" (fewer than 2 tokens) */ \
+  X(BAD_FORMAT)               /* "CLIENT_ERROR bad command line format" */ \
+  X(BAD_DATA_CHUNK)           /* "CLIENT_ERROR bad data chunk" (ms; every field kept) */ \
+  X(FLAGS_TOO_LONG_MG)        /* "CLIENT_ERROR options flags are too long" (mg) */ \
+  X(FLAGS_TOO_LONG)           /* "CLIENT_ERROR options flags too long" (ms md ma) */ \
+  X(INVALID_FLAG)             /* "CLIENT_ERROR invalid flag" */ \
+  X(DUP_FLAG)                 /* "CLIENT_ERROR duplicate flag" (also a flag byte >= 127) */ \
+  X(BAD_TOKEN)                /* "CLIENT_ERROR bad token in command line format" */ \
+  X(DECODE_KEY)               /* "CLIENT_ERROR error decoding key" */ \
+  X(M_LENGTH)                 /* "CLIENT_ERROR incorrect length for M token" */ \
+  X(INVALID_INITIAL)          /* "CLIENT_ERROR invalid numeric initial value" */ \
+  X(INVALID_DELTA)            /* "CLIENT_ERROR invalid numeric delta value" */ \
+  X(INVALID_OR_DUP)           /* "CLIENT_ERROR invalid or duplicate flag" (md, ma: any flag error) */
+
+enum remc_merr {
+#define REMC_X_ENUM(id) REMC_MERR_##id,
+  REMC_META_ERRORS(REMC_X_ENUM)
+#undef REMC_X_ENUM
+  REMC_MERR_COUNT
 };
 
 /* D_FLAGS bits */

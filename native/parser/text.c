@@ -210,7 +210,16 @@ AI uint32_t match_name(const uint8_t *w, uint32_t s, uint32_t n, uint32_t len, u
   uint64_t b = n > 8 ? ld(w, s + 8, n - 8 < 8 ? n - 8 : 8, len) : 0;
   uint8_t c0 = (uint8_t)a;
   *http_check = 0;
-  if (c0 == 'm' && n == 2) return KNOWN_UNIMPLEMENTED; /* meta commands: a later issue */
+  if (c0 == 'm' && n == 2) { /* meta commands (meta.c); other 2-byte 'm' names: ERROR */
+    uint8_t c1 = (uint8_t)(a >> 8);
+    if (c1 == 'g') return REMC_OP_MG;
+    if (c1 == 's') return REMC_OP_MS;
+    if (c1 == 'd') return REMC_OP_MD;
+    if (c1 == 'a') return REMC_OP_MA;
+    if (c1 == 'n') return REMC_OP_MN;
+    if (c1 == 'e') return REMC_OP_ME;
+    return KNOWN_UNIMPLEMENTED;
+  }
   if (c0 == 'g') {
     if (n == 3 && a == PK3('g', 'e', 't')) return REMC_OP_GET;
     if (n == 4 && a == PK4('g', 'e', 't', 's')) return REMC_OP_GETS;
@@ -267,6 +276,10 @@ AI uint32_t match_name(const uint8_t *w, uint32_t s, uint32_t n, uint32_t len, u
   *http_check = 1;
   return REMC_OP_UNKNOWN;
 }
+
+/* The meta commands: meta.c is part of this translation unit (see there why). */
+#define REMC_TEXT_C 1
+#include "meta.c"
 
 AI int is_storage(uint32_t op) {
   return op == REMC_OP_SET || op == REMC_OP_ADD || op == REMC_OP_REPLACE || op == REMC_OP_APPEND ||
@@ -327,6 +340,16 @@ void remc_parse(remc_parse_io *io, const uint8_t *w) {
     /* No token, or a one-byte command: ERROR (no valid command is shorter than two bytes). */
     uint32_t op = c1 - c0 < 2 ? REMC_OP_UNKNOWN
                               : match_name(w, c0, c1 - c0, len, opts, &http_check);
+
+    /* ---- meta commands: one descriptor per line (meta.c) */
+    if (op >= REMC_OP_MG && op <= REMC_OP_ME) {
+      uint32_t next = meta_line(w, len, op, pos, c1, le, eol, d);
+      nd++;
+      resume = 0;
+      if (next > len) break; /* ms waiting for its data block: the call's last descriptor */
+      pos = next;
+      continue;
+    }
 
     /* ---- get family: one descriptor per key, streamed; may be cut by a full descriptor area */
     if (op == REMC_OP_GET || op == REMC_OP_GETS || op == REMC_OP_GAT || op == REMC_OP_GATS) {
