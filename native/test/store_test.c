@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "remc_store.h"
+#include "../store/store_int.h" /* the invariant checker walks the private structures */
 
 static int failures, checks;
 #define CHECK(c)                                                                \
@@ -900,6 +901,334 @@ static void test_meta(void) {
   remc_store_destroy(s);
 }
 
+/* ---- structural invariants (walks store internals) ---------------------------------------- */
+
+static int inv_bad;
+#define INV(c, ...)                                             \
+  do {                                                          \
+    if (!(c)) {                                                 \
+      if (inv_bad++ < 5) {                                      \
+        fprintf(stderr, "invariant: " __VA_ARGS__);             \
+        fputc('\n', stderr);                                    \
+      }                                                         \
+    }                                                           \
+  } while (0)
+
+static int check_invariants(remc_store *s) {
+  inv_bad = 0;
+  uint64_t items = 0, bytes = 0;
+  for (uint32_t i = 1; i <= s->nclasses; i++) {
+    sclass *c = &s->cls[i];
+    uint64_t cnt = 0, req = 0, crawlers = 0;
+    item *prev = NULL;
+    for (item *it = c->head; it; prev = it, it = it->next) {
+      INV(it->prev == prev, "class %u: broken prev link", i);
+      if (it->iflags & IT_CRAWLER) {
+        INV(it == &c->crawler && c->crawling, "class %u: stray crawler", i);
+        crawlers++;
+        continue;
+      }
+      INV((it->iflags & IT_LINKED) && !(it->iflags & IT_SLABBED) && it->cls == i,
+          "class %u: bad item flags %x cls %u in LRU", i, it->iflags, it->cls);
+      cnt++;
+      req += item_ntotal(s, it);
+      if (cnt > 50000000) break;
+    }
+    INV(c->tail == prev, "class %u: tail", i);
+    INV(crawlers == (uint64_t)(c->crawling ? 1 : 0), "class %u: crawler count", i);
+    INV(cnt == c->nitems, "class %u: nitems %u, LRU holds %llu", i, c->nitems,
+        (unsigned long long)cnt);
+    INV(req == c->requested, "class %u: requested", i);
+    uint64_t nfree = 0;
+    for (item *it = c->freelist; it && nfree <= c->nfree; it = it->next, nfree++)
+      INV(it->iflags == IT_SLABBED && it->cls == i, "class %u: bad free chunk", i);
+    INV(nfree == c->nfree, "class %u: free list length", i);
+    INV((uint64_t)c->pages * c->perslab >= c->nfree + c->end_free + c->nitems,
+        "class %u: chunk accounting", i);
+    items += cnt;
+    bytes += req;
+  }
+  INV(items == s->curr_items && bytes == s->bytes, "totals");
+  uint64_t hcount = 0;
+  size_t n = (size_t)1 << s->hashpower, on = n >> 1;
+  for (size_t b = 0; b < n; b++)
+    for (item *it = s->buckets[b]; it; it = it->h_next, hcount++) {
+      INV(it->iflags & IT_LINKED, "unlinked item in hash");
+      INV((it->hv & (n - 1)) == b, "item in the wrong bucket");
+      INV(!s->expanding || (it->hv & (on - 1)) < s->expand_bucket, "migrated too early");
+    }
+  if (s->expanding)
+    for (size_t b = s->expand_bucket; b < on; b++)
+      for (item *it = s->old_buckets[b]; it; it = it->h_next, hcount++)
+        INV((it->hv & (on - 1)) == b, "item in the wrong old bucket");
+  INV(hcount == s->curr_items, "hash holds %llu, curr_items %llu", (unsigned long long)hcount,
+      (unsigned long long)s->curr_items);
+  return inv_bad;
+}
+
+/* ---- randomized differential test against a plain model --------------------------------- */
+
+#define MV 6000 /* largest generated value */
+typedef struct {
+  int present;
+  uint8_t *val; /* mcap bytes */
+  uint32_t len, flags, gen;
+  int64_t exp; /* absolute store seconds, 0 = never */
+  uint64_t cas;
+} mentry;
+static mentry *M;
+static uint32_t MK, mcap;
+static struct pin {
+  int key;
+  uint32_t gen, len;
+  remc_item_ref ref;
+  uint8_t snap[MV * 3];
+} P[6];
+static int npins;
+static uint64_t mrng = 0x2545F4914F6CDD1Dull;
+static uint32_t rnd(uint32_t n) {
+  mrng ^= mrng << 13;
+  mrng ^= mrng >> 7;
+  mrng ^= mrng << 17;
+  return (uint32_t)(mrng % n);
+}
+
+static int mvalid(remc_store *s, int k) {
+  return M[k].present && (M[k].exp == 0 || M[k].exp > remc_store_time(s));
+}
+static int mpinned(int k) {
+  for (int i = 0; i < npins; i++)
+    if (P[i].key == k && P[i].gen == M[k].gen) return 1;
+  return 0;
+}
+static int64_t mexp(remc_store *s, int64_t e) {
+  return e == 0 ? 0 : e < 0 ? 1 : remc_store_time(s) + e;
+}
+/* the store's rule for numbers (memcached's strtoull use), restricted to what we generate */
+static int mparse(const uint8_t *p, uint32_t n, uint64_t *out) {
+  uint32_t i = 0;
+  while (i < n && p[i] == ' ') i++;
+  uint32_t st = i;
+  uint64_t v = 0;
+  while (i < n && p[i] >= '0' && p[i] <= '9') {
+    if (v > (UINT64_MAX - (uint64_t)(p[i] - '0')) / 10) return 0;
+    v = v * 10 + (uint64_t)(p[i++] - '0');
+  }
+  if (i == st || (i < n && p[i] != ' ')) return 0;
+  *out = v;
+  return 1;
+}
+
+static void model_run(int exact, int ops, uint64_t mem, uint32_t nkeys, uint32_t cap) {
+  remc_store_config c = cfg_default();
+  c.mem_limit = mem;
+  c.hashpower = 10;
+  remc_store *s = mk(c);
+  MK = nkeys;
+  mcap = cap;
+  M = calloc(MK, sizeof *M);
+  for (uint32_t i = 0; i < MK; i++) M[i].val = malloc(mcap);
+  npins = 0;
+  uint32_t gen = 1;
+  int errs = 0;
+  uint8_t val[MV], got[MV * 3];
+  char key[16];
+#define MERR(...)                                                             \
+  do {                                                                        \
+    if (errs++ < 10) {                                                        \
+      fprintf(stderr, "model op %d key %d: ", op, k);                        \
+      fprintf(stderr, __VA_ARGS__);                                           \
+      fputc('\n', stderr);                                                    \
+    }                                                                         \
+  } while (0)
+/* the store says the key is absent: fine unless the model is exact about it */
+#define ABSENT()                                                               \
+  do {                                                                         \
+    if (mvalid(s, k) && exact) MERR("store lost a live key");                 \
+    M[k].present = 0;                                                          \
+  } while (0)
+  for (int op = 0; op < ops; op++) {
+    int k = (int)rnd(MK);
+    uint32_t klen = (uint32_t)snprintf(key, sizeof key, "key%d", k);
+    const uint8_t *kb = (const uint8_t *)key;
+    /* a value: digits, digits and spaces, or text, of assorted sizes */
+    uint32_t vlen, kind = rnd(10);
+    if (kind < 4) {
+      vlen = 1 + rnd(6);
+      for (uint32_t i = 0; i < vlen; i++) val[i] = (uint8_t)('0' + rnd(10));
+    } else if (kind < 5) {
+      vlen = 2 + rnd(8);
+      for (uint32_t i = 0; i < vlen; i++) val[i] = i < 2 ? (uint8_t)('1' + rnd(9)) : ' ';
+    } else {
+      if (mcap >= 3 * MV) /* exact runs: sizes over many classes */
+        vlen = rnd(10) == 0 ? rnd(MV) : rnd(300);
+      else /* evicting runs: few classes, so that they fill and evict */
+        vlen = 100 + rnd(40);
+      for (uint32_t i = 0; i < vlen; i++) val[i] = (uint8_t)('a' + rnd(26));
+    }
+    uint32_t flags = rnd(3) == 0 ? rnd(1000) : 0;
+    int64_t e = rnd(4) == 0 ? (int64_t)rnd(6) - 1 : 0;
+    uint64_t nc = 0;
+    uint32_t r = rnd(100);
+    remc_item_info in;
+    remc_item_ref ref;
+    if (r < 25) { /* get */
+      int hit = remc_store_get(s, kb, klen, (int)rnd(2), NULL, &ref, &in);
+      if (hit) {
+        remc_store_copy_value(s, &ref, got);
+        remc_store_release(s, &ref);
+        if (!mvalid(s, k)) MERR("hit on a key the model does not have");
+        else if (in.nbytes != M[k].len || memcmp(got, M[k].val, in.nbytes) != 0)
+          MERR("value differs (%u vs %u bytes)", in.nbytes, M[k].len);
+        else if (in.flags != M[k].flags) MERR("flags differ");
+        else if (in.cas != M[k].cas) MERR("cas differs");
+        else if (in.exptime != (M[k].exp == 0 ? 0 : M[k].exp)) MERR("exptime differs");
+      } else {
+        ABSENT();
+      }
+    } else if (r < 62) { /* storage commands */
+      static const int modes[] = {REMC_MODE_SET, REMC_MODE_SET, REMC_MODE_SET, REMC_MODE_ADD,
+                                  REMC_MODE_REPLACE, REMC_MODE_APPEND, REMC_MODE_PREPEND,
+                                  REMC_MODE_CAS};
+      int mode = modes[rnd(8)];
+      int live = mvalid(s, k);
+      if ((mode == REMC_MODE_APPEND || mode == REMC_MODE_PREPEND) && M[k].len + vlen > mcap)
+        mode = REMC_MODE_SET;
+      uint64_t cas = mode == REMC_MODE_CAS ? (rnd(3) ? M[k].cas : M[k].cas + 1) : 0;
+      int rc = remc_store_store(s, mode, kb, klen, val, vlen, flags, e, cas, &nc);
+      if (rc == REMC_STORE_STORED) {
+        if (mode != REMC_MODE_SET && mode != REMC_MODE_ADD && !live)
+          MERR("mode %d stored on a key the model does not have", mode);
+        if (mode == REMC_MODE_ADD && live && exact) MERR("add stored over a live key");
+        if (mode == REMC_MODE_CAS && cas != M[k].cas) MERR("cas stored with a wrong cas");
+        if (nc <= M[k].cas) MERR("new cas not increasing");
+        if (mode == REMC_MODE_APPEND) {
+          memcpy(M[k].val + M[k].len, val, vlen);
+          M[k].len += vlen;
+        } else if (mode == REMC_MODE_PREPEND) {
+          memmove(M[k].val + vlen, M[k].val, M[k].len);
+          memcpy(M[k].val, val, vlen);
+          M[k].len += vlen;
+        } else {
+          memcpy(M[k].val, val, vlen);
+          M[k].len = vlen;
+          M[k].flags = flags;
+          M[k].exp = mexp(s, e);
+        }
+        M[k].present = 1;
+        M[k].cas = nc;
+        M[k].gen = gen++;
+      } else if (rc == REMC_STORE_NOT_STORED) {
+        if (mode == REMC_MODE_ADD) {
+          if (!live) MERR("add refused on a key the model does not have");
+        } else if (mode == REMC_MODE_SET || mode == REMC_MODE_CAS) {
+          MERR("NOT_STORED for mode %d", mode);
+        } else {
+          ABSENT();
+        }
+      } else if (rc == REMC_STORE_NOT_FOUND && mode == REMC_MODE_CAS) {
+        ABSENT();
+      } else if (rc == REMC_STORE_EXISTS && mode == REMC_MODE_CAS) {
+        if (!live) MERR("EXISTS on a key the model does not have");
+        if (cas == M[k].cas) MERR("EXISTS with the right cas");
+      } else if (rc == REMC_STORE_NO_MEMORY && !exact) {
+        if (mode == REMC_MODE_SET) M[k].present = 0;
+      } else {
+        MERR("unexpected %s for mode %d", RC[rc], mode);
+      }
+    } else if (r < 66) { /* delete */
+      int rc = remc_store_delete(s, kb, klen, 0);
+      if (rc == REMC_STORE_DELETED) {
+        if (!mvalid(s, k)) MERR("deleted a key the model does not have");
+      } else if (rc == REMC_STORE_NOT_FOUND) {
+        ABSENT();
+      } else {
+        MERR("delete: %s", RC[rc]);
+      }
+      M[k].present = 0;
+    } else if (r < 80) { /* incr / decr */
+      int incr = (int)rnd(2);
+      uint64_t delta = rnd(5) == 0 ? UINT64_MAX - rnd(3) : rnd(200), v = 0, mv = 0;
+      int rc = remc_store_arith(s, kb, klen, incr, delta, &v, &nc);
+      int live = mvalid(s, k);
+      if (rc == REMC_STORE_NOT_FOUND) {
+        ABSENT();
+      } else if (!live) {
+        MERR("arith %s on a key the model does not have", RC[rc]);
+      } else if (!mparse(M[k].val, M[k].len, &mv)) {
+        if (rc != REMC_STORE_NON_NUMERIC) MERR("arith on non-numeric: %s", RC[rc]);
+      } else if (rc != REMC_STORE_STORED) {
+        MERR("arith on numeric: %s", RC[rc]);
+      } else {
+        mv = incr ? mv + delta : (delta > mv ? 0 : mv - delta);
+        if (v != mv) MERR("arith result %llu, model %llu", (unsigned long long)v, (unsigned long long)mv);
+        char d[24];
+        uint32_t dl = (uint32_t)snprintf(d, sizeof d, "%llu", (unsigned long long)mv);
+        if (dl <= M[k].len && !mpinned(k)) {
+          memcpy(M[k].val, d, dl);
+          memset(M[k].val + dl, ' ', M[k].len - dl);
+        } else {
+          memcpy(M[k].val, d, dl);
+          M[k].len = dl;
+          M[k].gen = gen++;
+        }
+        M[k].cas = nc;
+      }
+    } else if (r < 85) { /* touch */
+      int rc = remc_store_touch(s, kb, klen, e);
+      if (rc == REMC_STORE_TOUCHED) {
+        if (!mvalid(s, k)) MERR("touched a key the model does not have");
+        M[k].exp = mexp(s, e);
+      } else {
+        ABSENT();
+      }
+    } else if (r < 86) {
+      if (rnd(exact ? 100 : 5000)) continue;
+      remc_store_flush(s, 0);
+      for (uint32_t i = 0; i < MK; i++) M[i].present = 0;
+    } else if (r < 90) {
+      if (rnd(4)) continue;
+      remc_store_set_time(s, remc_store_time(s) + 1 + rnd(3));
+    } else if (r < 93) {
+      remc_store_reclaim(s, 1 + rnd(200));
+    } else { /* pin or unpin */
+      if (npins > 0 && (npins == 6 || rnd(2))) {
+        int i = (int)rnd((uint32_t)npins);
+        remc_store_copy_value(s, &P[i].ref, got);
+        if (memcmp(got, P[i].snap, P[i].len) != 0) MERR("pinned bytes changed");
+        remc_store_release(s, &P[i].ref);
+        P[i] = P[--npins];
+      } else if (remc_store_get(s, kb, klen, 0, NULL, &P[npins].ref, &in)) {
+        if (!mvalid(s, k)) MERR("pinned a key the model does not have");
+        P[npins].key = k;
+        P[npins].gen = M[k].gen;
+        P[npins].len = in.nbytes;
+        remc_store_copy_value(s, &P[npins].ref, P[npins].snap);
+        npins++;
+      } else {
+        ABSENT();
+      }
+    }
+    if (op % 2000 == 0 && check_invariants(s)) MERR("invariants broken");
+  }
+  while (npins) remc_store_release(s, &P[--npins].ref);
+  CHECK_EQ(check_invariants(s), 0);
+  CHECK_EQ(errs, 0);
+  fprintf(stderr, "model (%s, %llu MiB): %d ops, %.0f evictions, %.0f items\n",
+          exact ? "exact" : "evicting", (unsigned long long)(mem >> 20), ops,
+          STAT(s, evictions), STAT(s, curr_items));
+  remc_store_destroy(s);
+  for (uint32_t i = 0; i < MK; i++) free(M[i].val);
+  free(M);
+#undef MERR
+#undef ABSENT
+}
+
+static void test_model(void) {
+  model_run(1, 300000, 64 * MiB, 150, 3 * MV);
+  model_run(0, 300000, 1 * MiB, 50000, 1200);
+}
+
 static long rss_kib(void) {
   FILE *f = fopen("/proc/self/statm", "r");
   long pages = 0, res = 0;
@@ -1036,6 +1365,7 @@ int main(int argc, char **argv) {
       {"reclaim", test_reclaim},         {"hash_growth", test_hash_growth},
       {"pinned", test_pinned},           {"checksum", test_checksum},
       {"class_table", test_class_table}, {"meta", test_meta},
+      {"model", test_model},
       {"memory_bound", test_memory_bound},
       {"pkey", test_pkey},
   };
