@@ -288,11 +288,12 @@ export class MetaProtocol {
   private ms(conn: TextConn, b: number, err: number, len: number): After {
     const d = this.desc, out = this.out;
     const incomplete = (d[b + D_FLAGS]! & DF_DATA_INCOMPLETE) !== 0;
-    /** answer `reply` and drop the data block (memcached's conn_swallow) */
+    /** answer `reply` and drop the data block (memcached's conn_swallow, which answers only
+     *  once the whole block has been read) */
     const swallow = (reply: Buffer): After => {
-      out.bytes(reply);
-      if (!incomplete) return After.CONTINUE;
+      if (!incomplete) { out.bytes(reply); return After.CONTINUE; }
       conn.amount = d[b + D_END]! - len;
+      conn.afterSwallow = reply;
       return After.SWALLOW;
     };
     if (err !== 0 && err !== MERR.BAD_DATA_CHUNK) return swallow(META_ERROR_REPLY[err]!);
