@@ -48,11 +48,15 @@ function rssKiB(p: number): number {
   } catch { return 0; }
 }
 
-/** One request on a fresh connection; returns what came back once quiet (or closed). */
-async function fresh(data: string | Buffer, quietMs = 60): Promise<{ reply: Buffer; closed: boolean }> {
+/**
+ * One request on a fresh connection. With `ends`, read until that has arrived (robust on a busy
+ * machine); then, or without it, until nothing more comes for quietMs (or the server closes).
+ */
+async function fresh(data: string | Buffer, quietMs = 60, ends?: string): Promise<{ reply: Buffer; closed: boolean }> {
   const c = await Conn.open(server.port);
   c.send(data);
-  const reply = await c.settle(quietMs, 3000);
+  const first = ends ? await c.until((b) => b.includes(ends), 5000).catch(() => c.take()) : Buffer.alloc(0);
+  const reply = Buffer.concat([first, await c.settle(quietMs, 3000)]);
   const closed = c.closed;
   c.close();
   return { reply, closed };
@@ -60,7 +64,7 @@ async function fresh(data: string | Buffer, quietMs = 60): Promise<{ reply: Buff
 
 /** The server is the same process, the keeper and a fresh connection work, the kept keys are intact. */
 async function assertHealthy(label: string): Promise<void> {
-  assert.is(server.proc.exitCode, null, `${label}: server exited (${server.proc.exitCode}); stderr: ${server.stderr().slice(-600)}`);
+  assert.is(server.proc.exitCode, null, `${label}: server exited (${server.proc.exitCode}); stderr: ${server.stderr().slice(-4000)}`);
   assert.is(server.proc.signalCode, null, `${label}: server killed by ${server.proc.signalCode}`);
   keeper.send(keptGet);
   const got = await keeper.until((b) => b.length >= keptReply.length, 5000);
@@ -111,8 +115,7 @@ test.before(async () => {
 
 test.after(async () => {
   keeper?.close();
-  const r = await server?.stop();
-  assert.equal(r, { code: 0, signal: null }, 'graceful exit after the hostile run');
+  await server?.stop();
 });
 
 test('too-long lines without LF: 3000 B, 64 KiB, 1 MiB, 4 MiB get line', async () => {
@@ -203,7 +206,7 @@ test('every command split at every byte answers as in one write; truncated comma
     await prep.untilEndsWith('\r\n', 2000).catch(() => undefined);
     await prep.settle(10);
     prep.close();
-    const whole = await fresh(reset + cmd, 100);
+    const whole = await fresh(reset + cmd, 100, 'DELETED\r\n');
     for (let i = 1; i < cmd.length; i++) {
       const c = await Conn.open(server.port);
       c.send(reset + cmd.slice(0, i));
@@ -212,8 +215,18 @@ test('every command split at every byte answers as in one write; truncated comma
       // wait for as many bytes as the one-write run gave, then a moment for any extra
       let reply = await c.until((b) => b.length >= whole.reply.length, 3000).catch(() => c.take());
       reply = Buffer.concat([reply, await c.settle(10, 1000)]);
+      if (whole.closed) await Promise.race([c.closedPromise, sleep(2000)]);
       const closed = c.closed;
       c.close();
+      // A command that closes the connection (HTTP line, quit) may take the replies of its own
+      // read event with it (memcached does the same): then only the close is compared.
+      if (whole.closed) {
+        assert.ok(closed, `${JSON.stringify(cmd)} split at ${i}: must close like the one-write run`);
+        const t = await Conn.open(server.port);
+        t.send(cmd.slice(0, i));
+        t.sock.resetAndDestroy();
+        continue;
+      }
       // every run stores anew, so CAS numbers differ: compare without them
       const noCas = (b: Buffer) => b.toString('latin1').replace(/^(VALUE \S+ \d+ \d+) \d+\r$/gm, '$1 <cas>\r');
       assert.equal(noCas(reply), noCas(whole.reply), `${JSON.stringify(cmd)} split at ${i}`);
@@ -240,7 +253,7 @@ test('NUL bytes everywhere', async () => {
     await inSyncOrClosed(c, JSON.stringify(data.slice(0, 40)));
     c.close();
   }
-  const r = await fresh('set nul:v 0 0 5\r\n\0a\0b\0\r\nget nul:v\r\n');
+  const r = await fresh('set nul:v 0 0 5\r\n\0a\0b\0\r\nget nul:v\r\n', 20, 'END\r\n');
   assert.is(r.reply.toString('latin1'), 'STORED\r\nVALUE nul:v 0 5\r\n\0a\0b\0\r\nEND\r\n', 'NULs in a value are data');
   await assertHealthy('NUL bytes');
 });
@@ -265,7 +278,7 @@ test('hostile data blocks: short, long, wrong terminator, huge declared size, cl
     await sleep(5);
     if (i % 2) c.sock.resetAndDestroy(); else c.sock.end();
   }));
-  const r = await fresh('get db:half3 db:half4\r\n');
+  const r = await fresh('get db:half3 db:half4\r\n', 20, 'END\r\n');
   assert.is(r.reply.toString(), 'END\r\n', 'half-sent values are not stored');
   await assertHealthy('data blocks');
 });
@@ -310,7 +323,8 @@ test('slow loris: byte-per-write clients and stalled half commands do not stop o
 });
 
 test('binary garbage from a seeded PRNG on many connections', async () => {
-  const rnd = prng(0xc0ffee);
+  // HOSTILE_SEED=n replays (or explores) another stream; the default is fixed so CI is repeatable.
+  const rnd = prng(Number(process.env.HOSTILE_SEED ?? 0xc0ffee));
   const words = ['get', 'gets', 'set', 'add', 'cas', 'incr', 'decr', 'delete', 'touch', 'gat', 'append', 'stats',
     'version', 'mg', 'ms', 'md', 'ma', 'mn', 'me', 'quit', 'gar:k', 'gar:j', '0', '1', '-1', '4294967296', 'noreply',
     '99999999999999999999', 'HTTP/1.1', 'v', 'q', 'T1', 'k', 'O1', 'b'];
@@ -372,13 +386,18 @@ test('connection storm: 300 connections opened and dropped, some with a RST mid-
 });
 
 test('no parser fault was needed, memory stayed bounded', async () => {
-  const r = await fresh('stats\r\n');
+  const r = await fresh('stats\r\n', 20, 'END\r\n');
   const s = r.reply.toString('latin1');
   const faults = /STAT parser_faults (\d+)/.exec(s);
   if (faults) assert.is(Number(faults[1]), 0, 'hostile input must be refused by the parser, never fault it');
   const rss = rssKiB(pid);
   assert.ok(rss - rss0 < 512 * 1024, `RSS grew by ${rss - rss0} KiB`);
   await assertHealthy('end');
+});
+
+test('after all that, SIGTERM still exits 0', async () => {
+  keeper.close();
+  assert.equal(await server.stop(), { code: 0, signal: null });
 });
 
 test.run();
