@@ -337,7 +337,7 @@ def main():
     fails = 0
     try:
         for it in range(iters):
-            exchange(port, b"flush_all\r\n")
+            exchange(port, b"flush_all\r\n", 4)
             model = Model(int(time.time()))
             # two sentinels: a data block one byte short swallows the first one's "v"
             stream = b"".join(gen_command(r) for _ in range(r.randrange(1, 25)))
