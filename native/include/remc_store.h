@@ -158,12 +158,16 @@ void remc_store_flush(remc_store *s, int64_t exptime);
 
 /* Check up to `max_items` items (walking each class's LRU from the tail, resuming where the
  * last call stopped) and free the expired or flushed ones; also advances a hash table
- * migration. The background reclaimer calls this periodically. Returns how many were freed. */
+ * migration and, at most once per store-clock second, runs the slab page mover (memcached's
+ * slab_automove: surplus free pages, memory over a lowered -m, and pages moved from the class
+ * with the oldest LRU tail to one evicting much younger items). The background reclaimer calls
+ * this periodically. Returns how many expired/flushed items were freed. */
 uint32_t remc_store_reclaim(remc_store *s, uint32_t max_items);
 
 /* cache_memlimit: change -m at run time. 0 on success, -1 if bytes is 0 or address space for
- * the new limit cannot be mapped. Shrinking stops handing out pages; pages already owned by
- * classes are kept (no page mover yet), so memory only shrinks through eviction pressure. */
+ * the new limit cannot be mapped. Shrinking stops handing out pages at once; the pages over
+ * the limit are taken back (their items evicted) and returned to the kernel by later
+ * remc_store_reclaim calls, except one page per class that holds any. */
 int remc_store_set_mem_limit(remc_store *s, uint64_t bytes);
 
 /* Statistics ------------------------------------------------------------------------------ */
@@ -176,7 +180,9 @@ int remc_store_set_mem_limit(remc_store *s, uint64_t bytes);
   X(store_too_large) X(store_no_memory) \
   X(bytes) X(curr_items) X(total_items) X(evictions) X(reclaimed) X(expired_unfetched) \
   X(evicted_unfetched) X(evicted_active) X(limit_maxbytes) X(total_malloced) \
-  X(hash_power_level) X(hash_bytes) X(hash_is_expanding) X(slab_global_page_pool)
+  X(hash_power_level) X(hash_bytes) X(hash_is_expanding) X(slab_global_page_pool) \
+  X(slabs_moved) X(slab_reassign_rescues) X(slab_reassign_evictions_nomem) \
+  X(slab_reassign_busy_items)
 
 enum remc_store_stat {
 #define REMC_X_ENUM(id) REMC_STAT_##id,

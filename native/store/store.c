@@ -705,14 +705,18 @@ int remc_store_arith_cas(remc_store *s, const uint8_t *key, uint32_t klen, int i
     rc = REMC_STORE_NOT_FOUND;
     goto out;
   }
-  if (cas != 0 && cas != item_cas(s, it)) { /* meta ma C: memcached's DELTA_ITEM_CAS_MISMATCH */
+  uint64_t v;
+  /* memcached stores items above slab_chunk_max in chunks and refuses arithmetic on those; an
+   * empty or chunked value is refused before the CAS (meta ma C) is compared, a non-number after */
+  if (it->nbytes == 0 || item_ntotal(s, it) > SLAB_CHUNK_MAX) {
+    rc = REMC_STORE_NON_NUMERIC;
+    goto out;
+  }
+  if (cas != 0 && cas != item_cas(s, it)) { /* memcached's DELTA_ITEM_CAS_MISMATCH */
     rc = REMC_STORE_EXISTS;
     goto out;
   }
-  uint64_t v;
-  /* memcached stores items above slab_chunk_max in chunks and refuses arithmetic on those */
-  if (it->nbytes == 0 || item_ntotal(s, it) > SLAB_CHUNK_MAX ||
-      !parse_u64(item_data(s, it), it->nbytes, &v)) {
+  if (!parse_u64(item_data(s, it), it->nbytes, &v)) {
     rc = REMC_STORE_NON_NUMERIC;
     goto out;
   }
@@ -758,6 +762,133 @@ out:
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* slab page mover (memcached's slab_reassign + slab_automove, simplified)                     */
+
+#define MOVE_CANDIDATES 8 /* pages of a class examined for pins per move attempt */
+#define RELEASE_PER_CALL 16 /* pages given back to the kernel per reclaim call at most */
+
+/* Copy an unpinned linked item to another chunk of its class and repoint its LRU neighbours
+ * (the crawler marker included) and its hash chain predecessor at the copy. */
+static void item_relocate(remc_store *s, sclass *c, item *from, item *to) {
+  memcpy(to, from, item_ntotal(s, from));
+  if (to->prev)
+    to->prev->next = to;
+  else
+    c->head = to;
+  if (to->next)
+    to->next->prev = to;
+  else
+    c->tail = to;
+  item **pp = bucket_of(s, from->hv);
+  while (*pp && *pp != from) pp = &(*pp)->h_next;
+  if (*pp) *pp = to;
+}
+
+/* Take one page from class `id` into the pool: the items on it move to free chunks elsewhere
+ * in the class (rescues) or, when there are none, are evicted; its free chunks leave the free
+ * list. A page holding a pinned item is left alone. Returns 1 if moved. */
+static int slab_move_page(remc_store *s, uint32_t id) {
+  sclass *c = &s->cls[id];
+  if (c->pages <= 1) return 0; /* a class keeps one page, so every size stays storable */
+  size_t span = (size_t)c->perslab * c->size;
+  for (uint32_t cand = 0; cand < MOVE_CANDIDATES; cand++) {
+    uint8_t *page = mem_find_page(s, id, cand);
+    if (!page) return 0;
+    int current = c->end_free && c->end_ptr >= page && c->end_ptr < page + span;
+    uint8_t *end = current ? c->end_ptr : page + span; /* chunks past end were never carved */
+    int busy = 0;
+    for (uint8_t *p = page; p < end; p += c->size)
+      if (((item *)p)->refcount) {
+        busy = 1;
+        break;
+      }
+    if (busy) {
+      s->slab_reassign_busy_items++;
+      continue;
+    }
+    /* drop this page's chunks from the free list, so that rescues go elsewhere */
+    for (uint8_t *p = page; p < end; p += c->size)
+      if (((item *)p)->iflags & IT_SLABBED) ((item *)p)->iflags = IT_MOVING;
+    item **pp = &c->freelist;
+    while (*pp) {
+      if ((*pp)->iflags == IT_MOVING) {
+        *pp = (*pp)->next;
+        c->nfree--;
+      } else {
+        pp = &(*pp)->next;
+      }
+    }
+    /* items move to free chunks of the class while there are any, else they are evicted */
+    for (uint8_t *p = page; p < end; p += c->size) {
+      item *it = (item *)p;
+      if (it->iflags & IT_LINKED) {
+        item *to = c->freelist;
+        if (to) {
+          c->freelist = to->next;
+          c->nfree--;
+          item_relocate(s, c, it, to);
+          s->slab_reassign_rescues++;
+        } else {
+          s->slab_reassign_evictions_nomem++;
+          item_unlink_keep(s, it);
+        }
+      }
+      it->iflags = IT_MOVING;
+    }
+    if (current) {
+      c->end_ptr = NULL;
+      c->end_free = 0;
+    }
+    c->pages--;
+    mem_page_to_pool(s, page);
+    s->slabs_moved++;
+    return 1;
+  }
+  return 0;
+}
+
+static uint32_t tail_age(const remc_store *s, const sclass *c) {
+  const item *t = c->tail;
+  if (t && (t->iflags & IT_CRAWLER)) t = t->prev;
+  return t ? s->now - t->time : 0;
+}
+
+/* Once per store second: give back memory above -m, return surplus free pages of a class to
+ * the pool, and move a page from the class whose LRU tail is oldest to one that is evicting
+ * much younger items (memcached's automove=1 idea: equalise the age of what gets evicted). */
+static void slab_automove(remc_store *s) {
+  if (s->last_automove == s->now) return;
+  s->last_automove = s->now;
+  for (uint32_t n = 0; n < RELEASE_PER_CALL && s->mem_malloced > s->mem_limit; n++) {
+    if (!s->pool) { /* shrink: take from the class with the oldest tail (or no items) */
+      uint32_t best = 0, best_age = 0;
+      for (uint32_t i = 1; i <= s->nclasses; i++) {
+        const sclass *c = &s->cls[i];
+        uint32_t age = c->nitems ? tail_age(s, c) : UINT32_MAX;
+        if (c->pages > 1 && (!best || age > best_age)) best = i, best_age = age;
+      }
+      if (!best || !slab_move_page(s, best)) break;
+    }
+    mem_release_over_limit(s, 1);
+  }
+  uint32_t recv = 0, recv_age = 0, donor = 0, donor_age = 0;
+  for (uint32_t i = 1; i <= s->nclasses; i++) {
+    sclass *c = &s->cls[i];
+    if (c->pages > 2 && c->nfree + c->end_free > 2 * c->perslab) {
+      slab_move_page(s, i); /* more than two pages' worth of free chunks */
+      continue;
+    }
+    uint32_t age = tail_age(s, c);
+    if (c->evicted != c->evicted_seen && (!recv || age < recv_age)) recv = i, recv_age = age;
+    if (c->pages > 1 && (!donor || age > donor_age)) donor = i, donor_age = age;
+    c->evicted_seen = c->evicted;
+  }
+  if (recv && donor && donor != recv && s->evictions &&
+      donor_age > 2 * (uint64_t)recv_age + 2 && !s->pool)
+    slab_move_page(s, donor); /* the pool page goes to the next class that needs one */
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* flush, reclaim, memory limit                                                                */
 
 void remc_store_flush(remc_store *s, int64_t exptime) {
@@ -780,6 +911,7 @@ uint32_t remc_store_reclaim(remc_store *s, uint32_t max_items) {
   REMC_STORE_LOCK(s);
   uint32_t freed = 0, checked = 0, idle_classes = 0;
   expand_step(s, EXPAND_STEP * 16);
+  slab_automove(s);
   while (checked < max_items && idle_classes <= s->nclasses) {
     sclass *c = &s->cls[s->crawl_cls];
     item *cr = &c->crawler;
@@ -831,7 +963,7 @@ int remc_store_set_mem_limit(remc_store *s, uint64_t bytes) {
   REMC_STORE_LOCK(s);
   int rc = -1;
   if (bytes > 0 && mem_grow_reserve(s, bytes) == 0) {
-    s->mem_limit = bytes; /* shrinking: no new pages are handed out until usage is below */
+    s->mem_limit = bytes; /* shrinking: remc_store_reclaim hands pages back over time */
     rc = 0;
   }
   REMC_STORE_UNLOCK(s);
@@ -891,7 +1023,11 @@ void remc_store_stats(remc_store *s, double out[REMC_STAT_COUNT]) {
   out[REMC_STAT_hash_power_level] = (double)s->hashpower;
   out[REMC_STAT_hash_bytes] = (double)(hsize(s->hashpower) * sizeof(item *));
   out[REMC_STAT_hash_is_expanding] = (double)s->expanding;
-  out[REMC_STAT_slab_global_page_pool] = 0; /* no page mover yet: pages never return */
+  out[REMC_STAT_slab_global_page_pool] = s->pool_pages;
+  out[REMC_STAT_slabs_moved] = (double)s->slabs_moved;
+  out[REMC_STAT_slab_reassign_evictions_nomem] = (double)s->slab_reassign_evictions_nomem;
+  out[REMC_STAT_slab_reassign_busy_items] = (double)s->slab_reassign_busy_items;
+  out[REMC_STAT_slab_reassign_rescues] = (double)s->slab_reassign_rescues;
   REMC_STORE_UNLOCK(s);
 }
 

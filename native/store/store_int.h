@@ -35,6 +35,7 @@
 #define IT_HASFLAGS 0x08 /* client flags != 0: 4 bytes stored after the key */
 #define IT_SLABBED 0x10  /* chunk is on a class free list */
 #define IT_CRAWLER 0x20  /* the reclaimer's position marker in an LRU, not an item */
+#define IT_MOVING 0x40   /* transient: chunk of a page being taken from its class */
 
 /* 48-byte header, exactly memcached's size so that the item size arithmetic (and therefore
  * which values fit under -I) is the same. Layout after it:
@@ -77,12 +78,15 @@ typedef struct sclass {
       evicted_unfetched, evicted_active, crawler_reclaimed, crawler_items_checked,
       lrutail_reflocked, moves_within_lru;
   uint32_t evicted_time;
+  uint64_t evicted_seen; /* `evicted` at the last automove check */
 } sclass;
 
 typedef struct arena {
   uint8_t *base;
   size_t size;
   size_t used;
+  uint8_t *owner;      /* per page: the class that owns it, 0 = none (unused, pool, released) */
+  size_t owner_len;
 } arena;
 
 struct remc_store {
@@ -118,6 +122,17 @@ struct remc_store {
   uint32_t nclasses;
   sclass cls[MAX_CLASSES + 1]; /* index 0 unused: memcached numbers classes from 1 */
   uint32_t crawl_cls;
+
+  /* pages taken back from classes (slab page mover): `pool` pages are still counted in
+   * mem_malloced and can be handed to any class; `released` pages were returned to the kernel
+   * (MADV_DONTNEED) after -m shrank and count again once reused. Both are linked through the
+   * first word of the page. */
+  void *pool;
+  uint32_t pool_pages;
+  void *released;
+  uint32_t last_automove;
+  uint64_t slabs_moved, slab_reassign_rescues, slab_reassign_evictions_nomem,
+      slab_reassign_busy_items;
 
   /* global counters */
   uint64_t get_misses, get_expired, get_flushed, delete_misses, incr_misses, decr_misses,
@@ -212,5 +227,10 @@ int mem_grow_reserve(remc_store *s, uint64_t new_limit);
 uint32_t mem_class_for(const remc_store *s, uint64_t ntotal);
 item *mem_chunk_alloc(remc_store *s, uint32_t id); /* free list / carve / new page, no eviction */
 void mem_chunk_free(remc_store *s, item *it);
+/* page mover support */
+uint8_t *mem_page_of(const remc_store *s, const void *p, uint8_t **owner); /* page start */
+uint8_t *mem_find_page(remc_store *s, uint32_t id, uint32_t skip); /* skip-th page of class id */
+void mem_page_to_pool(remc_store *s, uint8_t *page);
+uint32_t mem_release_over_limit(remc_store *s, uint32_t max_pages);
 
 #endif

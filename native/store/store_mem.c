@@ -57,9 +57,18 @@ static int reserve_to(remc_store *s, uint64_t limit, const char **err) {
   uint64_t len = want - s->reserved;
   void *p = mem_map_region(s->pkey, len, err);
   if (!p) return -1;
-  s->arenas[s->narenas].base = p;
-  s->arenas[s->narenas].size = len;
-  s->arenas[s->narenas].used = 0;
+  size_t olen = round_up(len / s->page_size, 4096);
+  uint8_t *owner = mem_map_region(s->pkey, olen, err);
+  if (!owner) {
+    mem_unmap_region(p, len);
+    return -1;
+  }
+  arena *a = &s->arenas[s->narenas];
+  a->base = p;
+  a->size = len;
+  a->used = 0;
+  a->owner = owner;
+  a->owner_len = olen;
   s->narenas++;
   s->reserved += len;
   return 0;
@@ -105,7 +114,10 @@ int mem_init(remc_store *s, const remc_store_config *cfg, const char **err) {
 }
 
 void mem_destroy(remc_store *s) {
-  for (uint32_t i = 0; i < s->narenas; i++) mem_unmap_region(s->arenas[i].base, s->arenas[i].size);
+  for (uint32_t i = 0; i < s->narenas; i++) {
+    mem_unmap_region(s->arenas[i].base, s->arenas[i].size);
+    mem_unmap_region(s->arenas[i].owner, s->arenas[i].owner_len);
+  }
   s->narenas = 0;
 }
 
@@ -127,20 +139,88 @@ uint32_t mem_class_for(const remc_store *s, uint64_t ntotal) {
   return lo;
 }
 
-static int new_page(remc_store *s, sclass *c) {
-  if (c->pages > 0 && s->mem_malloced + s->page_size > s->mem_limit) return 0;
+uint8_t *mem_page_of(const remc_store *s, const void *p, uint8_t **owner) {
+  const uint8_t *b = (const uint8_t *)p;
   for (uint32_t a = 0; a < s->narenas; a++) {
-    arena *ar = &s->arenas[a];
-    if (ar->used + s->page_size <= ar->size) {
-      c->end_ptr = ar->base + ar->used;
-      c->end_free = c->perslab;
-      ar->used += s->page_size;
-      c->pages++;
-      s->mem_malloced += s->page_size;
-      return 1;
+    const arena *ar = &s->arenas[a];
+    if (b >= ar->base && b < ar->base + ar->size) {
+      size_t idx = (size_t)(b - ar->base) / s->page_size;
+      if (owner) *owner = &ar->owner[idx];
+      return ar->base + idx * s->page_size;
     }
   }
-  return 0; /* cannot happen while reserve_to() keeps limit + one page per class mapped */
+  return NULL;
+}
+
+static void give_page(remc_store *s, sclass *c, uint8_t *page) {
+  uint8_t *owner;
+  mem_page_of(s, page, &owner);
+  *owner = (uint8_t)(c - s->cls);
+  c->end_ptr = page;
+  c->end_free = c->perslab;
+  c->pages++;
+}
+
+static int new_page(remc_store *s, sclass *c) {
+  if (s->pool) { /* a page taken from another class: already counted in mem_malloced */
+    uint8_t *page = s->pool;
+    memcpy(&s->pool, page, sizeof(void *));
+    s->pool_pages--;
+    give_page(s, c, page);
+    return 1;
+  }
+  if (c->pages > 0 && s->mem_malloced + s->page_size > s->mem_limit) return 0;
+  uint8_t *page = s->released;
+  if (page) {
+    memcpy(&s->released, page, sizeof(void *));
+  } else {
+    for (uint32_t a = 0; a < s->narenas && !page; a++) {
+      arena *ar = &s->arenas[a];
+      if (ar->used + s->page_size <= ar->size) {
+        page = ar->base + ar->used;
+        ar->used += s->page_size;
+      }
+    }
+    if (!page) return 0; /* cannot happen: reserve_to() maps limit + one page per class */
+  }
+  s->mem_malloced += s->page_size;
+  give_page(s, c, page);
+  return 1;
+}
+
+uint8_t *mem_find_page(remc_store *s, uint32_t id, uint32_t skip) {
+  for (uint32_t a = 0; a < s->narenas; a++) {
+    arena *ar = &s->arenas[a];
+    size_t n = ar->used / s->page_size;
+    for (size_t i = 0; i < n; i++)
+      if (ar->owner[i] == id && skip-- == 0) return ar->base + i * s->page_size;
+  }
+  return NULL;
+}
+
+void mem_page_to_pool(remc_store *s, uint8_t *page) {
+  uint8_t *owner;
+  mem_page_of(s, page, &owner);
+  *owner = 0;
+  memcpy(page, &s->pool, sizeof(void *));
+  s->pool = page;
+  s->pool_pages++;
+}
+
+/* Give pool pages back to the kernel while more is mapped than -m allows (cache_memlimit). */
+uint32_t mem_release_over_limit(remc_store *s, uint32_t max_pages) {
+  uint32_t n = 0;
+  while (n < max_pages && s->pool && s->mem_malloced > s->mem_limit) {
+    uint8_t *page = s->pool;
+    memcpy(&s->pool, page, sizeof(void *));
+    s->pool_pages--;
+    (void)madvise(page, s->page_size, MADV_DONTNEED);
+    memcpy(page, &s->released, sizeof(void *));
+    s->released = page;
+    s->mem_malloced -= s->page_size;
+    n++;
+  }
+  return n;
 }
 
 item *mem_chunk_alloc(remc_store *s, uint32_t id) {

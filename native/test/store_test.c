@@ -96,6 +96,8 @@ static double stat(remc_store *s, int which) {
 }
 #define STAT(s, name) stat(s, REMC_STAT_##name)
 
+static long rss_kib(void);
+static int check_invariants(remc_store *s);
 static int streq(const char *a, const char *b) { return a && b && strcmp(a, b) == 0; }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -828,6 +830,165 @@ static void test_class_table(void) {
   remc_store_destroy(s);
 }
 
+static uint32_t class_pages(remc_store *s, uint32_t cls) {
+  double so[REMC_SSTAT_COUNT];
+  remc_store_class_stats(s, cls, so, NULL);
+  return (uint32_t)so[REMC_SSTAT_total_pages];
+}
+
+static void fill(remc_store *s, const char *prefix, int from, int n, uint32_t vlen) {
+  static uint8_t v[4096];
+  char key[40];
+  memset(v, 'f', sizeof v);
+  for (int i = from; i < from + n; i++) {
+    int kl = snprintf(key, sizeof key, "%s%d", prefix, i);
+    snprintf((char *)v, sizeof v, "%d", i); /* value starts with its index */
+    v[strlen((char *)v)] = 'f';
+    remc_store_store(s, REMC_MODE_SET, (uint8_t *)key, (uint32_t)kl, v, vlen, 0, 0, 0, NULL);
+  }
+}
+
+static void test_slab_move(void) {
+  /* the workload moves from 100-byte to 1000-byte values: pages follow it */
+  remc_store_config c = cfg_default();
+  c.mem_limit = 4 * MiB;
+  remc_store *s = mk(c);
+  int64_t t = remc_store_time(s);
+  fill(s, "small:", 0, 40000, 100);
+  remc_item_info in;
+  CHECK(get2(s, "small:39999", 0, &in));
+  uint32_t small = (uint32_t)in.slab_class;
+  CHECK_EQ(class_pages(s, small), 4);
+  for (int round = 0; round < 60; round++) {
+    remc_store_set_time(s, ++t);
+    fill(s, "big:", round * 1000, 1000, 1000);
+    remc_store_reclaim(s, 1000);
+    CHECK_EQ(check_invariants(s), 0);
+  }
+  CHECK(get2(s, "big:59999", 0, &in));
+  uint32_t big = (uint32_t)in.slab_class;
+  fprintf(stderr, "slab move: small class %u pages, big class %u pages, moved %.0f, evicted by "
+          "moves %.0f\n", class_pages(s, small), class_pages(s, big), STAT(s, slabs_moved),
+          STAT(s, slab_reassign_evictions_nomem));
+  CHECK(STAT(s, slabs_moved) >= 2);
+  CHECK(class_pages(s, big) >= 3);
+  CHECK(class_pages(s, small) >= 1);
+  CHECK(STAT(s, total_malloced) <= 5 * MiB);
+  CHECK(streq(get(s, "big:59999") ? "x" : NULL, "x") && strncmp(vbuf, "59999f", 6) == 0);
+  remc_store_destroy(s);
+
+  /* a class with more than two pages' worth of free chunks gives pages back to the pool */
+  c.mem_limit = 16 * MiB;
+  s = mk(c);
+  t = remc_store_time(s);
+  fill(s, "d:", 0, 50000, 100);
+  char key[32];
+  for (int i = 0; i < 50000; i++) {
+    int kl = snprintf(key, sizeof key, "d:%d", i);
+    remc_store_delete(s, (uint8_t *)key, (uint32_t)kl, 0);
+  }
+  uint32_t before = class_pages(s, small);
+  for (int i = 0; i < 20; i++) {
+    remc_store_set_time(s, ++t);
+    remc_store_reclaim(s, 100);
+  }
+  CHECK(class_pages(s, small) <= 2);
+  CHECK_EQ(STAT(s, slab_global_page_pool), before - class_pages(s, small));
+  CHECK_EQ(STAT(s, slab_reassign_evictions_nomem), 0);
+  /* and live items on a page that goes are moved, not lost */
+  remc_store_destroy(s);
+  s = mk(c);
+  t = remc_store_time(s);
+  fill(s, "d:", 0, 50000, 100);
+  for (int i = 0; i < 50000; i++) {
+    if (i % 10 == 0) continue; /* keep every tenth */
+    int kl = snprintf(key, sizeof key, "d:%d", i);
+    remc_store_delete(s, (uint8_t *)key, (uint32_t)kl, 0);
+  }
+  for (int i = 0; i < 20; i++) {
+    remc_store_set_time(s, ++t);
+    remc_store_reclaim(s, 100);
+  }
+  CHECK(class_pages(s, small) <= 3);
+  CHECK(STAT(s, slab_reassign_rescues) > 0);
+  CHECK_EQ(STAT(s, slab_reassign_evictions_nomem), 0);
+  CHECK_EQ(STAT(s, curr_items), 5000);
+  for (int i = 0; i < 50000; i += 10) {
+    snprintf(key, sizeof key, "d:%d", i);
+    const char *v = get2(s, key, 0, NULL);
+    char want[16];
+    snprintf(want, sizeof want, "%df", i);
+    if (!v || strncmp(v, want, strlen(want)) != 0) CHECK(!"rescued item lost or damaged");
+  }
+  double malloced = STAT(s, total_malloced);
+  fill(s, "b:", 0, 5000, 1000); /* another class takes pool pages: no new memory */
+  CHECK_EQ(STAT(s, total_malloced), malloced);
+  CHECK_EQ(check_invariants(s), 0);
+  remc_store_destroy(s);
+}
+
+static void test_mem_limit_shrink(void) {
+  remc_store_config c = cfg_default();
+  c.mem_limit = 32 * MiB;
+  remc_store *s = mk(c);
+  int64_t t = remc_store_time(s);
+  fill(s, "k:", 0, 200000, 100);
+  CHECK_EQ(STAT(s, total_malloced), 32 * MiB);
+  long rss0 = rss_kib();
+  /* pinned items hold their pages */
+  remc_item_ref pins[64];
+  int npin = 0;
+  char key[32];
+  for (int i = 150000; i < 200000 && npin < 64; i += 800) {
+    int kl = snprintf(key, sizeof key, "k:%d", i);
+    if (remc_store_get(s, (uint8_t *)key, (uint32_t)kl, 0, NULL, &pins[npin], NULL)) npin++;
+  }
+  CHECK(npin > 50);
+  CHECK_EQ(remc_store_set_mem_limit(s, 8 * MiB), 0);
+  for (int i = 0; i < 10; i++) {
+    remc_store_set_time(s, ++t);
+    remc_store_reclaim(s, 100);
+  }
+  CHECK(STAT(s, slab_reassign_busy_items) > 0);
+  CHECK(STAT(s, total_malloced) > 8 * MiB); /* the pinned pages could not go */
+  for (int i = 0; i < npin; i++) {
+    uint8_t b[128];
+    remc_store_copy_value(s, &pins[i], b);
+    CHECK(b[0] == '1'); /* "15xxxx".."19xxxx": intact */
+    remc_store_release(s, &pins[i]);
+  }
+  for (int i = 0; i < 10; i++) {
+    remc_store_set_time(s, ++t);
+    remc_store_reclaim(s, 100);
+  }
+  CHECK_EQ(STAT(s, total_malloced), 8 * MiB);
+  CHECK_EQ(check_invariants(s), 0);
+  long rss1 = rss_kib();
+  fprintf(stderr, "shrink 32 -> 8 MiB: rss %ld -> %ld KiB, %.0f items left\n", rss0, rss1,
+          STAT(s, curr_items));
+  CHECK(rss0 - rss1 > 20 * 1024);
+  /* what is left is consistent and readable */
+  int found = 0;
+  for (int i = 0; i < 200000; i++) {
+    int kl = snprintf(key, sizeof key, "k:%d", i);
+    (void)kl;
+    const char *v = get2(s, key, 0, NULL);
+    if (v) {
+      found++;
+      char want[16];
+      snprintf(want, sizeof want, "%df", i);
+      if (strncmp(v, want, strlen(want)) != 0) CHECK(!"wrong value after a page move");
+    }
+  }
+  CHECK_EQ(found, STAT(s, curr_items));
+  /* growing again reuses the released pages */
+  CHECK_EQ(remc_store_set_mem_limit(s, 32 * MiB), 0);
+  fill(s, "k:", 200000, 200000, 100);
+  CHECK_EQ(STAT(s, total_malloced), 32 * MiB);
+  CHECK_EQ(check_invariants(s), 0);
+  remc_store_destroy(s);
+}
+
 /* The meta-command entry points (added for protocol/meta.ts): their store-side contract. */
 static void test_meta(void) {
   remc_store *s = mk(cfg_default());
@@ -1210,13 +1371,16 @@ static void model_run(int exact, int ops, uint64_t mem, uint32_t nkeys, uint32_t
       }
     }
     if (op % 2000 == 0 && check_invariants(s)) MERR("invariants broken");
+    if (!exact && op % 20000 == 0) /* cache_memlimit up and down: the page mover at work */
+      remc_store_set_mem_limit(s, (op / 20000) % 2 ? 2 * mem : mem);
   }
   while (npins) remc_store_release(s, &P[--npins].ref);
   CHECK_EQ(check_invariants(s), 0);
   CHECK_EQ(errs, 0);
-  fprintf(stderr, "model (%s, %llu MiB): %d ops, %.0f evictions, %.0f items\n",
-          exact ? "exact" : "evicting", (unsigned long long)(mem >> 20), ops,
-          STAT(s, evictions), STAT(s, curr_items));
+  fprintf(stderr, "model (%s, %llu MiB): %d ops, %.0f evictions, %.0f items, %.0f pages moved, "
+          "%.0f rescues\n", exact ? "exact" : "evicting", (unsigned long long)(mem >> 20), ops,
+          STAT(s, evictions), STAT(s, curr_items), STAT(s, slabs_moved),
+          STAT(s, slab_reassign_rescues));
   remc_store_destroy(s);
   for (uint32_t i = 0; i < MK; i++) free(M[i].val);
   free(M);
@@ -1226,7 +1390,7 @@ static void model_run(int exact, int ops, uint64_t mem, uint32_t nkeys, uint32_t
 
 static void test_model(void) {
   model_run(1, 300000, 64 * MiB, 150, 3 * MV);
-  model_run(0, 300000, 1 * MiB, 50000, 1200);
+  model_run(0, 300000, 4 * MiB, 80000, 1200);
 }
 
 static long rss_kib(void) {
@@ -1365,7 +1529,8 @@ int main(int argc, char **argv) {
       {"reclaim", test_reclaim},         {"hash_growth", test_hash_growth},
       {"pinned", test_pinned},           {"checksum", test_checksum},
       {"class_table", test_class_table}, {"meta", test_meta},
-      {"model", test_model},
+      {"model", test_model}, {"slab_move", test_slab_move},
+      {"mem_limit_shrink", test_mem_limit_shrink},
       {"memory_bound", test_memory_bound},
       {"pkey", test_pkey},
   };
