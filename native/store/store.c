@@ -921,8 +921,7 @@ uint32_t remc_store_reclaim(remc_store *s, uint32_t max_items) {
         s->crawl_cls = s->crawl_cls % s->nclasses + 1;
         continue;
       }
-      cr->prev = cr->next = NULL;
-      cr->next = NULL;
+      cr->next = NULL; /* start a pass: the marker goes below the tail */
       cr->prev = c->tail;
       c->tail->next = cr;
       c->tail = cr;
