@@ -10,6 +10,13 @@ import { startTarget, TARGET } from '../clients/target.ts';
 
 const EXIT_WITHIN_MS = 2000;
 
+// Every test signals its own server; if one fails before that, do not leave the server behind.
+const started: Server[] = [];
+async function start(): Promise<Server> { const s = await startTarget(); started.push(s); return s; }
+test.after(() => {
+  for (const s of started) if (s.proc.exitCode === null && s.proc.signalCode === null) s.proc.kill('SIGKILL');
+});
+
 interface Client {
   sock: net.Socket;
   received: Buffer[];
@@ -73,7 +80,7 @@ async function signalAndWait(srv: Server, sig: NodeJS.Signals): Promise<{ code: 
 
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   test(`${sig}: idle clients are ended by the server, exit 0 within 2 s`, async () => {
-    const srv = await startTarget();
+    const srv = await start();
     const clients = await Promise.all(Array.from({ length: 5 }, () => connect(srv.port)));
     for (const c of clients) c.sock.write('version\r\n');
     await waitFor(() => clients.every((c) => text(c).endsWith('\r\n')), 3000, 'version replies');
@@ -95,7 +102,7 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   });
 
   test(`${sig}: clients stalled mid-request (half a line, half a value) do not hold the exit`, async () => {
-    const srv = await startTarget();
+    const srv = await start();
     const halfLine = await connect(srv.port);
     const halfValue = await connect(srv.port);
     halfLine.sock.write('get some-ke');
@@ -111,7 +118,7 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   });
 
   test(`${sig}: a request batch already read is answered in full (20 MiB of replies), then FIN`, async () => {
-    const srv = await startTarget();
+    const srv = await start();
     const c = await connect(srv.port);
     const big = Buffer.alloc(512 * 1024, 'b');
     c.sock.write(Buffer.concat([Buffer.from(`set big 0 0 ${big.length}\r\n`), big, Buffer.from('\r\n')]));
@@ -141,7 +148,7 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   });
 
   test(`${sig}: during continuous pipelined traffic from 4 clients, replies stop on a boundary, exit 0 within 2 s`, async () => {
-    const srv = await startTarget();
+    const srv = await start();
     const clients = await Promise.all(Array.from({ length: 4 }, () => connect(srv.port)));
     // Each client: batches of 50 x (set + get), the next batch once the previous one is answered.
     // The expected reply stream is known in advance, so a truncated or garbled tail shows up.
