@@ -6,6 +6,9 @@
  * chunks are carved from a class's newest page lazily, so a page is only touched as it fills.
  * As in memcached, a class that owns no page yet may take one even past the limit, so that
  * every item size can be stored at all; the overshoot is bounded by one page per class.
+ * Pages can come back from classes (the page mover in store.c): they wait in a pool, still
+ * counted against -m, or go back to the kernel when -m was lowered. A one-byte owner table per
+ * arena page says which class holds it.
  */
 #include <errno.h>
 #include <math.h>
