@@ -32,6 +32,7 @@ const HELP = `usage: npm run bench -- [options]
   --threads=N         memaslap threads                                       [2]
   --memory=MB         -m for every server                                    [64]
   --remcached-args=S  extra arguments for remcached (space-separated)
+  --memaslap-args=S   extra arguments for memaslap, e.g. "-d 10" (10-key multi-gets)
   --max-other=CORES   repeat a run (up to twice) when other processes used more than CORES
   --out=FILE          JSON results file          [bench/results/<timestamp>.json]
   -h, --help`;
@@ -62,6 +63,7 @@ function options() {
       threads: { type: 'string', default: '2' },
       memory: { type: 'string', default: '64' },
       'remcached-args': { type: 'string', default: '' },
+      'memaslap-args': { type: 'string', default: '' },
       'max-other': { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -85,6 +87,7 @@ function options() {
     threads: int(values.threads, 2, 'threads'),
     memory: int(values.memory, 64, 'memory'),
     remcachedArgs: values['remcached-args'].split(/\s+/).filter(Boolean),
+    memaslapArgs: values['memaslap-args'].split(/\s+/).filter(Boolean),
     maxOther: values['max-other'] === undefined ? Infinity : Number(values['max-other']),
     out: values.out,
   };
@@ -108,7 +111,7 @@ async function measure(spec: ServerSpec, srv: Server, protocol: string, round: n
   const t0 = Date.now();
   const s0 = processCpuSeconds(pid);
   const c0 = reapedChildrenCpuSeconds();
-  const res = await runMemaslap({ port: srv.port, seconds: o.duration, concurrency: o.concurrency, threads: o.threads, binary: protocol === 'binary' });
+  const res = await runMemaslap({ port: srv.port, seconds: o.duration, concurrency: o.concurrency, threads: o.threads, binary: protocol === 'binary', extra: o.memaslapArgs });
   let serverCpu = NaN;
   let error = res.error;
   try { serverCpu = processCpuSeconds(pid) - s0; } catch { error = `${spec.label} died during the run: ${srv.stderr().slice(-500)}`; }
@@ -179,7 +182,7 @@ async function main(): Promise<void> {
   const baseline = (specs.find((s) => s.kind === 'memcached') ?? specs[0]!).label;
   const noneLabel = specs.find((s) => s.isolation === 'none')?.label;
   const total = specs.length * o.rounds * o.protocols.length * o.duration;
-  console.log(`memaslap: ${MEMASLAP} ${memaslapArgs({ port: 0, seconds: o.duration, concurrency: o.concurrency, threads: o.threads, binary: false }).join(' ').replace('127.0.0.1:0', '127.0.0.1:PORT')}`);
+  console.log(`memaslap: ${MEMASLAP} ${memaslapArgs({ port: 0, seconds: o.duration, concurrency: o.concurrency, threads: o.threads, binary: false, extra: o.memaslapArgs }).join(' ').replace('127.0.0.1:0', '127.0.0.1:PORT')}`);
   console.log(`servers: ${specs.map((s) => `${s.label} (${s.args.join(' ')})`).join(', ')}`);
   console.log(`${o.rounds} round(s) x ${specs.length} server(s) x ${o.protocols.join('+')}, ${o.duration} s each: ~${Math.ceil(total / 60)} min of load`);
 

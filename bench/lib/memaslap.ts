@@ -13,6 +13,8 @@ export interface MemaslapOptions {
   concurrency: number;
   threads: number;
   binary: boolean;
+  /** passed through verbatim (e.g. ['-d', '10'] for 10-key multi-gets) */
+  extra: string[];
 }
 
 export interface MemaslapResult {
@@ -34,7 +36,7 @@ export function memaslapArgs(o: MemaslapOptions): string[] {
   return [
     '-s', `127.0.0.1:${o.port}`, '-F', WORKLOAD,
     '-T', String(o.threads), '-c', String(o.concurrency), '-t', `${o.seconds}s`,
-    ...(o.binary ? ['-B'] : []),
+    ...(o.binary ? ['-B'] : []), ...o.extra,
   ];
 }
 
