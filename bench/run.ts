@@ -176,6 +176,8 @@ async function main(): Promise<void> {
   const o = options();
   try { execFileSync('which', [MEMASLAP]); } catch { throw new Error(`${MEMASLAP} not found (apt-get install libmemcached-tools)`); }
   const specs = buildSpecs(o.servers, o.isolation, o.memory, o.remcachedArgs);
+  // The commit the run started from (dist/ and build/ are whatever was built from the tree).
+  const git = (() => { try { return execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { return null; } })();
   if (specs.some((s) => s.kind === 'remcached') && !existsSync(REMCACHED_MAIN)) {
     throw new Error(`${relative(process.cwd(), REMCACHED_MAIN)} missing: run \`npm run build && npm run build:native\` first`);
   }
@@ -263,7 +265,6 @@ async function main(): Promise<void> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const out = o.out ?? join(ROOT, 'bench', 'results', `${stamp}.json`);
   mkdirSync(join(out, '..'), { recursive: true });
-  const git = (() => { try { return execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { return null; } })();
   writeFileSync(out, JSON.stringify({
     date: new Date().toISOString(), git, command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, kernel: os.release(), node: process.version, loadavg: os.loadavg() },
