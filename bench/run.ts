@@ -30,6 +30,7 @@ const HELP = `usage: npm run bench -- [options]
   --long              longer runs: --duration=30 --rounds=5
   --concurrency=N     memaslap connections                                   [50]
   --threads=N         memaslap threads                                       [2]
+  --verify=FRACTION   share of gets whose value memaslap checks (-v); a wrong value fails the run [0.01]
   --memory=MB         -m for every server                                    [64]
   --remcached-args=S  extra arguments for remcached (space-separated)
   --memaslap-args=S   extra arguments for memaslap, e.g. "-d 10" (10-key multi-gets)
@@ -62,6 +63,7 @@ function options() {
       concurrency: { type: 'string', default: '50' },
       threads: { type: 'string', default: '2' },
       memory: { type: 'string', default: '64' },
+      verify: { type: 'string', default: '0.01' },
       'remcached-args': { type: 'string', default: '' },
       'memaslap-args': { type: 'string', default: '' },
       'max-other': { type: 'string' },
@@ -86,6 +88,7 @@ function options() {
     concurrency: int(values.concurrency, 50, 'concurrency'),
     threads: int(values.threads, 2, 'threads'),
     memory: int(values.memory, 64, 'memory'),
+    verify: (() => { const v = Number(values.verify); if (!(v >= 0 && v <= 1)) throw new Error('--verify must be in [0, 1]'); return v; })(),
     remcachedArgs: values['remcached-args'].split(/\s+/).filter(Boolean),
     memaslapArgs: values['memaslap-args'].split(/\s+/).filter(Boolean),
     maxOther: values['max-other'] === undefined ? Infinity : Number(values['max-other']),
@@ -111,7 +114,7 @@ async function measure(spec: ServerSpec, srv: Server, protocol: string, round: n
   const t0 = Date.now();
   const s0 = processCpuSeconds(pid);
   const c0 = reapedChildrenCpuSeconds();
-  const res = await runMemaslap({ port: srv.port, seconds: o.duration, concurrency: o.concurrency, threads: o.threads, binary: protocol === 'binary', extra: o.memaslapArgs });
+  const res = await runMemaslap({ port: srv.port, seconds: o.duration, concurrency: o.concurrency, threads: o.threads, binary: protocol === 'binary', verify: o.verify, extra: o.memaslapArgs });
   let serverCpu = NaN;
   let error = res.error;
   try { serverCpu = processCpuSeconds(pid) - s0; } catch { error = `${spec.label} died during the run: ${srv.stderr().slice(-500)}`; }
@@ -184,7 +187,7 @@ async function main(): Promise<void> {
   const baseline = (specs.find((s) => s.kind === 'memcached') ?? specs[0]!).label;
   const noneLabel = specs.find((s) => s.isolation === 'none')?.label;
   const total = specs.length * o.rounds * o.protocols.length * o.duration;
-  console.log(`memaslap: ${MEMASLAP} ${memaslapArgs({ port: 0, seconds: o.duration, concurrency: o.concurrency, threads: o.threads, binary: false, extra: o.memaslapArgs }).join(' ').replace('127.0.0.1:0', '127.0.0.1:PORT')}`);
+  console.log(`memaslap: ${MEMASLAP} ${memaslapArgs({ port: 0, seconds: o.duration, concurrency: o.concurrency, threads: o.threads, binary: false, verify: o.verify, extra: o.memaslapArgs }).join(' ').replace('127.0.0.1:0', '127.0.0.1:PORT')}`);
   console.log(`servers: ${specs.map((s) => `${s.label} (${s.args.join(' ')})`).join(', ')}`);
   console.log(`${o.rounds} round(s) x ${specs.length} server(s) x ${o.protocols.join('+')}, ${o.duration} s each: ~${Math.ceil(total / 60)} min of load`);
 

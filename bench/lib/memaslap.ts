@@ -13,6 +13,8 @@ export interface MemaslapOptions {
   concurrency: number;
   threads: number;
   binary: boolean;
+  /** fraction of gets whose value memaslap checks (its -v); 0 = off */
+  verify: number;
   /** passed through verbatim (e.g. ['-d', '10'] for 10-key multi-gets) */
   extra: string[];
 }
@@ -28,6 +30,8 @@ export interface MemaslapResult {
   cmdSet: number;
   getMisses: number;
   readBytes: number;
+  /** gets whose value memaslap checked and found wrong (-v) */
+  verifyFailed: number;
   /** the last lines of output, kept for the JSON report when something went wrong */
   tail: string;
 }
@@ -36,7 +40,7 @@ export function memaslapArgs(o: MemaslapOptions): string[] {
   return [
     '-s', `127.0.0.1:${o.port}`, '-F', WORKLOAD,
     '-T', String(o.threads), '-c', String(o.concurrency), '-t', `${o.seconds}s`,
-    ...(o.binary ? ['-B'] : []), ...o.extra,
+    ...(o.binary ? ['-B'] : []), ...(o.verify > 0 ? ['-v', String(o.verify)] : []), ...o.extra,
   ];
 }
 
@@ -52,6 +56,7 @@ export function parseMemaslap(out: string): Omit<MemaslapResult, 'ok' | 'error' 
     seconds: Number(last[1]), ops: Number(last[2]), tps: Number(last[3]),
     cmdGet: num(out, /^cmd_get: (\d+)/m), cmdSet: num(out, /^cmd_set: (\d+)/m),
     getMisses: num(out, /^get_misses: (\d+)/m), readBytes: num(out, /^read_bytes: (\d+)/m),
+    verifyFailed: num(out, /^verify_failed: (\d+)/m) || 0,
   };
 }
 
@@ -66,7 +71,7 @@ export function runMemaslap(o: MemaslapOptions): Promise<MemaslapResult> {
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; p.kill('SIGKILL'); }, (o.seconds + 20) * 1000);
     const fail = (error: string): MemaslapResult =>
-      ({ ok: false, error, seconds: 0, ops: 0, tps: 0, cmdGet: 0, cmdSet: 0, getMisses: 0, readBytes: 0, tail: out.slice(-2000) });
+      ({ ok: false, error, seconds: 0, ops: 0, tps: 0, cmdGet: 0, cmdSet: 0, getMisses: 0, readBytes: 0, verifyFailed: 0, tail: out.slice(-2000) });
     p.once('error', (e) => { clearTimeout(timer); resolve(fail(`cannot run ${MEMASLAP}: ${e.message}`)); });
     p.once('close', (code, signal) => {
       clearTimeout(timer);
@@ -76,6 +81,7 @@ export function runMemaslap(o: MemaslapOptions): Promise<MemaslapResult> {
       // memaslap counts requests it sent; with a server that closes or never answers it still
       // reports a few ops, so no bytes read means no measurement.
       if (parsed.ops === 0 || parsed.readBytes === 0) return resolve({ ...fail('the server answered nothing'), ...parsed, ok: false });
+      if (parsed.verifyFailed > 0) return resolve({ ...fail(`${parsed.verifyFailed} gets returned a wrong value`), ...parsed, ok: false });
       resolve({ ok: true, ...parsed, tail: out.slice(-2000) });
     });
   });
