@@ -13,8 +13,9 @@
 #include "store_int.h"
 
 #define TAIL_TRIES 5      /* unpinned, inactive tail items examined per allocation (memcached) */
-#define TAIL_RESCUES 1024 /* active items moved to the head per allocation, at most (each one
+#define TAIL_RESCUES 256  /* active items moved to the head per allocation, at most (each one
                            * was paid for by a read, so this bounds latency, not throughput) */
+#define TAIL_PREP 256     /* active items the reclaimer moves off each evicting class's tail */
 #define EXPAND_STEP 64    /* old buckets migrated per write while the hash table grows */
 #define SLAB_CHUNK_MAX 524288 /* memcached's default slab_chunk_max (half its 1 MiB page) */
 #define CRAWL_SLICE 64    /* items one class's crawler checks before the next class's turn */
@@ -907,11 +908,35 @@ void remc_store_flush(remc_store *s, int64_t exptime) {
   REMC_STORE_UNLOCK(s);
 }
 
+/* In classes that evict, give the active items at the LRU tail their second chance ahead of
+ * time (memcached's LRU maintainer does this in the background), so that allocations find an
+ * inactive tail item at once instead of moving many active ones themselves. */
+static void lru_maintain(remc_store *s) {
+  for (uint32_t i = 1; i <= s->nclasses; i++) {
+    sclass *c = &s->cls[i];
+    if (!c->evicted) continue;
+    uint32_t budget = TAIL_PREP;
+    item *it = c->tail;
+    while (it && budget--) {
+      item *up = it->prev;
+      if (!(it->iflags & IT_CRAWLER)) {
+        if (!(it->iflags & IT_ACTIVE)) break;
+        it->iflags &= (uint8_t)~IT_ACTIVE;
+        lru_unlink(c, it);
+        lru_link_head(c, it);
+        c->moves_within_lru++;
+      }
+      it = up;
+    }
+  }
+}
+
 uint32_t remc_store_reclaim(remc_store *s, uint32_t max_items) {
   REMC_STORE_LOCK(s);
   uint32_t freed = 0, checked = 0, idle_classes = 0;
   expand_step(s, EXPAND_STEP * 16);
   slab_automove(s);
+  lru_maintain(s);
   while (checked < max_items && idle_classes <= s->nclasses) {
     sclass *c = &s->cls[s->crawl_cls];
     item *cr = &c->crawler;

@@ -569,6 +569,34 @@ static void test_eviction_lru(void) {
     CHECK(so[REMC_SSTAT_get_hits] > 0);
   }
   CHECK_EQ(used_classes, 1);
+  /* everything read since the last pass: one set moves a bounded number of items (latency),
+   * and the reclaimer's tail preparation lets the next sets evict at once */
+  for (int i = 0; i < N; i++) {
+    snprintf(key, sizeof key, "cold:%d", i);
+    get(s, key);
+  }
+  for (int h = 0; h < HOT; h++) {
+    snprintf(key, sizeof key, "hot:%d", h);
+    get(s, key);
+  }
+  double so[REMC_SSTAT_COUNT], io[REMC_ISTAT_COUNT];
+  uint32_t cls = 0;
+  for (uint32_t i = 1; i <= remc_store_class_count(s); i++)
+    if (remc_store_class_stats(s, i, so, io)) cls = i;
+  remc_store_class_stats(s, cls, so, io);
+  double moves0 = io[REMC_ISTAT_moves_within_lru], ev0 = STAT(s, evictions);
+  CHECK_EQ(set(s, "one-more", val, 0, 0), REMC_STORE_STORED);
+  remc_store_class_stats(s, cls, so, io);
+  CHECK_EQ(STAT(s, evictions), ev0 + 1);
+  CHECK(io[REMC_ISTAT_moves_within_lru] - moves0 <= 256);
+  CHECK_EQ(io[REMC_ISTAT_evicted_active], 1); /* the rescue budget ran out: an active item went */
+  remc_store_reclaim(s, 10);
+  remc_store_class_stats(s, cls, so, io);
+  double moves1 = io[REMC_ISTAT_moves_within_lru];
+  CHECK(moves1 > moves0 + 256); /* the reclaimer prepared the tail */
+  CHECK_EQ(set(s, "and-another", val, 0, 0), REMC_STORE_STORED);
+  remc_store_class_stats(s, cls, so, io);
+  CHECK(io[REMC_ISTAT_moves_within_lru] - moves1 <= 256);
   remc_store_destroy(s);
 }
 
