@@ -29,11 +29,13 @@ function tool(name: string, ...args: string[]): Promise<Run> {
   });
 }
 
-// Files to copy in: text, every byte value (CR/LF/NUL included) in random order, 700 KiB, empty.
+// Files to copy in: text, every byte value (CR/LF/NUL included), 700 KiB, just under the default
+// -I 1m item limit (memcached stores it as a chunked item), empty.
 const FILES: Record<string, Buffer> = {
   'hello.txt': Buffer.from('hello\r\nworld\n'),
   'all-bytes.bin': Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, i) => i)), randomBytes(4096)]),
   'large.bin': randomBytes(700 * 1024),
+  'near-limit.bin': randomBytes(1_048_000),
   'empty': Buffer.alloc(0),
 };
 
