@@ -96,6 +96,19 @@ export class BinaryProtocol {
     this.out.bytes(body);
   }
 
+  /** An error whose packet memcached sends only once the swallow it starts is done
+   *  (write_bin_error goes straight to conn_swallow, no write): kept in conn.afterSwallow. */
+  private errorAfterSwallow(conn: BinaryConn, b: number, status: number, amount: number): After {
+    const out = this.out;
+    out.ensure(64);
+    const mark = out.pos;
+    this.error(b, status);
+    conn.afterSwallow = Buffer.from(out.buf.subarray(mark, out.pos));
+    out.pos = mark;
+    conn.amount = amount;
+    return After.SWALLOW;
+  }
+
   private ok(b: number, cas = 0, body?: Buffer): void {
     const n = body ? body.length : 0;
     this.out.ensure(HEADER + n);
@@ -111,14 +124,15 @@ export class BinaryProtocol {
     const b = i * W;
     const err = d[b + D_ERR]!;
     const raw = d[b + D_OP]!;
-    // memcached's order: framing (0x81) and key length (0x04) first, then SASL, then the
-    // opcode's own argument checks.
+    // memcached's order (observed): framing (0x81) first, then SASL, then the key length and
+    // the opcode's own argument checks (0x04).
     if (err === BERR.FRAMING) { this.error(b, ST.UNKNOWN_COMMAND); return After.CLOSE; }
-    if (err === BERR.KEY_TOO_LONG) { this.error(b, ST.EINVAL); return After.CLOSE; }
+    if (err === BERR.BODY_TOO_LARGE) { this.error(b, ST.EINVAL); return After.CLOSE; }
     if (this.sasl && !conn.authenticated && !PRE_AUTH.has(raw)) {
       this.error(b, ST.AUTH_ERROR);
       return After.CLOSE;
     }
+    if (err === BERR.KEY_TOO_LONG) { this.error(b, ST.EINVAL); return After.CLOSE; }
     if (err === BERR.ARGS) { this.error(b, ST.EINVAL); return After.CLOSE; }
     if (err === BERR.UNKNOWN) return this.unknown(conn, b, len);
 
@@ -183,15 +197,13 @@ export class BinaryProtocol {
   /** 0x81; memcached then swallows bodylen bytes after extras and key (QUIRK, see binary.c). */
   private unknown(conn: BinaryConn, b: number, len: number): After {
     const d = this.desc;
-    this.error(b, ST.UNKNOWN_COMMAND);
-    if (!(d[b + D_FLAGS]! & DF_DATA_INCOMPLETE)) return After.CONTINUE;
+    if (!(d[b + D_FLAGS]! & DF_DATA_INCOMPLETE)) { this.error(b, ST.UNKNOWN_COMMAND); return After.CONTINUE; }
     // (D_END is clamped to 32 bits; the real end is computed here in doubles.) SASL opcodes
     // without -S: their value is swallowed, D_END says where it ends.
     const end = d[b + D_ERR]! === BERR.UNKNOWN
       ? d[b + D_START]! + HEADER + d[b + D_AUX]! + d[b + D_KEY_LEN]! + d[b + DB_BODYLEN]!
       : d[b + D_END]!;
-    conn.amount = end - len;
-    return After.SWALLOW;
+    return this.errorAfterSwallow(conn, b, ST.UNKNOWN_COMMAND, end - len);
   }
 
   // ---- commands -----------------------------------------------------------------------------
@@ -243,10 +255,8 @@ export class BinaryProtocol {
     if (dataLen >= 0x80000000 || native.itemSize(keyLen, dataLen, clientFlags) > this.ctx.settings.maxItemSize) {
       if (op === OP.SET) native.del(keyOff, keyLen, 0, 0);
       this.ctx.counters.cmd_set++;
-      this.error(b, ST.E2BIG);
-      if (!incomplete) return After.CONTINUE;
-      conn.amount = d[b + D_END]! - len;
-      return After.SWALLOW;
+      if (!incomplete) { this.error(b, ST.E2BIG); return After.CONTINUE; }
+      return this.errorAfterSwallow(conn, b, ST.E2BIG, d[b + D_END]! - len);
     }
     if (incomplete) {
       conn.amount = d[b + D_END]! - d[b + D_START]!;
@@ -371,17 +381,13 @@ export class BinaryProtocol {
     const dataLen = d[b + D_DATA_LEN]!;
     const incomplete = (d[b + D_FLAGS]! & DF_DATA_INCOMPLETE) !== 0;
     if (keyLen > MECH_MAX) {
-      this.error(b, ST.EINVAL);
-      if (!incomplete) return After.CONTINUE;
-      conn.amount = d[b + D_END]! - len;
-      return After.SWALLOW;
+      if (!incomplete) { this.error(b, ST.EINVAL); return After.CONTINUE; }
+      return this.errorAfterSwallow(conn, b, ST.EINVAL, d[b + D_END]! - len);
     }
     if (dataLen >= 0x80000000 || dataLen + 2 > this.ctx.settings.maxItemSize) {
       // memcached reads the response into an item: too large for one is out of memory
-      this.error(b, ST.ENOMEM);
-      if (!incomplete) return After.CONTINUE;
-      conn.amount = d[b + D_END]! - len;
-      return After.SWALLOW;
+      if (!incomplete) { this.error(b, ST.ENOMEM); return After.CONTINUE; }
+      return this.errorAfterSwallow(conn, b, ST.ENOMEM, d[b + D_END]! - len);
     }
     if (incomplete) {
       conn.amount = d[b + D_END]! - d[b + D_START]!;

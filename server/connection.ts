@@ -111,8 +111,11 @@ export class Connection implements TextConn, BinaryConn {
       len = nread - start;
     }
     this.pendingLen = 0;
+    // binary: memcached reads the rest of a value straight into the item and answers before it
+    // reads further, so the completed command's reply goes out on its own
+    const answerFirst = this.binary === 1 && this.need > 0;
     this.need = 0;
-    this.process(len);
+    this.process(len, answerFirst);
     return !this.paused;
   }
 
@@ -141,7 +144,7 @@ export class Connection implements TextConn, BinaryConn {
     }
   }
 
-  private process(len: number): void {
+  private process(len: number, answerFirst = false): void {
     const loop = this.loop;
     const res = loop.res;
     const text = loop.text;
@@ -155,7 +158,7 @@ export class Connection implements TextConn, BinaryConn {
       const n = res[R_NDESC]!;
       for (let i = 0; i < n; i++) {
         const a = binary ? binary.exec(this, i, len) : text.exec(this, i, len);
-        if (binary && binary.flushNow) { binary.flushNow = false; this.flush(); } // NOOP writes out
+        if (binary && (binary.flushNow || answerFirst)) { binary.flushNow = answerFirst = false; this.flush(); } // NOOP writes out
         if (a === After.CONTINUE) continue;
         if (a === After.NEED) {
           this.need = this.amount;

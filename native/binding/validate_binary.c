@@ -59,7 +59,7 @@ int remc_validate_binary(const remc_parse_io *io, const remc_parse_req *req, uin
   const uint32_t status = io->status, consumed = io->consumed, n = io->ndesc;
   const uint32_t why = io->close_reason;
   if (status >= REMC_PS_COUNT || (status == REMC_PS_CLOSE) != (why != REMC_CLOSE_NONE) ||
-      !(why == REMC_CLOSE_NONE || why == REMC_CLOSE_QUIT || why == REMC_CLOSE_BIN_BAD_MAGIC ||
+      !(why == REMC_CLOSE_NONE || why == REMC_CLOSE_QUIT || why == REMC_CLOSE_BIN_SILENT ||
         why == REMC_CLOSE_BIN_ERROR))
     return REMC_V_STATUS;
   if (consumed < start || consumed > len) return REMC_V_CONSUMED;
@@ -85,11 +85,13 @@ int remc_validate_binary(const remc_parse_io *io, const remc_parse_req *req, uin
     const uint32_t framing = kl > body || kl + ext > body;
     const uint32_t kind = kind_of(op, req->opts);
 
-    if (err == REMC_BERR_FRAMING || err == REMC_BERR_KEY_TOO_LONG || err == REMC_BERR_ARGS) {
+    const uint32_t too_big = body > REMC_BIN_BODY_MAX;
+    if (err == REMC_BERR_FRAMING || err == REMC_BERR_BODY_TOO_LARGE ||
+        err == REMC_BERR_KEY_TOO_LONG || err == REMC_BERR_ARGS) {
       if (err == REMC_BERR_FRAMING ? !framing
-                                   : framing || (err == REMC_BERR_KEY_TOO_LONG) != (kl > REMC_KEY_MAX) ||
-                                         (err == REMC_BERR_ARGS &&
-                                          (kind == K_UNKNOWN || args_ok(kind, ext, kl, body))))
+          : err == REMC_BERR_BODY_TOO_LARGE ? framing || !too_big
+          : framing || too_big || (err == REMC_BERR_KEY_TOO_LONG) != (kl > REMC_KEY_MAX) ||
+                (err == REMC_BERR_ARGS && (kind == K_UNKNOWN || args_ok(kind, ext, kl, body))))
         return REMC_V_ERR;
       if (!last || why != REMC_CLOSE_BIN_ERROR || status != REMC_PS_CLOSE) return REMC_V_STATUS;
       if (fl || e != kend || dof || dl || d[D_N0_LO] || d[D_N0_HI] || d[D_N1_LO] || d[D_N1_HI] ||
@@ -98,7 +100,7 @@ int remc_validate_binary(const remc_parse_io *io, const remc_parse_req *req, uin
       prev_e = e;
       continue;
     }
-    if (framing || kl > REMC_KEY_MAX) return REMC_V_KEY;
+    if (framing || too_big || kl > REMC_KEY_MAX) return REMC_V_KEY;
     if ((err == REMC_BERR_UNKNOWN) != (kind == K_UNKNOWN)) return REMC_V_ERR;
     if (!args_ok(kind, ext, kl, body)) return REMC_V_ERR;
 
@@ -142,6 +144,6 @@ int remc_validate_binary(const remc_parse_io *io, const remc_parse_req *req, uin
     return REMC_V_QUIT;
   if (why == REMC_CLOSE_BIN_ERROR && !(l && l[D_ERR] != REMC_BERR_NONE && l[D_ERR] != REMC_BERR_UNKNOWN))
     return REMC_V_STATUS;
-  if (why == REMC_CLOSE_BIN_BAD_MAGIC && len - consumed < REMC_BIN_HEADER) return REMC_V_STATUS;
+  if (why == REMC_CLOSE_BIN_SILENT && len - consumed < REMC_BIN_HEADER) return REMC_V_STATUS;
   return REMC_V_OK;
 }

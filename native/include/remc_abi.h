@@ -257,7 +257,7 @@ enum remc_pstatus {
   X(QUIT)                     /* "quit": the QUIT descriptor is the last one */ \
   X(HTTP)                     /* unknown command whose last token starts with "HTTP/" */ \
   X(LINE_TOO_LONG)            /* > REMC_LINE_MAX bytes without '\n', not a get/gets */ \
-  X(BIN_BAD_MAGIC)            /* binary: a packet whose magic is not 0x80: close, no reply */ \
+  X(BIN_SILENT)               /* binary: a magic other than 0x80: close, no reply */ \
   X(BIN_ERROR)                /* binary: the last descriptor's D_ERR is answered, then close */
 
 enum remc_close_reason {
@@ -278,7 +278,7 @@ enum remc_close_reason {
  * Binary protocol (memcached 1.6.18 proto_bin.c; reference §1.9). With REMC_IN_BINARY every
  * descriptor is one packet (or the start of one):
  *   D_OP      the request opcode byte as sent (0..255; unknown ones too)
- *   D_ERR     enum remc_berr (REMC_BIN_ERRORS); FRAMING/KEY_TOO_LONG/ARGS are the last descriptor,
+ *   D_ERR     enum remc_berr (REMC_BIN_ERRORS); all but NONE/UNKNOWN are the last descriptor,
  *             status REMC_PS_CLOSE, close_reason BIN_ERROR (root answers, then closes)
  *   D_FLAGS   REMC_DF_DATA_INCOMPLETE: the header, extras and key are in the window but the rest
  *             of the packet (value, or the bytes memcached swallows) is not; D_END is where it
@@ -315,10 +315,15 @@ enum remc_bin_op {
 #define REMC_BIN_MAGIC_REQ 0x80u
 #define REMC_BIN_HEADER 24u
 #define REMC_BIN_MECH_MAX 32u /* MAX_SASL_MECH_LEN */
+/* bodylen above this is refused (0x04, close), as memcached 1.6.42 does (229cf41be); 1.6.18
+ * instead computed a negative int value length there (undefined behaviour; CVE-2011-4971,
+ * CVE-2017-9951 class) */
+#define REMC_BIN_BODY_MAX (1u << 30)
 
 #define REMC_BIN_ERRORS(X) \
   X(NONE)                     \
   X(FRAMING)                  /* keylen > bodylen or keylen + extlen > bodylen: 0x81, close */ \
+  X(BODY_TOO_LARGE)           /* bodylen > REMC_BIN_BODY_MAX: 0x04, close */ \
   X(KEY_TOO_LONG)             /* keylen > 250: 0x04, close (before the SASL check) */ \
   X(ARGS)                     /* extlen/keylen/bodylen wrong for the opcode: 0x04, close */ \
   X(UNKNOWN)                  /* unknown opcode: 0x81, body swallowed, connection kept */

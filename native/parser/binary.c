@@ -13,6 +13,7 @@
  *   2. magic != 0x80: close, nothing answered;
  *   3. wait for header + extlen + keylen bytes (QUIRK: also before the framing check);
  *   4. keylen > bodylen or keylen + extlen > bodylen: 0x81 and close (CVE-2016-8704/5/6);
+ *      bodylen > 1 GiB: 0x04 and close (memcached 1.6.42's fix; 1.6.18 misbehaved there);
  *   5. keylen > 250: 0x04 and close; (root: with -S, unauthenticated: 0x20 and close)
  *   6. extlen/keylen/bodylen wrong for the opcode: 0x04 and close;
  *   7. unknown opcode: 0x81, bodylen bytes after extras and key swallowed, connection kept.
@@ -103,7 +104,7 @@ void remc_parse_binary(remc_parse_io *io, const uint8_t *w) {
     const uint8_t *h = w + pos;
     if (h[0] != REMC_BIN_MAGIC_REQ) {
       status = REMC_PS_CLOSE;
-      why = REMC_CLOSE_BIN_BAD_MAGIC;
+      why = REMC_CLOSE_BIN_SILENT;
       break;
     }
     const uint32_t op = h[1], keylen = be16(h + 2), extlen = h[4], bodylen = be32(h + 8);
@@ -119,6 +120,7 @@ void remc_parse_binary(remc_parse_io *io, const uint8_t *w) {
     uint32_t *d = desc + (uint64_t)nd * REMC_DESC_WORDS;
     uint32_t err = REMC_BERR_NONE;
     if (keylen > bodylen || keylen + extlen > bodylen) err = REMC_BERR_FRAMING;
+    else if (bodylen > REMC_BIN_BODY_MAX) err = REMC_BERR_BODY_TOO_LARGE;
     else if (keylen > REMC_KEY_MAX) err = REMC_BERR_KEY_TOO_LONG;
     if (err) {
       put(d, op, err, 0, pos, kend, keylen ? koff : 0, keylen, 0, 0, 0, 0, 0, extlen, opaque, cas,

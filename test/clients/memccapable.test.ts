@@ -1,5 +1,5 @@
-// libmemcached's conformance suite, ASCII half: `memccapable -a` must print [pass] for each of
-// its 27 text-protocol tests (memcached-1.6.md §2). It runs once against a server of its own
+// libmemcached's conformance suite: `memccapable` must print [pass] for each of its 54 tests,
+// 27 text-protocol and 27 binary-protocol ones (memcached-1.6.md §2). It runs once against a server of its own
 // (it flushes); each of its tests is then reported as one uvu test, with memccapable's own
 // explanation (-v) when it fails.
 import { test } from 'uvu';
@@ -14,6 +14,13 @@ const ASCII_TESTS = [
   'add', 'add noreply', 'replace', 'replace noreply', 'cas', 'cas noreply', 'delete', 'delete noreply',
   'incr', 'incr noreply', 'decr', 'decr noreply', 'append', 'append noreply', 'prepend', 'prepend noreply', 'stat',
 ];
+/** memccapable's binary tests, in the order it runs them. */
+const BINARY_TESTS = [
+  'noop', 'quit', 'quitq', 'set', 'setq', 'flush', 'flushq', 'add', 'addq', 'replace', 'replaceq', 'delete',
+  'deleteq', 'get', 'getq', 'getk', 'getkq', 'incr', 'incrq', 'decr', 'decrq', 'version', 'append', 'appendq',
+  'prepend', 'prependq', 'stat',
+];
+const ALL_TESTS = [...ASCII_TESTS.map((t) => `ascii ${t}`), ...BINARY_TESTS.map((t) => `binary ${t}`)];
 
 let srv: Server;
 let output = '';
@@ -24,28 +31,28 @@ test.before(async () => {
   assert.ok(hasCommand('memccapable'), 'memccapable not installed (apt-get install libmemcached-tools)');
   srv = await startTarget();
   await new Promise<void>((resolve) => {
-    execFile('memccapable', ['-a', '-v', '-t', '5', '-h', '127.0.0.1', '-p', String(srv.port)], { timeout: 60_000 },
+    execFile('memccapable', ['-v', '-t', '5', '-h', '127.0.0.1', '-p', String(srv.port)], { timeout: 60_000 },
       (err, stdout, stderr) => {
         output = stdout + stderr;
         exitCode = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
         resolve();
       });
   });
-  for (const m of output.matchAll(/^ascii (.+?)\s+\[(\w+)\]\s*$/gm)) verdicts.set(m[1]!, m[2]!);
+  for (const m of output.matchAll(/^((?:ascii|binary) .+?)\s+\[(\w+)\]\s*$/gm)) verdicts.set(m[1]!, m[2]!);
 });
 
 test.after(async () => { await srv?.stop(); });
 
-for (const name of ASCII_TESTS) {
-  test(`memccapable: ascii ${name}`, () => {
+for (const name of ALL_TESTS) {
+  test(`memccapable: ${name}`, () => {
     const v = verdicts.get(name);
-    assert.ok(v !== undefined, `memccapable did not run "ascii ${name}" against ${TARGET}; output:\n${output.slice(-1500)}`);
-    assert.is(v, 'pass', `"ascii ${name}": [${v}]; memccapable output:\n${output.slice(-1500)}`);
+    assert.ok(v !== undefined, `memccapable did not run "${name}" against ${TARGET}; output:\n${output.slice(-1500)}`);
+    assert.is(v, 'pass', `"${name}": [${v}]; memccapable output:\n${output.slice(-1500)}`);
   });
 }
 
-test('memccapable ran exactly the 27 ASCII tests and exited 0', () => {
-  assert.equal([...verdicts.keys()].sort(), [...ASCII_TESTS].sort());
+test('memccapable ran exactly its 54 tests (27 ASCII, 27 binary) and exited 0', () => {
+  assert.equal([...verdicts.keys()].sort(), [...ALL_TESTS].sort());
   assert.is(exitCode, 0, output.slice(-1500));
   assert.match(output, /All tests passed/);
 });
