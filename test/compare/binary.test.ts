@@ -2,32 +2,8 @@
 // The -S group gives both servers the same user: memcached through Cyrus SASL (a sasldb made with
 // saslpasswd2 from Debian's sasl2-bin, SASL_CONF_PATH pointing at a memcached.conf with
 // `mech_list: plain`), remcached through MEMCACHED_SASL_PWDB (a `user:password` file).
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { binaryGroup } from './seq/binary_harness.ts';
+import { binaryGroup, setupSasl } from './seq/binary_harness.ts';
 import { asciiOnly, binaryAll, noCas, noFlush, sasl, smallItems } from './seq/binary.ts';
-
-export const SASL_USER = 'testuser', SASL_PASS = 'testpass';
-
-/** Set up both servers' SASL user; false when saslpasswd2 is missing (apt-get install sasl2-bin). */
-function setupSasl(): boolean {
-  const dir = mkdtempSync(join(tmpdir(), 'remc-sasl-'));
-  chmodSync(dir, 0o755); // memcached runs as nobody
-  const db = join(dir, 'sasldb2');
-  try {
-    execFileSync('saslpasswd2', ['-p', '-a', 'memcached', '-c', '-f', db, SASL_USER], { input: `${SASL_PASS}\n`, stdio: ['pipe', 'ignore', 'ignore'] });
-  } catch {
-    return false;
-  }
-  chmodSync(db, 0o644);
-  writeFileSync(join(dir, 'memcached.conf'), `mech_list: plain\nsasldb_path: ${db}\n`);
-  writeFileSync(join(dir, 'pwdb'), `${SASL_USER}:${SASL_PASS}\nother:secret\n`);
-  process.env.SASL_CONF_PATH = dir;
-  process.env.MEMCACHED_SASL_PWDB = join(dir, 'pwdb');
-  return true;
-}
 
 binaryGroup({ name: 'binary protocol', sequences: binaryAll }).run();
 binaryGroup({ name: 'binary -I 1k', args: ['-I', '1k', '-o', 'slab_chunk_max=1024'], sequences: smallItems }).run();

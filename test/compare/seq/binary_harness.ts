@@ -4,6 +4,10 @@
 // VERSION body blanked — the same normalisation rules as the text harness, nothing else.
 // Servers, pairs, flushing and reporting are the text harness's (Pair, compareOnPair's shape).
 import { suite } from 'uvu';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Conn, type Server } from '../../helpers/server.ts';
 import { Pair, show, subjectKind } from '../harness.ts';
 
@@ -305,3 +309,30 @@ export function binaryGroup(group: BinGroup): ReturnType<typeof suite> {
 }
 
 export type { Server };
+
+// ---- SASL ---------------------------------------------------------------------------------------
+
+export const SASL_USER = 'testuser', SASL_PASS = 'testpass';
+
+/**
+ * Give memcached and remcached the same SASL user: memcached through Cyrus SASL (a sasldb made
+ * with saslpasswd2 from Debian's sasl2-bin; SASL_CONF_PATH -> memcached.conf `mech_list: plain`),
+ * remcached through MEMCACHED_SASL_PWDB (`user:password` lines). Sets both variables in
+ * process.env (servers started afterwards inherit them). False when saslpasswd2 is missing.
+ */
+export function setupSasl(): boolean {
+  const dir = mkdtempSync(join(tmpdir(), 'remc-sasl-'));
+  chmodSync(dir, 0o755); // memcached runs as nobody
+  const db = join(dir, 'sasldb2');
+  try {
+    execFileSync('saslpasswd2', ['-p', '-a', 'memcached', '-c', '-f', db, SASL_USER], { input: `${SASL_PASS}\n`, stdio: ['pipe', 'ignore', 'ignore'] });
+  } catch {
+    return false;
+  }
+  chmodSync(db, 0o644);
+  writeFileSync(join(dir, 'memcached.conf'), `mech_list: plain\nsasldb_path: ${db}\n`);
+  writeFileSync(join(dir, 'pwdb'), `${SASL_USER}:${SASL_PASS}\nother:secret\n`);
+  process.env.SASL_CONF_PATH = dir;
+  process.env.MEMCACHED_SASL_PWDB = join(dir, 'pwdb');
+  return true;
+}
