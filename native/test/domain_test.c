@@ -91,11 +91,11 @@ static int smaps_pkey(const void *addr) {
 
 enum { OP_GOOD = 1, OP_READ_T0, OP_WRITE_HEAP, OP_CHECK_HEAP_ZERO, OP_SPIN_NS, OP_JUMP_T2, OP_WINDOW_TAIL, OP_MESS_FPU, OP_MESS_FPU_FAULT, OP_WRITE_WINDOW };
 
-/* io->in_reserved selects the operation; results go to io->status / io->consumed. */
+/* io->resume_end selects the operation; results go to io->status / io->consumed. */
 DOMAIN_FN static void dom_op(void *a1, void *a2) {
   remc_parse_io *io = a1;
   const uint8_t *w = a2;
-  uint32_t op = io->in_reserved;
+  uint32_t op = io->resume_end;
   if (op == OP_GOOD) {
     uint32_t sum = 0;
     for (uint32_t i = 0; i < io->len; i++) sum += w[i];
@@ -143,7 +143,7 @@ DOMAIN_FN static void dom_op(void *a1, void *a2) {
 DOMAIN_FN static void dom_inject(void *a1, void *a2) {
   (void)a2;
   remc_parse_io *io = a1;
-  remc_fault_inject(io, io->in_reserved);
+  remc_fault_inject(io, io->resume_end);
 }
 
 /* ---- fixtures -------------------------------------------------------------------------- */
@@ -163,7 +163,7 @@ static int call(remc_domain *d, remc_domain_fn fn, uint32_t op, remc_fault_info 
   remc_parse_io *io = remc_domain_io(d);
   size_t hs;
   uint8_t *heap = remc_domain_heap(d, &hs);
-  io->in_reserved = op;
+  io->resume_end = op;
   io->heap_base = (uint64_t)(uintptr_t)heap;
   io->heap_size = hs;
   io->heap_used = 0;
@@ -208,7 +208,7 @@ static void test_good_calls(int mode) {
   memcpy(w, "get k\r\n", 7);
   io->len = 7;
   io->fault_target[3] = remc_domain_window_cap(d);
-  io->in_reserved = OP_WINDOW_TAIL;
+  io->resume_end = OP_WINDOW_TAIL;
   r = remc_domain_call(d, dom_op, io, w, &fi);
   CHECK(r == 0 && io->status == 0, "%s: %u stale window bytes visible past len", mode_name(mode), io->status);
   /* heap: used part scrubbed after a good call */
@@ -333,7 +333,7 @@ static void test_reapply(int mode) {
   if (mode == REMC_ISO_NONE) mprotect(w, 4096, PROT_READ);
   else pkey_mprotect(w, 4096, PROT_READ, remc_domain_pkey());
   io->len = 0;
-  io->in_reserved = OP_WRITE_WINDOW;
+  io->resume_end = OP_WRITE_WINDOW;
   int r = remc_domain_call(d, dom_op, io, w, &fi);
   CHECK(r == REMC_FAULT_segv && fi.code == SEGV_ACCERR, "%s: write to a read-only window: r=%d code=%d", mode_name(mode), r, fi.code);
   io->status = 0;
@@ -356,7 +356,7 @@ static void test_abi_state(int mode) {
   for (int op = OP_MESS_FPU; op <= OP_MESS_FPU_FAULT; op++) {
     remc_fault_info fi;
     fpu_state(&mx0, &cw0, &fl0);
-    io->in_reserved = (uint32_t)op;
+    io->resume_end = (uint32_t)op;
     io->fault_target[2] = 8; /* unmapped: the faulting variant rewinds */
     int r = remc_domain_call(d, dom_op, io, remc_domain_window(d), &fi);
     fpu_state(&mx1, &cw1, &fl1);
@@ -397,7 +397,7 @@ static void test_erim_check(int mode) {
     forged[8] = 0;                                                   /* G_HOST_PKRU, G_DOM_PKRU */
     forged[9] = GF_HW_PKU_TEST | ((uint64_t)0 << 32);                /* G_FLAGS */
     remc_fault_info fi;
-    io->in_reserved = OP_JUMP_T2;
+    io->resume_end = OP_JUMP_T2;
     io->fault_target[2] = (uint64_t)(uintptr_t)sites[i];
     io->fault_target[3] = (uint64_t)(uintptr_t)forged;
     int r = remc_domain_call(d, dom_op, io, remc_domain_window(d), &fi);
@@ -464,7 +464,7 @@ static void test_rseq_under_hog(int mode, double seconds) {
   while (now_ns() < end) {
     remc_fault_info fi;
     io->fault_target[3] = 2000000; /* a few ms per call */
-    io->in_reserved = OP_SPIN_NS;
+    io->resume_end = OP_SPIN_NS;
     int r = remc_domain_call(d, dom_op, io, remc_domain_window(d), &fi);
     bad += r != 0;
     r = call(d, dom_inject, REMC_FI_null_deref, &fi); /* and faults, under preemption */
@@ -553,7 +553,7 @@ static void test_signal_storm(int mode, double seconds, pthread_t *sink_th) {
   while (now_ns() < end) {
     remc_fault_info fi;
     io->fault_target[3] = 200000;
-    io->in_reserved = OP_SPIN_NS;
+    io->resume_end = OP_SPIN_NS;
     uint64_t t0 = now_ns();
     int r = remc_domain_call(d, dom_op, io, remc_domain_window(d), &fi);
     in_ns += now_ns() - t0;
@@ -626,7 +626,7 @@ static void test_traps_are_real(int mode) {
       while (now_ns() < end) {
         remc_fault_info fi;
         io->fault_target[3] = 2000000;
-        io->in_reserved = OP_SPIN_NS;
+        io->resume_end = OP_SPIN_NS;
         remc_domain_call(d, dom_op, io, remc_domain_window(d), &fi);
       }
       _exit(0);
@@ -651,7 +651,7 @@ static void io_good(remc_domain *d) {
   remc_parse_io *io = remc_domain_io(d);
   remc_fault_info fi;
   io->len = 0;
-  io->in_reserved = OP_GOOD;
+  io->resume_end = OP_GOOD;
   remc_domain_call(d, dom_op, io, remc_domain_window(d), &fi);
 }
 static void *second_thread(void *a) {
