@@ -328,7 +328,10 @@ export class MetaProtocol {
       d[b + D_N1_LO]! | 0, d[b + D_N0_HI]!, d[b + D_N0_LO]!);
     const cas = r === STORE.STORED ? this.res[R_CAS]! : 0;
     const binary = this.has(b, F_b);
-    if (r === STORE.STORED && binary && nm.metaGet(this.keyOff, this.keyLen, 0) >= 0) {
+    // the new item remembers its key was base64 (ITEM_KEY_BINARY); an append/prepend makes a
+    // fresh item in memcached that does not
+    if (r === STORE.STORED && binary && mode !== MODE.APPEND && mode !== MODE.PREPEND &&
+        nm.metaGet(this.keyOff, this.keyLen, 0) >= 0) {
       nm.metaUpdate(META_KEY_BINARY, 0, 0, 0, 0);
       nm.unpin();
     }
