@@ -119,7 +119,6 @@ export class MetaProtocol {
     const b = i * W;
     const op = d[b + D_OP]!;
     const err = d[b + D_ERR]!;
-    this.ctx.counters.cmd_meta++;
     if (op === OP.MS) return this.ms(conn, b, err, len);
     if (err !== 0) {
       this.out.bytes(META_ERROR_REPLY[err]!);
@@ -461,6 +460,7 @@ export class MetaProtocol {
 
   private me(b: number): void {
     const out = this.out, res = this.res;
+    this.ctx.counters.cmd_meta++; // memcached counts meta_cmds for me only
     if (this.key(b) === 0) { out.bytes(R.BAD_FORMAT); return; }
     const n = nm.metaGet(this.keyOff, this.keyLen, 0);
     if (n < 0) { out.bytes(META.EN_LINE); return; }
