@@ -52,7 +52,14 @@ export interface TextConn {
   lastCmdTime: number;
 }
 
+/** memcached's IT_REFCOUNT_LIMIT */
+const REFCOUNT_LIMIT = 60000;
+
 export class TextProtocol {
+  /** hits per key within the current giant multiget (see overRefcountLimit) */
+  private readonly refHits = new Map<string, number>();
+  private refCmdStart = -1;
+
   constructor(
     private readonly ctx: ServerContext,
     private readonly out: Output,
@@ -197,7 +204,8 @@ export class TextProtocol {
     const withCas = op === OP.GETS || op === OP.GATS;
     this.ctx.counters.cmd_get++;
     if (touch) this.ctx.counters.cmd_touch++;
-    const n = native.get(keyOff, keyLen, 1, touch ? 1 : 0, touch ? d[b + D_N1_LO]! | 0 : 0);
+    const n = this.overRefcountLimit(b) ? -1
+      : native.get(keyOff, keyLen, 1, touch ? 1 : 0, touch ? d[b + D_N1_LO]! | 0 : 0);
     if (n >= 0) {
       const res = this.res;
       out.bytes(R.VALUE);
@@ -214,6 +222,22 @@ export class TextProtocol {
       out.crlf();
     }
     if (d[b + D_FLAGS]! & DF_LAST_KEY) out.bytes(R.END);
+  }
+
+  /**
+   * memcached holds a reference per hit until the reply is written and reports an item whose
+   * refcount passed IT_REFCOUNT_LIMIT as a miss (CVE-2018-1000127). Only a multiget with more
+   * keys than that can get there, i.e. a line longer than twice the limit: only those count.
+   */
+  private overRefcountLimit(b: number): boolean {
+    const d = this.desc;
+    if (d[b + D_END]! - d[b + D_START]! <= 2 * REFCOUNT_LIMIT) return false;
+    if (this.refCmdStart !== d[b + D_START]) { this.refHits.clear(); this.refCmdStart = d[b + D_START]!; }
+    const key = this.window.toString('latin1', d[b + D_KEY_OFF]!, d[b + D_KEY_OFF]! + d[b + D_KEY_LEN]!);
+    const hits = (this.refHits.get(key) ?? 0) + 1;
+    this.refHits.set(key, hits);
+    if (d[b + D_FLAGS]! & DF_LAST_KEY) { this.refHits.clear(); this.refCmdStart = -1; }
+    return hits > REFCOUNT_LIMIT;
   }
 
   private arith(b: number, incr: boolean, noreply: boolean): void {
