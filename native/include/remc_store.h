@@ -170,6 +170,20 @@ uint32_t remc_store_reclaim(remc_store *s, uint32_t max_items);
  * remc_store_reclaim calls, except one page per class that holds any. */
 int remc_store_set_mem_limit(remc_store *s, uint64_t bytes);
 
+/* slabs reassign <src> <dst>: move one page from class src (0 = the global page pool, -1 = any
+ * class with a spare page) to class dst (0 = the pool), at once: the items on the page move to
+ * free chunks of src or are evicted. Results are memcached's reply words. */
+#define REMC_STORE_REASSIGN(X) X(OK) X(BUSY) X(BADCLASS) X(NOSPARE) X(SAME)
+enum remc_store_reassign {
+#define REMC_X_ENUM(id) REMC_REASSIGN_##id,
+  REMC_STORE_REASSIGN(REMC_X_ENUM)
+#undef REMC_X_ENUM
+};
+int remc_store_slabs_reassign(remc_store *s, int32_t src, int32_t dst);
+/* slabs automove 0|1|2: 0 stops automatic page moves (giving memory back after cache_memlimit
+ * lowered -m still happens); 1 and 2 run them (the default). */
+void remc_store_set_automove(remc_store *s, int mode);
+
 /* Statistics ------------------------------------------------------------------------------ */
 
 /* Global store statistics, in this order; names are memcached's `stats` field names. */

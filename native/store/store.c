@@ -342,6 +342,7 @@ remc_store *remc_store_create(const remc_store_config *cfg, const char **err) {
     return NULL;
   }
   s->crawl_cls = 1;
+  s->automove = 1; /* memcached 1.6's default (slab_automove=1) */
   for (uint32_t i = 1; i <= s->nclasses; i++) s->cls[i].crawler.iflags = IT_CRAWLER;
   return s;
 }
@@ -860,6 +861,7 @@ static uint32_t tail_age(const remc_store *s, const sclass *c) {
 static void slab_automove(remc_store *s) {
   if (s->last_automove == s->now) return;
   s->last_automove = s->now;
+  mem_release_over_limit(s, RELEASE_PER_CALL);
   for (uint32_t n = 0; n < RELEASE_PER_CALL && s->mem_malloced > s->mem_limit; n++) {
     if (!s->pool) { /* shrink: take from the class with the oldest tail (or no items) */
       uint32_t best = 0, best_age = 0;
@@ -872,6 +874,7 @@ static void slab_automove(remc_store *s) {
     }
     mem_release_over_limit(s, 1);
   }
+  if (!s->automove) return;
   uint32_t recv = 0, recv_age = 0, donor = 0, donor_age = 0;
   for (uint32_t i = 1; i <= s->nclasses; i++) {
     sclass *c = &s->cls[i];
@@ -887,6 +890,44 @@ static void slab_automove(remc_store *s) {
   if (recv && donor && donor != recv && s->evictions &&
       donor_age > 2 * (uint64_t)recv_age + 2 && !s->pool)
     slab_move_page(s, donor); /* the pool page goes to the next class that needs one */
+}
+
+int remc_store_slabs_reassign(remc_store *s, int32_t src, int32_t dst) {
+  REMC_STORE_LOCK(s);
+  int rc = REMC_REASSIGN_OK;
+  if (src == dst) {
+    rc = REMC_REASSIGN_SAME;
+  } else if (src < -1 || src > (int32_t)s->nclasses || dst < 0 || dst > (int32_t)s->nclasses) {
+    rc = REMC_REASSIGN_BADCLASS;
+  } else {
+    if (src == -1) { /* memcached: any class with a spare page; none is BADCLASS (observed) */
+      for (uint32_t i = 1; i <= s->nclasses && src < 0; i++)
+        if ((int32_t)i != dst && s->cls[i].pages > 1) src = (int32_t)i;
+    }
+    if (src < 0) {
+      rc = REMC_REASSIGN_BADCLASS;
+    } else if (src == 0) { /* from the global pool, which (like a class) must keep a page */
+      if (s->pool_pages < 2) rc = REMC_REASSIGN_NOSPARE;
+    } else if (s->cls[src].pages < 2) {
+      rc = REMC_REASSIGN_NOSPARE;
+    } else if (!slab_move_page(s, (uint32_t)src)) {
+      rc = REMC_REASSIGN_BUSY; /* every page of the class holds a pinned item */
+    }
+    if (rc == REMC_REASSIGN_OK && dst > 0) { /* the pool page goes to dst now */
+      uint8_t *page = s->pool;
+      memcpy(&s->pool, page, sizeof(void *));
+      s->pool_pages--;
+      mem_give_page(s, &s->cls[dst], page);
+    }
+  }
+  REMC_STORE_UNLOCK(s);
+  return rc;
+}
+
+void remc_store_set_automove(remc_store *s, int mode) {
+  REMC_STORE_LOCK(s);
+  s->automove = mode != 0;
+  REMC_STORE_UNLOCK(s);
 }
 
 /* ------------------------------------------------------------------------------------------ */

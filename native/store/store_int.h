@@ -131,6 +131,7 @@ struct remc_store {
   uint32_t pool_pages;
   void *released;
   uint32_t last_automove;
+  int automove;           /* slabs automove: 0 = only -m shrinking moves pages */
   uint64_t slabs_moved, slab_reassign_rescues, slab_reassign_evictions_nomem,
       slab_reassign_busy_items;
 
@@ -231,6 +232,7 @@ void mem_chunk_free(remc_store *s, item *it);
 uint8_t *mem_page_of(const remc_store *s, const void *p, uint8_t **owner); /* page start */
 uint8_t *mem_find_page(remc_store *s, uint32_t id, uint32_t skip); /* skip-th page of class id */
 void mem_page_to_pool(remc_store *s, uint8_t *page);
+void mem_give_page(remc_store *s, sclass *c, uint8_t *page); /* page becomes c's carving page */
 uint32_t mem_release_over_limit(remc_store *s, uint32_t max_pages);
 
 #endif

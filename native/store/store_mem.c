@@ -155,7 +155,16 @@ uint8_t *mem_page_of(const remc_store *s, const void *p, uint8_t **owner) {
   return NULL;
 }
 
-static void give_page(remc_store *s, sclass *c, uint8_t *page) {
+void mem_give_page(remc_store *s, sclass *c, uint8_t *page) {
+  if (c->end_free) { /* the page being carved goes onto the free list first */
+    while (c->end_free) {
+      item *it = (item *)c->end_ptr;
+      it->cls = (uint8_t)(c - s->cls);
+      mem_chunk_free(s, it);
+      c->end_ptr += c->size;
+      c->end_free--;
+    }
+  }
   uint8_t *owner;
   mem_page_of(s, page, &owner);
   *owner = (uint8_t)(c - s->cls);
@@ -169,7 +178,7 @@ static int new_page(remc_store *s, sclass *c) {
     uint8_t *page = s->pool;
     memcpy(&s->pool, page, sizeof(void *));
     s->pool_pages--;
-    give_page(s, c, page);
+    mem_give_page(s, c, page);
     return 1;
   }
   if (c->pages > 0 && s->mem_malloced + s->page_size > s->mem_limit) return 0;
@@ -187,7 +196,7 @@ static int new_page(remc_store *s, sclass *c) {
     if (!page) return 0; /* cannot happen: reserve_to() maps limit + one page per class */
   }
   s->mem_malloced += s->page_size;
-  give_page(s, c, page);
+  mem_give_page(s, c, page);
   return 1;
 }
 

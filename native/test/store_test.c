@@ -955,6 +955,81 @@ static void test_slab_move(void) {
   remc_store_destroy(s);
 }
 
+static void test_slabs_reassign(void) {
+  remc_store_config c = cfg_default();
+  c.mem_limit = 8 * MiB;
+  remc_store *s = mk(c);
+  uint32_t n = remc_store_class_count(s);
+  /* argument checks, as memcached answers them (observed) */
+  CHECK_EQ(remc_store_slabs_reassign(s, 2, 2), REMC_REASSIGN_SAME);
+  CHECK_EQ(remc_store_slabs_reassign(s, (int32_t)n + 1, 1), REMC_REASSIGN_BADCLASS);
+  CHECK_EQ(remc_store_slabs_reassign(s, 1, -1), REMC_REASSIGN_BADCLASS);
+  CHECK_EQ(remc_store_slabs_reassign(s, -2, 1), REMC_REASSIGN_BADCLASS);
+  CHECK_EQ(remc_store_slabs_reassign(s, -1, 2), REMC_REASSIGN_BADCLASS); /* nobody has a spare */
+  CHECK_EQ(remc_store_slabs_reassign(s, 0, 1), REMC_REASSIGN_NOSPARE);
+  CHECK_EQ(remc_store_slabs_reassign(s, 1, 0), REMC_REASSIGN_NOSPARE);
+  fill(s, "r:", 0, 20000, 100);
+  remc_item_info in;
+  CHECK(get2(s, "r:0", 0, &in));
+  uint32_t cls = (uint32_t)in.slab_class, pages = class_pages(s, cls);
+  CHECK(pages >= 3);
+  /* a page moves to another class right away; its items are evicted (no free chunks) */
+  double items = STAT(s, curr_items);
+  CHECK_EQ(remc_store_slabs_reassign(s, (int32_t)cls, 10), REMC_REASSIGN_OK);
+  CHECK_EQ(class_pages(s, cls), pages - 1);
+  CHECK_EQ(class_pages(s, 10), 1);
+  CHECK(STAT(s, curr_items) < items);
+  CHECK_EQ(STAT(s, total_malloced), (pages + 0) * MiB); /* no new memory */
+  /* -1 picks a class with a spare page; 0 as destination parks pages in the pool */
+  CHECK_EQ(remc_store_slabs_reassign(s, -1, 0), REMC_REASSIGN_OK);
+  CHECK_EQ(remc_store_slabs_reassign(s, (int32_t)cls, 0), REMC_REASSIGN_OK);
+  CHECK_EQ(STAT(s, slab_global_page_pool), 2);
+  CHECK_EQ(remc_store_slabs_reassign(s, 0, 11), REMC_REASSIGN_OK);
+  CHECK_EQ(remc_store_slabs_reassign(s, 0, 11), REMC_REASSIGN_NOSPARE); /* keeps one */
+  /* the class that got pages mid-carve keeps every chunk */
+  fill(s, "x:", 0, 3000, 1000);
+  CHECK_EQ(check_invariants(s), 0);
+  /* pinned items make every page of a class busy */
+  remc_store_destroy(s);
+  c.mem_limit = 2 * MiB;
+  s = mk(c);
+  fill(s, "p:", 0, 10900, 100); /* two pages of one class, no eviction yet */
+  remc_item_ref pins[2];
+  CHECK(remc_store_get(s, (const uint8_t *)"p:10", 4, 0, NULL, &pins[0], &in));
+  CHECK(remc_store_get(s, (const uint8_t *)"p:10800", 7, 0, NULL, &pins[1], &in));
+  cls = (uint32_t)in.slab_class;
+  CHECK_EQ(class_pages(s, cls), 2);
+  CHECK_EQ(remc_store_slabs_reassign(s, (int32_t)cls, 0), REMC_REASSIGN_BUSY);
+  remc_store_release(s, &pins[1]);
+  CHECK_EQ(remc_store_slabs_reassign(s, (int32_t)cls, 0), REMC_REASSIGN_OK);
+  remc_store_release(s, &pins[0]);
+  CHECK_EQ(check_invariants(s), 0);
+  /* automove off: no automatic moves, but memory above a lowered -m still goes back */
+  remc_store_destroy(s);
+  c.mem_limit = 8 * MiB;
+  s = mk(c);
+  remc_store_set_automove(s, 0);
+  int64_t t = remc_store_time(s);
+  fill(s, "d:", 0, 40000, 100);
+  char key[32];
+  for (int i = 0; i < 40000; i++) {
+    int kl = snprintf(key, sizeof key, "d:%d", i);
+    remc_store_delete(s, (uint8_t *)key, (uint32_t)kl, 0);
+  }
+  for (int i = 0; i < 5; i++) {
+    remc_store_set_time(s, ++t);
+    remc_store_reclaim(s, 100);
+  }
+  CHECK_EQ(STAT(s, slabs_moved), 0);
+  remc_store_set_mem_limit(s, 2 * MiB);
+  for (int i = 0; i < 5; i++) {
+    remc_store_set_time(s, ++t);
+    remc_store_reclaim(s, 100);
+  }
+  CHECK(STAT(s, total_malloced) <= 2 * MiB);
+  remc_store_destroy(s);
+}
+
 static void test_mem_limit_shrink(void) {
   remc_store_config c = cfg_default();
   c.mem_limit = 32 * MiB;
@@ -1558,7 +1633,7 @@ int main(int argc, char **argv) {
       {"pinned", test_pinned},           {"checksum", test_checksum},
       {"class_table", test_class_table}, {"meta", test_meta},
       {"model", test_model}, {"slab_move", test_slab_move},
-      {"mem_limit_shrink", test_mem_limit_shrink},
+      {"mem_limit_shrink", test_mem_limit_shrink}, {"slabs_reassign", test_slabs_reassign},
       {"memory_bound", test_memory_bound},
       {"pkey", test_pkey},
   };
