@@ -25,6 +25,8 @@ extern "C" {
 
 #define REMC_KEY_MAX 250u          /* KEY_MAX_LENGTH */
 #define REMC_LINE_MAX 2048u        /* a non-get line longer than this without '\n' closes the conn */
+#define REMC_READ_BUFFER 16384u    /* memcached's read size: a non-get line at least this long
+                                      closes the conn even with its '\n' (it is never seen) */
 #define REMC_LINE_LEAD_SPACES_MAX 100u /* ... unless it is "get "/"gets " after at most this many
                                           leading spaces: then the parser waits for more */
 #define REMC_VALUE_LEN_MAX 2147483645u /* INT_MAX - 2: larger <bytes> is a bad command line */

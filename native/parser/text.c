@@ -329,6 +329,14 @@ void remc_parse(remc_parse_io *io, const uint8_t *w) {
       status = REMC_PS_FULL;
       break;
     }
+    /* memcached reads 16 KiB at a time: a non-get line whose '\n' is not within that closes the
+     * connection (the >2048-without-'\n' rule, seen on its first read) even when the '\n'
+     * arrived in the same write. */
+    if (UNLIKELY(nl - pos >= REMC_READ_BUFFER) && !resumed && !long_get_line(w, pos, len)) {
+      status = REMC_PS_CLOSE;
+      why = REMC_CLOSE_LINE_TOO_LONG;
+      break;
+    }
     const uint32_t eol = nl + 1;
     uint32_t le = nl;
     if (nl - pos > 1 && w[nl - 1] == '\r') le = nl - 1;
