@@ -1606,8 +1606,14 @@ static void test_pkey(void) {
                      0, 0, 0, NULL);
   }
   CHECK(STAT(s, hash_power_level) > 16);
+  CHECK_EQ(smaps_pkey(s->buckets), pkey); /* a grown table */
   remc_store_flush(s, 0);
   CHECK(remc_store_set_mem_limit(s, 256 * MiB) == 0);
+  CHECK(s->narenas >= 2);
+  for (uint32_t a = 0; a < s->narenas; a++) { /* every arena and its page-owner table */
+    CHECK_EQ(smaps_pkey(s->arenas[a].base), pkey);
+    CHECK_EQ(smaps_pkey(s->arenas[a].owner), pkey);
+  }
   set(s, "secret", "the-cache-value", 0, 0);
   CHECK(smaps_pkey(remc_store_probe_address(s)) == pkey);
   remc_store_destroy(s);
