@@ -184,6 +184,15 @@ int remc_store_slabs_reassign(remc_store *s, int32_t src, int32_t dst);
  * lowered -m still happens); 1 and 2 run them (the default). */
 void remc_store_set_automove(remc_store *s, int mode);
 
+/* stats cachedump <cls> <limit>: the items of class cls, most recently stored first, at most
+ * `limit` (0 = all). fn gets each key, value length and exptime (Unix seconds, 0 = never) and
+ * returns nonzero to stop (memcached stops at 2 MiB of output). Items stored with a binary
+ * (base64) key are skipped, as memcached does. Returns how many items fn was given. */
+typedef int (*remc_store_dump_fn)(void *ctx, const uint8_t *key, uint32_t klen, uint32_t nbytes,
+                                  int64_t exptime);
+uint32_t remc_store_cachedump(remc_store *s, uint32_t cls, uint32_t limit, remc_store_dump_fn fn,
+                              void *ctx);
+
 /* Statistics ------------------------------------------------------------------------------ */
 
 /* Global store statistics, in this order; names are memcached's `stats` field names. */

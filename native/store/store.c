@@ -1150,6 +1150,22 @@ int remc_store_class_stats(remc_store *s, uint32_t cls, double so[REMC_SSTAT_COU
   return used;
 }
 
+uint32_t remc_store_cachedump(remc_store *s, uint32_t cls, uint32_t limit, remc_store_dump_fn fn,
+                              void *ctx) {
+  if (cls < 1 || cls > s->nclasses || !fn) return 0;
+  REMC_STORE_LOCK(s);
+  uint32_t shown = 0;
+  for (item *it = s->cls[cls].head; it && (limit == 0 || shown < limit); it = it->next) {
+    if ((it->iflags & IT_CRAWLER) || (it->mflags & REMC_META_KEY_BINARY)) continue;
+    shown++;
+    if (fn(ctx, item_key(s, it), it->nkey, it->nbytes,
+           it->exptime ? s->started + (int64_t)it->exptime : 0))
+      break;
+  }
+  REMC_STORE_UNLOCK(s);
+  return shown;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* fault-injection support                                                                     */
 

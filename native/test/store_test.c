@@ -955,6 +955,51 @@ static void test_slab_move(void) {
   remc_store_destroy(s);
 }
 
+struct dump_ctx {
+  char out[4096];
+  size_t len;
+  int stop_after;
+};
+static int dump_line(void *ctx, const uint8_t *key, uint32_t klen, uint32_t nbytes, int64_t exp) {
+  struct dump_ctx *d = ctx;
+  d->len += (size_t)snprintf(d->out + d->len, sizeof d->out - d->len, "ITEM %.*s [%u b; %lld s]\n",
+                             (int)klen, (const char *)key, nbytes, (long long)exp);
+  return --d->stop_after == 0;
+}
+
+static void test_cachedump(void) {
+  remc_store *s = mk(cfg_default());
+  int64_t t0 = remc_store_time(s);
+  set(s, "cd1", "hello", 0, 0);
+  set(s, "cd2", "abc", 0, 100);
+  set(s, "other-class", "a value long enough to land in another slab class than the two short "
+                        "ones, so that it is not listed with them", 0, 0);
+  remc_item_info in;
+  get2(s, "cd1", 0, &in);
+  struct dump_ctx d = {.len = 0, .stop_after = -1};
+  CHECK_EQ(remc_store_cachedump(s, (uint32_t)in.slab_class, 0, dump_line, &d), 2);
+  char want[200];
+  snprintf(want, sizeof want, "ITEM cd2 [3 b; %lld s]\nITEM cd1 [5 b; 0 s]\n", (long long)(t0 + 100));
+  CHECK(streq(d.out, want)); /* most recent first, like memcached (observed format) */
+  d.len = 0;
+  d.out[0] = 0;
+  CHECK_EQ(remc_store_cachedump(s, (uint32_t)in.slab_class, 1, dump_line, &d), 1);
+  d.len = 0;
+  d.stop_after = 1; /* the callback stops the walk */
+  CHECK_EQ(remc_store_cachedump(s, (uint32_t)in.slab_class, 0, dump_line, &d), 1);
+  CHECK_EQ(remc_store_cachedump(s, 0, 0, dump_line, &d), 0);
+  CHECK_EQ(remc_store_cachedump(s, 200, 0, dump_line, &d), 0);
+  /* binary-key items (ms b) are not listed */
+  remc_item_ref r;
+  CHECK(remc_store_meta_get(s, (const uint8_t *)"cd1", 3, 0, &r, &in) == 1);
+  remc_store_meta_update(s, &r, REMC_META_KEY_BINARY, 0, NULL, 0, NULL);
+  remc_store_release(s, &r);
+  d.len = 0;
+  d.stop_after = -1;
+  CHECK_EQ(remc_store_cachedump(s, (uint32_t)in.slab_class, 0, dump_line, &d), 1);
+  remc_store_destroy(s);
+}
+
 static void test_slabs_reassign(void) {
   remc_store_config c = cfg_default();
   c.mem_limit = 8 * MiB;
@@ -1640,6 +1685,7 @@ int main(int argc, char **argv) {
       {"class_table", test_class_table}, {"meta", test_meta},
       {"model", test_model}, {"slab_move", test_slab_move},
       {"mem_limit_shrink", test_mem_limit_shrink}, {"slabs_reassign", test_slabs_reassign},
+      {"cachedump", test_cachedump},
       {"memory_bound", test_memory_bound},
       {"pkey", test_pkey},
   };
