@@ -24,7 +24,8 @@ const HELP = `usage: npm run bench -- [options]
                       the first memcached is the baseline. memcached,memcached checks the harness.
   --isolation=LIST    run remcached once per --isolation= value, e.g. pku,none,pku-strict
                       (ratios against isolation=none are printed too)
-  --protocol=LIST     ascii, binary or ascii,binary (binary = memaslap -B)   [ascii]
+  --protocol=LIST     ascii, binary or ascii,binary (binary = memaslap -B, without -v:
+                      memaslap's binary value check is broken under concurrency)  [ascii]
   --duration=SEC      seconds per memaslap run                               [10]
   --rounds=N          interleaved rounds (each server once per round)        [3]
   --long              longer runs: --duration=30 --rounds=5
@@ -114,7 +115,11 @@ async function measure(spec: ServerSpec, srv: Server, protocol: string, round: n
   const t0 = Date.now();
   const s0 = processCpuSeconds(pid);
   const c0 = reapedChildrenCpuSeconds();
-  const res = await runMemaslap({ port: srv.port, seconds: o.duration, concurrency: o.concurrency, threads: o.threads, binary: protocol === 'binary', verify: o.verify, extra: o.memaslapArgs });
+  // memaslap's own value check (-v) is broken with -B under concurrency: against memcached 1.6.18
+  // itself it reports thousands of wrong values per run (-T 2 -c 50), none with -T 1 -c 8. Binary
+  // runs are therefore not verified by memaslap; test/compare/binary* and memjs check the values.
+  const verify = protocol === 'binary' ? 0 : o.verify;
+  const res = await runMemaslap({ port: srv.port, seconds: o.duration, concurrency: o.concurrency, threads: o.threads, binary: protocol === 'binary', verify, extra: o.memaslapArgs });
   let serverCpu = NaN;
   let error = res.error;
   try { serverCpu = processCpuSeconds(pid) - s0; } catch { error = `${spec.label} died during the run: ${srv.stderr().slice(-500)}`; }

@@ -57,6 +57,8 @@ export interface BinaryConn extends TextConn {
 export class BinaryProtocol {
   /** set by exec when memcached would write out everything queued so far (NOOP) */
   flushNow = false;
+  /** memcached's `auth_cmds` / `auth_errors` (shown by `stats` with -S, after store_no_memory) */
+  readonly saslStats = { auth_cmds: 0, auth_errors: 0 };
 
   constructor(
     private readonly ctx: ServerContext,
@@ -396,12 +398,14 @@ export class BinaryProtocol {
     // Every attempt starts unauthenticated (CVE-2013-7239). PLAIN never continues, so a STEP is
     // always a failure (memcached 1.5.9: STEP without a started AUTH).
     conn.authenticated = false;
+    this.saslStats.auth_cmds++;
     const mech = this.window.toString('latin1', d[b + D_KEY_OFF]!, d[b + D_KEY_OFF]! + keyLen);
     const value = this.window.subarray(d[b + D_DATA_OFF]!, d[b + D_DATA_OFF]! + dataLen);
     if (op === OP.SASL_AUTH && mech === 'PLAIN' && this.sasl.check(value)) {
       conn.authenticated = true;
       this.ok(b, 0, BIN_BODY.AUTHENTICATED);
     } else {
+      this.saslStats.auth_errors++;
       this.error(b, ST.AUTH_ERROR);
     }
     return After.CONTINUE;
