@@ -3,12 +3,13 @@
 // saslpasswd2 from Debian's sasl2-bin, SASL_CONF_PATH pointing at a memcached.conf with
 // `mech_list: plain`), remcached through MEMCACHED_SASL_PWDB (a `user:password` file).
 import { binaryGroup, setupSasl } from './seq/binary_harness.ts';
-import { asciiOnly, binaryAll, noCas, noFlush, sasl, smallItems } from './seq/binary.ts';
+import { asciiOnly, binaryAll, binaryOnly, noCas, noFlush, sasl, smallItems } from './seq/binary.ts';
 
 binaryGroup({ name: 'binary protocol', sequences: binaryAll }).run();
 binaryGroup({ name: 'binary -I 1k', args: ['-I', '1k', '-o', 'slab_chunk_max=1024'], sequences: smallItems }).run();
 binaryGroup({ name: 'binary -F', args: ['-F'], sequences: noFlush }).run();
 binaryGroup({ name: 'binary -C', args: ['-C'], sequences: noCas }).run();
+binaryGroup({ name: 'binary -B binary', args: ['-B', 'binary'], sequences: binaryOnly }).run();
 binaryGroup({ name: 'binary -B ascii', args: ['-B', 'ascii'], sequences: asciiOnly, flushBefore: false }).run();
 if (setupSasl()) binaryGroup({ name: 'binary -S', args: ['-S'], sequences: sasl, flushBefore: false }).run();
 else console.log('  note: saslpasswd2 missing (apt-get install sasl2-bin): the -S comparison group is skipped');

@@ -145,7 +145,7 @@ export const hostile: BinSequence[] = [
   bseq('add too large keeps the old item', set('big', 'old'), { send: set('big', Buffer.alloc(1100000, 0x61), 0, 0, OP.ADD) }, get('big')),
   bseq('append too large', set('big', 'old'), { send: pkt(OP.APPEND, { key: 'big', value: Buffer.alloc(1100000, 0x61) }) }, get('big')),
   bseq('value exactly at the limit', set('lim', Buffer.alloc(1048000, 0x62)), get('lim', OP.GETQ)),
-  bseq('§3 70 000 pipelined GETQ of one key', set('z', 'z'), { send: cat(...Array.from({ length: 70000 }, () => get('z', OP.GETQ))), }),
+  { ...bseq('§3 70 000 pipelined GETQ of one key', set('z', 'z'), { send: cat(...Array.from({ length: 70000 }, () => get('z', OP.GETQ))) }), timeoutMs: 20000 },
   bseq('garbage: 24 zero bytes (a text connection: first byte not 0x80)', { send: Buffer.alloc(24), wait: 'quiet' }),
   bseq('garbage: 0x80 then zeros (GET, keylen 0)', { send: cat(Buffer.from([0x80]), Buffer.alloc(23)), expectClosed: true }),
   bseq('truncated header waits', { send: pkt(OP.GET, { key: 'a' }).subarray(0, 23), wait: 'quiet' }),
@@ -185,6 +185,13 @@ export const noFlush: BinSequence[] = [
 /** -B ascii: binary bytes are text */
 export const asciiOnly: BinSequence[] = [
   bseq('-B ascii: a binary NOOP is text', { send: noop(), wait: 'quiet' }),
+];
+
+/** -B binary: every connection is binary, whatever its first byte */
+export const binaryOnly: BinSequence[] = [
+  bseq('-B binary: binary works', set('a', 'v'), get('a')),
+  bseq('-B binary: a text command is a bad magic once 24 bytes are in', { send: Buffer.from('get a\r\nget b\r\nget c\r\nget d\r\n'), expectClosed: true }),
+  bseq('-B binary: a short text command waits for a header', { send: Buffer.from('version\r\n'), wait: 'quiet' }),
 ];
 
 /** -C: CAS disabled */
