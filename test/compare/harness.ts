@@ -289,7 +289,17 @@ export class Pair {
   constructor(readonly args: string[]) {}
 
   async start(): Promise<void> {
-    [this.ref, this.sub] = await Promise.all([startMemcached(this.args), startSubject(this.args)]);
+    // If one of the two does not start, the other must not outlive the run (its pipes would keep
+    // the test process alive): kill it and report the failure.
+    const [ref, sub] = await Promise.allSettled([startMemcached(this.args), startSubject(this.args)]);
+    if (ref.status === 'rejected' || sub.status === 'rejected') {
+      for (const r of [ref, sub]) {
+        if (r.status === 'fulfilled') { r.value.proc.kill('SIGKILL'); await r.value.stop(); }
+      }
+      throw (ref.status === 'rejected' ? ref.reason : (sub as PromiseRejectedResult).reason) as Error;
+    }
+    this.ref = ref.value;
+    this.sub = sub.value;
   }
 
   async ensureAlive(): Promise<void> {
@@ -448,7 +458,7 @@ export function compareGroup(group: Group, opts: { casExact?: boolean } = {}): R
   // A start failure is reported by every test of the group (uvu hides errors thrown in hooks).
   let startError: Error | null = null;
   s.before(async () => { await pair.start().catch((e: Error) => { startError = e; }); });
-  s.after(async () => { await pair.stop(); });
+  s.after(async () => { if (!startError) await pair.stop(); });
   const seen = new Set<string>();
   for (const seq of group.sequences) {
     if (seen.has(seq.name)) throw new Error(`duplicate sequence name ${seq.name}`);

@@ -1,6 +1,6 @@
 // Groups that need their own server flags (given to both servers): -I sizes, -M/-m, -c, -F, -A,
 // -C, -X, -W, -o no_modern, -Y.
-import { writeFileSync } from 'node:fs';
+import { unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seq, set, type Group, type Sequence, type Step } from '../harness.ts';
@@ -152,6 +152,7 @@ const noModern: Group = {
 function authFile(): string {
   const f = join(tmpdir(), `remc-compare-auth-${process.pid}`);
   writeFileSync(f, 'user:pass\nother:secret\n', { mode: 0o644 });
+  process.on('exit', () => { try { unlinkSync(f); } catch { /* already gone */ } });
   return f;
 }
 
