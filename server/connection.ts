@@ -8,7 +8,7 @@ import type { BinaryConn, BinaryProtocol } from '../protocol/binary.ts';
 import type { Output } from '../protocol/output.ts';
 import type { Counters } from '../protocol/context.ts';
 import { readInto } from './fastread.ts';
-import { log } from './log.ts';
+import { log, safeKey } from './log.ts';
 
 const K = abi.K as Record<string, number>;
 const PS_FULL = K.REMC_PS_FULL!, PS_CLOSE = K.REMC_PS_CLOSE!, P_FAULT = K.P_FAULT!;
@@ -17,12 +17,14 @@ const R_CLOSE_REASON = K.R_CLOSE_REASON!, CLOSE_QUIT = K.REMC_CLOSE_QUIT!;
 const R_FAULT_KIND = K.R_FAULT_KIND!, R_FAULT_SIGNO = K.R_FAULT_SIGNO!, R_FAULT_CODE = K.R_FAULT_CODE!;
 const R_FAULT_CLOSE_NS = K.R_FAULT_CLOSE_NS!, R_FAULT_PKEY = K.R_FAULT_PKEY!, R_FAULT_ADDR = K.R_FAULT_ADDR!, R_FAULT_NS = K.R_FAULT_NS!, R_VALIDATE = K.R_VALIDATE!;
 const BINARY_MAGIC = 0x80;
+const W = K.WORDS!, D_OP = K.D_OP!, D_KEY_OFF = K.D_KEY_OFF!, D_KEY_LEN = K.D_KEY_LEN!;
 /** Most bytes one read takes; the window holds this plus the largest incomplete command. */
 export const READ_SIZE = 256 * 1024;
 
 /** Shared by all connections of one event loop. */
 export interface Loop {
   window: Buffer;
+  desc: Uint32Array;
   res: Float64Array;
   out: Output;
   text: TextProtocol;
@@ -33,6 +35,8 @@ export interface Loop {
   binaryOnly: boolean;
   now(): number;
   onClose(c: Connection): void;
+  /** -vv and up: log every command (name and key, never values) */
+  logCommands: boolean;
 }
 
 export class Connection implements TextConn, BinaryConn {
@@ -157,6 +161,7 @@ export class Connection implements TextConn, BinaryConn {
       if (st < 0) { this.parserFailed(st); return; }
       const n = res[R_NDESC]!;
       for (let i = 0; i < n; i++) {
+        if (loop.logCommands) this.logCommand(i);
         const a = binary ? binary.exec(this, i, len) : text.exec(this, i, len);
         if (binary && (binary.flushNow || answerFirst)) { binary.flushNow = answerFirst = false; this.flush(); } // NOOP writes out
         if (a === After.CONTINUE) continue;
@@ -185,6 +190,15 @@ export class Connection implements TextConn, BinaryConn {
     const consumed = res[R_CONSUMED]!;
     if (consumed < len) this.keep(consumed, len);
     this.flush();
+  }
+
+  /** -vv: one debug line per command, like memcached's "<fd cmd" lines; keys escaped and cut. */
+  private logCommand(i: number): void {
+    const d = this.loop.desc;
+    const b = i * W;
+    const op = d[b + D_OP]!;
+    log.debug({ conn: this.fd, cmd: this.binary ? `binary:${op}` : abi.commands[op] || 'unknown',
+      key: d[b + D_KEY_LEN] ? safeKey(this.loop.window, d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!) : undefined }, 'command');
   }
 
   /** A command or line longer than the window can hold. */

@@ -64,6 +64,7 @@ export class Server implements ServerContext {
     const out = new Output();
     this.loop = {
       window: init.window,
+      desc: init.desc,
       res: init.res,
       out,
       text: new TextProtocol(this, out, init.window, init.desc, init.res),
@@ -73,6 +74,7 @@ export class Server implements ServerContext {
       binaryOnly: settings.protocol === 'binary',
       now: () => this.now(),
       onClose: (c) => { this.conns.delete(c); this.counters.curr_connections--; },
+      logCommands: log.isLevelEnabled('debug'),
     };
   }
 
@@ -91,6 +93,7 @@ export class Server implements ServerContext {
   setVerbosity(v: number): void {
     this.settings.verbosity = v;
     setVerbosity(v);
+    this.loop.logCommands = log.isLevelEnabled('debug');
   }
 
   *connections(): Iterable<ConnInfo> {
