@@ -168,6 +168,17 @@ export const meta: Sequence[] = [
   m('me on a stale and a vivified item', 'mg v N30\r\n', 'me v\r\n', 'set s 0 0 1\r\nx\r\n', 'md s I\r\n', 'me s\r\n'),
   m('me size by class', `set big 0 0 5000\r\n${'b'.repeat(5000)}\r\n`, 'me big\r\n', 'set f 123 0 10\r\n0123456789\r\n', 'me f\r\n'),
 
+  // ---- what meta clients send
+  m('client: q never hides an error', 'mg k q !\r\n', 'ms k 2 q Tx\r\nhi\r\n', 'md k q Cx\r\n', 'ma k q MZ\r\n', 'ms k 2 q\r\nhix\r\n', 'mn\r\n'),
+  m('client: anti-dogpile get (N R c v t)', 'mg dp c v N30 R10 t\r\n', 'mg dp c v N30 R10 t\r\n', 'ms dp 3 T100\r\nval\r\n', 'mg dp c v N30 R10 t\r\n'),
+  m('client: recache win on a short TTL', 'ms rc 3 T5\r\nval\r\n', 'mg rc c v N30 R10 t\r\n', 'mg rc c v N30 R10 t\r\n', 'ms rc 3 T100\r\nnew\r\n', 'mg rc v R10 t\r\n'),
+  m('client: hot-key probe (h l t)', 'ms hot 1\r\nx\r\n', 'mg hot h l t\r\n', 'mg hot h l t v\r\n'),
+  m('client: proxy-style set/get/delete with opaques', 'ms px 5 T0 F0 O1\r\nhello\r\n', 'mg px s t v f O2\r\n', 'md px O3\r\n', 'mg px s t v f O4\r\n'),
+  m('client: quiet set batch then mn', 'ms q1 1 q T0\r\na\r\nms q2 1 q ME\r\nb\r\nms q1 1 q ME\r\nc\r\nmd q3 q\r\nmn\r\n', 'mg q1 v\r\nmg q2 v\r\n'),
+  m('client: counter with autovivify', 'ma ctr N0 J100 v\r\n', 'ma ctr N0 J100 v\r\n', 'ma ctr N0 J100 D10 MD v\r\n', 'ma ctr q\r\nmg ctr v\r\n'),
+  m('client: get-and-touch via mg T', 'ms gt 1 T100\r\nx\r\n', 'mg gt T300 v t\r\n', 'mg gt t\r\n'),
+  m('client: compare-and-delete', 'ms cd 1\r\nx\r\n', { send: 'mg cd c\r\n' }, { send: (ctx) => `md cd q C${/c(\d+)/.exec(ctx.last())![1]}\r\nmn\r\n` }, 'mg cd v\r\n'),
+
   // ---- other 2-byte m names, and meta next to text commands
   m('unknown m commands', 'mz k\r\n', 'mget k\r\n', 'm\r\n', 'mg_ k\r\n'),
   m('meta and text commands interleaved', 'set a 0 0 1\r\nA\r\nmg a v\r\nms b 1\r\nB\r\nget a b\r\nmd a\r\ndelete b\r\nmg a v\r\nmn\r\n'),
