@@ -251,7 +251,10 @@ export async function runSequence(port: number, seq: Sequence): Promise<StepResu
       await writeChunks(c, data, step.split, step.gapMs ?? 3);
       // A sentinel sent after bytes that end without LF would complete their line: read until quiet.
       // Nothing sent (just connected): read until quiet too.
-      const wait = step.wait ?? seq.wait ?? (data.length === 0 || data[data.length - 1] !== 10 ? 'quiet' : 'sentinel');
+      // And where the server is expected to close: bytes it has not read when it closes turn its FIN
+      // into a RST, which can drop the last reply bytes before the client reads them.
+      const wait = step.wait ?? seq.wait ??
+        (data.length === 0 || data[data.length - 1] !== 10 || step.expectClosed ? 'quiet' : 'sentinel');
       const timeout = seq.timeoutMs ?? DEFAULT_TIMEOUT;
       let raw = '';
       if (wait === 'sentinel') {

@@ -7,10 +7,10 @@ const keys = (n: number, p = 'k') => Array.from({ length: n }, (_, i) => `${p}${
  * One sequence per request: step i sends the request in two writes split after byte i, on a fresh
  * connection, and the concatenated output of that connection is compared. `setup` runs first.
  */
-function splitEverywhere(name: string, req: string, setup: string[] = []): Sequence {
+function splitEverywhere(name: string, req: string, setup: string[] = [], extra: Partial<Step> = {}): Sequence {
   const steps: Step[] = setup.map((s) => ({ conn: 'setup', send: s }));
   for (let i = 1; i < req.length; i++) {
-    steps.push({ conn: `split${i}`, send: req, split: [i], gapMs: 2, closeAfter: true });
+    steps.push({ conn: `split${i}`, send: req, split: [i], gapMs: 2, closeAfter: true, ...extra });
   }
   return { name: `split at every byte: ${name}`, steps };
 }
@@ -20,7 +20,9 @@ const PIPE_NOREPLY = 'set x 0 0 2 noreply\r\nab\r\nappend x 0 0 1 noreply\r\nc\r
 const PIPE_ERRORS = 'bogus\r\nset k 0 0 1\r\nxy\r\nget k\r\n\r\nincr k x\r\ndelete k 5\r\nflush_all abc\r\n';
 const PIPE_BARE_LF = 'set k 0 0 1\nx\r\nget k\nversion\ntouch k 10\ndelete k\n';
 const PIPE_TOUCH = 'touch a 10\r\ngat 10 a\r\ngats 0 a b\r\nincr n 5\r\ndecr n 2\r\nget n\r\n';
-const PIPE_QUIT = 'get a\r\nquit\r\nget a\r\n';
+// Nothing after `quit` when split: bytes the server has not read when it closes make a RST that
+// may drop the reply (for memcached too); the one-write form below has them in the same read.
+const PIPE_QUIT = 'get a\r\ngets a\r\nquit\r\n';
 
 export const pipeline: Sequence[] = [
   seq('100 sets then a multiget in one write', keys(100).map((k, i) => set(k, `value-${i}`, i)).join('') + `get ${keys(100).join(' ')}\r\n`),
@@ -29,7 +31,7 @@ export const pipeline: Sequence[] = [
   seq('1000 get misses in one write', 'get miss\r\n'.repeat(1000)),
   seq('5000 incr in one write', set('n', '0'), 'incr n 1\r\n'.repeat(5000), 'get n\r\n'),
   seq('empty lines in a pipeline', '\r\n\r\n\n' + 'get a\r\n'),
-  seq('quit in the middle of a pipeline', set('a', '1'), { send: PIPE_QUIT, expectClosed: true }),
+  seq('quit in the middle of a pipeline', set('a', '1'), { send: 'get a\r\nquit\r\nget a\r\n', expectClosed: true }),
   seq('quit with arguments', 'quit now\r\n'),
   seq('QUIT upper case', 'QUIT\r\n'),
   seq('version with arguments', 'version foo bar\r\n', 'version\n'),
@@ -51,6 +53,6 @@ export const pipeline: Sequence[] = [
   splitEverywhere('error pipeline', PIPE_ERRORS),
   splitEverywhere('bare-LF pipeline', PIPE_BARE_LF),
   splitEverywhere('touch/gat/incr pipeline', PIPE_TOUCH, [set('a', 'A'), set('n', '7')]),
-  splitEverywhere('quit pipeline', PIPE_QUIT, [set('a', 'A')]),
+  splitEverywhere('quit pipeline', PIPE_QUIT, [set('a', 'A')], { wait: 'quiet', quietMs: 50 }),
   splitEverywhere('multiget of 30 keys', `get ${keys(30).join(' ')}\r\n`, [keys(30).map((k) => set(k, k)).join('')]),
 ];
