@@ -64,6 +64,26 @@ export const statsQuiet: Sequence[] = [
   seq('quiet LRU: stats settings names', 'stats settings\r\n'),
 ];
 
+// Counters that exporters read, compared by value: a fresh pair, a known history, no flush between.
+const COUNTERS = ['curr_items', 'total_items', 'cmd_get', 'cmd_set', 'cmd_flush', 'cmd_touch', 'get_hits', 'get_misses',
+  'get_expired', 'get_flushed', 'delete_misses', 'delete_hits', 'incr_misses', 'incr_hits', 'decr_misses', 'decr_hits',
+  'cas_misses', 'cas_hits', 'cas_badval', 'touch_hits', 'touch_misses', 'store_too_large', 'store_no_memory',
+  'auth_cmds', 'auth_errors', 'curr_connections', 'rejected_connections', 'evictions', 'reclaimed', 'expired_unfetched',
+  'evicted_unfetched', 'limit_maxbytes', 'threads', 'pointer_size', 'max_connections'];
+export const counters: Sequence[] = [
+  seq('counters after a known history',
+    set('c1', '1'), set('c2', 'two'), set('c2', 'x', 0, 0, 'add'), set('c3', 'x', 0, 0, 'replace'), set('c1', '!', 0, 0, 'append'),
+    'get c1 c2 nope1 nope2\r\n', 'gets c1\r\n', { send: (x) => `cas c1 0 0 1 ${x.cas('c1')}\r\n5\r\n` }, 'cas c1 0 0 1 1\r\n6\r\n',
+    'cas nope 0 0 1 1\r\n7\r\n', 'incr c1 2\r\n', 'incr nope 1\r\n', 'decr c1 1\r\n', 'decr nope 1\r\n',
+    'touch c2 100\r\n', 'touch nope 100\r\n', 'gat 100 c2 nope\r\n', 'delete c2\r\n', 'delete c2\r\n',
+    `set big 0 0 2000000\r\n${'b'.repeat(2000000)}\r\n`, set('after', 'y'),
+    { send: 'stats\r\n', statsExact: COUNTERS }),
+  seq('counters after stats reset', 'stats reset\r\n', 'get after\r\n', { send: 'stats\r\n', statsExact: COUNTERS }),
+  // Flushed and expired items are removed lazily or by memcached's background crawler, whichever
+  // comes first, so only the flush count itself is compared here.
+  seq('cmd_flush counts flush_all', 'flush_all\r\n', 'flush_all 0\r\n', 'flush_all noreply\r\n', { send: 'stats\r\n', statsExact: ['cmd_flush'] }),
+];
+
 // §1.11: each row, with the reference's reply as a literal expectation where it gives one.
 export const quirks: Sequence[] = [
   seq('§1.11 ERROR rows',
