@@ -184,8 +184,10 @@ export class BinaryProtocol {
       case OP.SASL_AUTH: case OP.SASL_STEP:
         return this.saslAuth(conn, b, op, len);
       case OP.DEBUG_FAULT:
-        // Reaching here means the parser committed no fault for this kind.
-        this.ok(b, 0, BIN_BODY.NO_FAULT);
+        // Reaching here means the parser committed no fault for this kind (0x04, as a bad argument).
+        this.out.ensure(HEADER + BIN_BODY.NO_FAULT.length);
+        this.header(b, ST.EINVAL, 0, 0, BIN_BODY.NO_FAULT.length, 0);
+        this.out.bytes(BIN_BODY.NO_FAULT);
         return After.CONTINUE;
       default:
         return this.unknown(conn, b, len);
