@@ -35,6 +35,8 @@ export interface Abi {
   PERR: Record<string, number>;
   STORE: Record<string, number>;
   MODE: Record<string, number>;
+  /** slabs reassign results (remc_store.h REMC_STORE_REASSIGN) */
+  REASSIGN: Record<string, number>;
   storeStats: string[];
   slabStats: string[];
   itemStats: string[];
@@ -67,6 +69,12 @@ export interface Native {
   setTime(unixNow: number): void;
   reclaim(max: number): number;
   setMemLimit(bytes: number): number;
+  /** slabs reassign: an abi.REASSIGN id */
+  slabsReassign(src: number, dst: number): number;
+  /** slabs automove 0|1|2 */
+  setAutomove(mode: number): void;
+  /** stats cachedump: flat [key, value length, exptime (Unix s, 0 = never)] triples, most recent first */
+  cachedump(cls: number, limit: number): Array<Buffer | number>;
   itemSize(keyLen: number, valueLen: number, flags: number): number;
   storeStats(): void;
   classStats(cls: number): number;

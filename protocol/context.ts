@@ -52,6 +52,8 @@ export interface ServerContext {
   now(): number;
   /** debugtime: move the clock by `seconds` */
   advanceClock(seconds: number): void;
+  /** debugtime p / r: stop the clock / let it run again from where it stopped */
+  pauseClock(paused: boolean): void;
   setVerbosity(v: number): void;
   connections(): Iterable<ConnInfo>;
   listeners(): Iterable<ConnInfo>;

@@ -31,6 +31,23 @@ export const R = {
   NO_MEMORY_STORING: line('SERVER_ERROR out of memory storing object'),
   NO_MEMORY: line('SERVER_ERROR out of memory'),
   NO_FAULT: line('CLIENT_ERROR no such fault kind'),
+  // admin commands (protocol/admin.ts)
+  CACHEDUMP_BAD_LINE: line('CLIENT_ERROR bad command line'),
+  ILLEGAL_SLAB_ID: line('CLIENT_ERROR Illegal slab id'),
+  MEMLIMIT_TOO_SMALL: line('MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m'),
+  MEMLIMIT_NOT_BYTES: line('MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes'),
+  MEMLIMIT_FAILED: line('MEMLIMIT_ADJUST_FAILED out of bounds or unable to adjust'),
+  LRU_PCTS: line('ERROR hot and warm pcts must not exceed 80'),
+  LRU_FACTORS: line('ERROR hot/warm age factors must be greater than 0'),
+  SLAB_REASSIGN_DISABLED: line('CLIENT_ERROR slab reassignment disabled'),
+  CRAWLER_DISABLED: line('CLIENT_ERROR lru crawler disabled'),
+  CRAWLER_SLEEP: line('CLIENT_ERROR sleep must be one second or less'),
+  CRAWLER_START_FAILED: line('ERROR failed to start lru crawler thread'),
+  CRAWLER_BADCLASS: line('BADCLASS invalid class id'),
+  CRAWLER_NOTSTARTED: line('NOTSTARTED no items to crawl'),
+  METADUMP_DISABLED: line('ERROR metadump not allowed'),
+  WATCH_DISABLED: line('CLIENT_ERROR watch commands not allowed'),
+  TLS_NOT_ENABLED: line('Error TLS not enabled'),
   VALUE: Buffer.from('VALUE ', 'latin1'),
 } as const;
 
@@ -48,6 +65,21 @@ export const PARSE_ERROR_REPLY: Buffer[] = [];
     const reply = map[name];
     if (!reply) throw new Error(`protocol/replies.ts: no reply for parse error ${name}`);
     PARSE_ERROR_REPLY[id] = reply;
+  }
+}
+
+/** `slabs reassign` replies by store result (abi.REASSIGN). */
+export const REASSIGN_REPLY: Buffer[] = [];
+{
+  const map: Record<string, Buffer> = {
+    OK: R.OK, BUSY: line('BUSY currently processing reassign request'),
+    BADCLASS: line('BADCLASS invalid src or dst class id'),
+    NOSPARE: line('NOSPARE source class has no spare pages'), SAME: line('SAME src and dst class are identical'),
+  };
+  for (const [name, id] of Object.entries(abi.REASSIGN)) {
+    const reply = map[name];
+    if (!reply) throw new Error(`protocol/replies.ts: no reply for slabs reassign result ${name}`);
+    REASSIGN_REPLY[id] = reply;
   }
 }
 

@@ -102,7 +102,7 @@ const SETTINGS: Array<[string, Value]> = [
   ['num_threads', () => 1],
   ['num_threads_per_udp', () => 1],
   ['stat_key_prefix', (c) => c.settings.prefixDelimiter],
-  ['detail_enabled', () => 'no'],
+  ['detail_enabled', (c) => yesNo(c.settings.detailEnabled)],
   ['reqs_per_event', (c) => c.settings.maxReqsPerEvent],
   ['cas_enabled', (c) => yesNo(!c.settings.disableCas)],
   ['tcp_backlog', (c) => c.settings.listenBacklog],
@@ -112,26 +112,26 @@ const SETTINGS: Array<[string, Value]> = [
   ['item_size_max', (c) => c.settings.maxItemSize],
   ['maxconns_fast', (c) => yesNo(c.settings.maxconnsFast)],
   ['hashpower_init', (c) => c.settings.hashpower],
-  ['slab_reassign', () => 'yes'],
-  ['slab_automove', () => 1],
-  ['slab_automove_ratio', () => '0.80'],
+  ['slab_reassign', (c) => yesNo(c.settings.slabReassign)],
+  ['slab_automove', (c) => c.settings.slabAutomove],
+  ['slab_automove_ratio', (c) => c.settings.slabAutomoveRatio.toFixed(2)],
   ['slab_automove_window', () => 30],
   ['slab_chunk_max', (c) => c.settings.maxItemSize],
-  ['lru_crawler', () => 'yes'],
-  ['lru_crawler_sleep', () => 100],
-  ['lru_crawler_tocrawl', () => 0],
+  ['lru_crawler', (c) => yesNo(c.settings.lruCrawler)],
+  ['lru_crawler_sleep', (c) => c.settings.lruCrawlerSleep],
+  ['lru_crawler_tocrawl', (c) => c.settings.lruCrawlerTocrawl],
   ['tail_repair_time', () => 0],
   ['flush_enabled', (c) => yesNo(!c.settings.disableFlushAll)],
   ['dump_enabled', (c) => yesNo(!c.settings.disableDumping)],
   ['hash_algorithm', () => 'murmur3'],
-  ['lru_maintainer_thread', () => 'no'],
-  ['lru_segmented', () => 'no'],
-  ['hot_lru_pct', () => 20],
-  ['warm_lru_pct', () => 40],
-  ['hot_max_factor', () => '0.20'],
-  ['warm_max_factor', () => '2.00'],
-  ['temp_lru', () => 'no'],
-  ['temporary_ttl', () => 61],
+  ['lru_maintainer_thread', (c) => yesNo(c.settings.lruMaintainer)],
+  ['lru_segmented', (c) => yesNo(c.settings.lruSegmented)],
+  ['hot_lru_pct', (c) => c.settings.hotLruPct],
+  ['warm_lru_pct', (c) => c.settings.warmLruPct],
+  ['hot_max_factor', (c) => c.settings.hotMaxFactor.toFixed(2)],
+  ['warm_max_factor', (c) => c.settings.warmMaxFactor.toFixed(2)],
+  ['temp_lru', (c) => yesNo(c.settings.tempLru)],
+  ['temporary_ttl', (c) => c.settings.temporaryTtl],
   ['idle_timeout', (c) => c.settings.idleTimeout],
   ['watcher_logbuf_size', () => 262144],
   ['worker_logbuf_size', () => 65536],
@@ -160,10 +160,29 @@ const SETTINGS: Array<[string, Value]> = [
   ['fault_injection', (c) => yesNo(c.settings.enableFaultInjection)],
   ['protocol_version', () => PROTOCOL_VERSION],
 ];
+const OWN_SETTINGS_FROM = 'isolation';
 const EXT_DEFAULTS: Record<string, string | number> = {
   ext_item_size: 512, ext_item_age: 4294967295, ext_low_ttl: 0, ext_recache_rate: 2000,
   ext_wbuf_size: 4194304, ext_compact_under: 0, ext_drop_under: 0, ext_max_sleep: 1000000,
   ext_max_frag: '0.80', slab_automove_freeratio: '0.010', ext_drop_unread: 'no',
+};
+
+/** Fields memcached lists only while a feature is on (items.c, memcached.c server_stats): the
+ *  crawler's, the LRU maintainer's, and the segmented LRU's (`stats` and per class in `stats items`). */
+type When = (ctx: ServerContext) => boolean;
+const crawler: When = (c) => c.settings.lruCrawler;
+const maintainer: When = (c) => c.settings.lruMaintainer;
+const segmented: When = (c) => c.settings.lruSegmented;
+const GENERAL_WHEN: Record<string, When> = {
+  lru_crawler_running: crawler, lru_crawler_starts: crawler, lru_maintainer_juggles: maintainer,
+  evicted_active: segmented, moves_to_cold: maintainer, moves_to_warm: maintainer,
+  moves_within_lru: maintainer, direct_reclaims: maintainer, lru_bumps_dropped: maintainer,
+};
+const ITEM_WHEN: Record<string, When> = {
+  number_hot: segmented, number_warm: segmented, number_cold: segmented, age_hot: segmented,
+  age_warm: segmented, evicted_active: segmented, moves_to_cold: maintainer,
+  moves_to_warm: maintainer, moves_within_lru: maintainer, direct_reclaims: maintainer,
+  hits_to_hot: maintainer, hits_to_warm: maintainer, hits_to_cold: maintainer, hits_to_temp: maintainer,
 };
 
 function stat(out: Output, name: string, value: string | number): void {
@@ -172,7 +191,7 @@ function stat(out: Output, name: string, value: string | number): void {
 
 export function writeGeneralStats(out: Output, ctx: ServerContext): void {
   native.storeStats();
-  for (const [name, v] of GENERAL) stat(out, name, v(ctx));
+  for (const [name, v] of GENERAL) if (GENERAL_WHEN[name]?.(ctx) !== false) stat(out, name, v(ctx));
   if (ctx.settings.enableFaultInjection) {
     // What the fault-injection tests check over TCP: the root word the "root write" fault aims
     // at, and a checksum of every live item.
@@ -181,8 +200,13 @@ export function writeGeneralStats(out: Output, ctx: ServerContext): void {
   }
 }
 
-export function writeSettingsStats(out: Output, ctx: ServerContext): void {
-  for (const [name, v] of SETTINGS) stat(out, name, v(ctx));
+/** `own`: also remcached's own fields (only for the exact `stats settings`: the comparison with
+ *  memcached allows extra names after its own there and nowhere else) */
+export function writeSettingsStats(out: Output, ctx: ServerContext, own = true): void {
+  for (const [name, v] of SETTINGS) {
+    if (name === OWN_SETTINGS_FROM && !own) break;
+    stat(out, name, v(ctx));
+  }
 }
 
 function forEachUsedClass(fn: (cls: number, slab: Float64Array, item: Float64Array) => void): void {
@@ -194,10 +218,12 @@ function forEachUsedClass(fn: (cls: number, slab: Float64Array, item: Float64Arr
   for (let cls = 1; cls <= n; cls++) if (native.classStats(cls)) fn(cls, slab, item);
 }
 
-export function writeItemStats(out: Output): void {
+/** `ctx` decides which LRU fields are listed (without it: all, e.g. binary STAT items) */
+export function writeItemStats(out: Output, ctx?: ServerContext): void {
+  const names = abi.itemStats.map((name) => (ctx && ITEM_WHEN[name]?.(ctx) === false ? null : name));
   forEachUsedClass((cls, _slab, item) => {
     if (item[0] === 0) return; // memcached lists only classes holding items
-    abi.itemStats.forEach((name, i) => stat(out, `items:${cls}:${name}`, item[i]!));
+    names.forEach((name, i) => { if (name) stat(out, `items:${cls}:${name}`, item[i]!); });
   });
 }
 

@@ -8,6 +8,7 @@ import type { Output } from './output.ts';
 import { PARSE_ERROR_REPLY, R, STORE_REPLY } from './replies.ts';
 import { writeConnStats, writeGeneralStats, writeItemStats, writeSettingsStats, writeSlabStats } from './stats.ts';
 import { MetaProtocol } from './meta.ts';
+import { Admin } from './admin.ts';
 
 const K = abi.K as Record<string, number>;
 const W = K.WORDS!;
@@ -68,7 +69,11 @@ export class TextProtocol {
     private readonly res: Float64Array,
   ) {
     this.meta = new MetaProtocol(ctx, out, window, desc, res);
+    this.admin = new Admin(ctx, out, window, desc);
   }
+
+  /** slabs lru lru_crawler watch extstore refresh_certs, stats detail/cachedump (protocol/admin.ts) */
+  private readonly admin: Admin;
 
   /** mg ms md ma mn me (protocol/meta.ts) */
   private readonly meta: MetaProtocol;
@@ -84,7 +89,14 @@ export class TextProtocol {
     const out = this.out;
 
     const mode = STORE_MODE[op];
-    if (mode !== undefined) return this.storage(conn, b, mode, err, noreply, len);
+    if (mode !== undefined) {
+      if (this.ctx.settings.detailEnabled) this.admin.prefixes.recordSet(this.window, d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!);
+      return this.storage(conn, b, mode, err, noreply, len);
+    }
+    if (op >= OP.SLABS! && op <= OP.REFRESH_CERTS!) {
+      this.admin.exec(b, op, noreply);
+      return After.CONTINUE;
+    }
     // memcached refuses flush_all under -F before it looks at the arguments (noreply still hides it)
     if (op === OP.FLUSH_ALL && this.ctx.settings.disableFlushAll) {
       if (!noreply) out.bytes(R.FLUSH_DISABLED);
@@ -99,6 +111,7 @@ export class TextProtocol {
         this.retrieve(b, op);
         return After.CONTINUE;
       case OP.DELETE: {
+        if (this.ctx.settings.detailEnabled) this.admin.prefixes.recordDelete(this.window, d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!);
         const r = native.del(d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, 0, 0);
         if (!noreply) out.bytes(STORE_REPLY[r]!);
         return After.CONTINUE;
@@ -142,11 +155,12 @@ export class TextProtocol {
         return After.CLOSE;
       }
       case OP.CACHE_MEMLIMIT:
-        native.setMemLimit(d[b + D_N0_LO]! * 1024 * 1024);
-        if (!noreply) out.bytes(R.OK);
+        this.admin.memlimit(d[b + D_N0_LO]!, noreply);
         return After.CONTINUE;
       case OP.DEBUGTIME:
-        this.ctx.advanceClock(d[b + D_N0_LO]! | 0);
+        // "debugtime <s>" moves the clock; "p" / "r" pause and resume it
+        if (d[b + D_FLAGS]! & DF_HAS_ARG) this.ctx.advanceClock(Number(BigInt.asIntN(64, (BigInt(d[b + D_N0_HI]!) << 32n) | BigInt(d[b + D_N0_LO]!))));
+        else this.ctx.pauseClock(this.window[d[b + D_KEY_OFF]!] === 0x70 /* p */);
         out.bytes(R.OK);
         return After.CONTINUE;
       case OP.DEBUG_FAULT:
@@ -206,6 +220,7 @@ export class TextProtocol {
     if (touch) this.ctx.counters.cmd_touch++;
     const n = this.overRefcountLimit(b) ? -1
       : native.get(keyOff, keyLen, 1, touch ? 1 : 0, touch ? d[b + D_N1_LO]! | 0 : 0);
+    if (this.ctx.settings.detailEnabled && keyLen) this.admin.prefixes.recordGet(this.window, keyOff, keyLen, n >= 0);
     if (n >= 0) {
       const res = this.res;
       out.bytes(R.VALUE);
@@ -265,8 +280,8 @@ export class TextProtocol {
     const ntokens = d[b + D_AUX]!;
     switch (arg) {
       case '': writeGeneralStats(out, ctx); break;
-      case 'settings': writeSettingsStats(out, ctx); break;
-      case 'items': writeItemStats(out); break;
+      case 'settings': writeSettingsStats(out, ctx, ntokens === 2); break;
+      case 'items': writeItemStats(out, ctx); break;
       case 'slabs': writeSlabStats(out); break;
       case 'conns': writeConnStats(out, ctx); break;
       case 'sizes': out.ascii('STAT sizes_status disabled\r\n'); break;
@@ -274,17 +289,17 @@ export class TextProtocol {
         const c = ctx.counters;
         c.cmd_get = c.cmd_set = c.cmd_flush = c.cmd_touch = c.cmd_meta = 0;
         c.bytes_read = c.bytes_written = c.total_connections = c.rejected_connections = 0;
+        this.admin.prefixes.clear(); // memcached's stats_prefix_clear
         out.bytes(R.RESET);
         return;
       }
       case 'detail':
-        out.bytes(R.STATS_DETAIL_USAGE);
+        this.admin.statsDetail(b, ntokens + 1);
         return;
       case 'cachedump':
-        if (ctx.settings.disableDumping) { out.bytes(R.CACHEDUMP_DISABLED); return; }
-        break; // no dump support: an empty listing
+        this.admin.statsCachedump(b, ntokens + 1);
+        return;
       default:
-        void ntokens;
         out.bytes(R.ERROR);
         return;
     }

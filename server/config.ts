@@ -48,6 +48,23 @@ export interface Settings {
   maxconnsFast: boolean;
   idleTimeout: number;
   hashpower: number;
+  /** memcached's run-time LRU/slab settings (-o suboptions; changed by the lru, lru_crawler,
+   *  slabs and stats detail commands): they decide replies and which stats are listed */
+  slabReassign: boolean;
+  slabAutomove: number;
+  slabAutomoveRatio: number;
+  lruCrawler: boolean;
+  lruCrawlerSleep: number;
+  lruCrawlerTocrawl: number;
+  lruMaintainer: boolean;
+  lruSegmented: boolean;
+  tempLru: boolean;
+  temporaryTtl: number;
+  hotLruPct: number;
+  warmLruPct: number;
+  hotMaxFactor: number;
+  warmMaxFactor: number;
+  detailEnabled: boolean;
   /** -o suboptions accepted for compatibility but without effect here */
   ignoredSuboptions: string[];
   // remcached's own (long options only)
@@ -81,6 +98,9 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   disableCas: false, listenBacklog: 1024, protocol: 'auto', maxItemSize: 1024 * 1024,
   enableSasl: false, disableFlushAll: false, disableDumping: false, disableWatch: false,
   authFile: null, memoryFile: null, enableSsl: false, maxconnsFast: true, idleTimeout: 0,
+  slabReassign: true, slabAutomove: 1, slabAutomoveRatio: 0.8, lruCrawler: true, lruCrawlerSleep: 100,
+  lruCrawlerTocrawl: 0, lruMaintainer: true, lruSegmented: true, tempLru: false, temporaryTtl: 61,
+  hotLruPct: 20, warmLruPct: 40, hotMaxFactor: 0.2, warmMaxFactor: 2.0, detailEnabled: false,
   hashpower: 0, ignoredSuboptions: [],
   isolation: 'auto', watchdogMs: 100, enableFaultInjection: false, enableDebugtime: false,
 });
@@ -110,6 +130,18 @@ const SUBOPTIONS: Record<string, (s: Settings, v: string | undefined) => void> =
   maxconns_fast: (s) => { s.maxconnsFast = true; },
   no_maxconns_fast: (s) => { s.maxconnsFast = false; },
   idle_timeout: (s, v) => { s.idleTimeout = int(v ?? '', 'idle_timeout'); },
+  // no_modern: memcached 1.6's pre-1.5 defaults (no page mover, no maintainer/crawler, flat LRU)
+  no_modern: (s) => {
+    s.slabReassign = false; s.slabAutomove = 0; s.lruCrawler = false; s.lruMaintainer = false;
+    s.lruSegmented = false; s.maxconnsFast = false;
+  },
+  modern: () => {},
+  slab_reassign: (s) => { s.slabReassign = true; },
+  slab_automove: (s, v) => { s.slabAutomove = v === undefined ? 1 : int(v, 'slab_automove'); },
+  lru_crawler: (s) => { s.lruCrawler = true; },
+  no_lru_crawler: (s) => { s.lruCrawler = false; },
+  lru_maintainer: (s) => { s.lruMaintainer = true; s.lruSegmented = true; },
+  no_lru_maintainer: (s) => { s.lruMaintainer = false; s.lruSegmented = false; },
   hashpower: (s, v) => {
     const n = int(v ?? '', 'hashpower');
     if (n < 12 || n > 32) throw new UsageError('Initial hashtable multiplier of 12 is the minimum, 32 the maximum');
@@ -117,12 +149,12 @@ const SUBOPTIONS: Record<string, (s: Settings, v: string | undefined) => void> =
   },
 };
 const IGNORED_SUBOPTIONS = new Set([
-  'tail_repair_time', 'hash_algorithm', 'lru_crawler', 'no_lru_crawler', 'lru_crawler_sleep',
-  'lru_crawler_tocrawl', 'lru_maintainer', 'no_lru_maintainer', 'hot_lru_pct', 'warm_lru_pct',
-  'hot_max_factor', 'warm_max_factor', 'temporary_ttl', 'slab_chunk_max', 'slab_reassign',
-  'no_slab_reassign', 'slab_automove', 'slab_automove_ratio', 'slab_automove_window',
+  'tail_repair_time', 'hash_algorithm', 'lru_crawler_sleep',
+  'lru_crawler_tocrawl', 'hot_lru_pct', 'warm_lru_pct',
+  'hot_max_factor', 'warm_max_factor', 'temporary_ttl', 'slab_chunk_max',
+  'no_slab_reassign', 'slab_automove_ratio', 'slab_automove_window',
   'slab_automove_freeratio', 'watcher_logbuf_size', 'worker_logbuf_size', 'read_buf_mem_limit',
-  'track_sizes', 'no_hashexpand', 'modern', 'no_modern', 'sock_cookie_id', 'drop_privileges',
+  'track_sizes', 'no_hashexpand', 'sock_cookie_id', 'drop_privileges',
   'no_drop_privileges', 'inline_ascii_resp', 'no_inline_ascii_resp', 'lru_segmented',
   'no_lru_segmented', 'ext_path', 'ext_page_size', 'ext_wbuf_size', 'ext_threads',
   'ext_item_size', 'ext_item_age', 'ext_low_ttl', 'ext_drop_unread', 'ext_recache_rate',

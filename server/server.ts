@@ -81,12 +81,22 @@ export class Server implements ServerContext {
   now(): number { return this.clock; }
 
   private tick(): void {
-    this.clock = Math.floor(Date.now() / 1000) + this.clockOffset;
+    this.clock = (this.pausedAt ?? Math.floor(Date.now() / 1000)) + this.clockOffset;
     native.setTime(this.clock);
   }
 
   advanceClock(seconds: number): void {
     this.clockOffset += seconds;
+    this.tick();
+  }
+
+  /** set while `debugtime p` holds the clock: the wall time it was paused at */
+  private pausedAt: number | null = null;
+
+  pauseClock(paused: boolean): void {
+    const wall = Math.floor(Date.now() / 1000);
+    if (paused && this.pausedAt === null) this.pausedAt = wall;
+    else if (!paused && this.pausedAt !== null) { this.clockOffset -= wall - this.pausedAt; this.pausedAt = null; }
     this.tick();
   }
 
@@ -113,6 +123,7 @@ export class Server implements ServerContext {
   async start(): Promise<void> {
     const s = this.settings;
     this.tick();
+    native.setAutomove(s.slabAutomove); // -o no_modern / slab_automove=N
     this.timer = setInterval(() => {
       this.tick();
       native.reclaim(RECLAIM_PER_TICK);

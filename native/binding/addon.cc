@@ -423,6 +423,41 @@ Napi::Value SetMemLimit(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), remc_store_set_mem_limit(S(info)->store, static_cast<uint64_t>(F64(info, 0))));
 }
 
+// slabsReassign(src, dst) -> abi.REASSIGN id (slabs reassign; src/dst as memcached's int32s)
+Napi::Value SlabsReassign(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), remc_store_slabs_reassign(S(info)->store, static_cast<int32_t>(U32(info, 0)),
+                                                                 static_cast<int32_t>(U32(info, 1))));
+}
+
+// cachedump(cls, limit) -> [key Buffer, value length, exptime (Unix s, 0 = never), ...] for
+// stats cachedump: most recent first. The walk stops once the listing is surely over memcached's
+// 2 MiB output cap (protocol/admin.ts cuts it exactly).
+struct DumpCtx {
+  Napi::Env env;
+  Napi::Array out;
+  uint32_t n;
+  uint64_t bytes;
+};
+static int DumpOne(void* c, const uint8_t* key, uint32_t klen, uint32_t nbytes, int64_t exptime) {
+  DumpCtx* d = static_cast<DumpCtx*>(c);
+  d->out.Set(d->n++, Napi::Buffer<uint8_t>::Copy(d->env, key, klen));
+  d->out.Set(d->n++, static_cast<double>(nbytes));
+  d->out.Set(d->n++, static_cast<double>(exptime));
+  d->bytes += klen + 16;  // "ITEM  [ b;  s]\r\n" is 16 bytes before the numbers
+  return d->bytes > (2u << 20);
+}
+Napi::Value Cachedump(const Napi::CallbackInfo& info) {
+  DumpCtx d{info.Env(), Napi::Array::New(info.Env()), 0, 0};
+  remc_store_cachedump(S(info)->store, U32(info, 0), U32(info, 1), DumpOne, &d);
+  return d.out;
+}
+
+// setAutomove(mode): slabs automove 0|1|2
+Napi::Value SetAutomove(const Napi::CallbackInfo& info) {
+  remc_store_set_automove(S(info)->store, static_cast<int>(U32(info, 0)));
+  return info.Env().Undefined();
+}
+
 // itemSize(keyLen, valueLen, flags): memcached's item size arithmetic (for -I checks).
 Napi::Value ItemSize(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(
@@ -524,6 +559,11 @@ Napi::Object Abi(Napi::Env env) {
 #undef X
   abi.Set("MERR", merr);
   abi.Set("MODE", mode);
+  Napi::Object ra = Napi::Object::New(env);
+#define X(id) ra.Set(#id, static_cast<double>(REMC_REASSIGN_##id));
+  REMC_STORE_REASSIGN(X)
+#undef X
+  abi.Set("REASSIGN", ra);
   auto names = [&](const char* const* list, size_t n) {
     Napi::Array a = Napi::Array::New(env, n);
     for (size_t i = 0; i < n; i++) a.Set(static_cast<uint32_t>(i), list[i]);
@@ -587,6 +627,7 @@ Napi::Object Abi(Napi::Env env) {
 #define W(id) d.Set(#id, static_cast<double>(id));
   W(D_OP) W(D_ERR) W(D_FLAGS) W(D_START) W(D_END) W(D_KEY_OFF) W(D_KEY_LEN) W(D_DATA_OFF)
   W(D_DATA_LEN) W(D_N0_LO) W(D_N0_HI) W(D_N1_LO) W(D_N1_HI) W(D_N2_LO) W(D_N2_HI) W(D_AUX)
+  W(D_A_TOK) W(REMC_ADMIN_TOKENS_MAX)
   W(REMC_DF_NOREPLY) W(REMC_DF_LAST_KEY) W(REMC_DF_DATA_INCOMPLETE) W(REMC_DF_HAS_ARG)
   W(REMC_PS_OK) W(REMC_PS_FULL) W(REMC_PS_CLOSE) W(REMC_KEY_MAX) W(REMC_LINE_MAX)
   W(P_FAULT) W(P_INVALID)
@@ -627,6 +668,9 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   FN("setTime", SetTime)
   FN("reclaim", Reclaim)
   FN("setMemLimit", SetMemLimit)
+  FN("slabsReassign", SlabsReassign)
+  FN("setAutomove", SetAutomove)
+  FN("cachedump", Cachedump)
   FN("itemSize", ItemSize)
   FN("storeStats", StoreStats)
   FN("classStats", ClassStats)

@@ -12,21 +12,23 @@
  */
 #include "remc_abi.h"
 
-#define B(op) (1u << REMC_OP_##op)
-_Static_assert(REMC_OP_COUNT <= 32, "op masks are 32-bit");
+#define B(op) (1ull << REMC_OP_##op)
+_Static_assert(REMC_OP_COUNT <= 64, "op masks are 64-bit");
 
 #define M_GET (B(GET) | B(GETS) | B(GAT) | B(GATS))
 #define M_STORE (B(SET) | B(ADD) | B(REPLACE) | B(APPEND) | B(PREPEND) | B(CAS))
 #define M_KEY (M_GET | M_STORE | B(DELETE) | B(INCR) | B(DECR) | B(TOUCH))
-#define M_NOREPLY \
-  (M_STORE | B(DELETE) | B(INCR) | B(DECR) | B(TOUCH) | B(FLUSH_ALL) | B(VERBOSITY) | B(CACHE_MEMLIMIT))
+#define M_ADMIN (B(SLABS) | B(LRU) | B(LRU_CRAWLER) | B(WATCH) | B(EXTSTORE) | B(REFRESH_CERTS))
+#define M_NOREPLY                                                                             \
+  (M_STORE | B(DELETE) | B(INCR) | B(DECR) | B(TOUCH) | B(FLUSH_ALL) | B(VERBOSITY) |         \
+   B(CACHE_MEMLIMIT) | M_ADMIN)
 #define M_HAS_ARG (B(DELETE) | B(FLUSH_ALL) | B(STATS) | B(DEBUGTIME))
 #define M_EXPTIME (M_STORE | B(GAT) | B(GATS) | B(TOUCH) | B(FLUSH_ALL))
 #define M_N0_U32 (M_STORE | B(VERBOSITY) | B(CACHE_MEMLIMIT) | B(DEBUG_FAULT) | B(STATS))
-#define M_ALL (((1u << REMC_OP_COUNT) - 1) & ~1u) /* every op but NONE */
+#define M_ALL (((1ull << REMC_OP_COUNT) - 1) & ~1ull) /* every op but NONE */
 
 /* Which ops each parse error can come with (mirrors native/parser/text.c). */
-static const uint32_t err_ops[REMC_PERR_COUNT] = {
+static const uint64_t err_ops[REMC_PERR_COUNT] = {
     [REMC_PERR_NONE] = M_ALL & ~B(UNKNOWN),
     [REMC_PERR_ERROR] = B(UNKNOWN) | B(CACHE_MEMLIMIT) | B(DEBUGTIME),
     [REMC_PERR_BAD_FORMAT] = M_STORE | B(VERBOSITY) | B(DEBUG_FAULT),
@@ -151,7 +153,7 @@ int remc_validate(const remc_parse_io *io, const remc_parse_req *req, uint32_t w
   if (status == REMC_PS_FULL && n == 0) return REMC_V_NO_PROGRESS;
   if (resume && status != REMC_PS_FULL) return REMC_V_RESUME;
 
-  uint32_t enabled = M_ALL;
+  uint64_t enabled = M_ALL;
   if (!(req->opts & REMC_IN_DEBUGTIME)) enabled &= ~B(DEBUGTIME);
   if (!(req->opts & REMC_IN_FAULT_INJECTION)) enabled &= ~B(DEBUG_FAULT);
 
@@ -161,7 +163,7 @@ int remc_validate(const remc_parse_io *io, const remc_parse_req *req, uint32_t w
     const uint32_t op = d[D_OP], err = d[D_ERR], fl = d[D_FLAGS], s = d[D_START], e = d[D_END];
     const uint32_t ko = d[D_KEY_OFF], kl = d[D_KEY_LEN], dof = d[D_DATA_OFF], dl = d[D_DATA_LEN];
     if (op >= REMC_OP_COUNT) return REMC_V_OP;
-    const uint32_t bit = 1u << op;
+    const uint64_t bit = 1ull << op;
     if (!(bit & enabled)) return REMC_V_OP;
     if (op >= REMC_OP_MG) { /* meta commands: their own layout */
       int v = validate_meta(d, i == n - 1, len, consumed, status, prev_e);
@@ -232,6 +234,27 @@ int remc_validate(const remc_parse_io *io, const remc_parse_req *req, uint32_t w
 
     if (op == REMC_OP_QUIT && (i != n - 1 || why != REMC_CLOSE_QUIT)) return REMC_V_QUIT;
 
+    /* Admin commands: no numbers; D_AUX tokens of which the first ones' (offset, length) pairs
+     * lie in order inside the line, after the command name; unused pairs 0. Other text ops leave
+     * those words alone (root does not read them). */
+    if (bit & M_ADMIN) {
+      const uint32_t nt = d[D_AUX];
+      if (nt < 1 || nt > REMC_TOKENS_MAX) return REMC_V_NUMBER;
+      for (uint32_t w = D_N0_LO; w <= D_N2_HI; w++)
+        if (d[w]) return REMC_V_NUMBER;
+      const uint32_t ntok = nt - 1 < REMC_ADMIN_TOKENS_MAX ? nt - 1 : REMC_ADMIN_TOKENS_MAX;
+      uint32_t from = s + 1; /* past the command name's first byte at least */
+      for (uint32_t t = 0; t < REMC_ADMIN_TOKENS_MAX; t++) {
+        const uint32_t to = d[D_A_TOK + 2 * t], tl = d[D_A_TOK + 2 * t + 1];
+        if (t >= ntok) {
+          if (to || tl) return REMC_V_KEY;
+          continue;
+        }
+        if (tl == 0 || to < from || to > e || tl > e - to) return REMC_V_KEY;
+        from = to + tl + 1; /* tokens are separated by at least one space */
+      }
+    }
+
     prev_op = op, prev_s = s, prev_e = e, prev_fl = fl, prev_kend = ko + kl;
   }
   if (why == REMC_CLOSE_QUIT && (n == 0 || io->desc[(uint64_t)(n - 1) * REMC_DESC_WORDS + D_OP] !=
@@ -242,7 +265,7 @@ int remc_validate(const remc_parse_io *io, const remc_parse_req *req, uint32_t w
     /* the cut multiget is the last command: its last key lacks LAST_KEY and the next key lies
      * after it on the same line */
     const uint32_t *d = io->desc + (uint64_t)(n - 1) * REMC_DESC_WORDS;
-    if (!((1u << d[D_OP]) & M_GET) || d[D_ERR] || (d[D_FLAGS] & REMC_DF_LAST_KEY) ||
+    if (!((1ull << d[D_OP]) & M_GET) || d[D_ERR] || (d[D_FLAGS] & REMC_DF_LAST_KEY) ||
         d[D_START] != consumed || resume <= d[D_KEY_OFF] + d[D_KEY_LEN] || resume >= d[D_END])
       return REMC_V_RESUME;
   }

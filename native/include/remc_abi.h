@@ -33,9 +33,9 @@ extern "C" {
 #define REMC_TOKENS_MAX 24u        /* memcached's tokenizer sees at most 23 tokens + a terminal */
 
 /* Text commands: X(ID, "name"). The parser matches names; TS maps ids to handlers.
- * "bget" (ancient alias) is parsed as GET. The commands memcached knows but remcached does not
- * implement yet (slabs lru lru_crawler watch extstore refresh_certs) answer ERROR
- * (REMC_OP_UNKNOWN). */
+ * "bget" (ancient alias) is parsed as GET. SLABS..REFRESH_CERTS are the admin commands: one
+ * range, each one descriptor with its argument tokens (see "Admin descriptors"); their argument
+ * rules are protocol/admin.ts's. */
 #define REMC_TEXT_COMMANDS(X) \
   X(GET, "get")               \
   X(GETS, "gets")             \
@@ -60,6 +60,12 @@ extern "C" {
   X(CACHE_MEMLIMIT, "cache_memlimit") \
   X(DEBUGTIME, "debugtime")   \
   X(DEBUG_FAULT, "debug_fault") \
+  X(SLABS, "slabs")           \
+  X(LRU, "lru")               \
+  X(LRU_CRAWLER, "lru_crawler") \
+  X(WATCH, "watch")           \
+  X(EXTSTORE, "extstore")     \
+  X(REFRESH_CERTS, "refresh_certs") \
   REMC_META_COMMANDS(X)
 
 /* Meta commands (memcached 1.6.18 process_m*_command; native/parser/meta.c, protocol/meta.ts).
@@ -226,6 +232,17 @@ enum remc_merr {
 #undef REMC_X_ENUM
   REMC_MERR_COUNT
 };
+
+/*
+ * Admin descriptors (REMC_OP_SLABS..REMC_OP_REFRESH_CERTS): D_START/D_END the line; D_AUX =
+ * tokens on the line (command included, capped at 24 like memcached's tokenizer); D_FLAGS
+ * NOREPLY when the last of the first 23 tokens is "noreply" (memcached's set_noreply_maybe; the
+ * command decides whether it honours it); key, data and numbers 0. Words D_A_TOK + 2i and
+ * D_A_TOK + 2i + 1 hold the offset and length of argument token i (i = 0 is the token after the
+ * command name), for i < min(D_AUX - 1, REMC_ADMIN_TOKENS_MAX); the others are 0.
+ */
+#define REMC_ADMIN_TOKENS_MAX 8u
+enum remc_admin_desc_word { D_A_TOK = 16 };
 
 /* D_FLAGS bits */
 #define REMC_DF_NOREPLY         (1u << 0) /* memcached saw "noreply" as the last token: the reply

@@ -203,6 +203,10 @@ AI int long_get_line(const uint8_t *w, uint32_t pos, uint32_t len) {
  * but remcached does not implement answer ERROR, and, like every name dispatched by its first
  * letter, never get the HTTP check. */
 #define KNOWN_UNIMPLEMENTED (REMC_OP_COUNT + 1)
+_Static_assert(REMC_OP_MS == REMC_OP_MG + 1 && REMC_OP_MD == REMC_OP_MG + 2 &&
+                   REMC_OP_MA == REMC_OP_MG + 3 && REMC_OP_MN == REMC_OP_MG + 4 &&
+                   REMC_OP_ME == REMC_OP_MG + 5,
+               "match_name's meta letter places follow REMC_META_COMMANDS");
 
 AI uint32_t match_name(const uint8_t *w, uint32_t s, uint32_t n, uint32_t len, uint32_t opts,
                        int *http_check) {
@@ -211,14 +215,14 @@ AI uint32_t match_name(const uint8_t *w, uint32_t s, uint32_t n, uint32_t len, u
   uint8_t c0 = (uint8_t)a;
   *http_check = 0;
   if (c0 == 'm' && n == 2) { /* meta commands (meta.c); other 2-byte 'm' names: ERROR */
-    uint8_t c1 = (uint8_t)(a >> 8);
-    if (c1 == 'g') return REMC_OP_MG;
-    if (c1 == 's') return REMC_OP_MS;
-    if (c1 == 'd') return REMC_OP_MD;
-    if (c1 == 'a') return REMC_OP_MA;
-    if (c1 == 'n') return REMC_OP_MN;
-    if (c1 == 'e') return REMC_OP_ME;
-    return KNOWN_UNIMPLEMENTED;
+    /* The second letter's 1-based place in MG MS MD MA MN ME, 3 bits per letter 'a'..'s' in an
+     * immediate: an if-chain here becomes a lookup table in .rodata (gcc's switch conversion). */
+#define ML(c, k) ((uint64_t)(k) << (3 * ((c) - 'a')))
+    const uint64_t places = ML('g', 1) | ML('s', 2) | ML('d', 3) | ML('a', 4) | ML('n', 5) | ML('e', 6);
+#undef ML
+    uint32_t i = (uint32_t)(uint8_t)((uint8_t)(a >> 8) - 'a');
+    uint32_t k = i < 19 ? (uint32_t)(places >> (3 * i)) & 7 : 0;
+    return k ? REMC_OP_MG + k - 1 : KNOWN_UNIMPLEMENTED;
   }
   if (c0 == 'g') {
     if (n == 3 && a == PK3('g', 'e', 't')) return REMC_OP_GET;
@@ -231,7 +235,8 @@ AI uint32_t match_name(const uint8_t *w, uint32_t s, uint32_t n, uint32_t len, u
     if (n == 3 && a == PK3('s', 'e', 't')) return REMC_OP_SET;
     if (n == 5 && a == PK5('s', 't', 'a', 't', 's')) return REMC_OP_STATS;
     if (n == 8 && a == PK8('s', 'h', 'u', 't', 'd', 'o', 'w', 'n')) return REMC_OP_SHUTDOWN;
-    return REMC_OP_UNKNOWN; /* slabs included */
+    if (n == 5 && a == PK5('s', 'l', 'a', 'b', 's')) return REMC_OP_SLABS;
+    return REMC_OP_UNKNOWN;
   }
   if (c0 == 'a') {
     if (n == 3 && a == PK3('a', 'd', 'd')) return REMC_OP_ADD;
@@ -267,14 +272,29 @@ AI uint32_t match_name(const uint8_t *w, uint32_t s, uint32_t n, uint32_t len, u
   if (n == 4 && a == PK4('q', 'u', 'i', 't')) return REMC_OP_QUIT;
   if (n == 9 && a == PK8('v', 'e', 'r', 'b', 'o', 's', 'i', 't') && b == PK1('y'))
     return REMC_OP_VERBOSITY;
-  if ((n == 11 && a == PK8('l', 'r', 'u', '_', 'c', 'r', 'a', 'w') && b == PK3('l', 'e', 'r')) ||
-      (n == 5 && a == PK5('w', 'a', 't', 'c', 'h')) || (n == 3 && a == PK3('l', 'r', 'u')) ||
-      (n == 8 && a == PK8('e', 'x', 't', 's', 't', 'o', 'r', 'e')) ||
-      (n == 13 && a == PK8('r', 'e', 'f', 'r', 'e', 's', 'h', '_') &&
-       b == PK5('c', 'e', 'r', 't', 's')))
-    return KNOWN_UNIMPLEMENTED;
+  /* admin commands (dispatched by name in memcached: no HTTP check either) */
+  if (n == 11 && a == PK8('l', 'r', 'u', '_', 'c', 'r', 'a', 'w') && b == PK3('l', 'e', 'r'))
+    return REMC_OP_LRU_CRAWLER;
+  if (n == 3 && a == PK3('l', 'r', 'u')) return REMC_OP_LRU;
+  if (n == 5 && a == PK5('w', 'a', 't', 'c', 'h')) return REMC_OP_WATCH;
+  if (n == 8 && a == PK8('e', 'x', 't', 's', 't', 'o', 'r', 'e')) return REMC_OP_EXTSTORE;
+  if (n == 13 && a == PK8('r', 'e', 'f', 'r', 'e', 's', 'h', '_') && b == PK5('c', 'e', 'r', 't', 's'))
+    return REMC_OP_REFRESH_CERTS;
   *http_check = 1;
   return REMC_OP_UNKNOWN;
+}
+
+/* Admin commands: the offsets and lengths of the first REMC_ADMIN_TOKENS_MAX argument tokens
+ * of the line [p, le) (p just past the command name) into words D_A_TOK.., unused pairs 0. */
+AI void admin_tokens(const uint8_t *w, uint32_t p, uint32_t le, uint32_t *d) {
+  uint32_t i = 0;
+  for (p = skip_sp(w, p, le); p < le && i < REMC_ADMIN_TOKENS_MAX; i++) {
+    uint32_t q = tok_end(w, p, le);
+    d[D_A_TOK + 2 * i] = p;
+    d[D_A_TOK + 2 * i + 1] = q - p;
+    p = skip_sp(w, q, le);
+  }
+  for (; i < REMC_ADMIN_TOKENS_MAX; i++) d[D_A_TOK + 2 * i] = d[D_A_TOK + 2 * i + 1] = 0;
 }
 
 /* The meta commands: meta.c is part of this translation unit (see there why). */
@@ -544,6 +564,10 @@ void remc_parse(remc_parse_io *io, const uint8_t *w) {
       }
     } else if (op == REMC_OP_SHUTDOWN) {
       if (nt >= 2) koff = a1, klen = z1 - a1;
+    } else if (op >= REMC_OP_SLABS && op <= REMC_OP_REFRESH_CERTS) {
+      /* admin commands: the tokens go to root, which applies memcached's argument rules */
+      flags = noreply;
+      admin_tokens(w, c1, le, d);
     } else if (op == REMC_OP_VERSION) {
       /* extra arguments ignored (1.6) */
     } else if (op == REMC_OP_QUIT) {

@@ -227,7 +227,7 @@ static const tcase cases[] = {
     T("GET foo\r\n", "UNKNOWN:ERROR => OK 9"),
     T("get\tk\r\n", "UNKNOWN:ERROR => OK 7"),             /* TAB is part of the token */
     T("mx\r\n", "UNKNOWN:ERROR => OK 4"),                 /* two-letter m*: meta or ERROR */
-    T("slabs reassign 1 2\r\n", "UNKNOWN:ERROR => OK 20"),
+    T("slabs reassign 1 2\r\n", "SLABS aux=4 => OK 20"),    /* admin: tokens for protocol/admin.ts */
     /* HTTP guard: only names not dispatched by their first letter; last of the first 23 tokens */
     T("GET / HTTP/1.1\r\n", "=> CLOSE:HTTP 16"),          /* EOF, no bytes */
     T("HTTP/1.1\r\n", "=> CLOSE:HTTP 10"),
@@ -238,8 +238,8 @@ static const tcase cases[] = {
     T("x HTTP/1.1\r\n", "UNKNOWN:ERROR => OK 12"),        /* one-byte command: ERROR first */
     T("gx HTTP/1.1\r\n", "UNKNOWN:ERROR => OK 13"),
     T("sx HTTP/1.1\r\n", "UNKNOWN:ERROR => OK 13"),
-    T("lru_crawler x HTTP/1.1\r\n", "UNKNOWN:ERROR => OK 24"),
-    T("watch HTTP/1.1\r\n", "UNKNOWN:ERROR => OK 16"),
+    T("lru_crawler x HTTP/1.1\r\n", "LRU_CRAWLER aux=3 => OK 24"),
+    T("watch HTTP/1.1\r\n", "WATCH aux=2 => OK 16"),
     T("misbehave HTTP/1.1\r\n", "=> CLOSE:HTTP 20"),      /* debug builds only: unknown here */
     T("mgx HTTP/1.1\r\n", "=> CLOSE:HTTP 14"),
     T("GET k0 k1 k2 k3 k4 k5 k6 k7 k8 k9 k10 k11 k12 k13 k14 k15 k16 k17 k18 k19 k20 HTTP/1.1 x\r\n",

@@ -1,0 +1,332 @@
+// memcached 1.6.18's admin commands (proto_text.c process_slabs_command, process_lru_command,
+// process_lru_crawler_command, process_watch_command, process_memlimit_command, the `stats
+// detail` / `stats cachedump` subcommands) and the per-prefix stats (stats_prefix.c). The parser
+// hands over the argument tokens (remc_abi.h "Admin descriptors"); every argument rule is here.
+// Runs in root; reads the window only at validated token offsets.
+import { abi, native } from '../native/index.ts';
+import type { ServerContext } from './context.ts';
+import type { Output } from './output.ts';
+import { R, REASSIGN_REPLY } from './replies.ts';
+
+const K = abi.K as Record<string, number>;
+const D_AUX = K.D_AUX!, D_A_TOK = K.D_A_TOK!, TOKENS_MAX = K.REMC_ADMIN_TOKENS_MAX!;
+const D_N0_LO = K.D_N0_LO!, D_N1_LO = K.D_N1_LO!, D_DATA_OFF = K.D_DATA_OFF!, D_DATA_LEN = K.D_DATA_LEN!;
+const D_FLAGS = K.D_FLAGS!, DF_HAS_ARG = K.REMC_DF_HAS_ARG!;
+const OP = abi.OP as Record<string, number>;
+
+/** MAX_NUMBER_OF_SLAB_CLASSES: class ids are 1..63 */
+const MAX_CLASSES = 64;
+/** item_cachedump's output cap */
+const CACHEDUMP_MAX = 2 * 1024 * 1024;
+
+// ---- numbers as memcached's util.c parses them (strtoul/strtol/strtod in the C locale, then
+// the byte after the number must end the token or be isspace) ----
+const SPACE = /^[ \t\n\v\f\r]*/;
+function strto64(s: string): bigint | null {
+  const m = /^[ \t\n\v\f\r]*([+-]?)(\d+)([\s\S]*)$/.exec(s);
+  if (!m || (m[3] !== '' && !/^[ \t\n\v\f\r]/.test(m[3]!))) return null;
+  const v = BigInt(m[2]!);
+  if (v > 0xffffffffffffffffn) return null; // ERANGE
+  return m[1] === '-' ? -v : v;
+}
+/** safe_strtoul: "-5" fails, "-18446744073709551611" is 5; the 32-bit result truncated */
+export function safeStrtoul(s: string): number | null {
+  const v = strto64(s);
+  if (v === null) return null;
+  const u = BigInt.asUintN(64, v);
+  if (u >= 1n << 63n && s.includes('-')) return null;
+  return Number(BigInt.asUintN(32, u));
+}
+/** safe_strtol: a signed long, truncated to int32 */
+export function safeStrtol(s: string): number | null {
+  const v = strto64(s);
+  if (v === null || v > 0x7fffffffffffffffn || v < -0x8000000000000000n) return null;
+  return Number(BigInt.asIntN(32, v));
+}
+/** safe_strtod (decimal forms, inf, nan) */
+export function safeStrtod(s: string): number | null {
+  const t = s.replace(SPACE, '');
+  const m = /^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan)/i.exec(t);
+  if (!m) return null;
+  const rest = t.slice(m[0].length);
+  if (rest !== '' && !/^[ \t\n\v\f\r]/.test(rest)) return null;
+  const v = /inf/i.test(m[0]) ? (m[0].startsWith('-') ? -Infinity : Infinity) : Number(m[0]);
+  if (!/inf/i.test(m[0]) && !Number.isFinite(v)) return null; // ERANGE
+  return v;
+}
+
+// ---- per-prefix stats (stats detail): memcached's 256-bucket table, hashed with murmur3 ----
+function murmur3(key: Buffer): number {
+  let h = 0;
+  const n = key.length, nb = n >>> 2;
+  const c1 = 0xcc9e2d51, c2 = 0x1b873593;
+  for (let i = 0; i < nb; i++) {
+    let k = key.readUInt32LE(i * 4);
+    k = Math.imul(k, c1); k = (k << 15) | (k >>> 17); k = Math.imul(k, c2);
+    h ^= k; h = (h << 13) | (h >>> 19); h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  let k = 0;
+  const t = nb * 4;
+  switch (n & 3) {
+    case 3: k ^= key[t + 2]! << 16; // falls through
+    case 2: k ^= key[t + 1]! << 8; // falls through
+    case 1: k ^= key[t]!; k = Math.imul(k, c1); k = (k << 15) | (k >>> 17); k = Math.imul(k, c2); h ^= k;
+  }
+  h ^= n;
+  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16;
+  return h >>> 0;
+}
+
+interface PrefixEntry { prefix: Buffer; get: number; hit: number; set: number; del: number }
+
+export class PrefixStats {
+  private buckets: PrefixEntry[][] = Array.from({ length: 256 }, () => []);
+  constructor(private readonly delimiter: number) {}
+
+  /** stats_prefix_find: the key's prefix up to the delimiter; keys without one are not counted */
+  private find(w: Uint8Array, off: number, len: number): PrefixEntry | null {
+    let n = 0;
+    while (n < len && w[off + n] !== 0 && w[off + n] !== this.delimiter) n++;
+    if (n >= len || w[off + n] !== this.delimiter) return null;
+    const prefix = Buffer.from(w.subarray(off, off + n));
+    const bucket = this.buckets[murmur3(prefix) % 256]!;
+    // QUIRK (strncmp over the new prefix's length): an entry that starts with it matches
+    for (const e of bucket) if (e.prefix.length >= n && e.prefix.subarray(0, n).equals(prefix)) return e;
+    const e = { prefix, get: 0, hit: 0, set: 0, del: 0 };
+    bucket.unshift(e);
+    return e;
+  }
+  recordGet(w: Uint8Array, off: number, len: number, hit: boolean): void {
+    const e = this.find(w, off, len);
+    if (e) { e.get++; if (hit) e.hit++; }
+  }
+  recordSet(w: Uint8Array, off: number, len: number): void {
+    const e = this.find(w, off, len);
+    if (e) e.set++;
+  }
+  recordDelete(w: Uint8Array, off: number, len: number): void {
+    const e = this.find(w, off, len);
+    if (e) e.del++;
+  }
+  clear(): void { for (const b of this.buckets) b.length = 0; }
+  dump(out: Output): void {
+    for (const b of this.buckets) {
+      for (const e of b) {
+        out.ascii('PREFIX ');
+        out.copy(e.prefix, 0, e.prefix.length);
+        out.ascii(` get ${e.get} hit ${e.hit} set ${e.set} del ${e.del}\r\n`);
+      }
+    }
+    out.bytes(R.END);
+  }
+}
+
+export class Admin {
+  readonly prefixes: PrefixStats;
+
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly out: Output,
+    private readonly window: Buffer,
+    private readonly desc: Uint32Array,
+  ) {
+    this.prefixes = new PrefixStats(ctx.settings.prefixDelimiter.charCodeAt(0));
+  }
+
+  /** Argument token i of the admin descriptor at b (undefined past the ones given). */
+  private tok(b: number, i: number): string | undefined {
+    const d = this.desc;
+    if (i >= TOKENS_MAX || i >= d[b + D_AUX]! - 1) return undefined;
+    const off = d[b + D_A_TOK + 2 * i]!;
+    return this.window.toString('latin1', off, off + d[b + D_A_TOK + 2 * i + 1]!);
+  }
+
+  /** slabs, lru, lru_crawler, watch, extstore, refresh_certs */
+  exec(b: number, op: number, noreply: boolean): void {
+    const ntokens = this.desc[b + D_AUX]! + 1; // memcached counts the terminal token
+    let reply: Buffer | null;
+    switch (op) {
+      case OP.SLABS: reply = this.slabs(b, ntokens, noreply); break;
+      case OP.LRU: reply = noreply ? null : this.lru(b, ntokens); break;
+      case OP.LRU_CRAWLER: reply = this.lruCrawler(b, ntokens); break;
+      case OP.WATCH: reply = noreply ? null : this.watch(b, ntokens); break;
+      case OP.REFRESH_CERTS: reply = R.TLS_NOT_ENABLED; break; // remcached has no TLS
+      default: reply = R.ERROR; // extstore: memcached built without extstore
+    }
+    if (reply) this.out.bytes(reply);
+  }
+
+  private slabs(b: number, ntokens: number, noreply: boolean): Buffer | null {
+    const s = this.ctx.settings;
+    const sub = this.tok(b, 0);
+    if (ntokens === 5 && sub === 'reassign') {
+      if (!s.slabReassign) return R.SLAB_REASSIGN_DISABLED;
+      const src = safeStrtol(this.tok(b, 1)!), dst = safeStrtol(this.tok(b, 2)!);
+      if (src === null || dst === null) return R.BAD_FORMAT;
+      return REASSIGN_REPLY[native.slabsReassign(src, dst)]!;
+    }
+    if (ntokens >= 4 && sub === 'automove') {
+      // the only slabs form that honours noreply (set_noreply_maybe), errors included
+      const r = this.automove(b, ntokens);
+      return noreply ? null : r;
+    }
+    return R.ERROR;
+  }
+
+  private automove(b: number, ntokens: number): Buffer {
+    const s = this.ctx.settings;
+    const arg = this.tok(b, 1)!;
+    if (arg === 'ratio') {
+      const ratio = ntokens < 5 ? null : safeStrtod(this.tok(b, 2)!);
+      if (ratio === null) return R.ERROR;
+      s.slabAutomoveRatio = ratio;
+      return R.OK;
+    }
+    const level = safeStrtoul(arg);
+    if (level === null) return R.BAD_FORMAT;
+    if (level > 2) return R.ERROR;
+    s.slabAutomove = level;
+    native.setAutomove(level);
+    return R.OK;
+  }
+
+  private lru(b: number, ntokens: number): Buffer {
+    const s = this.ctx.settings;
+    const sub = this.tok(b, 0);
+    if (sub === 'tune' && ntokens >= 7) {
+      const hot = safeStrtoul(this.tok(b, 1)!), warm = safeStrtoul(this.tok(b, 2)!);
+      const hotFactor = safeStrtod(this.tok(b, 3)!), factor = safeStrtod(this.tok(b, 4)!);
+      if (hot === null || warm === null || hotFactor === null || factor === null) return R.ERROR;
+      if (((hot + warm) >>> 0) > 80) return R.LRU_PCTS; // uint32 sum, as memcached adds them
+      if (factor <= 0 || hotFactor <= 0) return R.LRU_FACTORS;
+      s.hotLruPct = hot; s.warmLruPct = warm; s.hotMaxFactor = hotFactor; s.warmMaxFactor = factor;
+      return R.OK;
+    }
+    // CVE-2019-11596: mode and temp_ttl need their argument (ntokens >= 4)
+    if (sub === 'mode' && ntokens >= 4 && s.lruMaintainer) {
+      const mode = this.tok(b, 1);
+      if (mode === 'flat') s.lruSegmented = false;
+      else if (mode === 'segmented') s.lruSegmented = true;
+      else return R.ERROR;
+      return R.OK;
+    }
+    if (sub === 'temp_ttl' && ntokens >= 4 && s.lruMaintainer) {
+      const ttl = safeStrtol(this.tok(b, 1)!);
+      if (ttl === null) return R.ERROR;
+      if (ttl < 0) s.tempLru = false;
+      else { s.tempLru = true; s.temporaryTtl = ttl; }
+      return R.OK;
+    }
+    return R.ERROR;
+  }
+
+  /** lru_crawler_crawl's class list: "all", "hash", or ids 1..63 separated by commas */
+  private crawlClasses(list: string): Buffer | number[] {
+    if (list === 'all' || list === 'hash') return [];
+    const ids: number[] = [];
+    for (const p of list.split(',')) {
+      if (p === '') continue; // strtok skips empty fields
+      const id = safeStrtoul(p);
+      if (id === null || id < 1 || id >= MAX_CLASSES) return R.CRAWLER_BADCLASS;
+      ids.push(id);
+    }
+    return ids.length ? ids : R.CRAWLER_NOTSTARTED;
+  }
+
+  private lruCrawler(b: number, ntokens: number): Buffer | null {
+    const s = this.ctx.settings;
+    const sub = this.tok(b, 0);
+    if (ntokens === 4 && sub === 'crawl') {
+      if (!s.lruCrawler) return R.CRAWLER_DISABLED;
+      const classes = this.crawlClasses(this.tok(b, 1)!);
+      if (classes instanceof Buffer) return classes;
+      // the store's reclaimer is remcached's crawler: run a pass now
+      native.reclaim(s.lruCrawlerTocrawl || 10000);
+      return R.OK;
+    }
+    if (ntokens === 4 && sub === 'metadump') {
+      if (!s.lruCrawler) return R.CRAWLER_DISABLED;
+      if (this.ctx.settings.disableDumping) return R.METADUMP_DISABLED;
+      const classes = this.crawlClasses(this.tok(b, 1)!);
+      if (classes instanceof Buffer) return classes;
+      // TODO(metadump): the item lines need last access / cas / fetched from the store
+      return R.END;
+    }
+    if (ntokens === 4 && (sub === 'tocrawl' || sub === 'sleep')) {
+      const n = safeStrtoul(this.tok(b, 1)!);
+      if (n === null) return R.BAD_FORMAT;
+      if (sub === 'tocrawl') { s.lruCrawlerTocrawl = n; return R.OK; }
+      if (n > 1000000) return R.CRAWLER_SLEEP;
+      s.lruCrawlerSleep = n;
+      return R.OK;
+    }
+    if (ntokens === 3 && sub === 'enable') {
+      if (s.lruCrawler) return R.CRAWLER_START_FAILED; // its thread is already running
+      s.lruCrawler = true;
+      return R.OK;
+    }
+    if (ntokens === 3 && sub === 'disable') {
+      s.lruCrawler = false;
+      return R.OK;
+    }
+    return R.ERROR;
+  }
+
+  private watch(b: number, ntokens: number): Buffer | null {
+    if (this.ctx.settings.disableWatch) return R.WATCH_DISABLED;
+    const known = ['rawcmds', 'evictions', 'fetchers', 'mutations', 'sysevents', 'connevents',
+      'proxyreqs', 'proxyevents', 'proxyuser', 'deletions'];
+    for (let i = 0; i < ntokens - 2; i++) {
+      const t = this.tok(b, i);
+      if (t !== undefined && !known.includes(t)) return R.ERROR;
+    }
+    // TODO(watch): memcached then turns the connection into a log stream; remcached answers OK
+    // and keeps serving commands on it.
+    return R.OK;
+  }
+
+  /** stats detail on|off|dump (process_stats_detail) */
+  statsDetail(b: number, ntokens: number): void {
+    const d = this.desc;
+    const arg = ntokens < 4 ? '' : this.window.toString('latin1', d[b + D_DATA_OFF]!, d[b + D_DATA_OFF]! + d[b + D_DATA_LEN]!);
+    if (arg === 'on') { this.ctx.settings.detailEnabled = true; this.out.bytes(R.OK); }
+    else if (arg === 'off') { this.ctx.settings.detailEnabled = false; this.out.bytes(R.OK); }
+    else if (arg === 'dump') this.prefixes.dump(this.out);
+    else this.out.bytes(R.STATS_DETAIL_USAGE);
+  }
+
+  /** stats cachedump <class> <limit> (process_stat, item_cachedump) */
+  statsCachedump(b: number, ntokens: number): void {
+    const d = this.desc, out = this.out;
+    if (this.ctx.settings.disableDumping) { out.bytes(R.CACHEDUMP_DISABLED); return; }
+    if (ntokens < 5) { out.bytes(R.CACHEDUMP_BAD_LINE); return; }
+    if (!(d[b + D_FLAGS]! & DF_HAS_ARG)) { out.bytes(R.BAD_FORMAT); return; }
+    const id = d[b + D_N0_LO]!, limit = d[b + D_N1_LO]!;
+    if (id >= MAX_CLASSES) { out.bytes(R.ILLEGAL_SLAB_ID); return; }
+    const items = native.cachedump(id, limit);
+    let size = 0;
+    for (let i = 0; i < items.length; i += 3) {
+      const key = items[i] as Buffer;
+      const tail = ` [${items[i + 1] as number} b; ${items[i + 2] as number} s]\r\n`;
+      const len = 5 + key.length + tail.length;
+      if (size + len + 6 > CACHEDUMP_MAX) break; // memcached's 2 MiB buffer (with room for END)
+      size += len;
+      out.ascii('ITEM ');
+      out.copy(key, 0, key.length);
+      out.ascii(tail);
+    }
+    out.bytes(R.END);
+  }
+
+  /** cache_memlimit <MB> (process_memlimit_command); the parser refused non-numbers (ERROR) */
+  memlimit(mb: number, noreply: boolean): void {
+    let reply: Buffer;
+    if (mb < 8) reply = R.MEMLIMIT_TOO_SMALL;
+    else if (mb > 1000000000) reply = R.MEMLIMIT_NOT_BYTES;
+    else if (native.setMemLimit(mb * 1024 * 1024) === 0) {
+      this.ctx.settings.memoryLimitMb = mb;
+      reply = R.OK;
+    } else reply = R.MEMLIMIT_FAILED;
+    if (!noreply) this.out.bytes(reply);
+  }
+}
