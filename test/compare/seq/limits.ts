@@ -74,7 +74,7 @@ const evict: Group = {
 // -c 20: memcached reserves fds for itself, so only a few client connections fit; the next ones get
 // the error and are closed; after a close there is room again.
 const connSteps: Step[] = [];
-for (let i = 1; i <= 10; i++) connSteps.push({ conn: `c${i}`, quietMs: 60, ...(i === 1 ? { sleepMs: 200 } : {}) });
+for (let i = 1; i <= 10; i++) connSteps.push({ conn: `c${i}`, quietMs: 150, ...(i === 1 ? { sleepMs: 200 } : {}) });
 connSteps[9]!.expect = 'ERROR Too many open connections\r\n';
 connSteps[9]!.expectClosed = true;
 for (let i = 1; i <= 3; i++) connSteps.push({ conn: `c${i}`, send: 'version\r\n' });
@@ -172,9 +172,30 @@ const asciiAuth: Group = {
     seq('-Y: bad data terminator', 'set x 0 0 9\r\nuser passXX\r\n', 'get a\r\n'),
     seq('-Y: auth with other storage verbs', 'add x 0 0 9\r\nuser pass\r\n', 'get a\r\n'),
     seq('-Y: bad command line before auth', 'set x 0 0\r\n', 'set x 0 0 abc\r\n'),
-  ].map((s) => ({ ...s, wait: 'quiet' as const, quietMs: 80 })),
+  ].map((s) => ({ ...s, wait: 'quiet' as const, quietMs: 200 })), // generous: other work shares the machine
+};
+
+// -B: protocol forced. A binary VERSION request (magic 0x80, opcode 0x0b, no body).
+const BIN_VERSION = Buffer.concat([Buffer.from([0x80, 0x0b]), Buffer.alloc(22)]);
+const asciiOnly: Group = {
+  name: 'protocol forced -B ascii',
+  args: ['-B', 'ascii'],
+  sequences: [
+    seq('-B ascii: text works', 'version\r\n', set('b', '1'), 'get b\r\n'),
+    seq('-B ascii: a binary header is text (no LF yet)', { send: BIN_VERSION, wait: 'quiet' }, { send: 'version\r\n', versions: 0 }),
+  ],
+};
+// The sentinel is text, which a binary-only server reads as a packet header: read until quiet.
+const binaryOnly: Group = {
+  name: 'protocol forced -B binary',
+  args: ['-B', 'binary'],
+  sequences: [
+    seq('-B binary: a short text command waits for a full header', 'version\r\n'),
+    seq('-B binary: 24 bytes of text close the connection', { send: 'get aaaaaaaaaaaaaaaaaaaaaa\r\n', expectClosed: true }),
+    seq('-B binary: binary version answers', BIN_VERSION, Buffer.concat([BIN_VERSION, BIN_VERSION])),
+  ].map((s) => ({ ...s, wait: 'quiet' as const, quietMs: 200 })),
 };
 
 export const limitGroups: Array<Group & { casExact?: boolean }> = [
-  ...sizeGroups, oom, evict, connLimit, noFlush, shutdownOn, noCas, noDump, noWatch, noModern, asciiAuth,
+  ...sizeGroups, oom, evict, connLimit, noFlush, shutdownOn, noCas, noDump, noWatch, noModern, asciiAuth, asciiOnly, binaryOnly,
 ];
