@@ -347,6 +347,94 @@ int main(void) {
     free(w);
   }
 
+  /* ---- root never trusts the parser (DESIGN invariant 2): forged meta descriptors are refused */
+  {
+    static const char *const lines[] = {"mg k v k O123 T30 q\r\n", "ms Zm9v 2 b c MS F5\r\nhi\r\n",
+                                        "md k I C5\r\n", "ma k N0 J1 D2 MD\r\n", "me k\r\n", "mn\r\n"};
+    for (size_t li = 0; li < sizeof lines / sizeof *lines; li++) {
+      const char *in = lines[li];
+      uint32_t len = (uint32_t)strlen(in);
+      remc_parse_req req = {0};
+      req.len = len, req.desc_cap = CAP;
+      uint32_t saved[REMC_DESC_WORDS];
+      remc_parse_io_prepare(g_io, &req, 0);
+      remc_parse(g_io, (const uint8_t *)in);
+      CHECK(g_io->ndesc == 1 && remc_validate(g_io, &req, len) == 0, "valid: %s", in);
+      memcpy(saved, g_io->desc, sizeof saved);
+      uint32_t *d = g_io->desc;
+      const uint32_t op = d[D_OP];
+#define FORGED(what, ...)                                                            \
+  do {                                                                               \
+    memcpy(d, saved, sizeof saved);                                                  \
+    __VA_ARGS__;                                                                     \
+    CHECK(remc_validate(g_io, &req, len) != 0, "forged %s accepted for %s", what, in); \
+  } while (0)
+      FORGED("err out of range", d[D_ERR] = REMC_MERR_COUNT);
+      FORGED("unknown flag bit", d[D_FLAGS] |= REMC_DF_LAST_KEY);
+      FORGED("end past the window", d[D_END] = len + 1);
+      FORGED("start after end", d[D_START] = d[D_END]);
+      FORGED("word 31 set", d[31] = 1);
+      FORGED("word 30 set", d[30] = 7);
+      if (op == REMC_OP_MN) {
+        FORGED("mn with a key", d[D_KEY_OFF] = 3, d[D_KEY_LEN] = 1);
+        FORGED("mn with flags", d[D_M_NFLAGS] = 1, d[D_M_FLAGS0] = 'v');
+        continue;
+      }
+      FORGED("key outside the line", d[D_KEY_OFF] = len - 1, d[D_KEY_LEN] = 5);
+      FORGED("key of 251", d[D_KEY_LEN] = 251);
+      FORGED("no key", d[D_KEY_LEN] = 0);
+      FORGED("too many flags", d[D_M_NFLAGS] = REMC_META_FLAGS_MAX + 1);
+      FORGED("a letter past nflags", d[D_M_FLAGS4] = 'v');
+      FORGED("unknown letter", d[D_M_FLAGS0] = (d[D_M_FLAGS0] & ~0xffu) | 'x', d[D_M_NFLAGS] |= 1);
+      FORGED("noreply without q", d[D_FLAGS] ^= REMC_DF_NOREPLY);
+      FORGED("a number without its flag", d[D_M_RECACHE] = 5);
+      FORGED("a mode without M, or not a byte", d[D_M_MODE] = op == REMC_OP_MS || op == REMC_OP_MA ? 0x100 : 'I');
+      FORGED("a decoded length without b", d[D_M_KEY_DLEN] = op == REMC_OP_MS ? 99 : 1);
+      if (op == REMC_OP_MG) {
+        FORGED("duplicate letter", d[D_M_FLAGS0] = 'v' | 'v' << 8);
+        FORGED("opaque outside the line", d[D_M_OPAQUE_OFF] = len);
+        /* letters v k O T q: O becomes c, the opaque words stay */
+        FORGED("opaque without O", d[D_M_FLAGS0] = (d[D_M_FLAGS0] & ~0xff0000u) | (uint32_t)'c' << 16);
+        FORGED("an empty opaque", d[D_M_OPAQUE_LEN] = 0);
+        FORGED("data on mg", d[D_DATA_OFF] = d[D_END] - 1, d[D_DATA_LEN] = 0);
+        FORGED("incomplete on mg", d[D_FLAGS] |= REMC_DF_DATA_INCOMPLETE);
+        FORGED("an ms error on mg", d[D_ERR] = REMC_MERR_BAD_DATA_CHUNK);
+      }
+      if (op == REMC_OP_MS) {
+        FORGED("data length off by one", d[D_DATA_LEN]++);
+        FORGED("data inside the line", d[D_DATA_OFF] = d[D_START]);
+        FORGED("ms without data", d[D_DATA_OFF] = 0, d[D_DATA_LEN] = 0);
+        FORGED("decoded key longer than 3/4", d[D_M_KEY_DLEN] = 4);
+        FORGED("incomplete but complete", d[D_FLAGS] |= REMC_DF_DATA_INCOMPLETE);
+      }
+      if (op == REMC_OP_ME) FORGED("me with another flag", d[D_M_FLAGS0] = 'v', d[D_M_NFLAGS] = 1);
+      if (op == REMC_OP_MD || op == REMC_OP_MA) FORGED("a message md/ma never send", d[D_ERR] = REMC_MERR_DUP_FLAG);
+#undef FORGED
+    }
+    /* random forgeries: whatever is accepted still points inside the window */
+    for (int it = 0; it < 300000; it++) {
+      const char *in = lines[rnd(sizeof lines / sizeof *lines)];
+      uint32_t len = (uint32_t)strlen(in);
+      remc_parse_req req = {0};
+      req.len = len, req.desc_cap = CAP;
+      remc_parse_io_prepare(g_io, &req, 0);
+      remc_parse(g_io, (const uint8_t *)in);
+      uint32_t *d = g_io->desc;
+      for (int k = 1 + (int)rnd(3); k > 0; k--) {
+        uint32_t w = rnd(REMC_DESC_WORDS), v = rnd(6);
+        d[w] = v == 0 ? 0 : v == 1 ? d[w] + 1 : v == 2 ? d[w] - 1 : v == 3 ? len : v == 4 ? 0xffffffffu : rnd(len + 2);
+      }
+      if (remc_validate(g_io, &req, len) != 0) continue;
+      uint32_t s0 = d[D_START], e0 = d[D_END];
+      CHECK(s0 < e0 && e0 <= len, "accepted range [%u,%u) of %u", s0, e0, len);
+      CHECK((uint64_t)d[D_KEY_OFF] + d[D_KEY_LEN] <= e0 && (d[D_KEY_LEN] == 0 || d[D_KEY_OFF] >= s0), "accepted key");
+      CHECK((uint64_t)d[D_DATA_OFF] + d[D_DATA_LEN] <= e0, "accepted data");
+      if (d[D_OP] < REMC_OP_MG) continue; /* a text op: root never reads words 16.. */
+      CHECK((uint64_t)d[D_M_OPAQUE_OFF] + d[D_M_OPAQUE_LEN] <= e0, "accepted opaque");
+      CHECK(d[D_M_NFLAGS] <= REMC_META_FLAGS_MAX, "accepted nflags");
+    }
+  }
+
   printf("meta_test: %d cases, %d checks, %d failures\n", g_cases, checks, failures);
   return failures != 0;
 }
