@@ -196,6 +196,7 @@ const COMMANDS = [
   'incr sp:n 5\r\n', 'decr sp:n 18446744073709551615\r\n', 'touch sp:a 100\r\n', 'stats bogus\r\n', 'version\r\n',
   'verbosity 0\r\n', 'set sp:c 0 0 3\r\nabcd\r\n', 'get\n', 'set sp:d 0 0 1\nx\r\n', 'GET / HTTP/1.1\r\n',
   'delete sp:a 5\r\n', 'quit\r\n', 'bogus\0cmd\r\n',
+  'ms sp:m 2 T0 F5\r\nhi\r\n', 'mg sp:a v f t k s O1\r\n', 'ma sp:n D3 v\r\n', 'md sp:a q\r\nmn\r\n', 'mg nope v q k\r\nmn\r\n',
 ];
 
 test('every command split at every byte answers as in one write; truncated commands then close', async () => {
@@ -256,6 +257,25 @@ test('NUL bytes everywhere', async () => {
   const r = await fresh('set nul:v 0 0 5\r\n\0a\0b\0\r\nget nul:v\r\n', 20, 'END\r\n');
   assert.is(r.reply.toString('latin1'), 'STORED\r\nVALUE nul:v 0 5\r\n\0a\0b\0\r\nEND\r\n', 'NULs in a value are data');
   await assertHealthy('NUL bytes');
+});
+
+test('meta commands with hostile flags and tokens', async () => {
+  const lines = [
+    'mg k Fabc', `mg k ${'v '.repeat(25)}`, `mg k O${'o'.repeat(40)}`, 'mg !!!! b v', 'mg Zm9v= b v', 'mg k N-1 v', 'mg k T99999999999999999999',
+    'ms k 2147483647 T0', 'ms k -1', 'ms k 4294967296', 'ms k 2 MZ', 'ms k 2 F-1\r\nhi', 'ms k 2 C18446744073709551616\r\nhi',
+    'ma k D18446744073709551616', 'ma k J-1 N0', 'ma k MX', 'md k C-1', 'md k T-1 I', `me ${'k'.repeat(300)}`, 'mg', 'ms', 'mn x y z',
+    `mg ${'k'.repeat(251)} v`, `mg ${Buffer.alloc(300, 'QUFB').toString()} b v`, 'mg k \0 v', 'mg k v\0', `mg k ${'Oa '.repeat(300)}`,
+  ];
+  for (const line of lines) {
+    const c = await Conn.open(server.port);
+    c.send(line + '\r\n');
+    await sleep(2);
+    // an `ms` may be reading (or swallowing) its data block now: only the server's health counts
+    if (line.startsWith('ms ')) await c.settle(20, 500);
+    else await inSyncOrClosed(c, JSON.stringify(line.slice(0, 40)));
+    c.close();
+  }
+  await assertHealthy('meta');
 });
 
 test('hostile data blocks: short, long, wrong terminator, huge declared size, client gone mid-value', async () => {
