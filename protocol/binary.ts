@@ -8,7 +8,8 @@ import type { SaslPlain } from '../server/sasl.ts';
 import type { ServerContext } from './context.ts';
 import type { Output } from './output.ts';
 import { BIN_BODY, BIN_ERROR_BODY, BIN_STATUS as ST } from './replies.ts';
-import { writeConnStats, writeGeneralStats, writeItemStats, writeSettingsStats, writeSlabStats } from './stats.ts';
+import { writeGeneralStats, writeItemStats, writeSettingsStats, writeSlabStats } from './stats.ts';
+import type { PrefixStats } from './admin.ts';
 import { After, type TextConn } from './text.ts';
 
 const K = abi.K as Record<string, number>;
@@ -67,6 +68,9 @@ export class BinaryProtocol {
     private readonly desc: Uint32Array,
     private readonly res: Float64Array,
     private readonly sasl: SaslPlain | null,
+    /** `stats detail` per-prefix counts, shared with the text protocol (memcached records binary
+     *  gets, sets and deletes there too) */
+    private readonly prefixes: PrefixStats | null = null,
   ) {}
 
   // ---- response packets ---------------------------------------------------------------------
@@ -150,6 +154,7 @@ export class BinaryProtocol {
       case OP.SET: case OP.ADD: case OP.REPLACE: case OP.APPEND: case OP.PREPEND:
         return this.update(conn, b, op, quiet, len);
       case OP.DELETE: {
+        if (this.prefixes && this.ctx.settings.detailEnabled) this.prefixes.recordDelete(this.window, d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!);
         const r = native.del(d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, d[b + DB_CAS_HI]!, d[b + DB_CAS_LO]!);
         if (r === STORE.DELETED) { if (!quiet) this.ok(b); } else this.error(b, r === STORE.EXISTS ? ST.KEY_EEXISTS : ST.KEY_ENOENT);
         return After.CONTINUE;
@@ -221,6 +226,7 @@ export class BinaryProtocol {
     if (touch) c.cmd_touch++;
     else c.cmd_get++;
     const n = native.get(keyOff, keyLen, 1, touch ? 1 : 0, touch ? d[b + D_N1_LO]! : 0);
+    if (this.prefixes && this.ctx.settings.detailEnabled) this.prefixes.recordGet(this.window, keyOff, keyLen, n >= 0);
     if (n < 0) {
       if (quiet) return;
       if (withKey) {
@@ -267,6 +273,7 @@ export class BinaryProtocol {
       return After.NEED;
     }
     this.ctx.counters.cmd_set++;
+    if (this.prefixes && this.ctx.settings.detailEnabled) this.prefixes.recordSet(this.window, keyOff, keyLen);
     const casHi = d[b + DB_CAS_HI]!, casLo = d[b + DB_CAS_LO]!;
     // A non-zero CAS turns SET/ADD/REPLACE into a compare-and-set; APPEND/PREPEND compare it too.
     const mode = !concat && (casHi | casLo) !== 0 ? MODE.CAS! : STORE_MODE[op]!;
@@ -341,23 +348,43 @@ export class BinaryProtocol {
     const group = keyLen ? this.window.toString('latin1', d[b + D_KEY_OFF]!, d[b + D_KEY_OFF]! + keyLen) : '';
     out.ensure(256 * 1024);
     const mark = out.pos;
-    switch (group) {
-      case '': writeGeneralStats(out, ctx); break;
-      case 'settings': writeSettingsStats(out, ctx); break;
-      case 'items': writeItemStats(out); break;
-      case 'slabs': writeSlabStats(out); break;
-      case 'conns': writeConnStats(out, ctx); break;
-      case 'sizes': out.ascii('STAT sizes_status disabled\r\n'); break;
-      case 'reset': {
-        const c = ctx.counters;
-        c.cmd_get = c.cmd_set = c.cmd_flush = c.cmd_touch = c.cmd_meta = 0;
-        c.bytes_read = c.bytes_written = c.total_connections = c.rejected_connections = 0;
-        break;
-      }
-      case 'detail on': case 'detail off': break;
-      default:
-        this.error(b, ST.KEY_ENOENT);
+    // memcached's process_bin_stat: "reset", "settings" and "detail" are prefix matches; the
+    // groups of get_stats (items, slabs, sizes) exact ones; "conns" is text-only.
+    if (keyLen === 0) {
+      writeGeneralStats(out, ctx);
+    } else if (group.startsWith('reset')) {
+      const c = ctx.counters;
+      c.cmd_get = c.cmd_set = c.cmd_flush = c.cmd_touch = c.cmd_meta = 0;
+      c.bytes_read = c.bytes_written = c.total_connections = c.rejected_connections = 0;
+      this.prefixes?.clear();
+    } else if (group.startsWith('settings')) {
+      writeSettingsStats(out, ctx);
+    } else if (group.startsWith('detail')) {
+      const sub = group.slice(6);
+      if (sub.startsWith(' dump')) {
+        // one stat, "detailed", whose value is the whole text dump (END included)
+        if (this.prefixes) this.prefixes.dump(out); else out.ascii('END\r\n');
+        const dump = Buffer.from(out.buf.subarray(mark, out.pos));
+        out.pos = mark;
+        out.ensure(HEADER + 8 + dump.length);
+        this.header(b, ST.SUCCESS, 8, 0, 8 + dump.length, 0);
+        out.ascii('detailed');
+        out.bytes(dump);
+        this.ok(b);
         return;
+      }
+      if (sub.startsWith(' on')) ctx.settings.detailEnabled = true;
+      else if (sub.startsWith(' off')) ctx.settings.detailEnabled = false;
+      else { this.error(b, ST.KEY_ENOENT); return; }
+    } else if (group === 'items') {
+      writeItemStats(out, ctx);
+    } else if (group === 'slabs') {
+      writeSlabStats(out);
+    } else if (group === 'sizes') {
+      out.ascii('STAT sizes_status disabled\r\n');
+    } else {
+      this.error(b, ST.KEY_ENOENT);
+      return;
     }
     if (out.pos < mark) { // the renderer spilled (never for these sizes): send it as text rather than lose it
       this.ok(b);

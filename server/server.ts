@@ -8,6 +8,7 @@ import { Output } from '../protocol/output.ts';
 import { registerStatsArray } from '../protocol/stats.ts';
 import { TextProtocol } from '../protocol/text.ts';
 import { BinaryProtocol } from '../protocol/binary.ts';
+import type { PrefixStats } from '../protocol/admin.ts';
 import { SaslPlain } from './sasl.ts';
 import { R } from '../protocol/replies.ts';
 import type { Settings } from './config.ts';
@@ -62,13 +63,16 @@ export class Server implements ServerContext {
     registerStatsArray(init.stats);
     this.startedAt = Math.floor(Date.now() / 1000);
     const out = new Output();
+    const text = new TextProtocol(this, out, init.window, init.desc, init.res);
     this.loop = {
       window: init.window,
       desc: init.desc,
       res: init.res,
       out,
-      text: new TextProtocol(this, out, init.window, init.desc, init.res),
-      binary: new BinaryProtocol(this, out, init.window, init.desc, init.res, settings.enableSasl ? SaslPlain.fromEnv() : null),
+      text,
+      // `stats detail` prefix counts are shared: memcached records binary commands there too
+      binary: new BinaryProtocol(this, out, init.window, init.desc, init.res, settings.enableSasl ? SaslPlain.fromEnv() : null,
+        (text as unknown as { admin?: { prefixes?: PrefixStats } }).admin?.prefixes ?? null),
       counters: this.counters,
       binaryAllowed: settings.protocol !== 'ascii',
       binaryOnly: settings.protocol === 'binary',
