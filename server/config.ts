@@ -209,7 +209,7 @@ export const OPTIONS: readonly Option[] = [
   { short: 'n', long: 'slab-min-size', arg: 'bytes', help: 'min space used for key+value+flags', shows: '48',
     apply: (s, v) => { s.slabMinSize = positive(v, 'Chunk size must be greater than 0'); } },
   { short: 'L', long: 'enable-largepages', help: 'try to use large memory pages', noEffect: true, apply: (s) => { s.largePages = true; } },
-  { short: 'D', long: 'stats-prefix-delimiter', arg: 'char', help: 'delimiter between key prefixes and IDs for per-prefix stats', shows: ':', noEffect: true,
+  { short: 'D', long: 'stats-prefix-delimiter', arg: 'char', help: 'delimiter between key prefixes and IDs for per-prefix stats (stats detail)', shows: ':',
     apply: (s, v) => { s.prefixDelimiter = v.slice(0, 1); } },
   { short: 't', long: 'threads', arg: 'num', help: 'number of threads to use (one event loop today; accepted for compatibility)', shows: '4',
     apply: (s, v) => { s.threads = positive(v, 'Number of threads must be greater than 0'); } },
@@ -234,7 +234,7 @@ export const OPTIONS: readonly Option[] = [
   { short: 'Y', long: 'auth-file', arg: 'file', help: 'ASCII protocol authentication (not supported yet: refused)', apply: (s, v) => { s.authFile = v; } },
   { short: 'e', long: 'memory-file', arg: 'file', help: 'mmap a file for item memory (not supported: refused)', apply: (s, v) => { s.memoryFile = v; } },
   { short: 'Z', long: 'enable-ssl', help: 'enable TLS/SSL (not supported: refused)', apply: (s) => { s.enableSsl = true; } },
-  { short: 'o', long: 'extended', arg: 'opts', help: 'comma separated list of extended options (maxconns_fast, idle_timeout, hashpower; memcached\'s tuning options are accepted and ignored)',
+  { short: 'o', long: 'extended', arg: 'opts', help: 'comma separated list of extended options (maxconns_fast, idle_timeout, hashpower, no_modern, slab_reassign, slab_automove, lru_crawler, no_lru_crawler, lru_maintainer, no_lru_maintainer; memcached\'s other tuning options are accepted and ignored)',
     apply: (s, v) => {
       for (const item of v.split(',')) {
         if (item === '') continue;
