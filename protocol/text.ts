@@ -73,7 +73,7 @@ export class TextProtocol {
   }
 
   /** slabs lru lru_crawler watch extstore refresh_certs, stats detail/cachedump (protocol/admin.ts) */
-  private readonly admin: Admin;
+  readonly admin: Admin;
 
   /** mg ms md ma mn me (protocol/meta.ts) */
   private readonly meta: MetaProtocol;
