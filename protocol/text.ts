@@ -89,10 +89,7 @@ export class TextProtocol {
     const out = this.out;
 
     const mode = STORE_MODE[op];
-    if (mode !== undefined) {
-      if (this.ctx.settings.detailEnabled) this.admin.prefixes.recordSet(this.window, d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!);
-      return this.storage(conn, b, mode, err, noreply, len);
-    }
+    if (mode !== undefined) return this.storage(conn, b, mode, err, noreply, len);
     if (op >= OP.SLABS! && op <= OP.REFRESH_CERTS!) {
       this.admin.exec(b, op, noreply);
       return After.CONTINUE;
@@ -186,6 +183,7 @@ export class TextProtocol {
       // swallowed whatever its terminator, and any old item of that key is dropped.
       if (native.itemSize(keyLen, dataLen, clientFlags) > this.ctx.settings.maxItemSize) {
         native.del(keyOff, keyLen, 0, 0);
+        if (this.ctx.settings.detailEnabled) this.admin.prefixes.recordSet(this.window, keyOff, keyLen);
         if (!incomplete) {
           if (!noreply) out.bytes(R.TOO_LARGE);
           return After.CONTINUE;
@@ -199,6 +197,9 @@ export class TextProtocol {
         return After.NEED;
       }
     }
+    // stats detail counts a set once its line is parsed (not again when the data completes it);
+    // errors that drop the key (bad format, key too long) are not counted, as in memcached
+    if (this.ctx.settings.detailEnabled) this.admin.prefixes.recordSet(this.window, keyOff, keyLen);
     if (err !== 0) {
       if (!noreply) out.bytes(PARSE_ERROR_REPLY[err]!);
       return After.CONTINUE;

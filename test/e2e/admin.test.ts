@@ -42,6 +42,24 @@ test('stats detail: counts per prefix (-D /) only while on; dump in hash order; 
   assert.is(await ask('stats detail maybe\r\n'), 'CLIENT_ERROR usage: stats detail on|off|dump\r\n');
 });
 
+test('stats detail counts like memcached: a set once (also split), gets and gat; not meta, touch, incr', async () => {
+  assert.is(await ask('stats detail on\r\n'), 'OK\r\n');
+  c.send('set w/1 0 0 5\r\nab');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.is(await ask('cde\r\n'), 'STORED\r\n');
+  await ask('gets w/1\r\n', END);
+  await ask('gat 10 w/2\r\n', END);
+  assert.is(await ask('cas w/1 0 0 1 1\r\nx\r\n'), 'EXISTS\r\n');
+  assert.is(await ask('mg w/1\r\n'), 'HD\r\n');
+  await ask('touch w/1 10\r\n');
+  await ask('incr w/1 1\r\n');
+  assert.is(await ask('md w/3\r\n'), 'NF\r\n');
+  assert.is(await ask('set w/4 0 0 -1\r\n'), 'CLIENT_ERROR bad command line format\r\n');
+  assert.is(await ask('stats detail dump\r\n', END), 'PREFIX w get 2 hit 1 set 2 del 0\r\nEND\r\n');
+  await ask('stats detail off\r\n');
+  await ask('stats reset\r\n');
+});
+
 test('stats cachedump: the class of a key, most recent first, limit, absolute exptime', async () => {
   const v = 'v'.repeat(3000);
   await ask(`set cd/a 0 0 ${v.length}\r\n${v}\r\n`);
