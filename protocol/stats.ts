@@ -160,7 +160,6 @@ const SETTINGS: Array<[string, Value]> = [
   ['fault_injection', (c) => yesNo(c.settings.enableFaultInjection)],
   ['protocol_version', () => PROTOCOL_VERSION],
 ];
-const OWN_SETTINGS_FROM = 'isolation';
 const EXT_DEFAULTS: Record<string, string | number> = {
   ext_item_size: 512, ext_item_age: 4294967295, ext_low_ttl: 0, ext_recache_rate: 2000,
   ext_wbuf_size: 4194304, ext_compact_under: 0, ext_drop_under: 0, ext_max_sleep: 1000000,
@@ -200,13 +199,8 @@ export function writeGeneralStats(out: Output, ctx: ServerContext): void {
   }
 }
 
-/** `own`: also remcached's own fields (only for the exact `stats settings`: the comparison with
- *  memcached allows extra names after its own there and nowhere else) */
-export function writeSettingsStats(out: Output, ctx: ServerContext, own = true): void {
-  for (const [name, v] of SETTINGS) {
-    if (name === OWN_SETTINGS_FROM && !own) break;
-    stat(out, name, v(ctx));
-  }
+export function writeSettingsStats(out: Output, ctx: ServerContext): void {
+  for (const [name, v] of SETTINGS) stat(out, name, v(ctx));
 }
 
 function forEachUsedClass(fn: (cls: number, slab: Float64Array, item: Float64Array) => void): void {

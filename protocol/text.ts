@@ -281,7 +281,7 @@ export class TextProtocol {
     const ntokens = d[b + D_AUX]!;
     switch (arg) {
       case '': writeGeneralStats(out, ctx); break;
-      case 'settings': writeSettingsStats(out, ctx, ntokens === 2); break;
+      case 'settings': writeSettingsStats(out, ctx); break;
       case 'items': writeItemStats(out, ctx); break;
       case 'slabs': writeSlabStats(out); break;
       case 'conns': writeConnStats(out, ctx); break;
