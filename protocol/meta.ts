@@ -203,19 +203,25 @@ export class MetaProtocol {
     const c = this.ctx.counters;
     if (this.key(b) === 0) { out.bytes(META.DECODE_KEY); return; }
     const n = this.nflags(b);
-    const binary = this.has(b, F_b), touch = this.has(b, F_T);
-    if (touch) c.cmd_touch++; else c.cmd_get++;
-    let r = nm.metaGet(this.keyOff, this.keyLen, touch ? 2 : 1);
+    const binary = this.has(b, F_b), touch = this.has(b, F_T), vivify = this.has(b, F_N);
+    const bad = this.badOpaqueAt(b);
+    // Counted as memcached does: a hit with T is a touch, anything else a get (a vivified item
+    // a hit); a hit answered with the O error counts nothing, a miss is counted before it.
+    // metaGet's count: 0 none, 1 get, 2 touch, 3 touch hit/get miss.
+    const hitCount = bad >= 0 ? 0 : touch ? 2 : 1;
+    let r = nm.metaGet(this.keyOff, this.keyLen, bad >= 0 || vivify ? 0 : touch ? 3 : 1);
     if (r === -2) { out.bytes(META.REFCOUNT_OVERFLOW); return; }
     let created = false;
-    if (r < 0 && this.has(b, F_N)) {
+    if (vivify) {
+      if (r >= 0) r = nm.metaGet(this.keyOff, this.keyLen, hitCount);
       // vivify: an empty item, flags 0, no TTL until N is applied below
-      if (native.store(MODE.ADD!, this.keyOff, this.keyLen, this.keyOff, 0, 0, 0, 0, 0) === STORE.STORED) {
-        r = nm.metaGet(this.keyOff, this.keyLen, 0);
+      else if (native.store(MODE.ADD!, this.keyOff, this.keyLen, this.keyOff, 0, 0, 0, 0, 0) === STORE.STORED) {
+        r = nm.metaGet(this.keyOff, this.keyLen, hitCount);
         created = r >= 0;
-      }
-    }
-    const bad = this.badOpaqueAt(b);
+      } else nm.metaGet(this.keyOff, this.keyLen, 1); // no memory: a miss
+    } else if (r < 0 && bad >= 0) nm.metaGet(this.keyOff, this.keyLen, 1);
+    if (r < 0) c.cmd_get++;
+    else if (bad < 0) { if (touch) c.cmd_touch++; else c.cmd_get++; }
     if (r < 0) {
       if (bad >= 0) { out.bytes(META.OPAQUE_TOO_LONG); return; }
       if (this.has(b, F_q)) return;
@@ -395,7 +401,11 @@ export class MetaProtocol {
     // the new value's digits are written at out.pos, read back, then the line is built over them
     out.ensure(64);
     const at = out.pos;
-    const r = nm.arith(this.keyOff, this.keyLen, incr ? 1 : 0, dHi, dLo, at, d[b + D_N0_HI]!, d[b + D_N0_LO]!);
+    // with N, a missing item is created without counting an incr/decr miss (memcached)
+    const vivify = this.has(b, F_N);
+    const absent = vivify && nm.metaGet(this.keyOff, this.keyLen, 0) === -1;
+    if (vivify) nm.unpin();
+    const r = absent ? STORE.NOT_FOUND : nm.arith(this.keyOff, this.keyLen, incr ? 1 : 0, dHi, dLo, at, d[b + D_N0_HI]!, d[b + D_N0_LO]!);
     let digits = '';
     let created = false;
     if (r === STORE.STORED) {
@@ -406,7 +416,7 @@ export class MetaProtocol {
     } else if (r === STORE.NO_MEMORY) {
       out.bytes(R.NO_MEMORY);
       return;
-    } else if (r === STORE.NOT_FOUND && this.has(b, F_N)) {
+    } else if (r === STORE.NOT_FOUND && vivify) {
       // autovivify with J (no TTL until N is applied below); the value is built in the window's
       // free tail, which the store copies from like any value
       digits = this.u64(b, D_N2_LO, D_N2_HI).toString();

@@ -130,7 +130,8 @@ int remc_store_arith_cas(remc_store *s, const uint8_t *key, uint32_t klen, int i
 
 /* Meta commands ----------------------------------------------------------------------------
  * mg/me: a lookup that neither bumps nor marks fetched (memcached fetches them "locked" and
- * bumps later, after reading `h`/`l`): count 0 = no stats, 1 = get hit/miss, 2 = touch hit/miss.
+ * bumps later, after reading `h`/`l`): count 0 = no stats, 1 = get hit/miss, 2 = touch hit/miss,
+ * 3 = touch hit / get miss (mg with T: memcached counts a touch only when it found the item).
  * Returns 1 (pinned, info filled), 0 (miss), -1 (item pinned REFCOUNT_MAX times: mg's
  * "refcount overflow" error). */
 int remc_store_meta_get(remc_store *s, const uint8_t *key, uint32_t klen, int count,

@@ -1221,12 +1221,12 @@ int remc_store_meta_get(remc_store *s, const uint8_t *key, uint32_t klen, int co
   if (it && REMC_UNLIKELY(it->refcount >= REFCOUNT_MAX)) {
     rc = -1; /* mg: "SERVER_ERROR refcount overflow during fetch", counted as nothing */
   } else if (!it) {
-    if (count == 1) s->get_misses++;
+    if (count == 1 || count == 3) s->get_misses++;
     else if (count == 2) s->touch_misses++;
     rc = 0;
   } else {
     if (count == 1) s->cls[it->cls].get_hits++;
-    else if (count == 2) s->cls[it->cls].touch_hits++;
+    else if (count >= 2) s->cls[it->cls].touch_hits++;
     info->flags = item_flags(s, it);
     info->nbytes = it->nbytes;
     info->cas = item_cas(s, it);

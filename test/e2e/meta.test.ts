@@ -6,7 +6,7 @@
 // Bounded: well under 30 s.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Conn, startRemcached, type Server } from '../helpers/server.ts';
+import { Conn, startMemcached, startRemcached, type Server } from '../helpers/server.ts';
 
 let server: Server;
 let pid: number;
@@ -189,6 +189,43 @@ test('§3 meta rows keep the cache: Fabc, 21 flags, 40-byte opaque, bad base64',
     'CLIENT_ERROR opaque token too long\r\nCLIENT_ERROR error decoding key\r\nMN\r\n');
   c.close();
   await assertHealthy('§3 rows');
+});
+
+test('meta commands move the stats counters as memcached 1.6.18 moves them', async () => {
+  const O = `O${'x'.repeat(36)}`;
+  const works = [
+    'mg a v\r\nms a 1\r\nx\r\nmg a v\r\nmg a T30\r\nmg a T30 v\r\nmg b T30\r\nmg n N30 v\r\nmg n N30 v\r\nmd a\r\nmd a\r\n' +
+      'md n I\r\nma c\r\nma c N0\r\nma c\r\nma c MD\r\nma d MD\r\nma d MD N0 J5\r\nme a\r\nme n\r\nms e 1 ME\r\nx\r\n' +
+      'ms e 1 ME\r\nx\r\nms e 1 MR C1\r\nx\r\nms f 1 C1\r\nx\r\nms e 1 MA\r\ny\r\nmn\r\n',
+    `mg x N30 T10 v\r\nmg x N30 T10\r\nmg y T5 ${O}\r\nmg z ${O}\r\nms e 2\r\nhi\r\nma e\r\nma e N0\r\nmd e C1\r\nmd e q\r\n` +
+      'ms e 1 I C1\r\nx\r\nmg e q\r\nmg f q\r\nmn\r\n',
+    `ms h 1\r\nx\r\nmg h ${O}\r\nmg h T1 ${O}\r\nmg q N1 ${O}\r\nma h q\r\nma h ${O}\r\nmd h ${O}\r\nms k 1 ${O}\r\nx\r\nmn\r\n`,
+  ];
+  const names = ['cmd_get', 'cmd_set', 'cmd_touch', 'cmd_meta', 'get_hits', 'get_misses', 'delete_misses', 'delete_hits',
+    'incr_misses', 'incr_hits', 'decr_misses', 'decr_hits', 'cas_misses', 'cas_hits', 'cas_badval', 'touch_hits', 'touch_misses', 'total_items'];
+  const mc = await startMemcached();
+  try {
+    const run = async (port: number, work: string): Promise<Record<string, number>> => {
+      const c = await Conn.open(port);
+      const stat = async () => {
+        c.send('stats\r\n');
+        const t = (await c.untilEndsWith('END\r\n', 3000)).toString('latin1');
+        return Object.fromEntries([...t.matchAll(/STAT (\S+) (\S+)\r\n/g)].map((m) => [m[1]!, Number(m[2])]));
+      };
+      c.send(`flush_all\r\n${work}flush_all\r\n`); // twice, so both servers start from the same items
+      await c.until((b) => /MN\r\n[\s\S]*OK\r\n$/.test(b.toString('latin1')), 3000);
+      const a = await stat();
+      c.send(work);
+      await c.untilEndsWith('MN\r\n', 3000);
+      const z = await stat();
+      c.close();
+      return Object.fromEntries(names.map((k) => [k, z[k]! - a[k]!]));
+    };
+    for (const w of works) assert.equal(await run(server.port, w), await run(mc.port, w), JSON.stringify(w.slice(0, 60)));
+  } finally {
+    mc.proc.kill('SIGKILL');
+    await mc.stop();
+  }
 });
 
 test.run();
