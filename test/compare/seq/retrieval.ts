@@ -38,6 +38,13 @@ export const retrieval: Sequence[] = [
   seq('gat exptime past int32', set('a', '1'), 'gat 99999999999 a\r\n', 'get a\r\n'),
   seq('gat 251-byte key', `gat 0 ${'y'.repeat(251)}\r\n`),
   seq('gat many keys', setMany(keys(40, 'g')), `gat 0 ${keys(40, 'g').join(' ')} miss\r\n`),
+  // memcached 1.6.18 quirk: a too-long key in get/gets/gat drops the replies already queued from
+  // the same read (the commands before it ran, their answers are lost); later commands answer.
+  seq('too-long key in a multiget drops earlier replies of the same read', { send: `version\r\nget ${'x'.repeat(251)}\r\nversion\r\n`, versions: 1 }),
+  seq('too-long key after a set in the same read', `set a 0 0 1\r\n1\r\nget a ${'x'.repeat(251)}\r\nget a\r\n`),
+  seq('two too-long-key multigets in one read', `delete nope\r\ngets ${'x'.repeat(251)}\r\ngets ${'x'.repeat(251)} a\r\n`),
+  seq('too-long key in gat after touch in the same read', set('a', '1'), `touch a 0\r\ngat 0 ${'x'.repeat(251)}\r\nget a\r\n`),
+  seq('too-long key in a multiget, earlier reply in an earlier read', 'version\r\n', `get ${'x'.repeat(251)}\r\n`),
   seq('get key that contains a TAB', set('a\tb', 'v'), 'get a\tb\r\n'),
   seq('get with a NUL inside the key', set('a', '1'), 'get a\0b\r\n', 'get a\0\r\n'),
 ];

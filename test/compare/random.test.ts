@@ -1,0 +1,4 @@
+import { runGroups } from './harness.ts';
+import { random } from './seq/random.ts';
+
+runGroups([{ name: 'random streams', sequences: random }]);
