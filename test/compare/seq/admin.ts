@@ -106,6 +106,5 @@ export const quirks: Sequence[] = [
   seq('§1.11 shutdown without -A', { send: 'shutdown\r\n', expect: 'ERROR: shutdown not enabled\r\n' }),
   seq('§1.11 HTTP request line closes', { send: 'GET / HTTP/1.1\r\n', expect: '', expectClosed: true }),
   seq('§1.11 quit then version', { send: 'quit\r\nversion\r\n', expect: '', expectClosed: true, versions: 1 }),
-  seq('§1.11 incr/decr padding', set('p', '99'), { send: 'incr p 1\r\n', expect: '100\r\n' }, { send: 'decr p 91\r\n', expect: '9\r\n' },
-    { send: 'get p\r\n', expect: 'VALUE p 0 3\r\n9  \r\nEND\r\n' }),
+  // (the incr/decr padding row is in arith.ts arithInPlace: it needs memcached's LRU background off)
 ];
