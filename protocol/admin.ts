@@ -1,6 +1,7 @@
 // memcached 1.6.18's admin commands (proto_text.c process_slabs_command, process_lru_command,
-// process_lru_crawler_command, process_watch_command, process_memlimit_command, the `stats
-// detail` / `stats cachedump` subcommands) and the per-prefix stats (stats_prefix.c). The parser
+// process_lru_crawler_command, process_watch_command, process_extstore_command,
+// process_memlimit_command, the `stats detail` / `stats cachedump` subcommands) and the
+// per-prefix stats (stats_prefix.c). The parser
 // hands over the argument tokens (remc_abi.h "Admin descriptors"); every argument rule is here.
 // Runs in root; reads the window only at validated token offsets.
 import { abi, native } from '../native/index.ts';
@@ -16,6 +17,8 @@ const OP = abi.OP as Record<string, number>;
 
 /** MAX_NUMBER_OF_SLAB_CLASSES: class ids are 1..63 */
 const MAX_CLASSES = 64;
+/** the `extstore` settings parsed with safe_strtoul */
+const EXT_U32 = ['item_size', 'item_age', 'low_ttl', 'recache_rate', 'compact_under', 'drop_under', 'max_sleep', 'drop_unread'];
 /** item_cachedump's output cap */
 const CACHEDUMP_MAX = 2 * 1024 * 1024;
 
@@ -55,7 +58,8 @@ export function safeStrtod(s: string): number | null {
   return v;
 }
 
-// ---- per-prefix stats (stats detail): memcached's 256-bucket table, hashed with murmur3 ----
+// ---- per-prefix stats (stats detail): memcached's 256-bucket table, hashed with its
+// hash_algorithm (murmur3; jenkins under -o no_modern), which decides the dump order ----
 function murmur3(key: Buffer): number {
   let h = 0;
   const n = key.length, nb = n >>> 2;
@@ -77,11 +81,45 @@ function murmur3(key: Buffer): number {
   return h >>> 0;
 }
 
+/** Bob Jenkins' lookup3 hashlittle, initval 0 (memcached's jenkins_hash.c) */
+function jenkins(k: Buffer): number {
+  const rot = (x: number, n: number) => (x << n) | (x >>> (32 - n));
+  let a = (0xdeadbeef + k.length) | 0, b = a, c = a;
+  let len = k.length, o = 0;
+  const w = (i: number) => k[o + i]! | (k[o + i + 1]! << 8) | (k[o + i + 2]! << 16) | (k[o + i + 3]! << 24);
+  while (len > 12) {
+    a = (a + w(0)) | 0; b = (b + w(4)) | 0; c = (c + w(8)) | 0;
+    a = (a - c) | 0; a ^= rot(c, 4); c = (c + b) | 0;
+    b = (b - a) | 0; b ^= rot(a, 6); a = (a + c) | 0;
+    c = (c - b) | 0; c ^= rot(b, 8); b = (b + a) | 0;
+    a = (a - c) | 0; a ^= rot(c, 16); c = (c + b) | 0;
+    b = (b - a) | 0; b ^= rot(a, 19); a = (a + c) | 0;
+    c = (c - b) | 0; c ^= rot(b, 4); b = (b + a) | 0;
+    len -= 12; o += 12;
+  }
+  if (len === 0) return c >>> 0;
+  const at = (i: number) => (i < len ? k[o + i]! : 0);
+  a = (a + (at(0) | (at(1) << 8) | (at(2) << 16) | (at(3) << 24))) | 0;
+  b = (b + (at(4) | (at(5) << 8) | (at(6) << 16) | (at(7) << 24))) | 0;
+  c = (c + (at(8) | (at(9) << 8) | (at(10) << 16) | (at(11) << 24))) | 0;
+  c ^= b; c = (c - rot(b, 14)) | 0;
+  a ^= c; a = (a - rot(c, 11)) | 0;
+  b ^= a; b = (b - rot(a, 25)) | 0;
+  c ^= b; c = (c - rot(b, 16)) | 0;
+  a ^= c; a = (a - rot(c, 4)) | 0;
+  b ^= a; b = (b - rot(a, 14)) | 0;
+  c ^= b; c = (c - rot(b, 24)) | 0;
+  return c >>> 0;
+}
+
 interface PrefixEntry { prefix: Buffer; get: number; hit: number; set: number; del: number }
 
 export class PrefixStats {
   private buckets: PrefixEntry[][] = Array.from({ length: 256 }, () => []);
-  constructor(private readonly delimiter: number) {}
+  private readonly hash: (key: Buffer) => number;
+  constructor(private readonly delimiter: number, hashAlgorithm = 'murmur3') {
+    this.hash = hashAlgorithm === 'jenkins' ? jenkins : murmur3;
+  }
 
   /** stats_prefix_find: the key's prefix up to the delimiter; keys without one are not counted */
   private find(w: Uint8Array, off: number, len: number): PrefixEntry | null {
@@ -89,7 +127,7 @@ export class PrefixStats {
     while (n < len && w[off + n] !== 0 && w[off + n] !== this.delimiter) n++;
     if (n >= len || w[off + n] !== this.delimiter) return null;
     const prefix = Buffer.from(w.subarray(off, off + n));
-    const bucket = this.buckets[murmur3(prefix) % 256]!;
+    const bucket = this.buckets[this.hash(prefix) % 256]!;
     // QUIRK (strncmp over the new prefix's length): an entry that starts with it matches
     for (const e of bucket) if (e.prefix.length >= n && e.prefix.subarray(0, n).equals(prefix)) return e;
     const e = { prefix, get: 0, hit: 0, set: 0, del: 0 };
@@ -130,7 +168,7 @@ export class Admin {
     private readonly window: Buffer,
     private readonly desc: Uint32Array,
   ) {
-    this.prefixes = new PrefixStats(ctx.settings.prefixDelimiter.charCodeAt(0));
+    this.prefixes = new PrefixStats(ctx.settings.prefixDelimiter.charCodeAt(0), ctx.settings.hashAlgorithm);
   }
 
   /** Argument token i of the admin descriptor at b (undefined past the ones given). */
@@ -151,7 +189,7 @@ export class Admin {
       case OP.LRU_CRAWLER: reply = this.lruCrawler(b, ntokens); break;
       case OP.WATCH: reply = noreply ? null : this.watch(b, ntokens); break;
       case OP.REFRESH_CERTS: reply = R.TLS_NOT_ENABLED; break; // remcached has no TLS
-      default: reply = R.ERROR; // extstore: memcached built without extstore
+      default: reply = noreply ? null : this.extstore(b, ntokens);
     }
     if (reply) this.out.bytes(reply);
   }
@@ -283,6 +321,33 @@ export class Admin {
     // TODO(watch): memcached then turns the connection into a log stream; remcached answers OK
     // and keeps serving commands on it.
     return R.OK;
+  }
+
+  /** extstore <setting> <value> (process_extstore_command): sets what `stats settings` shows as
+   *  ext_*; remcached has no external storage for them to act on. */
+  private extstore(b: number, ntokens: number): Buffer {
+    const sub = this.tok(b, 0), arg = this.tok(b, 1);
+    if (ntokens < 4 || sub === undefined || arg === undefined) return R.ERROR;
+    if (sub === 'free_memchunks' && ntokens > 4) { // <class> <limit>: a per-class chunk reserve
+      const cls = safeStrtoul(arg), limit = safeStrtoul(this.tok(b, 2)!);
+      return cls === null || limit === null || cls >= MAX_CLASSES ? R.ERROR : R.OK;
+    }
+    const ext = this.ctx.settings.extstore;
+    // QUIRK: memcached parses straight into the setting, and safe_strto* zero their output
+    // first: a bad number answers ERROR and leaves the setting 0 (drop_unread: unchanged)
+    if (sub === 'max_frag') {
+      const v = safeStrtod(arg);
+      ext.max_frag = v ?? 0;
+      return v === null ? R.ERROR : R.OK;
+    }
+    if (!EXT_U32.includes(sub)) return R.ERROR;
+    const v = safeStrtoul(arg);
+    if (sub === 'drop_unread') {
+      if (v !== null) ext.drop_unread = v === 0 ? 0 : 1;
+    } else {
+      ext[sub] = v ?? 0;
+    }
+    return v === null ? R.ERROR : R.OK;
   }
 
   /** stats detail on|off|dump (process_stats_detail) */

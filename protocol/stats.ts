@@ -123,7 +123,7 @@ const SETTINGS: Array<[string, Value]> = [
   ['tail_repair_time', () => 0],
   ['flush_enabled', (c) => yesNo(!c.settings.disableFlushAll)],
   ['dump_enabled', (c) => yesNo(!c.settings.disableDumping)],
-  ['hash_algorithm', () => 'murmur3'],
+  ['hash_algorithm', (c) => c.settings.hashAlgorithm],
   ['lru_maintainer_thread', (c) => yesNo(c.settings.lruMaintainer)],
   ['lru_segmented', (c) => yesNo(c.settings.lruSegmented)],
   ['hot_lru_pct', (c) => c.settings.hotLruPct],
@@ -140,7 +140,7 @@ const SETTINGS: Array<[string, Value]> = [
   ['inline_ascii_response', () => 'no'],
   ...['ext_item_size', 'ext_item_age', 'ext_low_ttl', 'ext_recache_rate', 'ext_wbuf_size',
     'ext_compact_under', 'ext_drop_under', 'ext_max_sleep', 'ext_max_frag',
-    'slab_automove_freeratio', 'ext_drop_unread'].map((n): [string, Value] => [n, () => EXT_DEFAULTS[n]!]),
+    'slab_automove_freeratio', 'ext_drop_unread'].map((n): [string, Value] => [n, (c) => extSetting(c, n)]),
   ['ssl_enabled', () => 'no'],
   ['ssl_chain_cert', () => '(null)'],
   ['ssl_key', () => '(null)'],
@@ -160,10 +160,16 @@ const SETTINGS: Array<[string, Value]> = [
   ['fault_injection', (c) => yesNo(c.settings.enableFaultInjection)],
   ['protocol_version', () => PROTOCOL_VERSION],
 ];
+/** ext_* as memcached prints them: the ones the `extstore` command sets come from settings */
+function extSetting(c: ServerContext, name: string): string | number {
+  const v = c.settings.extstore[name.slice(4)];
+  if (v === undefined) return EXT_DEFAULTS[name]!;
+  if (name === 'ext_max_frag') return v.toFixed(2);
+  if (name === 'ext_drop_unread') return yesNo(v !== 0);
+  return v;
+}
 const EXT_DEFAULTS: Record<string, string | number> = {
-  ext_item_size: 512, ext_item_age: 4294967295, ext_low_ttl: 0, ext_recache_rate: 2000,
-  ext_wbuf_size: 4194304, ext_compact_under: 0, ext_drop_under: 0, ext_max_sleep: 1000000,
-  ext_max_frag: '0.80', slab_automove_freeratio: '0.010', ext_drop_unread: 'no',
+  ext_wbuf_size: 4194304, slab_automove_freeratio: '0.010',
 };
 
 /** Fields memcached lists only while a feature is on (items.c, memcached.c server_stats): the

@@ -65,6 +65,11 @@ export interface Settings {
   hotMaxFactor: number;
   warmMaxFactor: number;
   detailEnabled: boolean;
+  /** memcached's hash_algorithm: it orders the `stats detail dump` lines */
+  hashAlgorithm: 'murmur3' | 'jenkins';
+  /** extstore's run-time settings (the `extstore` command; memcached 1.6.18 as Debian builds it
+   *  has extstore compiled in, so the command answers even without -o ext_path) */
+  extstore: Record<string, number>;
   /** -o suboptions accepted for compatibility but without effect here */
   ignoredSuboptions: string[];
   // remcached's own (long options only)
@@ -101,6 +106,9 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   slabReassign: true, slabAutomove: 1, slabAutomoveRatio: 0.8, lruCrawler: true, lruCrawlerSleep: 100,
   lruCrawlerTocrawl: 0, lruMaintainer: true, lruSegmented: true, tempLru: false, temporaryTtl: 61,
   hotLruPct: 20, warmLruPct: 40, hotMaxFactor: 0.2, warmMaxFactor: 2.0, detailEnabled: false,
+  hashAlgorithm: 'murmur3',
+  extstore: { item_size: 512, item_age: 4294967295, low_ttl: 0, recache_rate: 2000, compact_under: 0,
+    drop_under: 0, max_sleep: 1000000, max_frag: 0.8, drop_unread: 0 },
   hashpower: 0, ignoredSuboptions: [],
   isolation: 'auto', watchdogMs: 100, enableFaultInjection: false, enableDebugtime: false,
 });
@@ -133,7 +141,11 @@ const SUBOPTIONS: Record<string, (s: Settings, v: string | undefined) => void> =
   // no_modern: memcached 1.6's pre-1.5 defaults (no page mover, no maintainer/crawler, flat LRU)
   no_modern: (s) => {
     s.slabReassign = false; s.slabAutomove = 0; s.lruCrawler = false; s.lruMaintainer = false;
-    s.lruSegmented = false; s.maxconnsFast = false;
+    s.lruSegmented = false; s.maxconnsFast = false; s.hashAlgorithm = 'jenkins';
+  },
+  hash_algorithm: (s, v) => {
+    if (v !== 'murmur3' && v !== 'jenkins') throw new UsageError('Unknown hash_algorithm option (jenkins, murmur3)');
+    s.hashAlgorithm = v;
   },
   modern: () => {},
   slab_reassign: (s) => { s.slabReassign = true; },
@@ -149,7 +161,7 @@ const SUBOPTIONS: Record<string, (s: Settings, v: string | undefined) => void> =
   },
 };
 const IGNORED_SUBOPTIONS = new Set([
-  'tail_repair_time', 'hash_algorithm', 'lru_crawler_sleep',
+  'tail_repair_time', 'lru_crawler_sleep',
   'lru_crawler_tocrawl', 'hot_lru_pct', 'warm_lru_pct',
   'hot_max_factor', 'warm_max_factor', 'temporary_ttl', 'slab_chunk_max',
   'no_slab_reassign', 'slab_automove_ratio', 'slab_automove_window',
@@ -262,7 +274,7 @@ export interface Parsed { settings: Settings; action: 'run' | 'help' | 'version'
 
 /** getopt_long-compatible parsing: -p 1, -p1, -vv, -MC, --port=1, --port 1. */
 export function parseArgs(argv: readonly string[]): Parsed {
-  const s: Settings = { ...DEFAULTS, ignoredSuboptions: [] };
+  const s: Settings = { ...DEFAULTS, ignoredSuboptions: [], extstore: { ...DEFAULTS.extstore } };
   const given = new Set<string>();
   let action: Parsed['action'] = 'run';
   const byShort = new Map(OPTIONS.filter((o) => o.short).map((o) => [o.short!, o]));

@@ -140,6 +140,23 @@ test('debugtime p holds the clock, r lets it run on from there, <n> moves it', a
   assert.is(await ask('debugtime -100\r\n'), 'OK\r\n');
 });
 
+test('extstore sets the ext_* settings; a bad number answers ERROR and leaves 0 (memcached)', async () => {
+  const ext = async (n: string) => statsOf(await ask('stats settings\r\n', END)).get(n);
+  assert.is(await ask('extstore item_size 100\r\n'), 'OK\r\n');
+  assert.is(await ext('ext_item_size'), '100');
+  assert.is(await ask('extstore item_size x\r\n'), 'ERROR\r\n');
+  assert.is(await ext('ext_item_size'), '0');
+  assert.is(await ask('extstore max_frag 0.5\r\n'), 'OK\r\n');
+  assert.is(await ext('ext_max_frag'), '0.50');
+  assert.is(await ask('extstore drop_unread 7\r\n'), 'OK\r\n');
+  assert.is(await ext('ext_drop_unread'), 'yes');
+  assert.is(await ask('extstore free_memchunks 64 1\r\n'), 'ERROR\r\n');
+  assert.is(await ask('extstore free_memchunks 1 1\r\n'), 'OK\r\n');
+  assert.is(await ask('extstore\r\n'), 'ERROR\r\n');
+  c.send('extstore bogus 1 noreply\r\nextstore low_ttl 5\r\n');
+  assert.is((await c.untilEndsWith('\r\n')).toString(), 'OK\r\n');
+});
+
 test('hostile admin lines: one reply line each, nothing else changes', async () => {
   await ask('set keep/1 0 0 5\r\nhello\r\n');
   const junk = [
@@ -150,7 +167,8 @@ test('hostile admin lines: one reply line each, nothing else changes', async () 
     'lru tune 1 1 -inf 1', 'lru temp_ttl 99999999999999999999', `lru mode ${'x'.repeat(2000)}`,
     'lru_crawler', 'lru_crawler crawl', 'lru_crawler crawl ,,,', 'lru_crawler crawl 1,,64', `lru_crawler crawl ${'1,'.repeat(900)}1`,
     'lru_crawler metadump', 'lru_crawler metadump 0', 'lru_crawler sleep 1000001', 'lru_crawler tocrawl -0',
-    'watch bogus', 'watch fetchers bogus', 'extstore free', 'refresh_certs now',
+    'watch bogus', 'watch fetchers bogus', 'extstore free', 'extstore max_frag 1e999', 'extstore item_size -1',
+    'extstore free_memchunks 99999999999 1', 'refresh_certs now',
     'stats detail', 'stats detail on off', 'stats cachedump', 'stats cachedump 1', 'stats cachedump -1 -1',
     'stats cachedump 4294967296 1', 'cache_memlimit', 'cache_memlimit -8', 'cache_memlimit 18446744073709551615',
     'lru\tmode flat', 'slabs\0reassign 1 2', 'lru_crawler\tcrawl 1',
