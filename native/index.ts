@@ -77,6 +77,8 @@ export interface Native {
   cachedump(cls: number, limit: number): Array<Buffer | number>;
   itemSize(keyLen: number, valueLen: number, flags: number): number;
   storeStats(): void;
+  storeStatsReset(): void;
+  storeTooLarge(mode: number, keyOff: number, keyLen: number, valueLen: number, flags: number): number;
   classStats(cls: number): number;
   classCount(): number;
   checksum(): bigint;

@@ -10,6 +10,8 @@ export class Output {
   buf: Buffer;
   pos = 0;
   private chunks: Buffer[] = [];
+  private markPos = 0;
+  private markChunks = 0;
 
   constructor() {
     this.buf = Buffer.alloc(INITIAL);
@@ -30,6 +32,15 @@ export class Output {
     this.chunks.push(Buffer.from(this.buf.subarray(0, this.pos)));
     this.pos = 0;
   }
+
+  /** Where the reply stood when memcached would have written it out (see rewindToMark). */
+  mark(): void { this.markPos = this.pos; this.markChunks = this.chunks.length; }
+
+  /** Drop what was assembled since mark() (memcached drops its unwritten replies in one case). */
+  rewindToMark(): void { if (this.chunks.length === this.markChunks) this.pos = this.markPos; }
+
+  /** The reply was sent: start the next one. */
+  clear(): void { this.pos = 0; this.markPos = 0; this.markChunks = 0; }
 
   bytes(b: Uint8Array): void {
     this.ensure(b.length);
@@ -76,16 +87,17 @@ export class Output {
     if (this.pos > 0) this.spill();
     const c = this.chunks;
     this.chunks = [];
+    this.markPos = this.markChunks = 0;
     return c;
   }
 
   /** The reply from byte `from` on, as a buffer the caller owns; resets. */
   takeFrom(from: number): Buffer {
     const b = Buffer.from(this.buf.subarray(from, this.pos));
-    this.pos = 0;
+    this.clear();
     return b;
   }
 
   /** Forget everything assembled since the last take() (the connection is being closed). */
-  discard(): void { this.pos = 0; this.chunks = []; }
+  discard(): void { this.clear(); this.chunks = []; }
 }

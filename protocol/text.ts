@@ -83,7 +83,11 @@ export class TextProtocol {
     const d = this.desc;
     const b = i * W;
     const op = d[b + D_OP]!;
-    if (op >= OP.MG!) return this.meta.exec(conn, i, len);
+    if (op >= OP.MG!) {
+      const a = this.meta.exec(conn, i, len);
+      if (op === OP.MN) this.out.mark(); // memcached has written everything up to an mn
+      return a;
+    }
     const err = d[b + D_ERR]!;
     const noreply = (d[b + D_FLAGS]! & DF_NOREPLY) !== 0;
     const out = this.out;
@@ -100,6 +104,9 @@ export class TextProtocol {
       return After.CONTINUE;
     }
     if (err !== 0) {
+      // memcached 1.6.18 drops the replies it has not written yet (those since the last get or
+      // mn of this read) when a multiget has a key over 250 bytes
+      if (err === PERR.KEY_TOO_LONG && op >= OP.GET! && op <= OP.GATS!) out.rewindToMark();
       if (!noreply) out.bytes(PARSE_ERROR_REPLY[err]!);
       return After.CONTINUE;
     }
@@ -182,7 +189,7 @@ export class TextProtocol {
       // memcached sizes the item before reading the data: a too-large value is refused and
       // swallowed whatever its terminator, and any old item of that key is dropped.
       if (native.itemSize(keyLen, dataLen, clientFlags) > this.ctx.settings.maxItemSize) {
-        native.del(keyOff, keyLen, 0, 0);
+        native.storeTooLarge(mode, keyOff, keyLen, dataLen, clientFlags);
         if (this.ctx.settings.detailEnabled) this.admin.prefixes.recordSet(this.window, keyOff, keyLen);
         if (!incomplete) {
           if (!noreply) out.bytes(R.TOO_LARGE);
@@ -217,8 +224,8 @@ export class TextProtocol {
     const keyOff = d[b + D_KEY_OFF]!, keyLen = d[b + D_KEY_LEN]!;
     const touch = op === OP.GAT || op === OP.GATS;
     const withCas = op === OP.GETS || op === OP.GATS;
-    this.ctx.counters.cmd_get++;
-    if (touch) this.ctx.counters.cmd_touch++;
+    if (touch) this.ctx.counters.cmd_touch++; // memcached counts gat/gats keys as touches only
+    else this.ctx.counters.cmd_get++;
     const n = this.overRefcountLimit(b) ? -1
       : native.get(keyOff, keyLen, 1, touch ? 1 : 0, touch ? d[b + D_N1_LO]! | 0 : 0);
     if (this.ctx.settings.detailEnabled && keyLen) this.admin.prefixes.recordGet(this.window, keyOff, keyLen, n >= 0);
@@ -237,7 +244,7 @@ export class TextProtocol {
       out.pos += n;
       out.crlf();
     }
-    if (d[b + D_FLAGS]! & DF_LAST_KEY) out.bytes(R.END);
+    if (d[b + D_FLAGS]! & DF_LAST_KEY) { out.bytes(R.END); out.mark(); }
   }
 
   /**
@@ -291,6 +298,7 @@ export class TextProtocol {
         c.cmd_get = c.cmd_set = c.cmd_flush = c.cmd_touch = c.cmd_meta = 0;
         c.bytes_read = c.bytes_written = c.total_connections = c.rejected_connections = 0;
         this.admin.prefixes.clear(); // memcached's stats_prefix_clear
+        native.storeStatsReset();
         out.bytes(R.RESET);
         return;
       }

@@ -241,7 +241,7 @@ export class Connection implements TextConn, BinaryConn {
       const len = out.pos;
       if (len === 0) return;
       const n = native.writeOut(this.fd, 0, len);
-      if (n === len) { out.pos = 0; counters.bytes_written += len; return; }
+      if (n === len) { out.clear(); counters.bytes_written += len; return; }
       const rest = out.takeFrom(n > 0 ? n : 0);
       if (n > 0) counters.bytes_written += n;
       this.send([rest]);

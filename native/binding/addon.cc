@@ -57,6 +57,7 @@ struct State {
   uint8_t* window = nullptr;
   size_t window_cap = 0;
   uint32_t desc_cap = 0;
+  uint32_t item_size_max = 0;
   uint32_t opts = 0;
   uint8_t* heap = nullptr;
   size_t heap_size = 0;
@@ -143,6 +144,7 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   remc_store_config sc{};
   sc.mem_limit = static_cast<uint64_t>(num("memLimit", 64.0 * 1024 * 1024));
   sc.item_size_max = static_cast<uint32_t>(num("itemSizeMax", 1024 * 1024));
+  st->item_size_max = sc.item_size_max;
   sc.growth_factor = num("growthFactor", 1.25);
   sc.chunk_min = static_cast<uint32_t>(num("chunkMin", 48));
   sc.evictions = flag("evictions") ? 1 : 0;
@@ -464,6 +466,28 @@ Napi::Value ItemSize(const Napi::CallbackInfo& info) {
       remc_store_item_size(S(info)->store, U32(info, 0), static_cast<uint64_t>(F64(info, 1)), U32(info, 2))));
 }
 
+// storeStatsReset(): `stats reset` for the store's counters.
+Napi::Value StoreStatsReset(const Napi::CallbackInfo& info) {
+  remc_store_stats_reset(S(info)->store);
+  return info.Env().Undefined();
+}
+
+// storeTooLarge(mode, keyOff, keyLen, valueLen, flags) -> result: a storage command whose value
+// is too large to be read at all (memcached refuses it before reading the data): counted and
+// answered by the store as any too-large store (a set also drops the old item). The value is
+// never read: the caller has checked the size and so does this function.
+Napi::Value StoreTooLarge(const Napi::CallbackInfo& info) {
+  State* st = S(info);
+  uint32_t koff = U32(info, 1), klen = U32(info, 2), vlen = U32(info, 3), flags = U32(info, 4);
+  const uint8_t* key = WindowSpan(st, koff, klen);
+  if (!key || remc_store_item_size(st->store, klen, vlen, flags) <= st->item_size_max) {
+    Throw(info.Env(), "storeTooLarge: not a too-large item");
+    return info.Env().Null();
+  }
+  int r = remc_store_store(st->store, static_cast<int>(U32(info, 0)), key, klen, st->window, vlen, flags, 0, 0, nullptr);
+  return Napi::Number::New(info.Env(), r);
+}
+
 // storeStats(): fills stats[0..REMC_STAT_COUNT)
 Napi::Value StoreStats(const Napi::CallbackInfo& info) {
   State* st = S(info);
@@ -673,6 +697,8 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   FN("cachedump", Cachedump)
   FN("itemSize", ItemSize)
   FN("storeStats", StoreStats)
+  FN("storeStatsReset", StoreStatsReset)
+  FN("storeTooLarge", StoreTooLarge)
   FN("classStats", ClassStats)
   FN("classCount", ClassCount)
   FN("checksum", Checksum)

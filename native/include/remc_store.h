@@ -215,6 +215,8 @@ enum remc_store_stat {
   REMC_STAT_COUNT
 };
 void remc_store_stats(remc_store *s, double out[REMC_STAT_COUNT]);
+/* `stats reset`: zero every counter (not curr_items, bytes or memory figures). */
+void remc_store_stats_reset(remc_store *s);
 
 /* Per slab class: `stats slabs` fields, then `stats items` fields, memcached's names and order. */
 #define REMC_SLAB_STATS(X) \

@@ -1038,6 +1038,26 @@ int remc_store_set_mem_limit(remc_store *s, uint64_t bytes) {
 /* ------------------------------------------------------------------------------------------ */
 /* statistics                                                                                  */
 
+void remc_store_stats_reset(remc_store *s) {
+  REMC_STORE_LOCK(s);
+  /* what memcached's `stats reset` zeroes: every counter, not the gauges (curr_items, bytes,
+   * pages) */
+  s->get_misses = s->get_expired = s->get_flushed = s->delete_misses = s->incr_misses = 0;
+  s->decr_misses = s->cas_misses = s->touch_misses = s->store_too_large = 0;
+  s->store_no_memory = s->total_items = 0;
+  for (uint32_t i = 1; i <= s->nclasses; i++) {
+    sclass *c = &s->cls[i];
+    c->get_hits = c->cmd_set = c->delete_hits = c->incr_hits = c->decr_hits = c->cas_hits = 0;
+    c->cas_badval = c->touch_hits = 0;
+    c->evicted = c->evicted_nonzero = c->outofmemory = c->reclaimed = c->expired_unfetched = 0;
+    c->evicted_unfetched = c->evicted_active = c->crawler_reclaimed = 0;
+    c->crawler_items_checked = c->lrutail_reflocked = c->moves_within_lru = 0;
+    c->evicted_time = 0;
+    c->evicted_seen = 0;
+  }
+  REMC_STORE_UNLOCK(s);
+}
+
 void remc_store_stats(remc_store *s, double out[REMC_STAT_COUNT]) {
   REMC_STORE_LOCK(s);
   uint64_t hits = 0, evictions = 0, reclaimed = 0, exp_unf = 0, ev_unf = 0, ev_act = 0;
