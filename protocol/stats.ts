@@ -177,7 +177,9 @@ const EXT_DEFAULTS: Record<string, string | number> = {
 type When = (ctx: ServerContext) => boolean;
 const crawler: When = (c) => c.settings.lruCrawler;
 const maintainer: When = (c) => c.settings.lruMaintainer;
-const segmented: When = (c) => c.settings.lruSegmented;
+// the segmented LRU's fields stay listed after `lru mode flat` (observed): they follow whether
+// the LRU started segmented, i.e. whether the maintainer runs
+const segmented: When = (c) => c.settings.lruMaintainer;
 const GENERAL_WHEN: Record<string, When> = {
   lru_crawler_running: crawler, lru_crawler_starts: crawler, lru_maintainer_juggles: maintainer,
   evicted_active: segmented, moves_to_cold: maintainer, moves_to_warm: maintainer,
@@ -223,7 +225,12 @@ export function writeItemStats(out: Output, ctx?: ServerContext): void {
   const names = abi.itemStats.map((name) => (ctx && ITEM_WHEN[name]?.(ctx) === false ? null : name));
   forEachUsedClass((cls, _slab, item) => {
     if (item[0] === 0) return; // memcached lists only classes holding items
-    names.forEach((name, i) => { if (name) stat(out, `items:${cls}:${name}`, item[i]!); });
+    names.forEach((name, i) => {
+      if (!name) return;
+      stat(out, `items:${cls}:${name}`, item[i]!);
+      // memcached's temp LRU (short-TTL items kept apart): listed while on; remcached keeps none
+      if (name === 'number_cold' && ctx?.settings.tempLru) stat(out, `items:${cls}:number_temp`, 0);
+    });
   });
 }
 

@@ -119,6 +119,12 @@ function int(v: string, what: string): number {
   return Number.parseInt(v, 10);
 }
 
+/** strtod-like: the whole string must be a decimal number. */
+function num(v: string, what: string): number {
+  if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(v.trim())) throw new UsageError(`${what}: "${v}" is not a number`);
+  return Number(v);
+}
+
 /** memcached's -I parser: a number with an optional k/m suffix. */
 function size(v: string): number {
   const m = /^(\d+)([kKmM]?)$/.exec(v);
@@ -143,6 +149,15 @@ const SUBOPTIONS: Record<string, (s: Settings, v: string | undefined) => void> =
     s.slabReassign = false; s.slabAutomove = 0; s.lruCrawler = false; s.lruMaintainer = false;
     s.lruSegmented = false; s.maxconnsFast = false; s.hashAlgorithm = 'jenkins';
   },
+  // LRU tuning shown by stats settings (and changed at run time by lru / lru_crawler / slabs)
+  temporary_ttl: (s, v) => { s.tempLru = true; s.temporaryTtl = int(v ?? '', 'temporary_ttl'); },
+  lru_crawler_sleep: (s, v) => { s.lruCrawlerSleep = int(v ?? '', 'lru_crawler_sleep'); },
+  lru_crawler_tocrawl: (s, v) => { s.lruCrawlerTocrawl = int(v ?? '', 'lru_crawler_tocrawl'); },
+  hot_lru_pct: (s, v) => { s.hotLruPct = int(v ?? '', 'hot_lru_pct'); },
+  warm_lru_pct: (s, v) => { s.warmLruPct = int(v ?? '', 'warm_lru_pct'); },
+  hot_max_factor: (s, v) => { s.hotMaxFactor = num(v ?? '', 'hot_max_factor'); },
+  warm_max_factor: (s, v) => { s.warmMaxFactor = num(v ?? '', 'warm_max_factor'); },
+  slab_automove_ratio: (s, v) => { s.slabAutomoveRatio = num(v ?? '', 'slab_automove_ratio'); },
   hash_algorithm: (s, v) => {
     if (v !== 'murmur3' && v !== 'jenkins') throw new UsageError('Unknown hash_algorithm option (jenkins, murmur3)');
     s.hashAlgorithm = v;
@@ -161,10 +176,7 @@ const SUBOPTIONS: Record<string, (s: Settings, v: string | undefined) => void> =
   },
 };
 const IGNORED_SUBOPTIONS = new Set([
-  'tail_repair_time', 'lru_crawler_sleep',
-  'lru_crawler_tocrawl', 'hot_lru_pct', 'warm_lru_pct',
-  'hot_max_factor', 'warm_max_factor', 'temporary_ttl', 'slab_chunk_max',
-  'no_slab_reassign', 'slab_automove_ratio', 'slab_automove_window',
+  'tail_repair_time', 'slab_chunk_max', 'no_slab_reassign', 'slab_automove_window',
   'slab_automove_freeratio', 'watcher_logbuf_size', 'worker_logbuf_size', 'read_buf_mem_limit',
   'track_sizes', 'no_hashexpand', 'sock_cookie_id', 'drop_privileges',
   'no_drop_privileges', 'inline_ascii_resp', 'no_inline_ascii_resp', 'lru_segmented',
