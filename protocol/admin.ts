@@ -181,7 +181,8 @@ export class Admin {
 
   /** slabs, lru, lru_crawler, watch, extstore, refresh_certs */
   exec(b: number, op: number, noreply: boolean): void {
-    const ntokens = this.desc[b + D_AUX]! + 1; // memcached counts the terminal token
+    // memcached's ntokens: at most 23 tokens, plus the terminal one
+    const ntokens = Math.min(this.desc[b + D_AUX]!, 23) + 1;
     let reply: Buffer | null;
     switch (op) {
       case OP.SLABS: reply = this.slabs(b, ntokens, noreply); break;
@@ -314,6 +315,7 @@ export class Admin {
     if (this.ctx.settings.disableWatch) return R.WATCH_DISABLED;
     const known = ['rawcmds', 'evictions', 'fetchers', 'mutations', 'sysevents', 'connevents',
       'proxyreqs', 'proxyevents', 'proxyuser', 'deletions'];
+    // (only the first REMC_ADMIN_TOKENS_MAX arguments reach root; memcached checks up to 22)
     for (let i = 0; i < ntokens - 2; i++) {
       const t = this.tok(b, i);
       if (t !== undefined && !known.includes(t)) return R.ERROR;
