@@ -20,6 +20,9 @@ export interface Counters {
   parser_calls: number;
   parser_faults: number;
   parser_invalid: number;
+  /** ASCII auth (-Y) attempts with a well-formed token, and the failed ones */
+  auth_cmds: number;
+  auth_errors: number;
   /** faults by kind (abi.faultKinds order) */
   faults_by_kind: number[];
 }
@@ -29,7 +32,7 @@ export function newCounters(faultKinds: number): Counters {
     cmd_get: 0, cmd_set: 0, cmd_flush: 0, cmd_touch: 0, cmd_meta: 0, bytes_read: 0,
     bytes_written: 0, curr_connections: 0, total_connections: 0, rejected_connections: 0,
     connection_structures: 0, conn_yields: 0, parser_calls: 0, parser_faults: 0,
-    parser_invalid: 0, faults_by_kind: new Array<number>(faultKinds).fill(0),
+    parser_invalid: 0, auth_cmds: 0, auth_errors: 0, faults_by_kind: new Array<number>(faultKinds).fill(0),
   };
 }
 

@@ -48,6 +48,12 @@ export const R = {
   METADUMP_DISABLED: line('ERROR metadump not allowed'),
   WATCH_DISABLED: line('CLIENT_ERROR watch commands not allowed'),
   TLS_NOT_ENABLED: line('Error TLS not enabled'),
+  // ASCII auth (-Y, server/ascii-auth.ts)
+  UNAUTHENTICATED: line('CLIENT_ERROR unauthenticated'),
+  AUTH_FAILURE: line('CLIENT_ERROR authentication failure'),
+  AUTH_TOKEN_FORMAT: line('CLIENT_ERROR bad authentication token format'),
+  AUTH_TOKEN_TOO_LONG: line('CLIENT_ERROR auth token too long'),
+  BAD_LINE_TERMINATION: line('CLIENT_ERROR bad command line termination'),
   VALUE: Buffer.from('VALUE ', 'latin1'),
 } as const;
 

@@ -255,7 +255,7 @@ export const OPTIONS: readonly Option[] = [
   { short: 'F', long: 'disable-flush-all', help: 'disable flush_all command', apply: (s) => { s.disableFlushAll = true; } },
   { short: 'X', long: 'disable-dumping', help: 'disable stats cachedump and lru_crawler metadump', apply: (s) => { s.disableDumping = true; } },
   { short: 'W', long: 'disable-watch', help: 'disable watch commands (live logging)', apply: (s) => { s.disableWatch = true; } },
-  { short: 'Y', long: 'auth-file', arg: 'file', help: 'ASCII protocol authentication (not supported yet: refused)', apply: (s, v) => { s.authFile = v; } },
+  { short: 'Y', long: 'auth-file', arg: 'file', help: 'ASCII protocol authentication: a file of user:password lines (at most 8)', apply: (s, v) => { s.authFile = v; } },
   { short: 'e', long: 'memory-file', arg: 'file', help: 'mmap a file for item memory (not supported: refused)', apply: (s, v) => { s.memoryFile = v; } },
   { short: 'Z', long: 'enable-ssl', help: 'enable TLS/SSL (not supported: refused)', apply: (s) => { s.enableSsl = true; } },
   { short: 'o', long: 'extended', arg: 'opts', help: 'comma separated list of extended options (maxconns_fast, idle_timeout, hashpower, no_modern, slab_reassign, slab_automove, lru_crawler, no_lru_crawler, lru_maintainer, no_lru_maintainer; memcached\'s other tuning options are accepted and ignored)',
@@ -349,7 +349,13 @@ function validate(s: Settings, given: Set<string>): void {
     if (s.udpPort !== 0) throw new UsageError('ERROR: Cannot enable UDP while using binary SASL authentication.');
   }
   if (s.udpPort !== 0) throw new UsageError('remcached does not support UDP (-U must be 0)');
-  if (s.authFile) throw new UsageError('remcached does not support ASCII authentication (-Y) yet');
+  // memcached: -Y means ASCII only (even after -S); an explicit -B other than ascii is refused
+  if (s.authFile !== null) {
+    if (given.has('protocol') && s.protocol !== 'ascii') {
+      throw new UsageError('ERROR: You cannot allow the BINARY protocol while using ascii authentication tokens.', 64);
+    }
+    s.protocol = 'ascii';
+  }
   if (s.memoryFile) throw new UsageError('remcached does not support restartable caches (-e)');
   if (s.enableSsl) throw new UsageError('remcached does not support TLS (-Z)');
 }

@@ -8,6 +8,7 @@ import type { BinaryConn, BinaryProtocol } from '../protocol/binary.ts';
 import type { Output } from '../protocol/output.ts';
 import type { Counters } from '../protocol/context.ts';
 import { readInto } from './fastread.ts';
+import { Gate, type AsciiAuth } from './ascii-auth.ts';
 import { log, safeKey } from './log.ts';
 
 const K = abi.K as Record<string, number>;
@@ -33,6 +34,8 @@ export interface Loop {
   binaryAllowed: boolean;
   /** -B binary (and -S): every connection is binary from its first byte */
   binaryOnly: boolean;
+  /** -Y: connections answer nothing but authentication until they authenticate */
+  asciiAuth: AsciiAuth | null;
   now(): number;
   onClose(c: Connection): void;
   /** -vv and up: log every command (name and key, never values) */
@@ -50,7 +53,7 @@ export class Connection implements TextConn, BinaryConn {
   private decided = false;
   /** 1 once the connection speaks the binary protocol (REMC_IN_BINARY for the parser) */
   private binary = 0;
-  /** -S: SASL authentication succeeded on this connection */
+  /** -S: SASL authentication succeeded on this connection; -Y: ASCII authentication did */
   authenticated = false;
   private closing = false;
   /** reading stopped until the client drains our output */
@@ -155,6 +158,11 @@ export class Connection implements TextConn, BinaryConn {
     const binary = this.binary ? loop.binary : null;
     let start = 0;
     let resume = 0;
+    if (loop.asciiAuth && !this.authenticated) {
+      const g = loop.asciiAuth.gate(this, len);
+      if (g !== Gate.AUTHED) { this.afterGate(g, len); return; }
+      start = loop.asciiAuth.pos;
+    }
     for (;;) {
       const st = native.parse(len, start, resume, this.fd, this.binary);
       loop.counters.parser_calls++;
@@ -189,6 +197,17 @@ export class Connection implements TextConn, BinaryConn {
     this.lastCmdTime = loop.now();
     const consumed = res[R_CONSUMED]!;
     if (consumed < len) this.keep(consumed, len);
+    this.flush();
+  }
+
+  /** -Y, not yet authenticated: what the gate left to do (server/ascii-auth.ts). */
+  private afterGate(g: Gate, len: number): void {
+    const auth = this.loop.asciiAuth!;
+    if (g === Gate.FAILED) { this.parserFailed(auth.status); return; }
+    if (g === Gate.CLOSE) { this.close(); return; }
+    if (g === Gate.NEED) this.need = auth.need;
+    if (auth.pos < len) this.keep(auth.pos, len);
+    this.lastCmdTime = this.loop.now();
     this.flush();
   }
 

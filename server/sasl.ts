@@ -40,16 +40,26 @@ export class SaslPlain {
       log.warn({ file: this.pwdbPath, err: (e as NodeJS.ErrnoException).code }, 'cannot read the SASL password file');
       return false;
     }
-    const userD = digest(user), passD = digest(pass);
-    let ok = 0;
+    const entries: Array<[Buffer, Buffer]> = [];
     for (const line of text.split('\n')) {
       const l = line.endsWith('\r') ? line.slice(0, -1) : line;
       const colon = l.indexOf(':');
       if (colon <= 0) continue;
-      const u = timingSafeEqual(digest(Buffer.from(l.slice(0, colon), 'latin1')), userD);
-      const p = timingSafeEqual(digest(Buffer.from(l.slice(colon + 1), 'latin1')), passD);
-      ok |= Number(u && p);
+      entries.push([Buffer.from(l.slice(0, colon), 'latin1'), Buffer.from(l.slice(colon + 1), 'latin1')]);
     }
-    return ok === 1;
+    return matchCredentials(entries, user, pass);
   }
+}
+
+/** True when (user, pass) is one of `entries`. Constant time (see the top of this file); shared
+ *  with ASCII auth (server/ascii-auth.ts). */
+export function matchCredentials(entries: Iterable<readonly [Buffer, Buffer]>, user: Buffer, pass: Buffer): boolean {
+  const userD = digest(user), passD = digest(pass);
+  let ok = 0;
+  for (const [u, p] of entries) {
+    const um = timingSafeEqual(digest(u), userD);
+    const pm = timingSafeEqual(digest(p), passD);
+    ok |= Number(um && pm);
+  }
+  return ok === 1;
 }

@@ -10,6 +10,7 @@ import { TextProtocol } from '../protocol/text.ts';
 import { BinaryProtocol } from '../protocol/binary.ts';
 import type { PrefixStats } from '../protocol/admin.ts';
 import { SaslPlain } from './sasl.ts';
+import { AsciiAuth, AuthFileError } from './ascii-auth.ts';
 import { R } from '../protocol/replies.ts';
 import type { Settings } from './config.ts';
 import { Connection, READ_SIZE, type Loop } from './connection.ts';
@@ -40,6 +41,11 @@ export class Server implements ServerContext {
   private readonly loop: Loop;
   private timer: NodeJS.Timeout | null = null;
   private stopping: Promise<void> | null = null;
+  /** -Y; memcached re-reads the file on SIGHUP (keeping the old entries if that fails) */
+  private readonly asciiAuth: AsciiAuth | null;
+  private readonly onHup = (): void => {
+    log.info({ ok: this.asciiAuth?.reload() }, 'SIGHUP: auth file reloaded');
+  };
 
   constructor(readonly settings: Settings) {
     // The largest command (a value of -I bytes plus its line) must fit beside one read.
@@ -63,6 +69,17 @@ export class Server implements ServerContext {
     registerStatsArray(init.stats);
     this.startedAt = Math.floor(Date.now() / 1000);
     const out = new Output();
+    let asciiAuth: AsciiAuth | null = null;
+    if (settings.authFile !== null) {
+      try {
+        asciiAuth = new AsciiAuth(settings.authFile, out, init.window, init.desc, init.res, this.counters);
+      } catch (e) {
+        if (!(e instanceof AuthFileError)) throw e;
+        process.stderr.write(`${e.message}\n`); // memcached's words and exit status
+        process.exit(e.exitCode);
+      }
+    }
+    this.asciiAuth = asciiAuth;
     const text = new TextProtocol(this, out, init.window, init.desc, init.res);
     this.loop = {
       window: init.window,
@@ -76,6 +93,7 @@ export class Server implements ServerContext {
       counters: this.counters,
       binaryAllowed: settings.protocol !== 'ascii',
       binaryOnly: settings.protocol === 'binary',
+      asciiAuth,
       now: () => this.now(),
       onClose: (c) => { this.conns.delete(c); this.counters.curr_connections--; },
       logCommands: log.isLevelEnabled('debug'),
@@ -133,6 +151,7 @@ export class Server implements ServerContext {
       native.reclaim(RECLAIM_PER_TICK);
     }, 1000);
     this.timer.unref();
+    if (this.asciiAuth) process.on('SIGHUP', this.onHup);
     if (s.unixSocket) {
       if (existsSync(s.unixSocket)) unlinkSync(s.unixSocket);
       await this.listen({ path: s.unixSocket, backlog: s.listenBacklog }, `unix:${s.unixSocket}`);
@@ -196,6 +215,7 @@ export class Server implements ServerContext {
     if (this.stopping) return this.stopping;
     this.stopping = (async () => {
       if (this.timer) clearInterval(this.timer);
+      process.off('SIGHUP', this.onHup);
       const closed = this.servers.map(({ server }) => new Promise<void>((r) => server.close(() => r())));
       for (const c of this.conns) c.endIdle();
       const deadline = Date.now() + SHUTDOWN_GRACE_MS;
