@@ -8,7 +8,7 @@ import type { SaslPlain } from '../server/sasl.ts';
 import type { ServerContext } from './context.ts';
 import type { Output } from './output.ts';
 import { BIN_BODY, BIN_ERROR_BODY, BIN_STATUS as ST } from './replies.ts';
-import { writeGeneralStats, writeItemStats, writeSettingsStats, writeSlabStats } from './stats.ts';
+import { resetStats, writeGeneralStats, writeItemStats, writeSettingsStats, writeSlabStats } from './stats.ts';
 import type { PrefixStats } from './admin.ts';
 import { After, type TextConn } from './text.ts';
 
@@ -58,8 +58,6 @@ export interface BinaryConn extends TextConn {
 export class BinaryProtocol {
   /** set by exec when memcached would write out everything queued so far (NOOP) */
   flushNow = false;
-  /** memcached's `auth_cmds` / `auth_errors` (shown by `stats` with -S, after store_no_memory) */
-  readonly saslStats = { auth_cmds: 0, auth_errors: 0 };
 
   constructor(
     private readonly ctx: ServerContext,
@@ -353,9 +351,7 @@ export class BinaryProtocol {
     if (keyLen === 0) {
       writeGeneralStats(out, ctx);
     } else if (group.startsWith('reset')) {
-      const c = ctx.counters;
-      c.cmd_get = c.cmd_set = c.cmd_flush = c.cmd_touch = c.cmd_meta = 0;
-      c.bytes_read = c.bytes_written = c.total_connections = c.rejected_connections = 0;
+      resetStats(ctx);
       this.prefixes?.clear();
     } else if (group.startsWith('settings')) {
       writeSettingsStats(out, ctx);
@@ -427,14 +423,14 @@ export class BinaryProtocol {
     // Every attempt starts unauthenticated (CVE-2013-7239). PLAIN never continues, so a STEP is
     // always a failure (memcached 1.5.9: STEP without a started AUTH).
     conn.authenticated = false;
-    this.saslStats.auth_cmds++;
+    this.ctx.counters.auth_cmds++;
     const mech = this.window.toString('latin1', d[b + D_KEY_OFF]!, d[b + D_KEY_OFF]! + keyLen);
     const value = this.window.subarray(d[b + D_DATA_OFF]!, d[b + D_DATA_OFF]! + dataLen);
     if (op === OP.SASL_AUTH && mech === 'PLAIN' && this.sasl.check(value)) {
       conn.authenticated = true;
       this.ok(b, 0, BIN_BODY.AUTHENTICATED);
     } else {
-      this.saslStats.auth_errors++;
+      this.ctx.counters.auth_errors++;
       this.error(b, ST.AUTH_ERROR);
     }
     return After.CONTINUE;

@@ -108,7 +108,7 @@ const SETTINGS: Array<[string, Value]> = [
   ['cas_enabled', (c) => yesNo(!c.settings.disableCas)],
   ['tcp_backlog', (c) => c.settings.listenBacklog],
   ['binding_protocol', (c) => (c.settings.protocol === 'auto' ? 'auto-negotiate' : c.settings.protocol)],
-  ['auth_enabled_sasl', () => 'no'],
+  ['auth_enabled_sasl', (c) => yesNo(c.settings.enableSasl)],
   ['auth_enabled_ascii', (c) => c.settings.authFile ?? 'no'],
   ['item_size_max', (c) => c.settings.maxItemSize],
   ['maxconns_fast', (c) => yesNo(c.settings.maxconnsFast)],
@@ -195,6 +195,15 @@ const ITEM_WHEN: Record<string, When> = {
 
 function stat(out: Output, name: string, value: string | number): void {
   out.ascii(`STAT ${name} ${value}\r\n`);
+}
+
+/** `stats reset`: every counter memcached zeroes (gauges such as curr_items stay). */
+export function resetStats(ctx: ServerContext): void {
+  const c = ctx.counters;
+  c.cmd_get = c.cmd_set = c.cmd_flush = c.cmd_touch = c.cmd_meta = 0;
+  c.bytes_read = c.bytes_written = c.total_connections = c.rejected_connections = 0;
+  c.auth_cmds = c.auth_errors = 0;
+  native.storeStatsReset();
 }
 
 export function writeGeneralStats(out: Output, ctx: ServerContext): void {

@@ -6,7 +6,7 @@ import { VERSION_STRING } from '../server/config.ts';
 import type { ServerContext } from './context.ts';
 import type { Output } from './output.ts';
 import { PARSE_ERROR_REPLY, R, STORE_REPLY } from './replies.ts';
-import { writeConnStats, writeGeneralStats, writeItemStats, writeSettingsStats, writeSlabStats } from './stats.ts';
+import { resetStats, writeConnStats, writeGeneralStats, writeItemStats, writeSettingsStats, writeSlabStats } from './stats.ts';
 import { MetaProtocol } from './meta.ts';
 import { Admin } from './admin.ts';
 
@@ -294,11 +294,8 @@ export class TextProtocol {
       case 'conns': writeConnStats(out, ctx); break;
       case 'sizes': out.ascii('STAT sizes_status disabled\r\n'); break;
       case 'reset': {
-        const c = ctx.counters;
-        c.cmd_get = c.cmd_set = c.cmd_flush = c.cmd_touch = c.cmd_meta = 0;
-        c.bytes_read = c.bytes_written = c.total_connections = c.rejected_connections = 0;
+        resetStats(ctx);
         this.admin.prefixes.clear(); // memcached's stats_prefix_clear
-        native.storeStatsReset();
         out.bytes(R.RESET);
         return;
       }
