@@ -75,6 +75,8 @@ export interface Native {
   setAutomove(mode: number): void;
   /** stats cachedump: flat [key, value length, exptime (Unix s, 0 = never)] triples, most recent first */
   cachedump(cls: number, limit: number): Array<Buffer | number>;
+  /** lru_crawler metadump (cls 0 = all): flat [key, exptime, last access, cas, fetched, class, size] */
+  metadump(cls: number): Array<Buffer | number | bigint>;
   itemSize(keyLen: number, valueLen: number, flags: number): number;
   storeStats(): void;
   storeStatsReset(): void;

@@ -58,6 +58,16 @@ export function safeStrtod(s: string): number | null {
   return v;
 }
 
+/** memcached's uriencode (metadump keys): all but [A-Za-z0-9-._~] as %XX */
+function uriencode(key: Buffer): string {
+  let s = '';
+  for (const c of key) {
+    s += (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d || c === 0x2e ||
+      c === 0x5f || c === 0x7e ? String.fromCharCode(c) : `%${c.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return s;
+}
+
 // ---- per-prefix stats (stats detail): memcached's 256-bucket table, hashed with its
 // hash_algorithm (murmur3; jenkins under -o no_modern), which decides the dump order ----
 function murmur3(key: Buffer): number {
@@ -287,8 +297,8 @@ export class Admin {
       if (!s.lruCrawler) return R.CRAWLER_DISABLED;
       if (this.ctx.settings.disableDumping) return R.METADUMP_DISABLED;
       const classes = this.crawlClasses(this.tok(b, 1)!);
-      if (classes instanceof Buffer) return classes;
-      // TODO(metadump): the item lines need last access / cas / fetched from the store
+      if (!Array.isArray(classes)) return classes;
+      this.metadump(classes);
       return R.END;
     }
     if (ntokens === 4 && (sub === 'tocrawl' || sub === 'sleep')) {
@@ -309,6 +319,21 @@ export class Admin {
       return R.OK;
     }
     return R.ERROR;
+  }
+
+  /** The crawler's metadump lines (crawler_metadump_eval); classes [] = all. memcached's crawler
+   *  interleaves the classes (and its hot/warm/cold LRUs) item by item; here each class is
+   *  listed whole, oldest first, so the lines are the same but their order may differ. */
+  private metadump(classes: number[]): void {
+    const out = this.out;
+    for (const cls of classes.length ? [...new Set(classes)].sort((x, y) => x - y) : [0]) {
+      const f = native.metadump(cls);
+      for (let i = 0; i < f.length; i += 7) {
+        const exp = f[i + 1] as number;
+        out.ascii(`key=${uriencode(f[i] as Buffer)} exp=${exp === 0 ? -1 : exp} la=${f[i + 2] as number} cas=${f[i + 3] as bigint}` +
+          ` fetch=${f[i + 4] ? 'yes' : 'no'} cls=${f[i + 5] as number} size=${f[i + 6] as number}\n`);
+      }
+    }
   }
 
   private watch(b: number, ntokens: number): Buffer | null {

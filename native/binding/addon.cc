@@ -454,6 +454,25 @@ Napi::Value Cachedump(const Napi::CallbackInfo& info) {
   return d.out;
 }
 
+// metadump(cls) -> [key Buffer, exptime (Unix s, 0 = never), last access (Unix s), cas (BigInt),
+// fetched (0/1), class, item size, ...] for lru_crawler metadump (cls 0 = every class).
+static int MetaOne(void* c, const uint8_t* key, uint32_t klen, const remc_item_info* in, uint64_t ntotal) {
+  DumpCtx* d = static_cast<DumpCtx*>(c);
+  d->out.Set(d->n++, Napi::Buffer<uint8_t>::Copy(d->env, key, klen));
+  d->out.Set(d->n++, static_cast<double>(in->exptime));
+  d->out.Set(d->n++, static_cast<double>(in->last_access));
+  d->out.Set(d->n++, Napi::BigInt::New(d->env, in->cas));
+  d->out.Set(d->n++, static_cast<double>(in->fetched));
+  d->out.Set(d->n++, static_cast<double>(in->slab_class));
+  d->out.Set(d->n++, static_cast<double>(ntotal));
+  return 0;
+}
+Napi::Value Metadump(const Napi::CallbackInfo& info) {
+  DumpCtx d{info.Env(), Napi::Array::New(info.Env()), 0, 0};
+  remc_store_metadump(S(info)->store, U32(info, 0), MetaOne, &d);
+  return d.out;
+}
+
 // setAutomove(mode): slabs automove 0|1|2
 Napi::Value SetAutomove(const Napi::CallbackInfo& info) {
   remc_store_set_automove(S(info)->store, static_cast<int>(U32(info, 0)));
@@ -695,6 +714,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   FN("slabsReassign", SlabsReassign)
   FN("setAutomove", SetAutomove)
   FN("cachedump", Cachedump)
+  FN("metadump", Metadump)
   FN("itemSize", ItemSize)
   FN("storeStats", StoreStats)
   FN("storeStatsReset", StoreStatsReset)

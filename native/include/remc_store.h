@@ -194,6 +194,15 @@ typedef int (*remc_store_dump_fn)(void *ctx, const uint8_t *key, uint32_t klen, 
 uint32_t remc_store_cachedump(remc_store *s, uint32_t cls, uint32_t limit, remc_store_dump_fn fn,
                               void *ctx);
 
+/* lru_crawler metadump: the live items (neither expired nor flushed) of class cls (0 = every
+ * class, in class order), each class from its LRU tail (oldest first: the crawler's order), with
+ * what memcached's metadump prints (info as remc_store_get fills it, ntotal = the item's size).
+ * Binary-key items are skipped as in cachedump. fn returns nonzero to stop. Returns how many
+ * items fn was given. */
+typedef int (*remc_store_meta_fn)(void *ctx, const uint8_t *key, uint32_t klen,
+                                  const remc_item_info *info, uint64_t ntotal);
+uint32_t remc_store_metadump(remc_store *s, uint32_t cls, remc_store_meta_fn fn, void *ctx);
+
 /* Statistics ------------------------------------------------------------------------------ */
 
 /* Global store statistics, in this order; names are memcached's `stats` field names. */

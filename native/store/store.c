@@ -1186,6 +1186,34 @@ uint32_t remc_store_cachedump(remc_store *s, uint32_t cls, uint32_t limit, remc_
   return shown;
 }
 
+uint32_t remc_store_metadump(remc_store *s, uint32_t cls, remc_store_meta_fn fn, void *ctx) {
+  if (cls > s->nclasses || !fn) return 0;
+  REMC_STORE_LOCK(s);
+  uint32_t shown = 0;
+  for (uint32_t c = cls ? cls : 1; c <= (cls ? cls : s->nclasses); c++) {
+    for (item *it = s->cls[c].tail; it; it = it->prev) {
+      if ((it->iflags & IT_CRAWLER) || (it->mflags & REMC_META_KEY_BINARY) || is_expired(s, it) ||
+          is_flushed(s, it))
+        continue;
+      remc_item_info in = {
+          .flags = item_flags(s, it),
+          .nbytes = it->nbytes,
+          .cas = item_cas(s, it),
+          .exptime = it->exptime ? s->started + (int64_t)it->exptime : 0,
+          .last_access = s->started + (int64_t)it->time,
+          .fetched = (it->iflags & IT_FETCHED) ? 1 : 0,
+          .slab_class = it->cls,
+          .meta = it->mflags,
+      };
+      shown++;
+      if (fn(ctx, item_key(s, it), it->nkey, &in, item_ntotal(s, it))) goto done;
+    }
+  }
+done:
+  REMC_STORE_UNLOCK(s);
+  return shown;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* fault-injection support                                                                     */
 

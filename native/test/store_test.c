@@ -1000,6 +1000,70 @@ static void test_cachedump(void) {
   remc_store_destroy(s);
 }
 
+struct meta_ctx {
+  char out[4096];
+  size_t len;
+  int stop_after;
+};
+static int meta_line(void *ctx, const uint8_t *key, uint32_t klen, const remc_item_info *in,
+                     uint64_t ntotal) {
+  struct meta_ctx *d = ctx;
+  d->len += (size_t)snprintf(d->out + d->len, sizeof d->out - d->len,
+                             "%.*s exp=%lld la=%lld cas=%llu fetch=%d cls=%d size=%llu\n", (int)klen,
+                             (const char *)key, (long long)in->exptime, (long long)in->last_access,
+                             (unsigned long long)in->cas, in->fetched, in->slab_class,
+                             (unsigned long long)ntotal);
+  return --d->stop_after == 0;
+}
+
+/* lru_crawler metadump: live items only, oldest first per class, classes in order */
+static void test_metadump(void) {
+  remc_store *s = mk(cfg_default());
+  int64_t t0 = remc_store_time(s);
+  set(s, "m1", "hello", 0, 0);
+  set(s, "m2", "abc", 0, 100);
+  set(s, "gone", "x", 0, -1); /* expired at once: not listed */
+  set(s, "big", "a value long enough to land in another slab class than the short ones, so "
+                "that a per-class dump leaves it out", 0, 0);
+  remc_item_info a, b, big;
+  get2(s, "m1", 0, &a);
+  get2(s, "m2", 0, &b);
+  get2(s, "big", 0, &big);
+  CHECK(a.slab_class == b.slab_class && big.slab_class > a.slab_class);
+  struct meta_ctx d = {.len = 0, .stop_after = -1};
+  CHECK_EQ(remc_store_metadump(s, (uint32_t)a.slab_class, meta_line, &d), 2);
+  char want[512];
+  snprintf(want, sizeof want,
+           "m1 exp=0 la=%lld cas=%llu fetch=0 cls=%d size=%llu\n"
+           "m2 exp=%lld la=%lld cas=%llu fetch=0 cls=%d size=%llu\n",
+           (long long)a.last_access, (unsigned long long)a.cas, a.slab_class,
+           (unsigned long long)remc_store_item_size(s, 2, 5, 0), (long long)(t0 + 100),
+           (long long)b.last_access, (unsigned long long)b.cas, b.slab_class,
+           (unsigned long long)remc_store_item_size(s, 2, 3, 0));
+  CHECK(streq(d.out, want));
+  /* every class: the small class first, then big's; fetched shows after a get */
+  get(s, "big");
+  d.len = 0;
+  d.out[0] = 0;
+  CHECK_EQ(remc_store_metadump(s, 0, meta_line, &d), 3);
+  const char *bl = strstr(d.out, "big exp=0 ");
+  CHECK(bl != NULL && strstr(bl, "fetch=1") != NULL && strstr(d.out, "fetch=1") == strstr(bl, "fetch=1"));
+  CHECK(strstr(d.out, "m1 ") != NULL && strstr(d.out, "m1 ") < bl);
+  CHECK(strstr(d.out, "gone") == NULL);
+  /* the callback stops the walk; bad classes list nothing */
+  d.len = 0;
+  d.stop_after = 1;
+  CHECK_EQ(remc_store_metadump(s, 0, meta_line, &d), 1);
+  CHECK_EQ(remc_store_metadump(s, 200, meta_line, &d), 0);
+  /* flushed items are not listed */
+  remc_store_flush(s, 0);
+  remc_store_set_time(s, t0 + 2);
+  d.len = 0;
+  d.stop_after = -1;
+  CHECK_EQ(remc_store_metadump(s, 0, meta_line, &d), 0);
+  remc_store_destroy(s);
+}
+
 static void test_slabs_reassign(void) {
   remc_store_config c = cfg_default();
   c.mem_limit = 8 * MiB;
@@ -1685,7 +1749,7 @@ int main(int argc, char **argv) {
       {"class_table", test_class_table}, {"meta", test_meta},
       {"model", test_model}, {"slab_move", test_slab_move},
       {"mem_limit_shrink", test_mem_limit_shrink}, {"slabs_reassign", test_slabs_reassign},
-      {"cachedump", test_cachedump},
+      {"cachedump", test_cachedump},     {"metadump", test_metadump},
       {"memory_bound", test_memory_bound},
       {"pkey", test_pkey},
   };

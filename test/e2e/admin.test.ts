@@ -76,6 +76,19 @@ test('stats cachedump: the class of a key, most recent first, limit, absolute ex
   assert.is(await ask('stats cachedump 1 x\r\n'), 'CLIENT_ERROR bad command line format\r\n');
 });
 
+test('lru_crawler metadump: one line per live item (uri-encoded key, times, cas, fetched, class, size)', async () => {
+  assert.is(await ask('set md/\xe9 7 100 2\r\nhi\r\n'), 'STORED\r\n'); // a latin1 byte: %E9
+  await ask('get md/\xe9\r\n', END);
+  const now = Number(statsOf(await ask('stats\r\n', END)).get('time'));
+  const dump = await ask('lru_crawler metadump all\r\n', END);
+  const m = /^key=md%2F%E9 exp=(\d+) la=(\d+) cas=\d+ fetch=yes cls=(\d+) size=(\d+)$/m.exec(dump);
+  assert.ok(m, dump);
+  assert.ok(Math.abs(Number(m![1]) - (now + 100)) <= 2 && Math.abs(Number(m![2]) - now) <= 2, dump);
+  assert.ok(/\n$/.test(dump.slice(0, -5)) && !/\r\n(?!$)/.test(dump.slice(0, -5)), 'lines end in LF, END in CRLF');
+  assert.is(await ask('lru_crawler metadump 64\r\n'), 'BADCLASS invalid class id\r\n');
+  await ask('delete md/\xe9\r\n');
+});
+
 test('lru mode / lru_crawler / slabs automove change settings and the stats listed', async () => {
   assert.is(await ask('lru mode flat\r\n'), 'OK\r\n');
   let s = statsOf(await ask('stats settings\r\n', END));
