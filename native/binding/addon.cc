@@ -612,48 +612,26 @@ Napi::Object Abi(Napi::Env env) {
     for (size_t i = 0; i < n; i++) a.Set(static_cast<uint32_t>(i), list[i]);
     return a;
   };
-  static const char* const stat_names[] = {
-#define X(id) #id,
-      REMC_STORE_STATS(X)
-#undef X
-  };
-  static const char* const sstat_names[] = {
-#define X(id) #id,
-      REMC_SLAB_STATS(X)
-#undef X
-  };
-  static const char* const istat_names[] = {
-#define X(id) #id,
-      REMC_ITEM_STATS(X)
-#undef X
-  };
-  static const char* const fault_names[] = {
-#define X(id) #id,
-      REMC_FAULT_KINDS(X)
-#undef X
-  };
-  abi.Set("storeStats", names(stat_names, REMC_STAT_COUNT));
-  abi.Set("slabStats", names(sstat_names, REMC_SSTAT_COUNT));
-  abi.Set("itemStats", names(istat_names, REMC_ISTAT_COUNT));
-  abi.Set("faultKinds", names(fault_names, REMC_FAULT_COUNT));
-  static const char* const close_names[] = {
-#define X(id) #id,
-      REMC_CLOSE_REASONS(X)
-#undef X
-  };
-  static const char* const verr_names[] = {
-#define X(id) #id,
-      REMC_VALIDATE_ERRORS(X)
-#undef X
-  };
-  abi.Set("closeReasons", names(close_names, REMC_CLOSE_COUNT));
+  // The names of an X-macro list of one-argument entries, as a JS array in enum order.
+#define NAME_OF(id) #id,
+#define EXPORT_NAMES(key, LIST, count)                          \
+  do {                                                          \
+    static const char* const list[] = {LIST(NAME_OF)};          \
+    static_assert(sizeof list / sizeof *list == (count), key);  \
+    abi.Set(key, names(list, count));                           \
+  } while (0)
+  EXPORT_NAMES("storeStats", REMC_STORE_STATS, REMC_STAT_COUNT);
+  EXPORT_NAMES("slabStats", REMC_SLAB_STATS, REMC_SSTAT_COUNT);
+  EXPORT_NAMES("itemStats", REMC_ITEM_STATS, REMC_ISTAT_COUNT);
+  EXPORT_NAMES("faultKinds", REMC_FAULT_KINDS, REMC_FAULT_COUNT);
+  EXPORT_NAMES("closeReasons", REMC_CLOSE_REASONS, REMC_CLOSE_COUNT);
+  EXPORT_NAMES("validateErrors", REMC_VALIDATE_ERRORS, REMC_V_COUNT);
   // Fault injection kinds: { name: [id, kind caught as under pku, kind under none] }
   Napi::Object fi = Napi::Object::New(env);
 #define X(name, id, kp, kn) { Napi::Array a = Napi::Array::New(env, 3); a.Set(0u, id); a.Set(1u, #kp); a.Set(2u, #kn); fi.Set(#name, a); }
   REMC_FAULT_INJECTIONS(X)
 #undef X
   abi.Set("faultInjections", fi);
-  abi.Set("validateErrors", names(verr_names, REMC_V_COUNT));
   // Binary protocol: opcodes { NAME: code } and parse errors { NAME: id } (remc_abi.h).
   Napi::Object bop = Napi::Object::New(env);
 #define X(id, code) bop.Set(#id, static_cast<double>(code));

@@ -20,10 +20,8 @@
  * The extras are never copied anywhere (CVE-2020-10931): the fields are read in place.
  */
 #include "remc_abi.h"
+#include "desc.h"
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC target("general-regs-only")
-#endif
 
 __attribute__((visibility("hidden"))) void remc_fault_inject(remc_parse_io *io, uint32_t kind);
 __attribute__((visibility("hidden"))) void remc_parse_binary(remc_parse_io *io, const uint8_t *w);
@@ -70,22 +68,7 @@ AI uint32_t kind_of(uint32_t op, uint32_t opts) {
 AI void put(uint32_t *d, uint32_t op, uint32_t err, uint32_t flags, uint32_t start, uint32_t end,
             uint32_t koff, uint32_t klen, uint32_t doff, uint32_t dlen, uint64_t n0, uint64_t n1,
             uint64_t n2, uint32_t extlen, uint32_t opaque, uint64_t cas, uint32_t bodylen) {
-  d[D_OP] = op;
-  d[D_ERR] = err;
-  d[D_FLAGS] = flags;
-  d[D_START] = start;
-  d[D_END] = end;
-  d[D_KEY_OFF] = koff;
-  d[D_KEY_LEN] = klen;
-  d[D_DATA_OFF] = doff;
-  d[D_DATA_LEN] = dlen;
-  d[D_N0_LO] = (uint32_t)n0;
-  d[D_N0_HI] = (uint32_t)(n0 >> 32);
-  d[D_N1_LO] = (uint32_t)n1;
-  d[D_N1_HI] = (uint32_t)(n1 >> 32);
-  d[D_N2_LO] = (uint32_t)n2;
-  d[D_N2_HI] = (uint32_t)(n2 >> 32);
-  d[D_AUX] = extlen;
+  emit(d, op, err, flags, start, end, koff, klen, doff, dlen, n0, n1, n2, extlen);
   d[DB_OPAQUE] = opaque;
   d[DB_CAS_LO] = (uint32_t)cas;
   d[DB_CAS_HI] = (uint32_t)(cas >> 32);

@@ -13,6 +13,7 @@
  * checked against the real server; the quirks that change replies are kept and marked QUIRK.
  */
 #include "remc_abi.h"
+#include "desc.h"
 
 #if defined(__has_include)
 #if __has_include("remc_fault_inject.h")
@@ -25,11 +26,6 @@
  * through the GOT, which pku-strict forbids reading. */
 __attribute__((visibility("hidden"))) void remc_fault_inject(remc_parse_io *io, uint32_t kind);
 
-#if defined(__GNUC__) && !defined(__clang__)
-/* No SSE: gcc's SLP vectorizer would otherwise build descriptor words from constant-pool vectors
- * (.rodata.cst8), unreadable in pku-strict; and the domain never touches vector state. */
-#pragma GCC target("general-regs-only")
-#endif
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "command names are compared as little-endian packed words"
@@ -164,27 +160,6 @@ AI num_t safe_strtol(const uint8_t *w, uint32_t s, uint32_t e) { /* int32, sign-
   return r;
 }
 
-/* One descriptor. Words 16.. (meta/binary) are left alone. */
-AI void emit(uint32_t *d, uint32_t op, uint32_t err, uint32_t flags, uint32_t start, uint32_t end,
-             uint32_t koff, uint32_t klen, uint32_t doff, uint32_t dlen, uint64_t n0, uint64_t n1,
-             uint64_t n2, uint32_t aux) {
-  d[D_OP] = op;
-  d[D_ERR] = err;
-  d[D_FLAGS] = flags;
-  d[D_START] = start;
-  d[D_END] = end;
-  d[D_KEY_OFF] = koff;
-  d[D_KEY_LEN] = klen;
-  d[D_DATA_OFF] = doff;
-  d[D_DATA_LEN] = dlen;
-  d[D_N0_LO] = (uint32_t)n0;
-  d[D_N0_HI] = (uint32_t)(n0 >> 32);
-  d[D_N1_LO] = (uint32_t)n1;
-  d[D_N1_HI] = (uint32_t)(n1 >> 32);
-  d[D_N2_LO] = (uint32_t)n2;
-  d[D_N2_HI] = (uint32_t)(n2 >> 32);
-  d[D_AUX] = aux;
-}
 
 /*
  * A line over REMC_LINE_MAX bytes without '\n' closes the connection unless it starts, after
