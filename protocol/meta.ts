@@ -119,6 +119,7 @@ export class MetaProtocol {
     const b = i * W;
     const op = d[b + D_OP]!;
     const err = d[b + D_ERR]!;
+    this.loadFlags(b);
     if (op === OP.MS) return this.ms(conn, b, err, len);
     if (err !== 0) {
       this.out.bytes(META_ERROR_REPLY[err]!);
@@ -141,10 +142,22 @@ export class MetaProtocol {
   private flagAt(b: number, i: number): number {
     return (this.desc[b + D_M_FLAGS0 + (i >> 2)]! >>> ((i & 3) * 8)) & 0xff;
   }
-  private has(b: number, f: number): boolean {
+  /** The current descriptor's flags as two bit masks (bit c & 31; letters are validated). */
+  private lower = 0;
+  private upper = 0;
+  private loadFlags(b: number): void {
+    let lo = 0, hi = 0;
     const n = this.nflags(b);
-    for (let i = 0; i < n; i++) if (this.flagAt(b, i) === f) return true;
-    return false;
+    for (let i = 0; i < n; i++) {
+      const f = this.flagAt(b, i);
+      if (f >= 97) lo |= 1 << (f & 31); else hi |= 1 << (f & 31);
+    }
+    this.lower = lo;
+    this.upper = hi;
+  }
+  /** Was flag f given (in the descriptor loadFlags last read, which is b's)? */
+  private has(_b: number, f: number): boolean {
+    return (((f >= 97 ? this.lower : this.upper) >>> (f & 31)) & 1) !== 0;
   }
   /** The flag index of an O token longer than memcached allows, else -1. */
   private badOpaqueAt(b: number): number {
@@ -209,7 +222,11 @@ export class MetaProtocol {
     // a hit); a hit answered with the O error counts nothing, a miss is counted before it.
     // metaGet's count: 0 none, 1 get, 2 touch, 3 touch hit/get miss.
     const hitCount = bad >= 0 ? 0 : touch ? 2 : 1;
-    let r = nm.metaGet(this.keyOff, this.keyLen, bad >= 0 || vivify ? 0 : touch ? 3 : 1);
+    // The common case (no T, N, or O error) is a plain get that bumps as it looks (memcached's
+    // unlocked path); it reports h and l from before the bump all the same.
+    const plain = !touch && !vivify && bad < 0, bump = !this.has(b, F_u);
+    let r = plain ? native.get(this.keyOff, this.keyLen, bump ? 1 : 0, 0, 0)
+      : nm.metaGet(this.keyOff, this.keyLen, bad >= 0 || vivify ? 0 : touch ? 3 : 1);
     if (r === -2) { out.bytes(META.REFCOUNT_OVERFLOW); return; }
     let created = false;
     if (vivify) {
@@ -277,7 +294,7 @@ export class MetaProtocol {
     if (won) { this.sp(ch('W')); nm.metaUpdate(META_TOKEN_SENT, 0, 0, 0, 0); }
     out.crlf();
     // the delayed bump (memcached reads h and l first), unless u
-    if (!this.has(b, F_u)) nm.metaUpdate(0, 0, 0, 0, 1);
+    if (bump && !plain) nm.metaUpdate(0, 0, 0, 0, 1);
     if (value) {
       out.ensure(nbytes + 2);
       native.copyValue(out.pos);
