@@ -47,6 +47,8 @@ STORE_MODE[OP.APPEND!] = MODE.APPEND!;
 STORE_MODE[OP.PREPEND!] = MODE.PREPEND!;
 
 /** Before authentication with -S only these may be sent (memcached's authenticated()). */
+/** VERSION's body, built once */
+const VERSION_BODY = Buffer.from(VERSION_STRING, 'latin1');
 const PRE_AUTH = new Set([OP.SASL_LIST_MECHS!, OP.SASL_AUTH!, OP.SASL_STEP!, OP.VERSION!]);
 
 /** The per-connection facts a binary command can read or change (root memory). */
@@ -172,7 +174,7 @@ export class BinaryProtocol {
         this.flushNow = true;
         return After.CONTINUE;
       case OP.VERSION:
-        this.ok(b, 0, Buffer.from(VERSION_STRING, 'latin1'));
+        this.ok(b, 0, VERSION_BODY);
         return After.CONTINUE;
       case OP.QUIT:
         if (!quiet) this.ok(b);
