@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 
-const DEFAULT_ALLOW = ['remc_gate_call', 'remc_gate_call_strict', 'remc_gate_rewind'];
+const DEFAULT_ALLOW = ['remc_gate_call', 'remc_gate_call_strict', 'remc_gate_rewind', 'remc_sig_entry', 'remc_sig_entry_chain'];
 
 function parseArgs(argv) {
   const o = { file: 'build/Release/remcached.node', allow: DEFAULT_ALLOW, expectMin: 0, quiet: false };

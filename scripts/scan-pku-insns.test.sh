@@ -44,6 +44,11 @@ $SCAN "$T/wrpkru.so" --allow gate | grep -q 'BAD WRPKRU .* evil+' || { echo "FAI
 
 if [ -f build/Release/remcached.node ]; then
   expect 0 "the real addon: WRPKRU only in the gate symbols" build/Release/remcached.node --expect-min 1
+  # each allowed symbol really holds a WRPKRU: leaving any one out of the list must fail
+  for left_out in remc_gate_call remc_gate_call_strict remc_gate_rewind remc_sig_entry remc_sig_entry_chain; do
+    allow=$(echo remc_gate_call,remc_gate_call_strict,remc_gate_rewind,remc_sig_entry,remc_sig_entry_chain | tr ',' '\n' | grep -vx "$left_out" | paste -sd,)
+    expect 1 "the real addon with $left_out not allowed" build/Release/remcached.node --allow "$allow"
+  done
 else
   echo "skip build/Release/remcached.node not built"
 fi

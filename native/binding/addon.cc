@@ -130,6 +130,16 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   dc.watchdog_ms = static_cast<uint32_t>(num("watchdogMs", 100));
   st->dom = remc_domain_create(&dc);
   if (!st->dom) { Throw(env, "remcached native: cannot create the parser domain"); return env.Null(); }
+  // A PKU mode is claimed only once a fault inside the domain has been caught on this kernel.
+  char selftest_why[256] = "";
+  if (mode != REMC_ISO_NONE && remc_domain_self_test(st->dom, selftest_why, sizeof selftest_why) != 0) {
+    remc_domain_destroy(st->dom);
+    remc_domain_process_fall_back_to_none();
+    mode = dc.isolation = REMC_ISO_NONE;
+    why = selftest_why;
+    st->dom = remc_domain_create(&dc);
+    if (!st->dom) { Throw(env, "remcached native: cannot create the parser domain"); return env.Null(); }
+  }
   st->window = remc_domain_window(st->dom);
   st->window_cap = remc_domain_window_cap(st->dom);
   st->io = static_cast<remc_parse_io*>(remc_domain_io(st->dom));

@@ -74,6 +74,8 @@ typedef struct remc_domain_config {
  * request for NONE allocates no keys and stays final for the process. */
 int remc_domain_process_init(int requested, const char **why);
 int remc_domain_mode(void);
+/* After a failed self-test: the process runs mode NONE (the keys stay allocated, unused). */
+void remc_domain_process_fall_back_to_none(void);
 /* The key the store should tag its memory with, or -1 (mode NONE). */
 int remc_domain_store_pkey(void);
 /* The domain's own key, or -1 (mode NONE). For tests and logs (si_pkey comparisons). */
@@ -99,6 +101,12 @@ uint32_t remc_domain_thread_pkru(void);
  */
 
 typedef struct remc_domain remc_domain;
+
+/* Proves, on the calling thread, that a fault inside domain d is caught and rewound: one write
+ * to a root word from inside, first in a forked child (where a kernel that cannot deliver the
+ * fault kills only the child), then here. 0 = it holds (always for mode NONE); -1 = it does
+ * not, and why says why in one line. */
+int remc_domain_self_test(remc_domain *d, char *why, size_t why_len);
 
 /* Per thread: create, call and destroy a domain on the same thread. NULL on failure (errno:
  * EINVAL before remc_domain_process_init, ENOTSUP for a PKU mode without keys). */

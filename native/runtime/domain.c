@@ -12,12 +12,15 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/rseq.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -67,7 +70,8 @@ struct remc_domain {
   size_t window_hw; /* highest input length root has put in the window since the last scrub */
   /* watchdog (its thread reads g.seq/g.in_domain; wd_* below are its own, under wd_lock) */
   uint64_t wd_bound_ns;
-  uint64_t wd_seq, wd_since;
+  uint64_t wd_seq, wd_since;   /* the call last seen in the domain, and its thread's CPU time then */
+  clockid_t cpu_clock;         /* the domain thread's CPU-time clock (the watchdog's measure) */
   volatile uint64_t wd_fire_seq; /* the call the watchdog signalled; the handler checks it */
   struct remc_domain *wd_next;
 };
@@ -83,6 +87,7 @@ static int key_dom = -1, key_store = -1, key_ro = -1;
 static const char *keys_why = "";
 static uint32_t xsave_pkru_off;      /* offset of PKRU in the XSAVE area (CPUID 0xD.9 EBX) */
 static struct sigaction old_act[65]; /* previous handlers, for chaining */
+static struct sigaction chain_act[65]; /* someone else's handler that remc_sig_entry_chain runs */
 static const int fault_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP};
 
 static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -91,6 +96,8 @@ static int wd_started;
 
 /* Per thread */
 static __thread int t_prepared __attribute__((tls_model("initial-exec")));
+/* this thread's alternate signal stack (with PKU it carries the domain key) */
+static __thread uint8_t *t_altstack __attribute__((tls_model("initial-exec")));
 
 static inline uint32_t rdpkru(void) {
   uint32_t eax, edx;
@@ -169,7 +176,23 @@ HANDLER_FN static void forward(int sig, siginfo_t *si, void *uc) {
   if (si->si_code <= 0) raise(sig);
 }
 
-HANDLER_FN static void on_signal(int sig, siginfo_t *si, void *ucv) {
+/* Make the interrupted context resume with PKRU `v` (sigreturn loads it from the frame). */
+HANDLER_FN static int frame_set_pkru(ucontext_t *uc, uint32_t v) {
+  uint8_t *fp = (uint8_t *)uc->uc_mcontext.fpregs;
+  if (!fp || !xsave_pkru_off) return 0;
+  const struct _fpx_sw_bytes *sw = (const struct _fpx_sw_bytes *)(fp + 464);
+  if (sw->magic1 != FP_XSTATE_MAGIC1 || sw->xstate_size < xsave_pkru_off + 4) return 0;
+  uint64_t xstate_bv;
+  memcpy(&xstate_bv, fp + 512, 8);
+  xstate_bv |= 1ull << 9; /* PKRU present: else XRSTOR would load its init value */
+  memcpy(fp + 512, &xstate_bv, 8);
+  memcpy(fp + xsave_pkru_off, &v, 4);
+  return 1;
+}
+
+/* Every handler of ours is entered through remc_sig_entry (gate.S), which has already switched
+ * to remc_sig_ro's PKRU. */
+__attribute__((visibility("hidden"))) HANDLER_FN void remc_on_signal(int sig, siginfo_t *si, void *ucv) {
   ucontext_t *uc = (ucontext_t *)ucv;
   struct remc_domain *d = (struct remc_domain *)remc_tls_gate;
   uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
@@ -213,13 +236,27 @@ HANDLER_FN static void on_signal(int sig, siginfo_t *si, void *ucv) {
     d->fault.pkey = pkey;
     d->fault.addr = addr;
     d->fault.ip = ip;
-    /* With SA_NODEFER and an empty sa_mask the handler runs with the interrupted mask; if that
-     * is not the cached host mask (should not happen), remc_domain_call puts it back. Only the
-     * kernel's 64 bits are compared: the rest of glibc's sigset_t in the frame is garbage. */
-    d->mask_changed = memcmp(&uc->uc_sigmask, &d->host_mask, 8) != 0;
+    /* The handler runs with the interrupted mask plus ASYNC_IN_HANDLER (see install_handler),
+     * and the direct-jump rewind keeps it: remc_domain_call puts the cached host mask back when
+     * they differ. Only the kernel's 64 bits are compared: the rest of glibc's sigset_t in the
+     * frame is garbage. */
+    sigset_t m = uc->uc_sigmask;
+    sigaddset(&m, SIGPROF);
+    sigaddset(&m, WD_SIGNO);
+    d->mask_changed = memcmp(&m, &d->host_mask, 8) != 0;
     remc_gate_rewind((int)kind);
   }
   if (sig == WD_SIGNO) return; /* late watchdog signal: the call is already over */
+  /* A handler of someone else's, installed SA_ONSTACK after we wrapped the ones we knew of, ran
+   * on our alternate stack under the kernel's init PKRU and could not touch it (the domain key is
+   * access-disabled there). Let it resume with that key enabled. (Before Linux 6.12 the kernel
+   * cannot even write this fault's frame, so such handlers are wrapped instead: see
+   * wrap_onstack_handlers.) */
+  if (sig == SIGSEGV && si->si_code == SEGV_PKUERR && key_dom >= 0 && (int)si->si_pkey == key_dom &&
+      t_altstack && in_range((uint64_t)(uintptr_t)si->si_addr, t_altstack, ALTSTACK_SIZE)) {
+    int64_t p = frame_pkru(uc);
+    if (p >= 0 && frame_set_pkru(uc, (uint32_t)p & ~(3u << (2 * key_dom)))) return;
+  }
   if (sig == SIGILL && rip == (uint64_t)(uintptr_t)remc_trap_canary) {
     static const char m[] = "*** stack smashing detected ***: terminated (remcached host code)\n";
     (void)!write(2, m, sizeof m - 1);
@@ -229,15 +266,32 @@ HANDLER_FN static void on_signal(int sig, siginfo_t *si, void *ucv) {
   errno = e;
 }
 
+/* Someone else's handler (V8's SIGPROF sampler), run from remc_sig_entry_chain with the PKRU
+ * that lets it use our alternate stack. */
+__attribute__((visibility("hidden"))) HANDLER_FN void remc_on_chained_signal(int sig, siginfo_t *si, void *uc) {
+  const struct sigaction *o = &chain_act[sig];
+  if (o->sa_flags & SA_SIGINFO) {
+    if (o->sa_sigaction) o->sa_sigaction(sig, si, uc);
+  } else if (o->sa_handler != SIG_DFL && o->sa_handler != SIG_IGN) {
+    o->sa_handler(sig);
+  }
+}
+
 static int install_handler(int sig, struct sigaction *old) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
-  sa.sa_sigaction = on_signal;
-  /* ONSTACK: never run on the domain stack. NODEFER + empty mask: the direct-jump rewind leaves
-   * the mask exactly as it was in the domain (§1.3). RESTART: a late watchdog signal must not
+  sa.sa_sigaction = remc_sig_entry;
+  /* ONSTACK: never run on the domain stack. NODEFER: a fault signal is never blocked (a blocked
+   * one is fatal). The asynchronous signals that can reach a domain thread (SIGPROF, the
+   * watchdog's) are blocked while a handler runs: one arriving in the first instructions of
+   * remc_sig_entry, before its WRPKRU, would need a frame on the alternate stack while the
+   * kernel's init PKRU denies its key, and a kernel before 6.12 kills the process for that.
+   * RESTART: a late watchdog signal must not
    * turn a host system call into EINTR. */
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER | SA_RESTART;
   sigemptyset(&sa.sa_mask);
+  sigaddset(&sa.sa_mask, SIGPROF);
+  sigaddset(&sa.sa_mask, WD_SIGNO);
   return sigaction(sig, &sa, old);
 }
 
@@ -253,7 +307,7 @@ static void detect_cpu(void) {
 
 static int alloc_keys(void) {
   if (key_dom >= 0) return 0;
-  if (!have_ospke) { keys_why = "CPU or kernel without PKU (CPUID OSPKE=0)"; return -1; }
+  if (!have_ospke) { keys_why = "no PKU: the CPU lacks memory protection keys or the kernel does not enable them (CPUID OSPKE=0)"; return -1; }
   /* Never freed (a freed key is handed out again while pages still carry it, §5.2). */
   int k1 = pkey_alloc(0, 0);
   int k2 = k1 >= 0 ? pkey_alloc(0, 0) : -1;
@@ -294,8 +348,11 @@ static int seal_ro_page(void) {
     ro->pkru_pku = ro->pkru_strict = ro->pkru_transit = 0;
   }
   size_t len = (size_t)((uintptr_t)remc_gate_ro_end - (uintptr_t)&remc_gate_ro);
-  if (key_ro >= 0) return pkey_mprotect(ro, len, PROT_READ, key_ro);
-  return mprotect(ro, len, PROT_READ);
+  if (key_ro >= 0 ? pkey_mprotect(ro, len, PROT_READ, key_ro) : mprotect(ro, len, PROT_READ)) return -1;
+  /* Signal handlers: the kernel's init PKRU (only pkey 0 accessible) plus the domain key, which
+   * the alternate stack carries. */
+  remc_sig_ro = key_dom >= 0 ? 0x55555554u & ~(3u << (2 * key_dom)) : 0;
+  return mprotect(&remc_sig_ro, (size_t)((uintptr_t)remc_sig_ro_end - (uintptr_t)&remc_sig_ro), PROT_READ);
 }
 
 int remc_domain_process_init(int requested, const char **why) {
@@ -332,10 +389,26 @@ int remc_domain_process_init(int requested, const char **why) {
 }
 
 int remc_domain_mode(void) { return proc_mode < 0 ? REMC_ISO_NONE : proc_mode; }
+void remc_domain_process_fall_back_to_none(void) {
+  pthread_mutex_lock(&init_lock);
+  proc_mode = REMC_ISO_NONE;
+  pthread_mutex_unlock(&init_lock);
+}
 int remc_domain_store_pkey(void) { return proc_mode > REMC_ISO_NONE ? key_store : -1; }
 int remc_domain_pkey(void) { return key_dom; }
 
 /* Watchdog ----------------------------------------------------------------------------- */
+
+static void wrap_onstack_handlers(void);
+
+/* The CPU time the domain's thread has used (what the watchdog bounds: a stopped or preempted
+ * process must not make an innocent call look like a runaway one); wall time if the thread's
+ * clock cannot be read. */
+static uint64_t wd_clock_ns(struct remc_domain *d) {
+  struct timespec ts;
+  if (clock_gettime(d->cpu_clock, &ts) != 0) return now_ns();
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 static void *wd_main(void *arg) {
   (void)arg;
@@ -343,24 +416,32 @@ static void *wd_main(void *arg) {
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, NULL);
   pid_t pid = getpid();
-  for (;;) {
+  for (unsigned round = 0;; round++) {
     uint64_t period = 25000000; /* ns; a quarter of the smallest bound, within [1, 25] ms */
     pthread_mutex_lock(&wd_lock);
-    uint64_t t = now_ns();
     for (struct remc_domain *d = wd_list; d; d = d->wd_next) {
       if (!d->wd_bound_ns) continue;
       if (d->wd_bound_ns / 4 < period) period = d->wd_bound_ns / 4;
       uint64_t seq = d->g.seq;
-      if (!d->g.in_domain || seq != d->wd_seq) {
+      /* The thread's clock is read only for a call seen in the domain at two samples in a row:
+       * no system call while calls are short. The first sample starts the count, so a runaway
+       * call is stopped after between one bound and one bound plus a period of CPU time. */
+      if (!d->g.in_domain) {
+        d->wd_seq = 0;
+      } else if (seq != d->wd_seq) {
         d->wd_seq = seq;
-        d->wd_since = t;
-      } else if (t - d->wd_since >= d->wd_bound_ns) {
-        d->wd_fire_seq = seq;
-        syscall(SYS_tgkill, pid, d->tid, WD_SIGNO);
-        d->wd_since = t; /* if it lands elsewhere (a nested handler), try again one bound later */
+        d->wd_since = wd_clock_ns(d);
+      } else {
+        uint64_t t = wd_clock_ns(d);
+        if (t - d->wd_since >= d->wd_bound_ns) {
+          d->wd_fire_seq = seq;
+          syscall(SYS_tgkill, pid, d->tid, WD_SIGNO);
+          d->wd_since = t; /* if it lands elsewhere (a nested handler), try again one bound later */
+        }
       }
     }
     pthread_mutex_unlock(&wd_lock);
+    if (remc_sig_ro && round % 40 == 0) wrap_onstack_handlers(); /* about once a second */
     if (period < 1000000) period = 1000000;
     struct timespec ts = {(time_t)(period / 1000000000ull), (long)(period % 1000000000ull)};
     nanosleep(&ts, NULL);
@@ -427,22 +508,63 @@ static void altstack_free(void *p) {
 }
 static void altstack_key_init(void) { pthread_key_create(&altstack_key, altstack_free); }
 
+/* SIGPROF is thread-directed to a domain thread by V8's sampler, so its handler runs on our
+ * alternate stack (it must not run on the domain stack). With PKU that stack carries the domain
+ * key, which the handler cannot touch under the kernel's init PKRU: it is wrapped by
+ * remc_sig_entry_chain, which enables the key first. Without PKU it only needs SA_ONSTACK.
+ * Done per prepared thread and again by the watchdog thread when someone re-installs it (V8
+ * does when a profiler starts); the fault handler covers the gap on kernels >= 6.12. */
+static pthread_mutex_t wrap_lock = PTHREAD_MUTEX_INITIALIZER;
+static void wrap_onstack_handlers(void) {
+  static const int sigs[] = {SIGPROF};
+  pthread_mutex_lock(&wrap_lock);
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+    int sig = sigs[i];
+    struct sigaction cur;
+    if (sigaction(sig, NULL, &cur) != 0) continue;
+    int real = cur.sa_flags & SA_SIGINFO ? cur.sa_sigaction != NULL
+                                         : (cur.sa_handler != SIG_DFL && cur.sa_handler != SIG_IGN);
+    if (!real || ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == remc_sig_entry_chain)) continue;
+    if (remc_sig_ro == 0) {
+      if (!(cur.sa_flags & SA_ONSTACK)) { cur.sa_flags |= SA_ONSTACK; sigaction(sig, &cur, NULL); }
+      continue;
+    }
+    /* the saved action is complete before the wrapper can run */
+    chain_act[sig] = cur;
+    struct sigaction w = cur;
+    w.sa_sigaction = remc_sig_entry_chain;
+    w.sa_flags |= SA_SIGINFO | SA_ONSTACK;
+    sigaddset(&w.sa_mask, SIGPROF); /* as install_handler: nothing asynchronous before the WRPKRU */
+    sigaddset(&w.sa_mask, WD_SIGNO);
+    sigaction(sig, &w, NULL);
+  }
+  pthread_mutex_unlock(&wrap_lock);
+}
+
 static int prepare_thread(void) {
   if (t_prepared) return 0;
   if (rseq_off() != 0) return -1;
-  /* alternate signal stack in root memory, guard page below */
+  /* The alternate signal stack, guard page below. With PKU it carries the domain key: a kernel
+   * before 6.12 writes a signal frame under the interrupted PKRU, and the domain's PKRU lets it
+   * write nothing but that key (pku-linux.md §1.2; remc_sig_entry in gate.S makes it usable by
+   * the handler). Without keys, root memory; an altstack someone else installed is kept. */
   stack_t cur;
   if (sigaltstack(NULL, &cur) != 0) return -1;
-  if ((cur.ss_flags & SS_DISABLE) || cur.ss_size < ALTSTACK_SIZE) {
+  if (key_dom >= 0 || (cur.ss_flags & SS_DISABLE) || cur.ss_size < ALTSTACK_SIZE) {
     uint8_t *m = mmap(NULL, ALTSTACK_SIZE + PAGE, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED) return -1;
     mprotect(m, PAGE, PROT_NONE);
+    if (key_dom >= 0 && pkey_mprotect(m + PAGE, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, key_dom) != 0) {
+      munmap(m, ALTSTACK_SIZE + PAGE);
+      return -1;
+    }
     stack_t ss = {.ss_sp = m + PAGE, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
     if (sigaltstack(&ss, NULL) != 0) { munmap(m, ALTSTACK_SIZE + PAGE); return -1; }
     /* freed (after SS_DISABLE) when the thread exits */
     pthread_once(&altstack_once, altstack_key_init);
     pthread_setspecific(altstack_key, m + PAGE);
+    t_altstack = m + PAGE;
   }
   /* §0.2: asynchronous signals never reach this thread (their handlers — libuv's, Node's —
    * have no SA_ONSTACK and would run on the domain stack). Kept: faults, SIGPROF, watchdog. */
@@ -453,14 +575,7 @@ static int prepare_thread(void) {
   for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) sigdelset(&block, keep[i]);
   sigdelset(&block, WD_SIGNO);
   if (pthread_sigmask(SIG_BLOCK, &block, NULL) != 0) return -1;
-  /* SIGPROF is thread-directed to us by V8's sampler: it must run on the altstack. */
-  struct sigaction prof;
-  if (sigaction(SIGPROF, NULL, &prof) == 0 && !(prof.sa_flags & SA_ONSTACK) &&
-      (prof.sa_flags & SA_SIGINFO ? prof.sa_sigaction != NULL
-                                  : (prof.sa_handler != SIG_DFL && prof.sa_handler != SIG_IGN))) {
-    prof.sa_flags |= SA_ONSTACK;
-    sigaction(SIGPROF, &prof, NULL);
-  }
+  wrap_onstack_handlers();
   /* This thread copies into domain memory and may run the store: give it our keys (threads
    * created before pkey_alloc start with them access-disabled, §5.3). */
   if (key_dom >= 0) {
@@ -501,6 +616,7 @@ remc_domain *remc_domain_create(const remc_domain_config *cfg) {
     return NULL;
   }
   if (prepare_thread() != 0) return NULL;
+  wrap_onstack_handlers(); /* again: a handler may have been installed since the thread was prepared */
   struct remc_domain *d = calloc(1, sizeof *d);
   if (!d) return NULL;
   d->isolation = iso;
@@ -527,6 +643,7 @@ remc_domain *remc_domain_create(const remc_domain_config *cfg) {
   d->g.dom_pkru = iso == REMC_ISO_NONE ? 0 : pkru_for(iso == REMC_ISO_PKU_STRICT);
   pthread_sigmask(SIG_SETMASK, NULL, &d->host_mask);
   d->wd_bound_ns = (uint64_t)cfg->watchdog_ms * 1000000ull;
+  if (pthread_getcpuclockid(pthread_self(), &d->cpu_clock) != 0) d->cpu_clock = (clockid_t)-1;
   if (wd_register(d) != 0) { munmap(d->map, d->map_len); free(d); return NULL; }
   return d;
 }
@@ -581,7 +698,8 @@ static void after_fault(struct remc_domain *d) {
    * - PKRU, stack and registers: restored by remc_gate_rewind;
    * - the heap: its allocator state is a local of the call; contents scrubbed entirely (the
    *   faulting call's high-water mark cannot be trusted);
-   * - the signal mask: normally untouched (SA_NODEFER, empty sa_mask); put back if not;
+   * - the signal mask: the handler's (SIGPROF and the watchdog's blocked) is replaced by the
+   *   cached host mask (one system call per fault);
    * - mappings: the domain cannot change them without a system call; but if it faulted with a
    *   plain access error on its own memory, something did, so tag everything again. */
   size_t inl = d->heap_size < FAULT_SCRUB_INLINE ? d->heap_size : FAULT_SCRUB_INLINE;
@@ -623,4 +741,64 @@ int remc_domain_call(remc_domain *d, remc_domain_fn fn, void *arg1, void *arg2,
   d->fault.rewind_ns = dn > 0 ? (uint64_t)dn : 0;
   if (info) *info = d->fault;
   return r;
+}
+
+/* Start-up self-test -------------------------------------------------------------------- */
+
+/* A root word the self-test's domain call tries to overwrite (pkey 0: write-denied in every
+ * PKU mode). */
+static volatile uint64_t selftest_word = 0x5e1f7e575e1f7e57ull;
+static void selftest_write_root(void *word, void *unused) {
+  (void)unused;
+  *(volatile uint64_t *)word = 0xbad0bad0bad0bad0ull;
+}
+
+static int selftest_once(remc_domain *d) {
+  remc_fault_info fi;
+  ((remc_parse_io *)d->io)->len = 0;
+  int r = remc_domain_call(d, selftest_write_root, (void *)&selftest_word, NULL, &fi);
+  if (selftest_word != 0x5e1f7e575e1f7e57ull) return 2;     /* the write went through */
+  return r == REMC_FAULT_pku && fi.pkey == 0 ? 0 : 3;         /* caught, but not as a PKU fault */
+}
+
+int remc_domain_self_test(remc_domain *d, char *why, size_t why_len) {
+  if (d->isolation == REMC_ISO_NONE) return 0;
+  struct utsname u;
+  const char *rel = uname(&u) == 0 ? u.release : "?";
+  /* First in a child: on a kernel where a fault inside the domain is fatal it is the child that
+   * dies. The child is this thread alone and makes no call that takes a lock. */
+  pid_t pid = fork();
+  if (pid < 0) {
+    snprintf(why, why_len, "self-test: fork failed (errno %d)", errno);
+    return -1;
+  }
+  if (pid == 0) _exit(selftest_once(d));
+  int st = 0;
+  pid_t w = 0;
+  for (int i = 0; i < 3000 && (w = waitpid(pid, &st, WNOHANG)) == 0; i++) {
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+  if (w == 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    snprintf(why, why_len, "self-test: a fault inside the PKU domain hung the test process (Linux %s)", rel);
+    return -1;
+  }
+  if (w < 0) {
+    snprintf(why, why_len, "self-test: waitpid failed (errno %d)", errno);
+    return -1;
+  }
+  if (WIFSIGNALED(st)) {
+    snprintf(why, why_len, "self-test: a fault inside the PKU domain killed the test process with signal %d (Linux %s)",
+             WTERMSIG(st), rel);
+    return -1;
+  }
+  int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  if (code == 0) code = selftest_once(d); /* then here, on the thread that will run the domain */
+  if (code == 0) return 0;
+  snprintf(why, why_len, code == 2 ? "self-test: a write to root memory from inside the PKU domain was not denied (Linux %s)"
+                                   : "self-test: a write to root memory from inside the PKU domain was not reported as a PKU fault (Linux %s)",
+           rel);
+  return -1;
 }

@@ -35,6 +35,7 @@
 #define RO_PKRU_TRANSIT 16  /* strict exit: first PKRU, lets the exit read TLS and the gate struct */
 
 #ifndef __ASSEMBLER__
+#include <signal.h>
 #include <stdint.h>
 
 struct remc_gate {
@@ -60,6 +61,12 @@ struct remc_gate_ro {
 /* gate.S */
 extern struct remc_gate_ro remc_gate_ro;
 extern char remc_gate_ro_end[];
+/* The PKRU signal handlers switch to first (pkey 0, sealed read-only; 0 = no PKU), and the
+ * entries that do it before jumping to remc_on_signal / remc_on_chained_signal. */
+extern uint32_t remc_sig_ro;
+extern char remc_sig_ro_end[];
+void remc_sig_entry(int sig, siginfo_t *si, void *uc);
+void remc_sig_entry_chain(int sig, siginfo_t *si, void *uc);
 /* Enter the domain: returns 0 after fn returned, or the code passed to remc_gate_rewind. */
 int remc_gate_call(struct remc_gate *g, void (*fn)(void *, void *), void *a1, void *a2);
 int remc_gate_call_strict(struct remc_gate *g, void (*fn)(void *, void *), void *a1, void *a2);

@@ -1,7 +1,7 @@
 /*
  * gate.S — the only code in remcached that writes PKRU (scripts/scan-pku-insns.mjs checks this
- * on every build: WRPKRU may appear only in remc_gate_call, remc_gate_call_strict and
- * remc_gate_rewind).
+ * on every build: WRPKRU may appear only in remc_gate_call, remc_gate_call_strict,
+ * remc_gate_rewind and the two signal entries remc_sig_entry and remc_sig_entry_chain).
  *
  * remc_gate_call(g, fn, a1, a2): save the host rsp, callee-saved registers and PKRU in *g (root
  * memory), switch to the domain stack, write the domain PKRU and verify it ERIM-style against
@@ -38,6 +38,23 @@ __stack_chk_guard:
         .globl remc_gate_ro_end
         .hidden remc_gate_ro_end
 remc_gate_ro_end:
+
+/* One more page, pkey 0, made PROT_READ after init: the PKRU every signal handler of ours
+ * switches to first (0 = no PKU: run as the kernel starts handlers). pkey 0 because it must be
+ * readable under the kernel's init PKRU, where every other key is access-disabled; read-only
+ * because the domain must not choose the value. */
+        .section .data.remc_sig_ro,"aw",@progbits
+        .balign 4096
+        .globl remc_sig_ro
+        .hidden remc_sig_ro
+        .type remc_sig_ro,@object
+remc_sig_ro:
+        .long 0
+        .size remc_sig_ro, 4
+        .balign 4096
+        .globl remc_sig_ro_end
+        .hidden remc_sig_ro_end
+remc_sig_ro_end:
 
         .text
 
@@ -208,3 +225,42 @@ remc_gate_rewind:
         ret
         .cfi_endproc
         .size   remc_gate_rewind, .-remc_gate_rewind
+
+/* Signal entries: the first instructions of every handler remcached installs (pku-linux.md
+ * §1.2). With PKU the thread's alternate signal stack carries the domain key, because a kernel
+ * before 6.12 writes the signal frame under the interrupted PKRU, and the domain may write only
+ * its own key. The handler then starts under the kernel's init PKRU, where that key is
+ * access-disabled: so before touching the stack it switches to remc_sig_ro's value (pkey 0 and
+ * the domain key RW), checked ERIM-style, and jumps to the C handler with its arguments
+ * (rdi sig, rsi siginfo, rdx ucontext) intact. The same path on every kernel: on 6.12+ the
+ * kernel writes the frame under PKRU 0 and nothing else differs. */
+.macro SIG_ENTRY target
+        movl    remc_sig_ro(%rip), %eax
+        testl   %eax, %eax
+        jz      1f
+        movq    %rdx, %r8                   /* WRPKRU needs edx = 0 */
+        xorl    %ecx, %ecx
+        xorl    %edx, %edx
+        wrpkru
+        cmpl    remc_sig_ro(%rip), %eax
+        jne     remc_trap_gate
+        movq    %r8, %rdx
+1:      jmp     \target
+.endm
+
+        .globl  remc_sig_entry
+        .hidden remc_sig_entry
+        .type   remc_sig_entry,@function
+        .p2align 4
+remc_sig_entry:
+        SIG_ENTRY remc_on_signal
+        .size   remc_sig_entry, .-remc_sig_entry
+
+/* For a handler installed by someone else that runs on our alternate stack (V8's SIGPROF). */
+        .globl  remc_sig_entry_chain
+        .hidden remc_sig_entry_chain
+        .type   remc_sig_entry_chain,@function
+        .p2align 4
+remc_sig_entry_chain:
+        SIG_ENTRY remc_on_chained_signal
+        .size   remc_sig_entry_chain, .-remc_sig_entry_chain
