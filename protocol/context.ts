@@ -49,6 +49,8 @@ export interface ServerContext {
   counters: Counters;
   /** isolation mode in force ("pku", "pku-strict", "none") */
   isolation: string;
+  /** why no stronger isolation mode holds here ("" when the strongest requested one does) */
+  isolationWhy: string;
   /** process start, unix seconds */
   startedAt: number;
   /** the server clock, unix seconds (moved by debugtime) */

@@ -157,6 +157,8 @@ const SETTINGS: Array<[string, Value]> = [
   ['memory_file', () => '(null)'],
   // remcached's own
   ['isolation', (c) => c.isolation],
+  // one token, as every stats value: the start-up log has the same reason in words
+  ['isolation_why', (c) => c.isolationWhy.replace(/\s+/g, '_') || '-'],
   ['watchdog_ms', (c) => c.settings.watchdogMs],
   ['fault_injection', (c) => yesNo(c.settings.enableFaultInjection)],
   ['protocol_version', () => PROTOCOL_VERSION],

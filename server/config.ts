@@ -271,7 +271,7 @@ export const OPTIONS: readonly Option[] = [
         else throw new UsageError(`Illegal suboption "${item}"`);
       }
     } },
-  { long: 'isolation', arg: 'mode', help: 'parser isolation: pku, pku-strict or none', shows: 'pku where the CPU and kernel support it, else none',
+  { long: 'isolation', arg: 'mode', help: 'parser isolation: pku, pku-strict or none (a mode given here that cannot hold refuses to start, exit 64)', shows: 'pku where a start-up self-test proves it holds, else none',
     apply: (s, v) => {
       if (v !== 'auto' && v !== 'pku' && v !== 'pku-strict' && v !== 'none') throw new UsageError(`Invalid isolation mode: ${v} (pku, pku-strict, none)`);
       s.isolation = v;

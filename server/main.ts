@@ -26,11 +26,17 @@ for (const o of noEffectOptions(parsed)) log.warn({ option: o }, 'option accepte
 // Loaded only now, so that --help and bad options work without the native addon.
 const { Server } = await import('./server.ts');
 const server = new Server(settings);
+if (settings.isolation !== 'auto' && server.isolation !== settings.isolation) {
+  // An explicit mode that cannot hold here refuses to start: never a silent downgrade.
+  process.stderr.write(`--isolation=${settings.isolation} cannot hold on this host: ${server.isolationWhy}\n`);
+  process.exit(64); // EX_USAGE, as memcached for options it cannot honour
+}
 if (server.isolation === 'none') {
   log.warn({ isolation: 'none', why: server.isolationWhy || 'requested with --isolation=none' },
     'UNPROTECTED: the request parser runs without hardware isolation; a parser memory-corruption bug can corrupt the cache or crash the server');
 } else {
-  log.warn({ isolation: server.isolation }, 'request parser isolated in a PKU domain');
+  log.warn({ isolation: server.isolation, selfTest: 'a fault inside the domain was caught and rewound' },
+    'request parser isolated in a PKU domain');
 }
 
 try {

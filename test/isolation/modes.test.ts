@@ -1,0 +1,70 @@
+// Honest modes (issue 8): an explicit --isolation that cannot hold refuses to start (exit 64,
+// one line naming the reason); the default takes the strongest mode that holds and says which
+// and why, in the start-up log and in `stats settings`.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { REMCACHED_MAIN, startRemcached } from '../helpers/server.ts';
+import { stats } from './helpers.ts';
+
+const cpuFlags = new Set((readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1] ?? '').trim().split(/\s+/));
+const HOST_PKU = cpuFlags.has('pku') && cpuFlags.has('ospke');
+const noPkuTest = HOST_PKU ? test.skip : test;
+const pkuTest = HOST_PKU ? test : test.skip;
+if (HOST_PKU) console.log('  skipped: the refusal tests (this CPU has PKU; test/vm/run.sh shows the other side)');
+else console.log('  skipped: the PKU start-up tests (no PKU on this CPU; test/vm/run.sh runs them under QEMU)');
+
+for (const mode of ['pku', 'pku-strict']) {
+  noPkuTest(`--isolation=${mode} without PKU: exit 64 within a second, one line naming PKU`, () => {
+    const t0 = Date.now();
+    const r = spawnSync(process.execPath, [REMCACHED_MAIN, '-p', '0', '-l', '127.0.0.1', `--isolation=${mode}`], { encoding: 'utf8', timeout: 10_000 });
+    const ms = Date.now() - t0;
+    assert.is(r.status, 64, `exit status ${r.status} (signal ${r.signal}); stderr: ${r.stderr}`);
+    const lines = r.stderr.trim().split('\n');
+    assert.is(lines.length, 1, `one line expected: ${r.stderr}`);
+    assert.match(lines[0]!, new RegExp(`^--isolation=${mode} cannot hold on this host: .*PKU`));
+    assert.ok(ms < 1000 + 500, `took ${ms} ms`); // the second, plus process start on a loaded machine
+    console.log(`  ${mode}: exit 64 in ${ms} ms: ${lines[0]}`);
+  });
+}
+
+noPkuTest('default without PKU: runs none, says so and why (log and stats settings)', async () => {
+  const srv = await startRemcached([]);
+  try {
+    const s = await stats(srv.port, 'settings');
+    assert.is(s.get('isolation'), 'none');
+    assert.match(s.get('isolation_why') ?? '', /PKU/);
+    assert.not.match(s.get('isolation_why') ?? '', /\s/);
+    const log = srv.stderr();
+    assert.match(log, /UNPROTECTED/);
+    assert.match(log, /"why":"[^"]*PKU/);
+  } finally {
+    await srv.stop();
+  }
+});
+
+pkuTest('default with PKU: pku after the self-test, logged', async () => {
+  const srv = await startRemcached([]);
+  try {
+    const s = await stats(srv.port, 'settings');
+    assert.is(s.get('isolation'), 'pku', `isolation ${s.get('isolation')} (${s.get('isolation_why')})`);
+    assert.is(s.get('isolation_why'), '-');
+    assert.match(srv.stderr(), /a fault inside the domain was caught and rewound/);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('--isolation=none explicitly: starts, logs that it was asked for', async () => {
+  const srv = await startRemcached(['--isolation=none']);
+  try {
+    const s = await stats(srv.port, 'settings');
+    assert.is(s.get('isolation'), 'none');
+    assert.match(srv.stderr(), /requested with --isolation=none/);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test.run();
