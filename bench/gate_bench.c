@@ -29,7 +29,7 @@ __attribute__((noinline, no_stack_protector)) static void empty(void *a, void *b
 __attribute__((noinline, no_stack_protector)) static void inject(void *a, void *b) {
   (void)b;
   remc_parse_io *io = a;
-  remc_fault_inject(io, io->in_reserved);
+  remc_fault_inject(io, io->resume_end);
 }
 
 static int cmp_u64(const void *a, const void *b) {
@@ -65,7 +65,7 @@ static void bench_mode(int mode, size_t heap) {
   uint32_t kinds[2] = {REMC_FI_null_deref, REMC_FI_root_write};
   for (int k = 0; k < 2; k++) {
     if (mode == REMC_ISO_NONE && kinds[k] == REMC_FI_root_write) continue;
-    io->in_reserved = kinds[k];
+    io->resume_end = kinds[k];
     io->heap_base = (uint64_t)(uintptr_t)hp;
     io->heap_size = hs;
     io->fault_target[0] = (uint64_t)(uintptr_t)&root_word;
