@@ -7,7 +7,7 @@ import { VERSION_STRING } from '../server/config.ts';
 import type { SaslPlain } from '../server/sasl.ts';
 import type { ServerContext } from './context.ts';
 import type { Output } from './output.ts';
-import { BIN_BODY, BIN_ERROR_BODY, BIN_STATUS as ST } from './replies.ts';
+import { BIN_BODY, BIN_ERROR_BODY, BIN_STATUS as ST, FAULT_NOT_CAUGHT } from './replies.ts';
 import { resetStats, writeGeneralStats, writeItemStats, writeSettingsStats, writeSlabStats } from './stats.ts';
 import type { PrefixStats } from './admin.ts';
 import { After, type TextConn } from './text.ts';
@@ -188,12 +188,16 @@ export class BinaryProtocol {
         return After.CONTINUE;
       case OP.SASL_AUTH: case OP.SASL_STEP:
         return this.saslAuth(conn, b, op, len);
-      case OP.DEBUG_FAULT:
-        // Reaching here means the parser committed no fault for this kind (0x04, as a bad argument).
-        this.out.ensure(HEADER + BIN_BODY.NO_FAULT.length);
-        this.header(b, ST.EINVAL, 0, 0, BIN_BODY.NO_FAULT.length, 0);
-        this.out.bytes(BIN_BODY.NO_FAULT);
+      case OP.DEBUG_FAULT: {
+        // Reaching here means nothing stopped the parser: an unknown kind (0x04, as a bad
+        // argument), or a fault no isolation caught, which really happened (0x84, internal error).
+        const notCaught = FAULT_NOT_CAUGHT.get(d[b + D_N0_LO]!);
+        const body = notCaught?.binaryBody ?? BIN_BODY.NO_FAULT;
+        this.out.ensure(HEADER + body.length);
+        this.header(b, notCaught ? ST.EINTERNAL : ST.EINVAL, 0, 0, body.length, 0);
+        this.out.bytes(body);
         return After.CONTINUE;
+      }
       default:
         return this.unknown(conn, b, len);
     }

@@ -120,6 +120,8 @@ export const BIN_STATUS = {
   AUTH_CONTINUE: 0x0021,
   UNKNOWN_COMMAND: 0x0081,
   ENOMEM: 0x0082,
+  /** memcached never sends it; remcached's debug_fault does when no isolation caught the fault */
+  EINTERNAL: 0x0084,
 } as const;
 
 /** Error body by status. */
@@ -134,6 +136,20 @@ export const BIN_ERROR_BODY: Record<number, Buffer> = {
   [BIN_STATUS.UNKNOWN_COMMAND]: Buffer.from('Unknown command', 'latin1'),
   [BIN_STATUS.ENOMEM]: Buffer.from('Out of memory', 'latin1'),
 };
+
+/**
+ * debug_fault <id> whose fault nothing caught (isolation none): what really happened, by id
+ * (the root and store kinds really wrote or read their target). Unknown ids have no entry: they
+ * answer NO_FAULT.
+ */
+export const FAULT_NOT_CAUGHT: Map<number, { text: Buffer; binaryBody: Buffer }> = new Map(
+  Object.entries(abi.faultInjections).map(([name, [id]]) => {
+    const what = name === 'root_write' ? ': root memory was overwritten'
+      : name === 'store_write' ? ': the cache was overwritten'
+      : name === 'store_read' ? ': the cache was read' : '';
+    const msg = `fault ${name} was committed and not caught (no isolation)${what}`;
+    return [id, { text: line(`SERVER_ERROR ${msg}`), binaryBody: Buffer.from(msg, 'latin1') }];
+  }));
 
 /** Binary success bodies. */
 export const BIN_BODY = {

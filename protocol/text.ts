@@ -5,7 +5,7 @@ import { abi, native } from '../native/index.ts';
 import { VERSION_STRING } from '../server/config.ts';
 import type { ServerContext } from './context.ts';
 import type { Output } from './output.ts';
-import { PARSE_ERROR_REPLY, R, STORE_REPLY } from './replies.ts';
+import { FAULT_NOT_CAUGHT, PARSE_ERROR_REPLY, R, STORE_REPLY } from './replies.ts';
 import { resetStats, writeConnStats, writeGeneralStats, writeItemStats, writeSettingsStats, writeSlabStats } from './stats.ts';
 import { MetaProtocol } from './meta.ts';
 import { Admin } from './admin.ts';
@@ -168,8 +168,9 @@ export class TextProtocol {
         out.bytes(R.OK);
         return After.CONTINUE;
       case OP.DEBUG_FAULT:
-        // Reaching here means the parser committed no fault for this kind.
-        out.bytes(R.NO_FAULT);
+        // Reaching here means nothing stopped the parser: an unknown kind, or a fault that no
+        // isolation caught (it really happened: say so).
+        out.bytes(FAULT_NOT_CAUGHT.get(d[b + D_N0_LO]!)?.text ?? R.NO_FAULT);
         return After.CONTINUE;
       default:
         out.bytes(R.ERROR);
