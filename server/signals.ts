@@ -10,6 +10,8 @@
 //
 // Until main.ts has a server (`handlers` replaced), a stop signal exits at once and SIGHUP
 // does nothing.
+import inspector from 'node:inspector';
+
 export const handlers = {
   stop(_sig: NodeJS.Signals): void { process.exit(0); },
   hup(): void {},
@@ -17,3 +19,18 @@ export const handlers = {
 
 for (const sig of ['SIGTERM', 'SIGINT', 'SIGUSR1'] as const) process.on(sig, () => handlers.stop(sig));
 process.on('SIGHUP', () => handlers.hup());
+
+// Node installs its own SIGUSR1 handler while it boots, tens of milliseconds before this module
+// runs. A SIGUSR1 that came in that window has started the inspector (or will, at the main
+// thread's next interrupt): close it at once and do what the signal means here, a graceful stop.
+// Left alone when the inspector was asked for (--inspect*).
+const asked = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => a.startsWith('--inspect'));
+function shutInspector(): void {
+  if (asked || inspector.url() === undefined) return;
+  inspector.close();
+  process.stderr.write('SIGUSR1 during start-up opened the Node inspector: closed; stopping\n');
+  handlers.stop('SIGUSR1');
+}
+shutInspector();
+setImmediate(shutInspector);
+setTimeout(shutInspector, 100).unref();
