@@ -212,7 +212,7 @@ export class Connection implements TextConn, BinaryConn {
     if (g === Gate.CLOSE) { this.close(); return; }
     if (g === Gate.NEED) this.need = auth.need;
     if (auth.pos < len) this.keep(auth.pos, len);
-    this.lastCmdTime = this.loop.now();
+    if (auth.pos > 0) this.lastCmdTime = this.loop.now(); // a line was answered (idle_timeout)
     this.flush();
   }
 
