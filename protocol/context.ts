@@ -23,6 +23,13 @@ export interface Counters {
   /** ASCII auth (-Y) attempts with a well-formed token, and the failed ones */
   auth_cmds: number;
   auth_errors: number;
+  /** -o idle_timeout closes (memcached's name) */
+  idle_kicks: number;
+  /** repeat offenders (server/offenders.ts): peers slowed / refused, connections delayed / refused */
+  offender_slowed: number;
+  offender_refused: number;
+  offender_conns_delayed: number;
+  offender_conns_refused: number;
   /** faults by kind (abi.faultKinds order) */
   faults_by_kind: number[];
 }
@@ -32,7 +39,8 @@ export function newCounters(faultKinds: number): Counters {
     cmd_get: 0, cmd_set: 0, cmd_flush: 0, cmd_touch: 0, cmd_meta: 0, bytes_read: 0,
     bytes_written: 0, curr_connections: 0, total_connections: 0, rejected_connections: 0,
     connection_structures: 0, conn_yields: 0, parser_calls: 0, parser_faults: 0,
-    parser_invalid: 0, auth_cmds: 0, auth_errors: 0, faults_by_kind: new Array<number>(faultKinds).fill(0),
+    parser_invalid: 0, auth_cmds: 0, auth_errors: 0, idle_kicks: 0, offender_slowed: 0,
+    offender_refused: 0, offender_conns_delayed: 0, offender_conns_refused: 0, faults_by_kind: new Array<number>(faultKinds).fill(0),
   };
 }
 

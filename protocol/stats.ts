@@ -55,6 +55,7 @@ const GENERAL: Array<[string, Value]> = [
     'touch_hits', 'touch_misses', 'store_too_large', 'store_no_memory'].map(fromStore),
   ['auth_cmds', (c) => c.counters.auth_cmds],
   ['auth_errors', (c) => c.counters.auth_errors],
+  ['idle_kicks', (c) => c.counters.idle_kicks], // listed only with -o idle_timeout, as memcached
   ['bytes_read', (c) => c.counters.bytes_read],
   ['bytes_written', (c) => c.counters.bytes_written],
   fromStore('limit_maxbytes'),
@@ -83,6 +84,10 @@ const GENERAL: Array<[string, Value]> = [
   ['parser_faults', (c) => c.counters.parser_faults],
   ['parser_invalid', (c) => c.counters.parser_invalid],
   ...abi.faultKinds.slice(1).map((k, i): [string, Value] => [`parser_faults_${k}`, (c) => c.counters.faults_by_kind[i + 1]!]),
+  ['offender_slowed', (c) => c.counters.offender_slowed],
+  ['offender_refused', (c) => c.counters.offender_refused],
+  ['offender_conns_delayed', (c) => c.counters.offender_conns_delayed],
+  ['offender_conns_refused', (c) => c.counters.offender_conns_refused],
 ];
 
 const yesNo = (b: boolean) => (b ? 'yes' : 'no');
@@ -187,6 +192,7 @@ const GENERAL_WHEN: Record<string, When> = {
   lru_crawler_running: crawler, lru_crawler_starts: crawler, lru_maintainer_juggles: maintainer,
   evicted_active: segmented, moves_to_cold: maintainer, moves_to_warm: maintainer,
   moves_within_lru: maintainer, direct_reclaims: maintainer, lru_bumps_dropped: maintainer,
+  idle_kicks: (c) => c.settings.idleTimeout !== 0,
 };
 const ITEM_WHEN: Record<string, When> = {
   number_hot: segmented, number_warm: segmented, number_cold: segmented, age_hot: segmented,
@@ -204,7 +210,7 @@ export function resetStats(ctx: ServerContext): void {
   const c = ctx.counters;
   c.cmd_get = c.cmd_set = c.cmd_flush = c.cmd_touch = c.cmd_meta = 0;
   c.bytes_read = c.bytes_written = c.total_connections = c.rejected_connections = 0;
-  c.auth_cmds = c.auth_errors = 0;
+  c.auth_cmds = c.auth_errors = c.idle_kicks = 0;
   native.storeStatsReset();
 }
 

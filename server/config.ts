@@ -77,6 +77,14 @@ export interface Settings {
   watchdogMs: number;
   enableFaultInjection: boolean;
   enableDebugtime: boolean;
+  /** repeat offenders (server/offenders.ts): faults within offenderWindow seconds after which a
+   *  peer is slowed / refused for offenderBackoff seconds; 0 turns that step off */
+  offenderSlow: number;
+  offenderRefuse: number;
+  offenderWindow: number;
+  offenderBackoff: number;
+  /** also judge loopback peers (off by default: a proxy on this host would be everyone) */
+  offenderLoopback: boolean;
 }
 
 export class UsageError extends Error {
@@ -111,6 +119,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
     drop_under: 0, max_sleep: 1000000, max_frag: 0.8, drop_unread: 0 },
   hashpower: 0, ignoredSuboptions: [],
   isolation: 'auto', watchdogMs: 100, enableFaultInjection: false, enableDebugtime: false,
+  offenderSlow: 3, offenderRefuse: 10, offenderWindow: 60, offenderBackoff: 60, offenderLoopback: false,
 });
 
 /** strtol-like: the whole string must be an integer. */
@@ -132,6 +141,11 @@ function size(v: string): number {
   const n = Number(m[1]);
   const unit = m[2]!.toLowerCase();
   return unit === 'k' ? n * 1024 : unit === 'm' ? n * 1024 * 1024 : n;
+}
+
+function nonNegative(v: string, what: string): number {
+  if (!/^\d+$/.test(v)) throw new UsageError(`${what}: "${v}" is not a number >= 0`);
+  return Number(v);
 }
 
 function positive(v: string, msg: string): number {
@@ -279,6 +293,19 @@ export const OPTIONS: readonly Option[] = [
   { long: 'watchdog-ms', arg: 'num', help: 'longest a parser call may run before it is interrupted and rewound', shows: '100',
     apply: (s, v) => { s.watchdogMs = positive(v, 'watchdog-ms must be greater than 0'); } },
   { long: 'enable-fault-injection', help: 'tests and demos only: the debug_fault command makes the parser fault inside its domain', apply: (s) => { s.enableFaultInjection = true; } },
+  // Repeat offenders. A peer is an IP address (an IPv6 /64). Behind a proxy (mcrouter,
+  // twemproxy) every client has the proxy's address: one client's faults then slow and refuse
+  // them all, so raise the thresholds there or turn them off with 0. Loopback peers are exempt
+  // unless --offender-loopback (a proxy on the same host is the common case), unix sockets always.
+  { long: 'offender-slow', arg: 'num', help: 'parser faults (crash or watchdog) from one peer within --offender-window after which its new connections are admitted one per second; 0: never', shows: '3',
+    apply: (s, v) => { s.offenderSlow = nonNegative(v, 'offender-slow'); } },
+  { long: 'offender-refuse', arg: 'num', help: 'parser faults from one peer within --offender-window after which its connections are refused for --offender-backoff; 0: never', shows: '10',
+    apply: (s, v) => { s.offenderRefuse = nonNegative(v, 'offender-refuse'); } },
+  { long: 'offender-window', arg: 'sec', help: 'how long a peer\'s faults are remembered', shows: '60',
+    apply: (s, v) => { s.offenderWindow = positive(v, 'offender-window must be greater than 0'); } },
+  { long: 'offender-backoff', arg: 'sec', help: 'how long a refused peer stays refused', shows: '60',
+    apply: (s, v) => { s.offenderBackoff = positive(v, 'offender-backoff must be greater than 0'); } },
+  { long: 'offender-loopback', help: 'judge loopback peers too (by default they are never slowed or refused)', apply: (s) => { s.offenderLoopback = true; } },
   { long: 'enable-debugtime', help: 'tests only: the debugtime <seconds> command moves the server clock', apply: (s) => { s.enableDebugtime = true; } },
 ];
 
@@ -382,7 +409,9 @@ export function helpText(): string {
 for (const [long, value] of [['port', DEFAULTS.port], ['memory-limit', DEFAULTS.memoryLimitMb],
   ['conn-limit', DEFAULTS.connLimit], ['threads', DEFAULTS.threads], ['max-reqs-per-event', DEFAULTS.maxReqsPerEvent],
   ['listen-backlog', DEFAULTS.listenBacklog], ['slab-min-size', DEFAULTS.slabMinSize],
-  ['slab-growth-factor', DEFAULTS.growthFactor], ['watchdog-ms', DEFAULTS.watchdogMs]] as const) {
+  ['slab-growth-factor', DEFAULTS.growthFactor], ['watchdog-ms', DEFAULTS.watchdogMs],
+  ['offender-slow', DEFAULTS.offenderSlow], ['offender-refuse', DEFAULTS.offenderRefuse],
+  ['offender-window', DEFAULTS.offenderWindow], ['offender-backoff', DEFAULTS.offenderBackoff]] as const) {
   const o = OPTIONS.find((x) => x.long === long);
   if (!o || o.shows !== String(value)) throw new Error(`help default for --${long} disagrees with DEFAULTS`);
 }

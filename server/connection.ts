@@ -38,6 +38,8 @@ export interface Loop {
   asciiAuth: AsciiAuth | null;
   now(): number;
   onClose(c: Connection): void;
+  /** the parser faulted or its output failed validation on this connection (repeat offenders) */
+  onFault(c: Connection): void;
   /** -vv and up: log every command (name and key, never values) */
   logCommands: boolean;
 }
@@ -86,6 +88,9 @@ export class Connection implements TextConn, BinaryConn {
   }
 
   get state(): string { return this.closing ? 'conn_closing' : this.need ? 'conn_nread' : 'conn_parse_cmd'; }
+
+  /** waiting for (the rest of) a command line: what memcached's idle_timeout may close */
+  get awaitingCommand(): boolean { return !this.closing && !this.paused && this.need === 0 && this.swallow === 0; }
 
   /** A read event: `nread` new bytes are at window[0..nread). Returns false to stop reading. */
   private onRead(nread: number): boolean {
@@ -168,6 +173,7 @@ export class Connection implements TextConn, BinaryConn {
       loop.counters.parser_calls++;
       if (st < 0) { this.parserFailed(st); return; }
       const n = res[R_NDESC]!;
+      if (n > 0) this.lastCmdTime = loop.now(); // bytes that complete no command are no activity (idle_timeout)
       for (let i = 0; i < n; i++) {
         if (loop.logCommands) this.logCommand(i);
         const a = binary ? binary.exec(this, i, len) : text.exec(this, i, len);
@@ -194,7 +200,6 @@ export class Connection implements TextConn, BinaryConn {
       }
       break;
     }
-    this.lastCmdTime = loop.now();
     const consumed = res[R_CONSUMED]!;
     if (consumed < len) this.keep(consumed, len);
     this.flush();
@@ -207,7 +212,7 @@ export class Connection implements TextConn, BinaryConn {
     if (g === Gate.CLOSE) { this.close(); return; }
     if (g === Gate.NEED) this.need = auth.need;
     if (auth.pos < len) this.keep(auth.pos, len);
-    this.lastCmdTime = this.loop.now();
+    if (auth.pos > 0) this.lastCmdTime = this.loop.now(); // a line was answered (idle_timeout)
     this.flush();
   }
 
@@ -234,6 +239,7 @@ export class Connection implements TextConn, BinaryConn {
     loop.out.discard();
     this.socket.destroy();
     this.closing = true;
+    loop.onFault(this);
     if (st === P_FAULT) {
       const kind = res[R_FAULT_KIND]!;
       loop.counters.parser_faults++;

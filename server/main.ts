@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // remcached: parse the command line like memcached, start the server, stop cleanly on signals.
+import { handlers } from './signals.ts'; // first: its listeners must exist before anything else loads
 import { writeFileSync } from 'node:fs';
 import { helpText, noEffectOptions, parseArgs, PROTOCOL_VERSION, REMCACHED_VERSION, UsageError, type Parsed } from './config.ts';
 import { log, setVerbosity } from './log.ts';
@@ -54,11 +55,12 @@ if (settings.user && process.getuid?.() === 0) {
 }
 
 let exiting = false;
-function onSignal(sig: NodeJS.Signals): void {
+handlers.stop = (sig) => {
   if (exiting) return;
   exiting = true;
-  log.info({ signal: sig }, 'Exiting normally');
+  // memcached prints "Gracefully stopping" for SIGUSR1 always, "Exiting normally" only with -v
+  if (sig === 'SIGUSR1') log.warn({ signal: sig }, 'Gracefully stopping');
+  else log.info({ signal: sig }, 'Exiting normally');
   void server.stop().then(() => process.exit(0));
-}
-process.on('SIGTERM', onSignal);
-process.on('SIGINT', onSignal);
+};
+handlers.hup = () => server.reloadAuthFile();

@@ -15,6 +15,7 @@ import { R } from '../protocol/replies.ts';
 import type { Settings } from './config.ts';
 import { Connection, READ_SIZE, type Loop } from './connection.ts';
 import { log, setVerbosity } from './log.ts';
+import { Offenders } from './offenders.ts';
 
 const K = abi.K as Record<string, number>;
 const ISOLATION_REQUEST: Record<Settings['isolation'], number> = {
@@ -43,9 +44,7 @@ export class Server implements ServerContext {
   private stopping: Promise<void> | null = null;
   /** -Y; memcached re-reads the file on SIGHUP (keeping the old entries if that fails) */
   private readonly asciiAuth: AsciiAuth | null;
-  private readonly onHup = (): void => {
-    log.info({ ok: this.asciiAuth?.reload() }, 'SIGHUP: auth file reloaded');
-  };
+  private readonly offenders: Offenders;
 
   constructor(readonly settings: Settings) {
     // The largest command (a value of -I bytes plus its line) must fit beside one read.
@@ -80,6 +79,7 @@ export class Server implements ServerContext {
       }
     }
     this.asciiAuth = asciiAuth;
+    this.offenders = new Offenders(settings);
     const text = new TextProtocol(this, out, init.window, init.desc, init.res);
     this.loop = {
       window: init.window,
@@ -96,6 +96,7 @@ export class Server implements ServerContext {
       asciiAuth,
       now: () => this.now(),
       onClose: (c) => { this.conns.delete(c); this.counters.curr_connections--; },
+      onFault: (c) => this.onFault(c),
       logCommands: log.isLevelEnabled('debug'),
     };
   }
@@ -149,9 +150,9 @@ export class Server implements ServerContext {
     this.timer = setInterval(() => {
       this.tick();
       native.reclaim(RECLAIM_PER_TICK);
+      if (s.idleTimeout > 0) this.kickIdle(s.idleTimeout);
     }, 1000);
     this.timer.unref();
-    if (this.asciiAuth) process.on('SIGHUP', this.onHup);
     if (s.unixSocket) {
       if (existsSync(s.unixSocket)) unlinkSync(s.unixSocket);
       await this.listen({ path: s.unixSocket, backlog: s.listenBacklog }, `unix:${s.unixSocket}`);
@@ -188,26 +189,85 @@ export class Server implements ServerContext {
 
   private accept(sock: net.Socket, server: net.Server): void {
     const c = this.counters;
+    // A socket we never read reports its errors (a reset from a peer already gone) as events.
+    sock.on('error', () => {});
     if (this.stopping) { sock.destroy(); return; }
+    const peer = this.offenders.key(sock.remoteAddress);
+    const admission = peer ? this.offenders.admit(peer, this.clock, Date.now()) : null;
+    if (admission?.kind === 'refuse') {
+      c.offender_conns_refused++;
+      sock.destroy();
+      return;
+    }
     // memcached (maxconns_fast) answers one error line and closes connections over -c. Its
     // limit counts the descriptors it holds for itself (listener, stdio, per-thread pipes and
     // event bases: 8 + 4 per thread, measured on 1.6.18), so the same -c/-t admit as many
     // clients here as there.
     if (c.curr_connections >= this.settings.connLimit - (8 + 4 * this.settings.threads)) {
       c.rejected_connections++;
-      if (this.settings.maxconnsFast) sock.end(R.TOO_MANY_CONNECTIONS);
+      if (admission?.kind === 'delay') admission.done();
+      // memcached write()s the line and close()s the fd at once. end() alone would keep the
+      // fd until this paused socket read the peer's EOF: never.
+      if (this.settings.maxconnsFast) sock.write(R.TOO_MANY_CONNECTIONS, () => sock.destroy());
       else sock.destroy();
       return;
     }
     c.curr_connections++;
     c.total_connections++;
     c.connection_structures = Math.max(c.connection_structures, c.curr_connections);
-    const entry = this.servers.find((s) => s.server === server);
-    const conn = new Connection(sock, this.loop, entry?.addr ?? '');
-    this.conns.add(conn);
-    if (this.settings.idleTimeout > 0) {
-      sock.setTimeout(this.settings.idleTimeout * 1000, () => conn.close());
+    const listenAddr = this.servers.find((s) => s.server === server)?.addr ?? '';
+    if (admission?.kind !== 'delay') { this.open(sock, listenAddr); return; }
+    // a slowed peer: this connection waits, unread, for its turn (it holds its -c slot meanwhile)
+    c.offender_conns_delayed++;
+    setTimeout(() => {
+      admission.done();
+      if (this.stopping || sock.destroyed) { c.curr_connections--; sock.destroy(); return; }
+      this.open(sock, listenAddr);
+    }, admission.ms);
+  }
+
+  private open(sock: net.Socket, listenAddr: string): void {
+    this.conns.add(new Connection(sock, this.loop, listenAddr));
+  }
+
+  /** A parser fault or invalid parser output on `conn`: judge its peer (server/offenders.ts). */
+  private onFault(conn: Connection): void {
+    const peer = this.offenders.key(conn.socket.remoteAddress);
+    if (!peer) return;
+    const what = this.offenders.fault(peer, this.clock);
+    const s = this.settings;
+    if (what === 'slowed') {
+      this.counters.offender_slowed++;
+      log.warn({ peer, faults: s.offenderSlow, window_s: s.offenderWindow }, 'repeat offender slowed: one new connection per second');
+    } else if (what === 'refused') {
+      this.counters.offender_refused++;
+      // its other open connections go too: they could each fault (or hang the watchdog) once more
+      let closed = 0;
+      for (const o of this.conns) {
+        if (o !== conn && this.offenders.key(o.socket.remoteAddress) === peer) { o.socket.destroy(); closed++; }
+      }
+      log.warn({ peer, faults: s.offenderRefuse, window_s: s.offenderWindow, backoff_s: s.offenderBackoff, closed },
+        'repeat offender refused');
     }
+  }
+
+  /** memcached's idle_timeout (its conn_timeout thread): a TCP connection waiting for a command
+   *  whose last command is more than `seconds` old is closed without a word and counted in
+   *  idle_kicks. One in the middle of a value, or whose replies are not read, is left alone;
+   *  bytes that do not complete a command do not count as activity (slowloris). */
+  private kickIdle(seconds: number): void {
+    for (const conn of this.conns) {
+      if (conn.addr !== 'unix' && conn.awaitingCommand && this.clock - conn.lastCmdTime > seconds) {
+        this.counters.idle_kicks++;
+        log.info({ conn: conn.fd, peer: conn.addr }, 'Closing idle fd');
+        conn.close();
+      }
+    }
+  }
+
+  /** SIGHUP: re-read the -Y file, as memcached does; without -Y nothing happens. */
+  reloadAuthFile(): void {
+    if (this.asciiAuth) log.info({ ok: this.asciiAuth.reload() }, 'SIGHUP: auth file reloaded');
   }
 
   /** Stop accepting, answer what is in flight, end idle clients, cut off the rest after a grace period. */
@@ -215,7 +275,6 @@ export class Server implements ServerContext {
     if (this.stopping) return this.stopping;
     this.stopping = (async () => {
       if (this.timer) clearInterval(this.timer);
-      process.off('SIGHUP', this.onHup);
       const closed = this.servers.map(({ server }) => new Promise<void>((r) => server.close(() => r())));
       for (const c of this.conns) c.endIdle();
       const deadline = Date.now() + SHUTDOWN_GRACE_MS;
