@@ -85,6 +85,7 @@ static int have_ospke;               /* RDPKRU/WRPKRU usable */
 static int have_avx2;                /* the fault path's heap scan */
 static int key_dom = -1, key_store = -1, key_ro = -1;
 static const char *keys_why = "";
+static int test_altstack_pkey0;      /* REMCACHED_TEST_ALTSTACK_PKEY0=1: see remc_domain_process_init */
 static uint32_t xsave_pkru_off;      /* offset of PKRU in the XSAVE area (CPUID 0xD.9 EBX) */
 static struct sigaction old_act[65]; /* previous handlers, for chaining */
 static struct sigaction chain_act[65]; /* someone else's handler that remc_sig_entry_chain runs */
@@ -362,6 +363,10 @@ int remc_domain_process_init(int requested, const char **why) {
   pthread_mutex_lock(&init_lock);
   if (!proc_inited) {
     detect_cpu();
+    /* Tests only: leave the altstack in pkey 0, as before 6.12 support, to show that the
+     * start-up self-test catches a kernel where a domain fault is fatal. */
+    const char *t = getenv("REMCACHED_TEST_ALTSTACK_PKEY0");
+    test_altstack_pkey0 = t && *t == '1';
     /* Keys before sealing: the RO page holds PKRU values that depend on them. A later request
      * for PKU after a NONE start cannot add them (the page is sealed): NONE is then final. */
     if (requested != REMC_ISO_NONE) alloc_keys();
@@ -555,7 +560,8 @@ static int prepare_thread(void) {
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED) return -1;
     mprotect(m, PAGE, PROT_NONE);
-    if (key_dom >= 0 && pkey_mprotect(m + PAGE, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, key_dom) != 0) {
+    if (key_dom >= 0 && !test_altstack_pkey0 &&
+        pkey_mprotect(m + PAGE, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, key_dom) != 0) {
       munmap(m, ALTSTACK_SIZE + PAGE);
       return -1;
     }
