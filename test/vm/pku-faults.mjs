@@ -238,7 +238,7 @@ async function dropVictimKeys(port, batches) {
 
 /** The server died: say how, and show the end of its log. */
 function reportDeath(srv, what) {
-  notOk(`${what}: server process still alive`, `it ${howDied(srv.died)}`);
+  notOk(what, `the server process died (${howDied(srv.died)}): the fault was not contained`);
   note(`server stderr (last lines):\n${srv.stderr().trim().split('\n').slice(-8).join('\n')}`);
 }
 
