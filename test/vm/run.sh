@@ -12,11 +12,11 @@
 # in $REMC_VM_CACHE (default /var/cache/remcached-vm), as is the last few initramfs images.
 # Output: the guest's result lines prefixed with the kernel, one result line per kernel, and a
 # last line "N passed, N failed". Exit 0 all passed, 1 any failed, 77 skipped (cannot run here).
-# Env: REMC_VM_TIMEOUT seconds per VM (default 400).
+# Env: REMC_VM_TIMEOUT seconds per VM (default 420), REMC_VM_CACHE.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "${REMC_ROOT:-$HERE/../..}" && pwd) || { echo "REMC_ROOT=$REMC_ROOT: no such directory"; exit 1; }
-BOUND=${REMC_VM_TIMEOUT:-400}
+BOUND=${REMC_VM_TIMEOUT:-420} # > the guest's own bounds: ~10 s boot + 120 s domain_test + 240 s node
 KERNELS=("$@"); [ ${#KERNELS[@]} -eq 0 ] && KERNELS=(6.1 6.12)
 
 skip() { echo "skipped: $*"; exit 77; }
@@ -130,7 +130,8 @@ else
   ir_how="built"
   ls -t "$CACHE"/initramfs/*.cpio.gz | tail -n +5 | xargs -r rm -f # keep the 4 most recent
 fi
-echo "initramfs: $ir_how $IR ($(du -m "$IR" | cut -f1) MiB) in $(secs "$T_IR") s, from $ROOT"
+rev=$(git -C "$ROOT" describe --always --dirty=' with uncommitted changes' 2>/dev/null || echo 'not a git checkout')
+echo "initramfs: $ir_how $IR ($(du -m "$IR" | cut -f1) MiB) in $(secs "$T_IR") s, testing $ROOT ($rev)"
 
 # ---- boot each kernel --------------------------------------------------------------------------
 pass=0; fail=0; summary=()
