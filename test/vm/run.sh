@@ -9,7 +9,7 @@
 # Per kernel it boots an initramfs holding busybox, node + its libraries, the build under test
 # and the native domain_test, whose /init (test/vm/init) runs domain_test and pku-faults.mjs.
 # Kernels come from Debian's archive (apt-get download + dpkg-deb, never installed) and are kept
-# in $REMC_VM_CACHE (default /var/cache/remcached-vm), as is the last few initramfs images.
+# in $REMC_VM_CACHE (default /var/cache/remcached-vm), as are the 4 latest initramfs images.
 # Output: the guest's result lines prefixed with the kernel, one result line per kernel, and a
 # last line "N passed, N failed". Exit 0 all passed, 1 any failed, 77 skipped (cannot run here).
 # Env: REMC_VM_TIMEOUT seconds per VM (default 420), REMC_VM_CACHE.
@@ -51,10 +51,12 @@ pkg_for_series() {
   echo "$p"
 }
 apt_updated=0
-# Prints the path of a cached vmlinuz for $1, downloading it if needed; empty if not obtainable.
+# Sets KPATH to a cached vmlinuz for $1, downloading it if needed; empty if not obtainable.
+# (Not run in $(...): apt_updated must stick.)
 kernel() {
   local k=$1 pkg d
-  if [ -f "$k" ]; then echo "$k"; return; fi
+  KPATH=
+  if [ -f "$k" ]; then KPATH=$k; return; fi
   case $k in linux-image-*) pkg=$k ;; *) pkg=$(pkg_for_series "$k") ;; esac
   if [ -z "$pkg" ] && [ $apt_updated = 0 ] && [ "$(id -u)" = 0 ]; then
     apt_updated=1; apt-get update -qq >/dev/null 2>&1; pkg=$(pkg_for_series "$k")
@@ -70,15 +72,16 @@ kernel() {
     fi
     rm -rf "$d"
   fi
-  if [ -n "$pkg" ] && [ -f "$CACHE/kernels/$pkg/vmlinuz" ]; then echo "$CACHE/kernels/$pkg/vmlinuz"; return; fi
+  if [ -n "$pkg" ] && [ -f "$CACHE/kernels/$pkg/vmlinuz" ]; then KPATH=$CACHE/kernels/$pkg/vmlinuz; return; fi
   # offline: the newest cached kernel of that series
   case $k in linux-image-*) return ;; esac
-  ls -d "$CACHE"/kernels/linux-image-"$k".* 2>/dev/null | sort -V | tail -n1 | sed 's|$|/vmlinuz|' | while read -r f; do [ -f "$f" ] && echo "$f"; done
+  d=$(ls -d "$CACHE"/kernels/linux-image-"$k".*/vmlinuz 2>/dev/null | sort -V | tail -n1)
+  [ -n "$d" ] && KPATH=$d
 }
 
 declare -A VMLINUZ
 for k in "${KERNELS[@]}"; do
-  VMLINUZ[$k]=$(kernel "$k")
+  kernel "$k"; VMLINUZ[$k]=$KPATH
   [ -n "${VMLINUZ[$k]}" ] || skip "kernel $k not obtainable from Debian's archive (apt-get download) nor in $CACHE/kernels"
 done
 echo "kernels: $(for k in "${KERNELS[@]}"; do printf '%s=%s ' "$k" "${VMLINUZ[$k]#"$CACHE"/kernels/}"; done)"
