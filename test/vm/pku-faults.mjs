@@ -1,0 +1,323 @@
+#!/usr/bin/env node
+// Every injected fault kind against a real server, with bare node (no tsx, no TypeScript): this
+// runs inside the QEMU guest of test/vm/run.sh, where the CPU has PKU. It mirrors
+// test/isolation/faults.test.ts: for each mode and each X(...) line of remc_fault_inject.h, while
+// a victim keeps pipelined get/set traffic going, `debug_fault <id>` must close only the
+// attacker's connection, be counted under its kind, leave the root word, the store checksum and
+// every stored item unchanged, and leave the same PID serving.
+//
+// usage: node test/vm/pku-faults.mjs [MODE...]      (default: pku pku-strict)
+// env:   REMC_ROOT (checkout to test; default: the one holding this script),
+//        KINDS (comma-separated fault names to try; default: all),
+//        WATCHDOG_MS (default 200: TCG runs JIT code ~17x slower), DEADLINE_S (default 600).
+// Output: one "ok ..." / "not ok ..." line per check, "# ..." details, and a last line
+// "pku-faults: N passed, N failed". Exit 0 if all passed, 1 otherwise.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(process.env.REMC_ROOT || join(dirname(fileURLToPath(import.meta.url)), '..', '..'));
+const MAIN = join(ROOT, 'dist', 'server', 'main.js');
+const MODES = process.argv.slice(2).length ? process.argv.slice(2) : ['pku', 'pku-strict'];
+const WATCHDOG_MS = Number(process.env.WATCHDOG_MS || 200);
+const ROOT_INTACT = '5afe5afe5afe5afe'; // what fault_root_target holds until something writes it
+const N_ITEMS = 200;
+
+let passed = 0, failed = 0;
+const ok = (what) => { passed++; console.log(`ok ${what}`); };
+const notOk = (what, why) => { failed++; console.log(`not ok ${what}${why ? ': ' + why : ''}`); };
+const check = (cond, what, why) => (cond ? ok(what) : notOk(what, why));
+const note = (text) => { for (const l of String(text).split('\n')) if (l.trim()) console.log(`# ${l}`); };
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function finish() {
+  console.log(`pku-faults: ${passed} passed, ${failed} failed`);
+  process.exit(failed || !passed ? 1 : 0);
+}
+// Never hang: whatever is still waiting when the deadline comes is a failure.
+setTimeout(() => { notOk('pku-faults finished in time', `deadline of ${process.env.DEADLINE_S || 600} s reached`); finish(); },
+  Number(process.env.DEADLINE_S || 600) * 1000).unref();
+
+/** REMC_FAULT_INJECTIONS: X(name, id, kind_pku, kind_none), read as test/isolation/helpers.ts does. */
+const INJECTIONS = [...readFileSync(join(ROOT, 'native/include/remc_fault_inject.h'), 'utf8')
+  .matchAll(/^\s*X\((\w+),\s*(\d+),\s*(\w+),\s*(\w+)\)/gm)]
+  .map((m) => ({ name: m[1], id: Number(m[2]), pku: m[3], none: m[4] }));
+const KINDS = process.env.KINDS ? process.env.KINDS.split(',') : null;
+const TRIED = KINDS ? INJECTIONS.filter((i) => KINDS.includes(i.name)) : INJECTIONS;
+
+/** A raw client connection that records what it receives (test/helpers/server.ts, in JS). */
+class Conn {
+  constructor(sock) {
+    this.sock = sock; this.buf = Buffer.alloc(0); this.closed = false; this.waiters = [];
+    sock.on('data', (d) => { this.buf = Buffer.concat([this.buf, d]); this.wake(); });
+    sock.once('close', () => { this.closed = true; this.wake(); });
+    sock.on('error', () => {});
+  }
+  static open(port) {
+    return new Promise((res, rej) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.setNoDelay(true);
+      s.once('connect', () => res(new Conn(s)));
+      s.once('error', rej);
+    });
+  }
+  wake() { const w = this.waiters; this.waiters = []; for (const f of w) f(); }
+  send(d) { this.sock.write(typeof d === 'string' ? Buffer.from(d, 'latin1') : d); }
+  take() { const b = this.buf; this.buf = Buffer.alloc(0); return b; }
+  /** Wait until pred(received) holds or the connection closes; throw on timeout. */
+  async until(pred, ms = 10_000) {
+    const deadline = Date.now() + ms;
+    while (!pred(this.buf) && !this.closed) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timeout after ${ms} ms; received ${JSON.stringify(this.buf.toString('latin1').slice(0, 200))}`);
+      await new Promise((r) => { const t = setTimeout(r, left); this.waiters.push(() => { clearTimeout(t); r(); }); });
+    }
+    return this.take();
+  }
+  close() { this.sock.destroy(); }
+}
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = net.createServer();
+    s.on('error', rej);
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); });
+  });
+}
+
+/** Start remcached; `exit` resolves with {code, signal} whenever the process ends. */
+async function startServer(mode) {
+  const port = await freePort();
+  const args = [MAIN, '-p', String(port), '-l', '127.0.0.1', `--isolation=${mode}`,
+    '--enable-fault-injection', `--watchdog-ms=${WATCHDOG_MS}`];
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr.on('data', (d) => { stderr = (stderr + d).slice(-20_000); });
+  const srv = { port, proc, stderr: () => stderr, died: null };
+  srv.exit = new Promise((r) => proc.once('exit', (code, signal) => { srv.died = { code, signal }; r(srv.died); }));
+  const deadline = Date.now() + 60_000; // node starts slowly under TCG
+  while (Date.now() < deadline && !srv.died) {
+    try { (await Conn.open(port)).close(); return srv; } catch { await sleep(100); }
+  }
+  if (!srv.died) proc.kill('SIGKILL');
+  throw new Error(`server did not listen on ${port}: ${srv.died ? howDied(srv.died) : 'timeout'}`);
+}
+
+const howDied = (d) => (d.signal ? `killed by ${d.signal}` : `exited with status ${d.code}`);
+
+async function stopServer(srv) {
+  if (srv.died) return srv.died;
+  srv.proc.kill('SIGTERM');
+  const t = setTimeout(() => srv.proc.kill('SIGKILL'), 10_000);
+  const r = await srv.exit;
+  clearTimeout(t);
+  return r;
+}
+
+async function stats(port) {
+  const c = await Conn.open(port);
+  c.send('stats\r\n');
+  const b = await c.until((x) => x.toString('latin1').endsWith('END\r\n'));
+  c.close();
+  const m = new Map();
+  for (const line of b.toString('latin1').split('\r\n')) {
+    const p = line.split(' ');
+    if (p[0] === 'STAT' && p.length >= 3) m.set(p[1], p.slice(2).join(' '));
+  }
+  if (!m.has('pid')) throw new Error(`no stats reply: ${JSON.stringify(b.toString('latin1').slice(0, 200))}`);
+  return m;
+}
+
+/** Keys with distinct, binary values of distinct lengths (makeItems in helpers.ts). */
+function makeItems(n, tag) {
+  const items = new Map();
+  for (let i = 0; i < n; i++) {
+    const v = Buffer.alloc(16 + ((i * 37) % 300));
+    for (let j = 0; j < v.length; j++) v[j] = (i * 131 + j * 7) & 0xff;
+    items.set(`${tag}:${i}`, v);
+  }
+  return items;
+}
+
+async function storeItems(port, items) {
+  const c = await Conn.open(port);
+  const parts = [];
+  for (const [k, v] of items) parts.push(Buffer.from(`set ${k} ${v.length & 0xffff} 0 ${v.length}\r\n`), v, Buffer.from('\r\n'));
+  c.send(Buffer.concat(parts));
+  const want = 'STORED\r\n'.repeat(items.size);
+  const got = await c.until((b) => b.length >= want.length);
+  c.close();
+  return got.toString('latin1') === want ? null : got.toString('latin1').slice(0, 200);
+}
+
+const expectedGet = (k, v) =>
+  Buffer.concat([Buffer.from(`VALUE ${k} ${v.length & 0xffff} ${v.length}\r\n`), v, Buffer.from('\r\nEND\r\n')]);
+
+/** One multi-get of every key: the keys whose value is not what was stored, and a digest. */
+async function readBack(port, items) {
+  const c = await Conn.open(port);
+  const keys = [...items.keys()];
+  c.send(keys.map((k) => `get ${k}\r\n`).join(''));
+  const want = keys.map((k) => expectedGet(k, items.get(k)));
+  const total = want.reduce((n, b) => n + b.length, 0);
+  const got = await c.until((b) => b.length >= total);
+  c.close();
+  const bad = [];
+  let off = 0;
+  for (let i = 0; i < keys.length; i++) {
+    if (!got.subarray(off, off + want[i].length).equals(want[i])) bad.push(keys[i]);
+    off += want[i].length;
+  }
+  if (!bad.length && got.length !== total) bad.push('<extra bytes>');
+  return { bad, sum: createHash('sha256').update(got).digest('hex') };
+}
+
+/** A client that keeps pipelined batches going (16 gets of stored items, a set and get of its
+ * own key) and checks every reply byte for byte; the Victim of helpers.ts. */
+class Victim {
+  constructor(conn, items) {
+    this.conn = conn; this.items = items; this.batches = 0; this.errors = []; this.running = true;
+    this.done = this.loop();
+  }
+  static async start(port, items) { return new Victim(await Conn.open(port), items); }
+  async loop() {
+    const keys = [...this.items.keys()];
+    for (let n = 0; this.running; n++) {
+      const parts = [], want = [];
+      for (let i = 0; i < 16; i++) {
+        const k = keys[(n * 16 + i) % keys.length];
+        parts.push(Buffer.from(`get ${k}\r\n`));
+        want.push(expectedGet(k, this.items.get(k)));
+      }
+      const own = `victim:${n}`, val = Buffer.from(`value-${n}-`.padEnd(40 + (n % 50), 'x'));
+      parts.push(Buffer.from(`set ${own} 7 0 ${val.length}\r\n`), val, Buffer.from(`\r\nget ${own}\r\n`));
+      want.push(Buffer.from('STORED\r\n'), Buffer.concat([Buffer.from(`VALUE ${own} 7 ${val.length}\r\n`), val, Buffer.from('\r\nEND\r\n')]));
+      const w = Buffer.concat(want);
+      this.conn.send(Buffer.concat(parts));
+      try {
+        const got = await this.conn.until((b) => b.length >= w.length, 15_000);
+        if (!got.equals(w)) { this.errors.push(`batch ${n}: ${JSON.stringify(got.toString('latin1').slice(0, 120))}`); break; }
+      } catch (e) { this.errors.push(`batch ${n}: ${e.message}`); break; }
+      if (this.conn.closed) { this.errors.push(`connection closed at batch ${n}`); break; }
+      this.batches = n + 1;
+    }
+  }
+  /** Wait (bounded) until `n` more batches went through, so traffic surrounds the attack. */
+  async more(n, ms = 15_000) {
+    const target = this.batches + n, deadline = Date.now() + ms;
+    while (this.batches < target && this.errors.length === 0 && Date.now() < deadline) await sleep(5);
+  }
+  async stop() { this.running = false; await this.done; this.conn.close(); return { batches: this.batches, errors: this.errors }; }
+}
+
+/** debug_fault on a fresh connection: closed (a fault) or a reply (no fault), and how fast. */
+async function attack(port, id) {
+  const a = await Conn.open(port);
+  const t0 = process.hrtime.bigint();
+  a.send(`debug_fault ${id}\r\n`);
+  const got = await a.until((b) => b.includes('\r\n'), 20_000).catch(() => Buffer.alloc(0));
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const reply = Buffer.concat([got, a.take()]).toString('latin1');
+  const closed = a.closed;
+  a.close();
+  return { closed, reply, ms };
+}
+
+/** The victim's own keys go, so the store holds exactly the items again (store_checksum). */
+async function dropVictimKeys(port, batches) {
+  const c = await Conn.open(port);
+  let cmds = '';
+  for (let n = 0; n <= batches; n++) cmds += `delete victim:${n} noreply\r\n`;
+  c.send(`${cmds}version\r\n`);
+  await c.until((b) => b.includes('VERSION'));
+  c.close();
+}
+
+/** The server died: say how, and show the end of its log. */
+function reportDeath(srv, what) {
+  notOk(what, `the server process died (${howDied(srv.died)}): the fault was not contained`);
+  note(`server stderr (last lines):\n${srv.stderr().trim().split('\n').slice(-8).join('\n')}`);
+}
+
+async function runMode(mode) {
+  let srv;
+  try { srv = await startServer(mode); } catch (e) { notOk(`${mode}: server starts`, e.message); return; }
+  ok(`${mode}: server starts (pid ${srv.proc.pid}, port ${srv.port})`);
+  try {
+    const s0 = await stats(srv.port);
+    const pid = s0.get('pid');
+    check(s0.get('isolation') === mode, `${mode}: stats reports isolation ${mode}`, `it reports ${s0.get('isolation')}`);
+    const items = makeItems(N_ITEMS, `vm-${mode}`);
+    const storeErr = await storeItems(srv.port, items);
+    check(!storeErr, `${mode}: ${N_ITEMS} items stored`, storeErr);
+    const { sum: sum0 } = await readBack(srv.port, items);
+    const stored = await stats(srv.port); // store_checksum with exactly the items in
+
+    for (let i = 0; i < TRIED.length; i++) {
+      const inj = TRIED[i];
+      const what = `${mode} ${inj.name} (debug_fault ${inj.id})`;
+      const before = await stats(srv.port);
+      const victim = await Victim.start(srv.port, items);
+      await victim.more(2); // traffic before
+      const a = await attack(srv.port, inj.id);
+      await victim.more(2); // and after
+      const v = await victim.stop();
+      // a dead server shows first as closed connections; give its exit event time to arrive
+      if (v.errors.length) await Promise.race([srv.exit, sleep(3000)]);
+      if (srv.died) {
+        reportDeath(srv, what);
+        const rest = TRIED.slice(i + 1).map((x) => x.name);
+        if (rest.length) notOk(`${mode}: remaining fault kinds not tried`, rest.join(', '));
+        return;
+      }
+      await dropVictimKeys(srv.port, v.batches);
+      const after = await stats(srv.port);
+      const { bad } = await readBack(srv.port, items);
+      const counter = `parser_faults_${inj.pku}`;
+      const d = (k) => Number(after.get(k)) - Number(before.get(k));
+      const why = [];
+      if (!a.closed) why.push('attacker connection not closed');
+      if (a.reply !== '') why.push(`attacker got a reply ${JSON.stringify(a.reply.slice(0, 80))}`);
+      if (v.errors.length) why.push(`victim: ${v.errors.join('; ')}`);
+      if (v.batches < 3) why.push(`victim made only ${v.batches} batches`);
+      if (after.get('pid') !== pid) why.push(`PID changed ${pid} -> ${after.get('pid')}`);
+      if (d(counter) !== 1) why.push(`${counter} changed by ${d(counter)}`);
+      if (d('parser_faults') !== 1) why.push(`parser_faults changed by ${d('parser_faults')}`);
+      if (after.has('fault_root_target') && after.get('fault_root_target') !== ROOT_INTACT) why.push(`root word is ${after.get('fault_root_target')}`);
+      if (after.has('store_checksum') && after.get('store_checksum') !== stored.get('store_checksum')) why.push('store checksum changed');
+      if (bad.length) why.push(`stored items changed: ${bad.slice(0, 3).join(', ')}`);
+      if (inj.pku === 'timeout' && !(a.ms >= WATCHDOG_MS && a.ms < WATCHDOG_MS * 10)) why.push(`closed after ${a.ms.toFixed(0)} ms (watchdog ${WATCHDOG_MS} ms)`);
+      if (why.length) notOk(what, why.join('; '));
+      else ok(`${what}: closed in ${a.ms.toFixed(1)} ms, counted as ${inj.pku}, victim ${v.batches} batches exact, root/store/items intact`);
+    }
+
+    const end = await stats(srv.port);
+    const { bad, sum } = await readBack(srv.port, items);
+    check(bad.length === 0 && sum === sum0, `${mode}: all ${N_ITEMS} stored items unchanged after every fault`, `changed: ${bad.slice(0, 5).join(', ')}`);
+    const total = Number(end.get('parser_faults')) - Number(s0.get('parser_faults'));
+    check(total === TRIED.length, `${mode}: parser_faults counted ${TRIED.length} faults`, `counted ${total}`);
+    const c = await Conn.open(srv.port);
+    c.send('set vm:after 0 0 2\r\nhi\r\nget vm:after\r\n');
+    const r = (await c.until((b) => b.toString('latin1').endsWith('END\r\n'))).toString('latin1');
+    c.close();
+    check(end.get('pid') === pid && !srv.died && r === 'STORED\r\nVALUE vm:after 0 2\r\nhi\r\nEND\r\n',
+      `${mode}: same PID ${pid} still serving`, `pid ${end.get('pid')}, reply ${JSON.stringify(r)}`);
+  } catch (e) {
+    await Promise.race([srv.exit, sleep(3000)]);
+    if (srv.died) reportDeath(srv, mode);
+    else notOk(`${mode}: harness error`, e.stack || e.message);
+  } finally {
+    await stopServer(srv);
+  }
+}
+
+if (INJECTIONS.length < 13) {
+  notOk('fault-injection table read', `${INJECTIONS.length} X(...) lines in native/include/remc_fault_inject.h`);
+} else {
+  ok(`fault-injection table read: ${INJECTIONS.length} kinds${KINDS ? `, trying ${TRIED.map((i) => i.name).join(' ')}` : ''}`);
+  for (const mode of MODES) await runMode(mode);
+}
+finish();
