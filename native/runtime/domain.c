@@ -549,6 +549,9 @@ static void wrap_onstack_handlers(void) {
 static int prepare_thread(void) {
   if (t_prepared) return 0;
   if (rseq_off() != 0) return -1;
+  /* Before the keyed altstack exists: a SIGPROF between the two would run V8's handler on it
+   * unwrapped, and a kernel before 6.12 kills the process for the fault that follows. */
+  wrap_onstack_handlers();
   /* The alternate signal stack, guard page below. With PKU it carries the domain key: a kernel
    * before 6.12 writes a signal frame under the interrupted PKRU, and the domain's PKRU lets it
    * write nothing but that key (pku-linux.md §1.2; remc_sig_entry in gate.S makes it usable by
@@ -581,7 +584,6 @@ static int prepare_thread(void) {
   for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) sigdelset(&block, keep[i]);
   sigdelset(&block, WD_SIGNO);
   if (pthread_sigmask(SIG_BLOCK, &block, NULL) != 0) return -1;
-  wrap_onstack_handlers();
   /* This thread copies into domain memory and may run the store: give it our keys (threads
    * created before pkey_alloc start with them access-disabled, §5.3). */
   if (key_dom >= 0) {

@@ -4,7 +4,8 @@
 // test/isolation/faults.test.ts: for each mode and each X(...) line of remc_fault_inject.h, while
 // a victim keeps pipelined get/set traffic going, `debug_fault <id>` must close only the
 // attacker's connection, be counted under its kind, leave the root word, the store checksum and
-// every stored item unchanged, and leave the same PID serving.
+// every stored item unchanged, and leave the same PID serving. Then (runPlatform) the start-up
+// self-test, V8's WebAssembly traps, --cpu-prof and a SIGHUP storm beside faulting domains.
 //
 // usage: node test/vm/pku-faults.mjs [MODE...]      (default: pku pku-strict)
 // env:   REMC_ROOT (checkout to test; default: the one holding this script),
@@ -12,9 +13,10 @@
 //        WATCHDOG_MS (default 200: TCG runs JIT code ~17x slower), DEADLINE_S (default 600).
 // Output: one "ok ..." / "not ok ..." line per check, "# ..." details, and a last line
 // "pku-faults: N passed, N failed". Exit 0 if all passed, 1 otherwise.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { release } from 'node:os';
 import net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,11 +91,11 @@ function freePort() {
 }
 
 /** Start remcached; `exit` resolves with {code, signal} whenever the process ends. */
-async function startServer(mode) {
+async function startServer(mode, { nodeArgs = [], env = process.env } = {}) {
   const port = await freePort();
-  const args = [MAIN, '-p', String(port), '-l', '127.0.0.1', `--isolation=${mode}`,
+  const args = [...nodeArgs, MAIN, '-p', String(port), '-l', '127.0.0.1', ...(mode ? [`--isolation=${mode}`] : []),
     '--enable-fault-injection', `--watchdog-ms=${WATCHDOG_MS}`];
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
   let stderr = '';
   proc.stderr.on('data', (d) => { stderr = (stderr + d).slice(-20_000); });
   const srv = { port, proc, stderr: () => stderr, died: null };
@@ -117,9 +119,9 @@ async function stopServer(srv) {
   return r;
 }
 
-async function stats(port) {
+async function stats(port, sub = '') {
   const c = await Conn.open(port);
-  c.send('stats\r\n');
+  c.send(`stats${sub ? ' ' + sub : ''}\r\n`);
   const b = await c.until((x) => x.toString('latin1').endsWith('END\r\n'));
   c.close();
   const m = new Map();
@@ -127,7 +129,7 @@ async function stats(port) {
     const p = line.split(' ');
     if (p[0] === 'STAT' && p.length >= 3) m.set(p[1], p.slice(2).join(' '));
   }
-  if (!m.has('pid')) throw new Error(`no stats reply: ${JSON.stringify(b.toString('latin1').slice(0, 200))}`);
+  if (!m.has(sub ? 'isolation' : 'pid')) throw new Error(`no stats reply: ${JSON.stringify(b.toString('latin1').slice(0, 200))}`);
   return m;
 }
 
@@ -314,10 +316,95 @@ async function runMode(mode) {
   }
 }
 
+/* What else must hold on every kernel (issue 8): the start-up self-test decides the mode; V8's
+ * WebAssembly trap handler, the CPU profiler's SIGPROF and process-directed signals keep
+ * working beside a domain that faults. */
+const [KMAJ, KMIN] = release().split('.').map(Number);
+const OLD_KERNEL = KMAJ < 6 || (KMAJ === 6 && KMIN < 12);
+async function runPlatform() {
+  // 1. The default start: pku, proved by the self-test.
+  try {
+    const srv = await startServer(null);
+    const st = await stats(srv.port, 'settings');
+    check(st.get('isolation') === 'pku' && /a fault inside the domain was caught and rewound/.test(srv.stderr()),
+      'default start: isolation pku after the self-test', `isolation ${st.get('isolation')} (${st.get('isolation_why')})`);
+    await stopServer(srv);
+  } catch (e) { notOk('default start', e.message); }
+
+  // 2. The self-test catches a kernel where a domain fault is fatal: with the altstack left in
+  //    pkey 0 (REMCACHED_TEST_ALTSTACK_PKEY0=1), a kernel before 6.12 cannot deliver the fault.
+  const unsafe = { ...process.env, REMCACHED_TEST_ALTSTACK_PKEY0: '1' };
+  {
+    const r = await new Promise((res) => {
+      const p = spawn(process.execPath, [MAIN, '-p', '0', '-l', '127.0.0.1', '--isolation=pku'], { env: unsafe, stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      p.stderr.on('data', (d) => { err += d; });
+      const t = setTimeout(() => p.kill('SIGKILL'), 60_000);
+      if (!OLD_KERNEL) setTimeout(() => p.kill('SIGTERM'), 15_000); // it starts: stop it
+      p.once('exit', (code, signal) => { clearTimeout(t); res({ code, signal, err }); });
+    });
+    if (OLD_KERNEL) {
+      check(r.code === 64 && /self-test: a fault inside the PKU domain killed the test process with signal 11/.test(r.err),
+        `pkey-0 altstack on Linux ${KMAJ}.${KMIN}: --isolation=pku refused by the self-test (exit 64)`, `${howDied(r)}: ${r.err.slice(-300)}`);
+      note(r.err.trim());
+      const srv = await startServer(null, { env: unsafe });
+      const st = await stats(srv.port, 'settings');
+      check(st.get('isolation') === 'none' && /self-test/.test(st.get('isolation_why') ?? ''),
+        'pkey-0 altstack: the default falls back to none and says why', `${st.get('isolation')} ${st.get('isolation_why')}`);
+      await stopServer(srv);
+    } else {
+      check(r.code === 0 && /isolated in a PKU domain/.test(r.err), `pkey-0 altstack on Linux ${KMAJ}.${KMIN}: pku holds (the kernel writes the frame under PKRU 0)`,
+        `${howDied(r)}: ${r.err.slice(-300)}`);
+    }
+  }
+
+  // 3. V8's WebAssembly trap handler after domain faults (test/isolation/wasm.test.ts's fixture).
+  for (const [name, mode] of [['pku', 1], ['pku-strict', 2]]) {
+    const r = spawnSync(process.execPath, [join(ROOT, 'test/isolation/fixtures/wasm-after-addon.cjs'), join(ROOT, 'build/Release/remcached.node'), String(mode)],
+      { encoding: 'utf8', timeout: 120_000 });
+    let out = null;
+    try { out = JSON.parse(r.stdout.trim().split('\n').pop()); } catch { /* reported below */ }
+    check(r.status === 0 && out && out.faults.join() === 'segv,pku,segv,pku,segv,pku' &&
+      out.wasm.filter((w) => w === 'RuntimeError: memory access out of bounds').length === 3 && out.pkru[0] === out.pkru[1],
+      `${name}: wasm out-of-bounds still throws RuntimeError between domain faults; PKRU unchanged after 1000 faults`,
+      `${howDied({ code: r.status, signal: r.signal })}: ${r.stdout.slice(-300)} ${r.stderr.slice(-300)}`);
+  }
+
+  // 4. --cpu-prof (SIGPROF on the domain thread, V8's handler wrapped) and a storm of SIGHUP
+  //    (process-directed, a no-op as in memcached) while calls spin in the domain until the
+  //    watchdog stops them, and faults of every mechanism.
+  for (const mode of ['pku', 'pku-strict']) {
+    const dir = `/tmp/prof-${mode}`;
+    let srv;
+    try {
+      srv = await startServer(mode, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+      const items = makeItems(50, `prof-${mode}`);
+      await storeItems(srv.port, items);
+      let hups = 0;
+      const hup = setInterval(() => { srv.proc.kill('SIGHUP'); hups++; }, 5);
+      let closed = 0;
+      for (const id of [12, 1, 7, 12, 4, 9, 12, 2]) closed += (await attack(srv.port, id)).closed ? 1 : 0;
+      clearInterval(hup);
+      const { bad } = await readBack(srv.port, items);
+      const died = srv.died;
+      const end = await stopServer(srv);
+      let profiled = false;
+      try { profiled = readdirSync(dir).some((f) => f.endsWith('.cpuprofile') && JSON.parse(readFileSync(join(dir, f), 'utf8')).nodes.length > 0); } catch { /* no profile */ }
+      check(!died && closed === 8 && bad.length === 0 && end.code === 0 && profiled,
+        `${mode} --cpu-prof: 8 faults (3 watchdog) under ${hups} SIGHUPs, items intact, exit 0, profile written`,
+        `died ${died ? howDied(died) : 'no'}, closed ${closed}/8, changed ${bad.length}, exit ${howDied(end)}, profile ${profiled}`);
+    } catch (e) {
+      if (srv) { await Promise.race([srv.exit, sleep(3000)]); if (srv.died) reportDeath(srv, `${mode} --cpu-prof`); else notOk(`${mode} --cpu-prof`, e.message); await stopServer(srv); }
+      else notOk(`${mode} --cpu-prof`, e.message);
+    }
+  }
+}
+
 if (INJECTIONS.length < 13) {
   notOk('fault-injection table read', `${INJECTIONS.length} X(...) lines in native/include/remc_fault_inject.h`);
 } else {
   ok(`fault-injection table read: ${INJECTIONS.length} kinds${KINDS ? `, trying ${TRIED.map((i) => i.name).join(' ')}` : ''}`);
   for (const mode of MODES) await runMode(mode);
 }
+if (!process.env.KINDS) await runPlatform();
 finish();

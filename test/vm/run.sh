@@ -110,6 +110,7 @@ cp -r "$ROOT/dist" "$ROOT/package.json" "$S/remc/"
 cp "$ROOT/build/Release/remcached.node" "$S/remc/build/Release/"
 cp "$ROOT/native/include/remc_fault_inject.h" "$S/remc/native/include/"
 cp "$HERE/pku-faults.mjs" "$S/remc/test/vm/"
+mkdir -p "$S/remc/test/isolation/fixtures" && cp "$ROOT/test/isolation/fixtures/wasm-after-addon.cjs" "$S/remc/test/isolation/fixtures/"
 # node_modules: the closure of package.json's "dependencies" (runtime only; pino and its deps)
 (cd "$ROOT" && node -e '
   const fs = require("fs"), p = require("path"), root = process.cwd(), seen = new Set();
