@@ -1,5 +1,5 @@
 /*
- * fuzz_parser.c — libFuzzer target for the text parser and the root-side validator.
+ * fuzz_parser.c — libFuzzer target for the text, meta and binary parsers and the root-side validators.
  *
  * Input: 4 header bytes, then the client's bytes.
  *   [0] opts (REMC_IN_FAULT_INJECTION, REMC_IN_DEBUGTIME)   [1] descriptor area size (1..16, or 256 when >= 0xf0)
@@ -60,7 +60,8 @@ static void mutate_and_compare(remc_parse_io *io, const remc_parse_req *req, uin
   uint32_t h = g_mut >> 4;
   uint32_t *word;
   if (io->ndesc && (h & 3)) {
-    word = io->desc + (size_t)((h >> 2) % io->ndesc) * REMC_DESC_WORDS + (h >> 10) % D_TEXT_WORDS;
+    uint32_t words = req->opts & REMC_IN_BINARY ? REMC_DESC_WORDS : D_TEXT_WORDS;
+    word = io->desc + (size_t)((h >> 2) % io->ndesc) * REMC_DESC_WORDS + (h >> 10) % words;
   } else {
     static const size_t outs[] = {offsetof(remc_parse_io, status), offsetof(remc_parse_io, consumed),
                                   offsetof(remc_parse_io, ndesc), offsetof(remc_parse_io, out_resume_off),
@@ -86,8 +87,12 @@ static void mutate_and_compare(remc_parse_io *io, const remc_parse_req *req, uin
     for (uint32_t i = 0; i < io->ndesc; i++) {
       const uint32_t *d = io->desc + (size_t)i * REMC_DESC_WORDS;
       REQUIRE((uint64_t)d[D_KEY_OFF] + d[D_KEY_LEN] <= len || d[D_KEY_LEN] == 0);
-      REQUIRE(d[D_KEY_LEN] <= REMC_KEY_MAX || d[D_OP] == REMC_OP_STATS ||
-              d[D_OP] == REMC_OP_SHUTDOWN || d[D_OP] == REMC_OP_DEBUGTIME);
+      if (req->opts & REMC_IN_BINARY) /* a longer key only in a packet answered with an error and closed */
+        REQUIRE(d[D_KEY_LEN] <= REMC_KEY_MAX || d[D_ERR] == REMC_BERR_KEY_TOO_LONG ||
+                d[D_ERR] == REMC_BERR_FRAMING || d[D_ERR] == REMC_BERR_BODY_TOO_LARGE);
+      else
+        REQUIRE(d[D_KEY_LEN] <= REMC_KEY_MAX || d[D_OP] == REMC_OP_STATS ||
+                d[D_OP] == REMC_OP_SHUTDOWN || d[D_OP] == REMC_OP_DEBUGTIME);
       if (!(d[D_FLAGS] & REMC_DF_DATA_INCOMPLETE))
         REQUIRE((uint64_t)d[D_DATA_OFF] + d[D_DATA_LEN] <= len && d[D_END] <= len);
     }
@@ -193,8 +198,8 @@ static void run(trace *t, const uint8_t *in, uint32_t len, uint32_t first, uint3
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 4 || size > (1u << 20)) return 0;
-  /* the text protocol's options only (REMC_IN_BINARY selects another parser) */
-  uint32_t opts = data[0] & (REMC_IN_FAULT_INJECTION | REMC_IN_DEBUGTIME);
+  /* REMC_IN_BINARY selects the binary parser and validator (the seeds named bin-* set it) */
+  uint32_t opts = data[0] & (REMC_IN_FAULT_INJECTION | REMC_IN_DEBUGTIME | REMC_IN_BINARY);
   uint32_t cap = data[1] >= 0xf0 ? CAP_MAX : 1u + data[1] % 16u;
   const uint8_t *in = data + 4;
   uint32_t len = (uint32_t)(size - 4);
