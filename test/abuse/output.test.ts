@@ -1,0 +1,53 @@
+// Output that cannot run away: requests whose replies are far larger than they are, sent by a
+// client that never reads. remcached and memcached 1.6.18 side by side; remcached must live,
+// stay within idle RSS + -m + 128 MiB, give memory and fds back within 10 s of the attacker
+// leaving and lose no key. Figures are printed (the README's "limits under abuse" table).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { bounds, measure, rawConnect, report, writeAll, type Attack, type Kind } from './harness.ts';
+
+const KINDS: Kind[] = ['remcached', 'memcached'];
+
+/** One connection sends `count` copies of `req` and never reads. */
+function flood(req: Buffer, count: number, tail = Buffer.alloc(0)): Attack {
+  return {
+    holdMs: 2000,
+    async run(port, sockets) {
+      const s = await rawConnect(port);
+      sockets.push(s);
+      const all = Buffer.concat([Buffer.alloc(req.length * count, req), tail]);
+      const sent = await writeAll(s, all, 3000);
+      return sent ? '' : 'server stopped reading';
+    },
+  };
+}
+
+function getkq(key: string): Buffer {
+  const h = Buffer.alloc(24 + key.length);
+  h[0] = 0x80; h[1] = 0x0d; h.writeUInt16BE(key.length, 2); h.writeUInt32BE(key.length, 8);
+  h.write(key, 24, 'latin1');
+  return h;
+}
+const NOOP = (() => { const h = Buffer.alloc(24); h[0] = 0x80; h[1] = 0x0a; return h; })();
+
+const CASES: Array<[string, Attack]> = [
+  ['text get 1 MB x 2 000', flood(Buffer.from('get big\r\n'), 2000)],
+  ['text get 1 MB x 200 000', flood(Buffer.from('get big\r\n'), 200_000)],
+  ['meta mg v 1 MB x 2 000', flood(Buffer.from('mg big v\r\n'), 2000)],
+  ['meta mg v 1 MB x 200 000', flood(Buffer.from('mg big v\r\n'), 200_000)],
+  ['binary GETKQ 1 MB x 2 000', flood(getkq('big'), 2000, NOOP)],
+  ['binary GETKQ 1 MB x 200 000', flood(getkq('big'), 200_000, NOOP)],
+  ['1 000 000 pipelined gets', flood(Buffer.from('get small\r\n'), 1_000_000)],
+];
+
+for (const [name, attack] of CASES) {
+  test(name, async () => {
+    for (const kind of KINDS) {
+      const f = await measure(kind, attack);
+      report(name, f);
+      if (kind === 'remcached') assert.equal(bounds(f), [], `${name}: ${bounds(f).join(', ')}`);
+    }
+  });
+}
+
+test.run();
