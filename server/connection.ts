@@ -34,8 +34,6 @@ const FLUSH_AT = 256 * 1024;
 const SLICE = 16 * 1024;
 /** An emptied pending buffer larger than this is dropped (a burst's memory is given back). */
 const KEEP_PENDING = 64 * 1024;
-/** Released buffers this large count towards a forced collection (see Reclaimer). */
-const BIG = 256 * 1024;
 
 /**
  * The budget of bytes held for connections' pending input (incomplete commands, values being
@@ -49,33 +47,35 @@ export class InputBudget {
 }
 
 /**
- * Big buffers dropped by connections are freed only when V8 collects them, and nothing allocates
- * once an attacker has left, so nothing would collect them: once releases stop, force a collection.
+ * Memory of a burst (big replies, pending values, connections) is freed only when V8 collects
+ * its buffers, into glibc's heap, which keeps it; and nothing allocates once an attacker has
+ * left, so nothing would collect them. Once a burst of at least 8 MiB is over (a second without
+ * a new one), collect and trim, once.
  */
 class Reclaimer {
-  private released = 0;
+  private noted = 0;
   private seen = 0;
   private timer: NodeJS.Timeout | null = null;
   private gc: (() => void) | null = null;
 
   note(bytes: number): void {
-    if (bytes < BIG) return;
-    this.released += bytes;
-    if (this.timer || this.released < (16 << 20)) return;
+    this.noted += bytes;
+    if (this.timer || this.noted < (8 << 20)) return;
     this.timer = setInterval(() => this.tick(), 1000);
     this.timer.unref();
   }
 
   private tick(): void {
-    if (this.released !== this.seen) { this.seen = this.released; return; } // still busy: later
+    if (this.noted !== this.seen) { this.seen = this.noted; return; } // still busy: later
     clearInterval(this.timer!);
     this.timer = null;
-    this.released = this.seen = 0;
+    this.noted = this.seen = 0;
     if (!this.gc) {
       v8.setFlagsFromString('--expose-gc');
       this.gc = vm.runInNewContext('gc') as () => void;
     }
     this.gc();
+    native.trimMemory();
   }
 }
 export const reclaimer = new Reclaimer();
@@ -155,7 +155,7 @@ export class Connection implements TextConn, BinaryConn {
       });
     }
     socket.on('error', (err) => log.info({ conn: this.fd, err: err.message }, 'connection error'));
-    socket.on('close', () => { this.closing = true; this.dropPending(); loop.onClose(this); });
+    socket.on('close', () => { this.closing = true; this.dropPending(); reclaimer.note(64 * 1024); loop.onClose(this); });
     socket.resume(); // accepted paused (pauseOnConnect), so that reads start only now
   }
 

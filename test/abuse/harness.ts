@@ -197,6 +197,8 @@ export async function measure(kind: Kind, attack: Attack, args: string[] = []): 
       await sleep(100);
     }
     const lost = alive(server) ? await keysLost(server.port) : KEYS + 1;
+    const budgetCloses = (server.stderr().match(/input budget exhausted/g) ?? []).length;
+    if (budgetCloses) note += `${note ? ', ' : ''}${budgetCloses} closed over the input budget`;
     return {
       kind, alive: alive(server), idleMb: idle / MB, peakMb: peak / MB, afterMb: after / MB, backMs,
       fdsIdle, fdsAfter, p99Ms: p99(lat), samples: lat.length, keysLost: lost, note,
