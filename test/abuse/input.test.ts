@@ -5,7 +5,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
-import { bounds, measure, rawConnect, report, writeAll, MB, type Attack, type Kind } from './harness.ts';
+import { readFileSync } from 'node:fs';
+import { bounds, measure, rawConnect, report, sleep, start, writeAll, MB, type Attack, type Kind } from './harness.ts';
 
 const KINDS: Kind[] = ['remcached', 'memcached'];
 
@@ -49,5 +50,39 @@ for (const [name, attack] of CASES) {
     }
   });
 }
+
+/** utime + stime of a process, in seconds */
+function cpu(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+// A long multiget line arriving slowly: each read must not scan the line again from its start.
+test('a 2 MB get line sent 2 KB at a time', async () => {
+  const cpus: Record<string, number> = {};
+  for (const kind of KINDS) {
+    const server = await start(kind);
+    const s = await rawConnect(server.port);
+    try {
+      await writeAll(s, 'set k 0 0 1\r\nx\r\n', 2000);
+      const pid = server.proc.pid!;
+      const before = cpu(pid);
+      const line = Buffer.concat([Buffer.from('get '), Buffer.alloc(2 * MB - 6, 'k '), Buffer.from('\r\n')]);
+      const t0 = Date.now();
+      for (let off = 0; off < line.length && Date.now() - t0 < 20_000; off += 2048) {
+        await writeAll(s, line.subarray(off, off + 2048), 2000);
+        await sleep(1);
+      }
+      await sleep(300);
+      cpus[kind] = cpu(pid) - before;
+      console.log(`2 MB get line, 2 KB per write     ${kind.padEnd(9)} server CPU ${cpus[kind]!.toFixed(2)} s over ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    } finally {
+      s.destroy();
+      await server.stop();
+    }
+  }
+  assert.ok(cpus.remcached! < 2, `remcached used ${cpus.remcached} s of CPU`);
+});
 
 test.run();
