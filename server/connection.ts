@@ -29,10 +29,11 @@ const LINE_MAX = K.REMC_LINE_MAX!;
 export const READ_SIZE = 256 * 1024;
 /** Output assembled past this is written out before the next command runs. */
 const FLUSH_AT = 256 * 1024;
-/** Pending input is fed to the parser in slices of about this much (whole lines or packets), so a
- *  connection that yields often does not re-parse and copy all it holds each time. */
-const SLICE = 16 * 1024;
-/** An emptied pending buffer larger than this is dropped (a burst's memory is given back). */
+/** Pending input is fed to the parser in slices of whole lines or packets, about twice what the
+ *  last continuation ran, so a connection that yields often (-R) parses little it will not run. */
+const SLICE_MIN = 1024, SLICE_MAX = 64 * 1024;
+/** An emptied pending buffer larger than this is dropped once a read needed no yield (a burst's
+ *  memory is given back; while a client pipelines, its buffer is reused, not reallocated). */
 const KEEP_PENDING = 64 * 1024;
 
 /**
@@ -132,6 +133,7 @@ export class Connection implements TextConn, BinaryConn {
   private fromPending = false;
   /** the last slice made no progress: feed all that is pending */
   private wide = false;
+  private sliceLen = 4096;
   amount = 0;
   afterSwallow: Buffer | null = null;
   lastCmdTime: number;
@@ -199,7 +201,6 @@ export class Connection implements TextConn, BinaryConn {
       window.copyWithin(tail, start, nread);
       this.pending!.copy(window, 0, this.pendingOff, this.pendingLen);
       this.pendingOff = this.pendingLen = 0;
-      this.shrinkPending();
       len = tail + n;
     } else {
       if (start > 0) window.copyWithin(0, start, nread);
@@ -211,12 +212,13 @@ export class Connection implements TextConn, BinaryConn {
     this.need = 0;
     this.left = loop.reqsPerEvent + 1; // memcached runs one more than -R in a read event
     this.process(len, 0, answerFirst);
+    if (!this.stalled && this.pendingLen === 0) this.shrinkPending();
     return !this.readStopped;
   }
 
   /** Room for `size` bytes from pending[0] (moving what is pending there), within the budget;
    *  false (and the connection closed) when the budget cannot give it. */
-  private reserve(size: number): boolean {
+  private reserve(size: number, strict = true): boolean {
     const have = this.pending?.length ?? 0;
     const keep = this.pendingLen - this.pendingOff;
     if (size <= have) {
@@ -229,6 +231,7 @@ export class Connection implements TextConn, BinaryConn {
     let cap = Math.max(size, this.need, 4096, Math.min(have * 2, this.loop.window.length));
     if (budget.used - have + cap > budget.limit) cap = Math.max(size, this.need);
     if (budget.used - have + cap > budget.limit) {
+      if (!strict) return false;
       budget.closed++;
       log.warn({ conn: this.fd, peer: this.addr, pending: keep, want: cap, budget: budget.limit, used: budget.used },
         'input budget exhausted; closing the connection');
@@ -351,7 +354,10 @@ export class Connection implements TextConn, BinaryConn {
     } else {
       return false;
     }
-    if (!this.rest(at, len)) return true; // closed: over the input budget
+    // A yield over the input budget is skipped (-R is for fairness, the budget for memory); a
+    // connection that does not read its replies and is over it is closed.
+    if (!this.fromPending && !this.reserve(len - at, this.blocked)) return this.closing;
+    if (!this.rest(at, len)) return true;
     this.resumeOff = resume ? resume - at : 0;
     this.lastCmdTime = this.loop.now();
     this.flush();
@@ -373,7 +379,7 @@ export class Connection implements TextConn, BinaryConn {
       const avail = this.pendingLen - this.pendingOff;
       if (avail === 0 || avail < this.need) break;
       let n = avail;
-      if (avail > SLICE && this.resumeOff === 0 && !this.wide && this.need < SLICE) n = this.slice();
+      if (avail > this.sliceLen && this.resumeOff === 0 && !this.wide && this.need < this.sliceLen) n = this.slice();
       if (n > window.length) { this.overflow(); return; }
       this.pending!.copy(window, 0, this.pendingOff, this.pendingOff + n);
       const before = this.pendingOff;
@@ -383,24 +389,26 @@ export class Connection implements TextConn, BinaryConn {
       this.fromPending = true;
       this.process(n, resume, answerFirst);
       this.fromPending = false;
-      if (this.pendingOff !== before || this.closing || this.stalled) this.wide = false;
+      const ran = this.pendingOff - before;
+      if (ran > 0) this.sliceLen = Math.min(SLICE_MAX, Math.max(SLICE_MIN, 2 * ran));
+      if (ran !== 0 || this.closing || this.stalled) this.wide = false;
       else if (n === avail) break; // an incomplete command: wait for more input
       else this.wide = true;
     }
     if (this.stalled || this.closing) return;
-    this.shrinkPending();
+    if (this.pendingOff === this.pendingLen) this.pendingOff = this.pendingLen = 0; // buffer kept for the next yield
     this.startReading();
   }
 
-  /** The length of a prefix of what is pending: about SLICE bytes of whole lines or packets. */
+  /** The length of a prefix of what is pending: about sliceLen bytes of whole lines or packets. */
   private slice(): number {
     const p = this.pending!, off = this.pendingOff, end = this.pendingLen;
     if (this.binary === 0) {
-      const nl = p.lastIndexOf(10, off + SLICE - 1);
+      const nl = p.lastIndexOf(10, off + this.sliceLen - 1);
       return nl >= off ? nl + 1 - off : end - off;
     }
     let q = off;
-    while (q + 24 <= end && q - off < SLICE) q += 24 + p.readUInt32BE(q + 8); // header + body
+    while (q + 24 <= end && q - off < this.sliceLen) q += 24 + p.readUInt32BE(q + 8); // header + body
     return q > off && q <= end ? q - off : end - off;
   }
 
