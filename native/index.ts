@@ -87,6 +87,8 @@ export interface Native {
   domainStats(): number[];
   rootTarget(): bigint;
   writeOut(fd: number, from: number, to: number): number;
+  /** malloc_trim(0): give freed heap memory back to the kernel (after a burst) */
+  trimMemory(): number;
   [extra: string]: unknown;
 }
 

@@ -1,15 +1,16 @@
-// The reply of one read event, assembled in one buffer that native code can also write into
-// (values, incr results), then sent with one socket write.
+// The reply of one read event, assembled in a buffer that native code can also write into
+// (values, incr results). Small replies go out with one socket write; the connection writes a
+// big one out as it grows (server/connection.ts), so no read can build a giant buffer.
 import { native } from '../native/index.ts';
 
 const INITIAL = 256 * 1024;
-/** Past this, what is assembled so far is set aside as its own chunk (big multigets). */
-const SPILL = 1024 * 1024;
 
 export class Output {
   buf: Buffer;
   pos = 0;
   private chunks: Buffer[] = [];
+  /** bytes in chunks (set aside, not yet taken) */
+  chunkBytes = 0;
   private markPos = 0;
   private markChunks = 0;
 
@@ -18,18 +19,32 @@ export class Output {
     native.setOutput(this.buf);
   }
 
+  /** Bytes assembled and not yet taken. */
+  get size(): number { return this.pos + this.chunkBytes; }
+
   /** Make room for n more bytes at pos. */
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     if (this.pos > 0) this.spill();
-    if (n > this.buf.length) {
-      this.buf = Buffer.alloc(Math.max(n, this.buf.length * 2));
-      native.setOutput(this.buf);
-    }
+    if (n > this.buf.length) this.replace(n); // one value larger than the buffer: a buffer of its own
   }
 
+  private replace(size: number): void {
+    this.buf = Buffer.allocUnsafe(size);
+    native.setOutput(this.buf);
+  }
+
+  /** Set aside what is assembled: a mostly full buffer is handed over as it is (no copy) and a
+   *  fresh one registered; a mostly empty one is copied out and reused. */
   private spill(): void {
-    this.chunks.push(Buffer.from(this.buf.subarray(0, this.pos)));
+    const p = this.pos;
+    if (p * 2 >= this.buf.length) {
+      this.chunks.push(this.buf.subarray(0, p));
+      this.replace(INITIAL);
+    } else {
+      this.chunks.push(Buffer.from(this.buf.subarray(0, p)));
+    }
+    this.chunkBytes += p;
     this.pos = 0;
   }
 
@@ -39,8 +54,11 @@ export class Output {
   /** Drop what was assembled since mark() (memcached drops its unwritten replies in one case). */
   rewindToMark(): void { if (this.chunks.length === this.markChunks) this.pos = this.markPos; }
 
-  /** The reply was sent: start the next one. */
-  clear(): void { this.pos = 0; this.markPos = 0; this.markChunks = 0; }
+  /** The reply was sent: start the next one (and give back a buffer grown for one big value). */
+  clear(): void {
+    this.pos = 0; this.markPos = 0; this.markChunks = 0;
+    if (this.buf.length > INITIAL) this.replace(INITIAL);
+  }
 
   bytes(b: Uint8Array): void {
     this.ensure(b.length);
@@ -87,17 +105,20 @@ export class Output {
     if (this.pos > 0) this.spill();
     const c = this.chunks;
     this.chunks = [];
+    this.chunkBytes = 0;
     this.markPos = this.markChunks = 0;
     return c;
   }
 
   /** The reply from byte `from` on, as a buffer the caller owns; resets. */
   takeFrom(from: number): Buffer {
-    const b = Buffer.from(this.buf.subarray(from, this.pos));
+    let b: Buffer;
+    if ((this.pos - from) * 2 >= this.buf.length) { b = this.buf.subarray(from, this.pos); this.replace(INITIAL); }
+    else b = Buffer.from(this.buf.subarray(from, this.pos));
     this.clear();
     return b;
   }
 
   /** Forget everything assembled since the last take() (the connection is being closed). */
-  discard(): void { this.clear(); this.chunks = []; }
+  discard(): void { this.clear(); this.chunks = []; this.chunkBytes = 0; }
 }

@@ -2,6 +2,8 @@
 // state live here, in root, and are handed to the parser on each read event (DESIGN.md
 // invariant 1). One native parse call per read event, one socket write per event.
 import type net from 'node:net';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { abi, native } from '../native/index.ts';
 import { After, type TextConn, type TextProtocol } from '../protocol/text.ts';
 import type { BinaryConn, BinaryProtocol } from '../protocol/binary.ts';
@@ -19,8 +21,65 @@ const R_FAULT_KIND = K.R_FAULT_KIND!, R_FAULT_SIGNO = K.R_FAULT_SIGNO!, R_FAULT_
 const R_FAULT_CLOSE_NS = K.R_FAULT_CLOSE_NS!, R_FAULT_PKEY = K.R_FAULT_PKEY!, R_FAULT_ADDR = K.R_FAULT_ADDR!, R_FAULT_NS = K.R_FAULT_NS!, R_VALIDATE = K.R_VALIDATE!;
 const BINARY_MAGIC = 0x80;
 const W = K.WORDS!, D_OP = K.D_OP!, D_KEY_OFF = K.D_KEY_OFF!, D_KEY_LEN = K.D_KEY_LEN!;
+const D_START = K.D_START!, D_FLAGS = K.D_FLAGS!, D_ERR = K.D_ERR!, DF_LAST_KEY = K.REMC_DF_LAST_KEY!;
+const OP_GET = (abi.OP as Record<string, number>).GET!, OP_GATS = (abi.OP as Record<string, number>).GATS!;
+/** a non-get line this long without '\n' is judged by the parser (close or long multiget) */
+const LINE_MAX = K.REMC_LINE_MAX!;
 /** Most bytes one read takes; the window holds this plus the largest incomplete command. */
 export const READ_SIZE = 256 * 1024;
+/** Output assembled past this is written out before the next command runs. */
+const FLUSH_AT = 256 * 1024;
+/** Pending input is fed to the parser in slices of whole lines or packets, about twice what the
+ *  last continuation ran, so a connection that yields often (-R) parses little it will not run. */
+const SLICE_MIN = 1024, SLICE_MAX = 64 * 1024;
+/** An emptied pending buffer larger than this is dropped once a read needed no yield (a burst's
+ *  memory is given back; while a client pipelines, its buffer is reused, not reallocated). */
+const KEEP_PENDING = 64 * 1024;
+
+/**
+ * The budget of bytes held for connections' pending input (incomplete commands, values being
+ * received), separate from -m. A connection that would go over it is closed and logged, as
+ * memcached closes a connection whose read buffer it cannot grow.
+ */
+export class InputBudget {
+  used = 0;
+  closed = 0;
+  constructor(readonly limit: number) {}
+}
+
+/**
+ * Memory of a burst (big replies, pending values, connections) is freed only when V8 collects
+ * its buffers, into glibc's heap, which keeps it; and nothing allocates once an attacker has
+ * left, so nothing would collect them. Once a burst of at least 8 MiB is over (a second without
+ * a new one), collect and trim, once.
+ */
+class Reclaimer {
+  private noted = 0;
+  private seen = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private gc: (() => void) | null = null;
+
+  note(bytes: number): void {
+    this.noted += bytes;
+    if (this.timer || this.noted < (8 << 20)) return;
+    this.timer = setInterval(() => this.tick(), 1000);
+    this.timer.unref();
+  }
+
+  private tick(): void {
+    if (this.noted !== this.seen) { this.seen = this.noted; return; } // still busy: later
+    clearInterval(this.timer!);
+    this.timer = null;
+    this.noted = this.seen = 0;
+    if (!this.gc) {
+      v8.setFlagsFromString('--expose-gc');
+      this.gc = vm.runInNewContext('gc') as () => void;
+    }
+    this.gc();
+    native.trimMemory();
+  }
+}
+export const reclaimer = new Reclaimer();
 
 /** Shared by all connections of one event loop. */
 export interface Loop {
@@ -42,12 +101,18 @@ export interface Loop {
   onFault(c: Connection): void;
   /** -vv and up: log every command (name and key, never values) */
   logCommands: boolean;
+  /** -R: commands one event runs before the connection yields to others */
+  reqsPerEvent: number;
+  budget: InputBudget;
 }
 
 export class Connection implements TextConn, BinaryConn {
-  /** bytes received but not yet parsed (an incomplete command), in pending[0..pendingLen) */
+  /** bytes received but not yet executed, in pending[pendingOff..pendingLen) */
   private pending: Buffer | null = null;
+  private pendingOff = 0;
   private pendingLen = 0;
+  /** with stalled: the pending command is a multiget cut at this key (offset from pendingOff) */
+  private resumeOff = 0;
   /** wait until this many bytes are pending before parsing again (a storage command's data) */
   private need = 0;
   /** discard this many more bytes (the rest of a too-large value) */
@@ -58,8 +123,19 @@ export class Connection implements TextConn, BinaryConn {
   /** -S: SASL authentication succeeded on this connection; -Y: ASCII authentication did */
   authenticated = false;
   private closing = false;
-  /** reading stopped until the client drains our output */
-  private paused = false;
+  /** reading stopped (stalled, or the client is not reading our output) */
+  private readStopped = false;
+  /** Node holds more of our output than its high-water mark: wait for 'drain' */
+  private blocked = false;
+  /** commands wait in pending: the connection yielded (-R) or is blocked */
+  private stalled = false;
+  /** commands this event may still run (-R) */
+  private left = 0;
+  /** the window being processed is a copy of pending[pendingOff..] (not a fresh read) */
+  private fromPending = false;
+  /** the last slice made no progress: feed all that is pending */
+  private wide = false;
+  private sliceLen = 4096;
   amount = 0;
   afterSwallow: Buffer | null = null;
   lastCmdTime: number;
@@ -79,11 +155,11 @@ export class Connection implements TextConn, BinaryConn {
       socket.on('data', (chunk: Buffer) => {
         if (chunk.length > loop.window.length) { this.overflow(); return; }
         loop.window.set(chunk, 0);
-        this.onRead(chunk.length);
+        if (!this.onRead(chunk.length)) socket.pause();
       });
     }
     socket.on('error', (err) => log.info({ conn: this.fd, err: err.message }, 'connection error'));
-    socket.on('close', () => loop.onClose(this));
+    socket.on('close', () => { this.closing = true; this.dropPending(); reclaimer.note(64 * 1024); loop.onClose(this); });
     socket.resume(); // accepted paused (pauseOnConnect), so that reads start only now
   }
 
@@ -103,66 +179,115 @@ export class Connection implements TextConn, BinaryConn {
       if (nread < this.swallow) { this.swallow -= nread; return true; }
       start = this.swallow;
       this.swallow = 0;
-      if (this.afterSwallow) { loop.out.bytes(this.afterSwallow); this.afterSwallow = null; }
-      if (start === nread) { this.flush(); return !this.paused; }
+      if (this.afterSwallow) { loop.out.bytes(this.afterSwallow); this.afterSwallow = null; this.flush(); }
+      if (start === nread) return !this.readStopped;
     }
     if (!this.decided) {
       this.decided = true;
       // -B auto: the first byte decides for the life of the connection (memcached)
       if (window[start] === BINARY_MAGIC && loop.binaryAllowed) this.binary = 1;
     }
+    const n = nread - start;
+    const tail = this.pendingLen - this.pendingOff;
     let len: number;
-    if (this.pendingLen > 0) {
-      this.append(window, start, nread);
-      if (this.pendingLen < this.need) return true;
-      len = this.pendingLen;
-      if (len > window.length) { this.overflow(); return false; }
-      this.pending!.copy(window, 0, 0, len);
+    if (tail > 0 || this.stalled) {
+      if (tail + n > window.length) { this.overflow(); return false; }
+      // Collect without parsing while nothing can come of it: a value still incomplete, or a
+      // text line still without its '\n' (a long line is not scanned again from its start).
+      if (this.stalled || (this.need > 0 ? tail + n < this.need
+        : this.binary === 0 && (this.authenticated || !loop.asciiAuth) && (tail > LINE_MAX || tail + n <= LINE_MAX) &&
+          window.subarray(start, nread).indexOf(10) < 0)) {
+        if (!this.reserve(tail + n)) return false;
+        window.copy(this.pending!, this.pendingLen, start, nread);
+        this.pendingLen += n;
+        return !this.readStopped;
+      }
+      // The pending bytes go in front of the new ones, in the window.
+      window.copyWithin(tail, start, nread);
+      this.pending!.copy(window, 0, this.pendingOff, this.pendingLen);
+      this.pendingOff = this.pendingLen = 0;
+      len = tail + n;
     } else {
       if (start > 0) window.copyWithin(0, start, nread);
-      len = nread - start;
+      len = n;
     }
-    this.pendingLen = 0;
     // binary: memcached reads the rest of a value straight into the item and answers before it
     // reads further, so the completed command's reply goes out on its own
     const answerFirst = this.binary === 1 && this.need > 0;
     this.need = 0;
-    this.process(len, answerFirst);
-    return !this.paused;
+    this.left = loop.reqsPerEvent + 1; // memcached runs one more than -R in a read event
+    this.process(len, 0, answerFirst);
+    if (!this.stalled && this.pendingLen === 0) this.shrinkPending();
+    return !this.readStopped;
   }
 
-  /** Add src[from..to) to the pending bytes. */
-  private append(src: Buffer, from: number, to: number): void {
-    const want = this.pendingLen + (to - from);
-    if (!this.pending || this.pending.length < want) {
-      const grown = Buffer.allocUnsafe(Math.max(want, this.need, (this.pending?.length ?? 0) * 2, 4096));
-      if (this.pending) this.pending.copy(grown, 0, 0, this.pendingLen);
-      this.pending = grown;
+  /** Room for `size` bytes from pending[0] (moving what is pending there), within the budget;
+   *  false (and the connection closed) when the budget cannot give it. */
+  private reserve(size: number, strict = true): boolean {
+    const have = this.pending?.length ?? 0;
+    const keep = this.pendingLen - this.pendingOff;
+    if (size <= have) {
+      if (this.pendingOff > 0) this.pending!.copyWithin(0, this.pendingOff, this.pendingLen);
+      this.pendingOff = 0;
+      this.pendingLen = keep;
+      return true;
     }
-    src.copy(this.pending, this.pendingLen, from, to);
-    this.pendingLen = want;
+    const budget = this.loop.budget;
+    let cap = Math.max(size, this.need, 4096, Math.min(have * 2, this.loop.window.length));
+    if (budget.used - have + cap > budget.limit) cap = Math.max(size, this.need);
+    if (budget.used - have + cap > budget.limit) {
+      if (!strict) return false;
+      budget.closed++;
+      log.warn({ conn: this.fd, peer: this.addr, pending: keep, want: cap, budget: budget.limit, used: budget.used },
+        'input budget exhausted; closing the connection');
+      this.kill();
+      return false;
+    }
+    const grown = Buffer.allocUnsafe(cap);
+    if (keep > 0) this.pending!.copy(grown, 0, this.pendingOff, this.pendingLen);
+    budget.used += cap - have;
+    reclaimer.note(have);
+    this.pending = grown;
+    this.pendingOff = 0;
+    this.pendingLen = keep;
+    return true;
   }
 
-  /** Keep window[from..len) for the next event. */
-  private keep(from: number, len: number): void {
+  /** Nothing is pending: forget offsets; give back a buffer grown for a burst. */
+  private shrinkPending(): void {
+    if (this.pendingOff < this.pendingLen) return;
+    this.pendingOff = this.pendingLen = 0;
+    if (this.pending && this.pending.length > KEEP_PENDING) this.dropPending();
+  }
+
+  private dropPending(): void {
+    if (!this.pending) return;
+    this.loop.budget.used -= this.pending.length;
+    reclaimer.note(this.pending.length);
+    this.pending = null;
+    this.pendingOff = this.pendingLen = 0;
+  }
+
+  /** window[from..len) is kept for later; false if the connection was closed for it. */
+  private rest(from: number, len: number): boolean {
+    if (this.fromPending) { this.pendingOff += from; return true; } // it is still in pending
     const n = len - from;
-    if (!this.pending || this.pending.length < Math.max(n, this.need)) {
-      this.pending = Buffer.allocUnsafe(Math.max(n, this.need, 4096));
-    }
-    this.loop.window.copy(this.pending, 0, from, len);
+    if (n === 0) return true;
+    if (!this.reserve(Math.max(n, this.need))) return false;
+    this.loop.window.copy(this.pending!, 0, from, len);
     this.pendingLen = n;
-    if (this.pending.length > 1 << 20 && n < 1 << 16 && this.need < 1 << 16) {
-      this.pending = Buffer.from(this.pending.subarray(0, n)); // give back a big buffer
-    }
+    return true;
   }
 
-  private process(len: number, answerFirst = false): void {
+  /** Execute what window[0..len) holds; `resume`: the first command is a multiget cut there. */
+  private process(len: number, resume: number, answerFirst = false): void {
     const loop = this.loop;
     const res = loop.res;
+    const desc = loop.desc;
+    const out = loop.out;
     const text = loop.text;
     const binary = this.binary ? loop.binary : null;
     let start = 0;
-    let resume = 0;
     if (loop.asciiAuth && !this.authenticated) {
       const g = loop.asciiAuth.gate(this, len);
       if (g !== Gate.AUTHED) { this.afterGate(g, len); return; }
@@ -178,12 +303,26 @@ export class Connection implements TextConn, BinaryConn {
         if (loop.logCommands) this.logCommand(i);
         const a = binary ? binary.exec(this, i, len) : text.exec(this, i, len);
         if (binary && (binary.flushNow || answerFirst)) { binary.flushNow = answerFirst = false; this.flush(); } // NOOP writes out
-        if (a === After.CONTINUE) continue;
+        if (a === After.CONTINUE) {
+          // memcached yields after -R commands (a multiget is one), and runs no more commands
+          // while its writes would block; keys of a multiget are not commands
+          const b = i * W;
+          if ((binary !== null || (desc[b + D_FLAGS]! & DF_LAST_KEY) !== 0 || desc[b + D_OP]! < OP_GET ||
+              desc[b + D_OP]! > OP_GATS || desc[b + D_ERR]! !== 0) && --this.left === 0) {
+            loop.counters.conn_yields++;
+            if (this.stopAfter(i, n, st, len)) return;
+          } else if (out.size >= FLUSH_AT) {
+            this.flush();
+            if (this.blocked && this.stopAfter(i, n, st, len)) return;
+          }
+          continue;
+        }
         if (a === After.NEED) {
           this.need = this.amount;
-          this.keep(res[R_CONSUMED]!, len);
+          this.rest(res[R_CONSUMED]!, len);
         } else if (a === After.SWALLOW) {
           this.swallow = this.amount;
+          if (this.fromPending) { this.pendingOff += len; this.swallowPending(); }
         }
         this.flush();
         if (a === After.CLOSE) this.close();
@@ -200,9 +339,102 @@ export class Connection implements TextConn, BinaryConn {
       }
       break;
     }
-    const consumed = res[R_CONSUMED]!;
-    if (consumed < len) this.keep(consumed, len);
+    this.rest(res[R_CONSUMED]!, len);
     this.flush();
+  }
+
+  /** Stop before the command after descriptor i: keep the input from there, write what is
+   *  assembled, and continue later (next turn of the event loop, or once the client drains our
+   *  output). False when there is nothing left to stop before. */
+  private stopAfter(i: number, n: number, st: number, len: number): boolean {
+    const d = this.loop.desc;
+    let at: number, resume = 0;
+    if (i + 1 < n) {
+      const b = (i + 1) * W;
+      at = d[b + D_START]!;
+      if (this.binary === 0 && at === d[i * W + D_START]) resume = d[b + D_KEY_OFF]!; // inside a multiget
+    } else if (st === PS_FULL) {
+      at = this.loop.res[R_CONSUMED]!;
+      resume = this.loop.res[R_RESUME]!;
+    } else {
+      return false;
+    }
+    // A yield over the input budget is skipped (-R is for fairness, the budget for memory); a
+    // connection that does not read its replies and is over it is closed.
+    if (!this.fromPending && !this.reserve(len - at, this.blocked)) return this.closing;
+    if (!this.rest(at, len)) return true;
+    this.resumeOff = resume ? resume - at : 0;
+    this.lastCmdTime = this.loop.now();
+    this.flush();
+    this.stalled = true;
+    this.stopReading();
+    if (!this.blocked) setImmediate(this.goOn);
+    return true;
+  }
+
+  private readonly goOn = (): void => this.continue();
+
+  /** Run the commands left pending by a yield or a block, slice by slice. */
+  private continue(): void {
+    if (!this.stalled || this.blocked || this.closing) return;
+    this.stalled = false;
+    this.left = this.loop.reqsPerEvent;
+    const window = this.loop.window;
+    while (!this.stalled && !this.closing) {
+      const avail = this.pendingLen - this.pendingOff;
+      if (avail === 0 || avail < this.need) break;
+      let n = avail;
+      if (avail > this.sliceLen && this.resumeOff === 0 && !this.wide && this.need < this.sliceLen) n = this.slice();
+      if (n > window.length) { this.overflow(); return; }
+      this.pending!.copy(window, 0, this.pendingOff, this.pendingOff + n);
+      const before = this.pendingOff;
+      const answerFirst = this.binary === 1 && this.need > 0;
+      const resume = this.resumeOff;
+      this.need = this.resumeOff = 0;
+      this.fromPending = true;
+      this.process(n, resume, answerFirst);
+      this.fromPending = false;
+      const ran = this.pendingOff - before;
+      if (ran > 0) this.sliceLen = Math.min(SLICE_MAX, Math.max(SLICE_MIN, 2 * ran));
+      if (ran !== 0 || this.closing || this.stalled) this.wide = false;
+      else if (n === avail) break; // an incomplete command: wait for more input
+      else this.wide = true;
+    }
+    if (this.stalled || this.closing) return;
+    if (this.pendingOff === this.pendingLen) this.pendingOff = this.pendingLen = 0; // buffer kept for the next yield
+    this.startReading();
+  }
+
+  /** The length of a prefix of what is pending: about sliceLen bytes of whole lines or packets. */
+  private slice(): number {
+    const p = this.pending!, off = this.pendingOff, end = this.pendingLen;
+    if (this.binary === 0) {
+      const nl = p.lastIndexOf(10, off + this.sliceLen - 1);
+      return nl >= off ? nl + 1 - off : end - off;
+    }
+    let q = off;
+    while (q + 24 <= end && q - off < this.sliceLen) q += 24 + p.readUInt32BE(q + 8); // header + body
+    return q > off && q <= end ? q - off : end - off;
+  }
+
+  /** A too-large value being discarded: what of it is already pending. */
+  private swallowPending(): void {
+    const take = Math.min(this.swallow, this.pendingLen - this.pendingOff);
+    this.pendingOff += take;
+    this.swallow -= take;
+    if (this.swallow === 0 && this.afterSwallow) { this.loop.out.bytes(this.afterSwallow); this.afterSwallow = null; }
+  }
+
+  private stopReading(): void {
+    if (this.readStopped) return;
+    this.readStopped = true;
+    this.socket.pause();
+  }
+
+  private startReading(): void {
+    if (!this.readStopped || this.blocked || this.stalled || this.closing) return;
+    this.readStopped = false;
+    this.socket.resume();
   }
 
   /** -Y, not yet authenticated: what the gate left to do (server/ascii-auth.ts). */
@@ -211,8 +443,8 @@ export class Connection implements TextConn, BinaryConn {
     if (g === Gate.FAILED) { this.parserFailed(auth.status); return; }
     if (g === Gate.CLOSE) { this.close(); return; }
     if (g === Gate.NEED) this.need = auth.need;
-    if (auth.pos < len) this.keep(auth.pos, len);
     if (auth.pos > 0) this.lastCmdTime = this.loop.now(); // a line was answered (idle_timeout)
+    if (!this.rest(auth.pos, len)) return;
     this.flush();
   }
 
@@ -227,9 +459,8 @@ export class Connection implements TextConn, BinaryConn {
 
   /** A command or line longer than the window can hold. */
   private overflow(): void {
-    log.info({ conn: this.fd, peer: this.addr, bytes: this.pendingLen }, 'request larger than the input window; closing');
-    this.pending = null;
-    this.pendingLen = 0;
+    log.info({ conn: this.fd, peer: this.addr, bytes: this.pendingLen - this.pendingOff }, 'request larger than the input window; closing');
+    this.dropPending();
     this.close();
   }
 
@@ -260,9 +491,10 @@ export class Connection implements TextConn, BinaryConn {
     const out = this.loop.out;
     const counters = this.loop.counters;
     const s = this.socket;
+    if (s.destroyed) { out.discard(); return; }
     // Fast path: the whole reply is in the output buffer and Node has nothing queued for this
     // socket: one write(2) from the buffer. What the kernel does not take goes the usual way.
-    if (out.single && this.fd >= 0 && s.writableLength === 0 && !s.destroyed) {
+    if (out.single && this.fd >= 0 && s.writableLength === 0) {
       const len = out.pos;
       if (len === 0) return;
       const n = native.writeOut(this.fd, 0, len);
@@ -282,29 +514,46 @@ export class Connection implements TextConn, BinaryConn {
     if (chunks.length === 1) {
       this.loop.counters.bytes_written += chunks[0]!.length;
       ok = s.write(chunks[0]!);
+      reclaimer.note(chunks[0]!.length);
     } else {
       s.cork();
-      for (const c of chunks) { this.loop.counters.bytes_written += c.length; ok = s.write(c) && ok; }
+      for (const c of chunks) { this.loop.counters.bytes_written += c.length; ok = s.write(c) && ok; reclaimer.note(c.length); }
       s.uncork();
     }
-    if (!ok && !this.paused) {
-      // The client is not reading: stop reading from it until it does (bounded memory).
-      this.paused = true;
-      s.pause();
-      s.once('drain', () => { this.paused = false; if (!this.closing) s.resume(); });
+    if (!ok && !this.blocked) {
+      // The client is not reading: run none of its commands and read nothing more from it until
+      // it has taken what is queued (memcached stops a connection whose writes would block).
+      this.blocked = true;
+      this.stopReading();
+      s.once('drain', this.onDrain);
     }
   }
+
+  private readonly onDrain = (): void => {
+    this.blocked = false;
+    if (this.stalled) this.continue();
+    else this.startReading();
+  };
 
   /** Close after what has been written so far. */
   close(): void {
     if (this.closing) return;
     this.closing = true;
+    this.dropPending();
     this.socket.end();
     this.socket.destroySoon();
   }
 
+  /** Close at once, dropping what is queued (over the input budget). */
+  private kill(): void {
+    this.closing = true;
+    this.dropPending();
+    this.loop.out.discard();
+    this.socket.destroy();
+  }
+
   /** Shutdown: hang up once nothing is in flight. */
   endIdle(): void {
-    if (this.pendingLen === 0 && this.swallow === 0) this.close();
+    if (this.pendingLen === this.pendingOff && this.swallow === 0 && !this.stalled) this.close();
   }
 }

@@ -13,7 +13,7 @@ import { SaslPlain } from './sasl.ts';
 import { AsciiAuth, AuthFileError } from './ascii-auth.ts';
 import { R } from '../protocol/replies.ts';
 import type { Settings } from './config.ts';
-import { Connection, READ_SIZE, type Loop } from './connection.ts';
+import { Connection, InputBudget, READ_SIZE, type Loop } from './connection.ts';
 import { log, setVerbosity } from './log.ts';
 import { Offenders } from './offenders.ts';
 
@@ -98,6 +98,9 @@ export class Server implements ServerContext {
       onClose: (c) => { this.conns.delete(c); this.counters.curr_connections--; },
       onFault: (c) => this.onFault(c),
       logCommands: log.isLevelEnabled('debug'),
+      reqsPerEvent: Math.max(1, settings.maxReqsPerEvent),
+      // pending input of all connections together: room for a few of the largest commands
+      budget: new InputBudget(Math.max(64 << 20, 2 * windowCap)),
     };
   }
 

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <malloc.h>
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -570,6 +571,13 @@ Napi::Value WriteOut(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), n < 0 ? -errno : static_cast<double>(n));
 }
 
+// trimMemory(): hand freed heap memory back to the kernel. Buffers of a burst (big replies,
+// pending values) are freed into glibc's heap, which otherwise keeps them: called once the
+// burst is over (server/connection.ts Reclaimer), never per event.
+Napi::Value TrimMemory(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), malloc_trim(0));
+}
+
 // Exported constants: the C tables are the one source of truth; TS reads them from here.
 Napi::Object Abi(Napi::Env env) {
   Napi::Object abi = Napi::Object::New(env);
@@ -713,6 +721,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   FN("domainStats", DomainStats)
   FN("rootTarget", RootTarget)
   FN("writeOut", WriteOut)
+  FN("trimMemory", TrimMemory)
   FN("metaGet", MetaGet)
   FN("metaUpdate", MetaUpdate)
   FN("unpin", Unpin)
