@@ -217,6 +217,8 @@ def reply(model, w, d):
         return b"ERROR: shutdown not enabled\r\n"
     if op == "QUIT":
         return b""
+    if op in ("SLABS", "LRU"):
+        return out(b"ERROR")  # the generator sends them only without a valid subcommand ("slabs", "lru mode")
     raise AssertionError("no model for " + op)
 
 
