@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { needs } from './test.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const REMCACHED_MAIN = join(ROOT, 'dist', 'server', 'main.js');
@@ -77,6 +78,9 @@ export async function startRemcached(args: string[] = [], env?: NodeJS.ProcessEn
   const port = await freePort();
   return launch(process.execPath, [REMCACHED_MAIN, '-p', String(port), '-l', '127.0.0.1', ...args], port, env);
 }
+
+/** Why tests that compare with memcached cannot run here, or null. */
+export const NO_MEMCACHED = needs('memcached', 'memcached');
 
 /** Debian's memcached 1.6.18, one worker thread, UDP off. */
 export async function startMemcached(args: string[] = []): Promise<Server> {
