@@ -90,7 +90,11 @@ export function suite(name = '', opts: { skip?: Why; timeoutMs?: number } = {}):
   };
   const wrap = (t: string, handler: Handler, o: TestOpts = {}) => async (ctx: unknown) => {
     if (hookError) throw new Error(`before hook failed: ${(hookError as Error)?.stack ?? hookError}`);
-    await limited(`${label}${t}`, o.timeoutMs ?? opts.timeoutMs ?? TEST_TIMEOUT_MS, () => handler(ctx));
+    const ms = o.timeoutMs ?? opts.timeoutMs ?? TEST_TIMEOUT_MS;
+    const t0 = Date.now();
+    await limited(`${label}${t}`, ms, () => handler(ctx));
+    // near its limit: say so before it becomes a timeout on a busier machine
+    if (Date.now() - t0 > ms / 3) console.log(`\n  (slow: ${label}${t}: ${((Date.now() - t0) / 1000).toFixed(1)} s of its ${ms / 1000} s)`);
   };
   const t = ((tn: string, handler: Handler, o: TestOpts = {}) => {
     const why = opts.skip || o.skip;
