@@ -44,7 +44,7 @@ missing_pkgs() {
   local c out=()
   for c in "${!pkg_of[@]}"; do command -v "$c" >/dev/null || out+=("${pkg_of[$c]}"); done
   fuzzer_lib || out+=(libclang-rt-14-dev)
-  [ ${#out[@]} -gt 0 ] && printf '%s\n' "${out[@]}" | sort -u | tr '\n' ' '
+  [ ${#out[@]} -gt 0 ] && printf '%s\n' "${out[@]}" | sort -u | paste -sd' '
 }
 need=$(missing_pkgs)
 if [ -n "$need" ]; then
@@ -55,7 +55,7 @@ if [ -n "$need" ]; then
       || echo "apt-get could not install all of: $need"
     need=$(missing_pkgs)
   fi
-  [ -n "$need" ] && echo "== missing: $need(apt-get install $need); the tests that need them are skipped"
+  [ -n "$need" ] && echo "== missing: $need (apt-get install $need); the tests that need them are skipped"
 fi
 
 # ---- counting ----------------------------------------------------------------------------------
