@@ -18,6 +18,11 @@ for (const f of files) {
   await import(pathToFileURL(resolve(f)).href);
 }
 await uvu.exec(false);
+const { afterHookFailures } = await import('./test.ts');
+if (afterHookFailures.length) {
+  console.log(`  after hooks failed: ${afterHookFailures.join(', ')}`);
+  process.exitCode = 1;
+}
 
 /** Our direct children still alive (servers, tools): a test did not stop them. */
 function children(): Array<{ pid: number; cmd: string }> {
