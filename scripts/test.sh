@@ -91,7 +91,8 @@ npx --no-install tsc -p tsconfig.json \
 # ---- native C tests: each test counts; one that exits 77 is skipped ----------------------------
 echo "== native unit tests"
 s=$(date +%s)
-timeout -k 10 "$(limit "$STEP_TIMEOUT")" bash native/test/run.sh 2>&1 | tee "$out/native"
+# its binaries in this run's own directory: the default /tmp one is shared with any other checkout
+NATIVE_TEST_OUT="$out/native-bin" timeout -k 10 "$(limit "$STEP_TIMEOUT")" bash native/test/run.sh 2>&1 | tee "$out/native"
 rc=${PIPESTATUS[0]}
 echo "-- native unit tests: $(took "$s")"
 n=0
