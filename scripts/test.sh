@@ -141,7 +141,7 @@ for f in "${files[@]}"; do
   total=${total:-0}; upassed=${upassed:-0}; uskipped=${uskipped:-0}
   passed=$((passed + upassed)); skipped=$((skipped + uskipped)); failed=$((failed + total - upassed))
   [ "$total" != "$upassed" ] && failures+=("test/$f: $((total - upassed)) of $total")
-  # the reasons, as the file printed them ("  skipped <tests>: <reason>")
+  # the reasons, as the file printed them ("  skipped N: <reason> | <tests>")
   while IFS= read -r line; do skips+=("test/$f: ${line#  skipped }"); done < <(grep -E '^  skipped ' "$out/uvu")
   if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
     failed=$((failed+1)); failures+=("test/$f (timed out after $(limit "$FILE_TIMEOUT") s)")

@@ -141,9 +141,9 @@ export function suite(name = '', opts: { skip?: Why; timeoutMs?: number } = {}):
   t.after = after;
   t.run = () => {
     for (const [reason, names] of skipped) {
+      // the reason first: scripts/test.sh lists these lines, cut to a width
       const shown = names.slice(0, 3).map((n) => `"${n}"`).join(', ') + (names.length > 3 ? ', ...' : '');
-      const which = names.length === 1 ? shown : `${names.length} tests (${shown})`;
-      console.log(`  skipped ${label}${which}: ${reason}`);
+      console.log(`  skipped ${names.length}: ${reason} | ${label}${shown}`);
     }
     s.run();
   };
