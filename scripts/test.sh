@@ -1,57 +1,159 @@
 #!/usr/bin/env bash
 # The whole test suite, as `npm test` runs it (and CI through .ci/run):
-#   system tools it needs (memcached 1.6.18 to compare against, libmemcached's tools, clang for
-#   the fuzzer) -> build -> native C tests -> build checks (freestanding parser, WRPKRU scan) ->
-#   a bounded fuzz run -> the end-to-end suites (uvu) -> one line "N passed, N failed".
-# FUZZ_SECONDS (default 30) bounds the fuzz run; TEST_FILTER narrows the uvu files (a regex).
+#   the system tools the tests use (installed with apt when root; otherwise named, and what needs
+#   them is skipped) -> build -> native C tests -> build checks (freestanding parser, WRPKRU
+#   scan) -> a bounded fuzz run -> the PKU VM step (test/vm/run.sh, if present) -> the uvu
+#   files, each in its own process -> one last line "N passed, N failed, N skipped".
+# Counting: each native C test, each build check, the fuzz run and the VM step count as one;
+# each uvu test counts as one. A step that exits 77 is skipped (its last output line says why).
+# Exit status: non-zero if anything failed.
+# Every step is time-limited, and so is the whole run:
+#   FUZZ_SECONDS   (30)   the fuzz run's length
+#   TEST_FILTER    regex on the uvu file paths under test/ (default: every *.test.ts)
+#   FILE_TIMEOUT   (300)  seconds for one uvu file (each of its tests has 60 s: TEST_TIMEOUT_MS)
+#   STEP_TIMEOUT   (900)  seconds for any other step
+#   SUITE_TIMEOUT  (2400) seconds for everything; steps not run by then count as failed
 set -u
 cd "$(dirname "$0")/.." || exit 2
+t0=$(date +%s)
+SUITE_TIMEOUT=${SUITE_TIMEOUT:-2400}
+FILE_TIMEOUT=${FILE_TIMEOUT:-300}
+STEP_TIMEOUT=${STEP_TIMEOUT:-900}
+deadline=$((t0 + SUITE_TIMEOUT))
+export NO_COLOR=1 # plain uvu output, parsed below
 
-need_pkgs=()
-command -v memcached >/dev/null || need_pkgs+=(memcached)
-command -v memccapable >/dev/null || need_pkgs+=(libmemcached-tools)
-command -v clang >/dev/null || need_pkgs+=(clang)
-[ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] || need_pkgs+=(libclang-rt-14-dev)
-if [ ${#need_pkgs[@]} -gt 0 ]; then
+# ---- tools: command -> Debian package ----------------------------------------------------------
+# Build tools (gcc, make, python3 for node-gyp) are needed before `npm ci` can even run; .ci/run
+# installs them. These are what the tests use:
+declare -A pkg_of=(
+  [memcached]=memcached                 # test/compare, e2e comparisons: the reference server
+  [memccapable]=libmemcached-tools      # test/clients: memccapable, memccp, memccat, ...
+  [saslpasswd2]=sasl2-bin               # memcached's SASL user db (compare -S, memjs vs memcached)
+  [clang]=clang                         # native/fuzz
+  [bc]=bc                               # native/test/run.sh (timings)
+  [nm]=binutils                         # scripts/check-parser-freestanding.sh
+  [objdump]=binutils                    # scripts/scan-pku-insns.mjs
+  [taskset]=util-linux                  # test/isolation/signals.test.ts (CPU hog)
+)
+if [ -f test/vm/run.sh ]; then
+  pkg_of[qemu-system-x86_64]=qemu-system-x86  # the PKU VM step
+  pkg_of[busybox]=busybox-static
+fi
+fuzzer_lib() { ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; }
+missing_pkgs() {
+  local c out=()
+  for c in "${!pkg_of[@]}"; do command -v "$c" >/dev/null || out+=("${pkg_of[$c]}"); done
+  fuzzer_lib || out+=(libclang-rt-14-dev)
+  [ ${#out[@]} -gt 0 ] && printf '%s\n' "${out[@]}" | sort -u | paste -sd' '
+}
+need=$(missing_pkgs)
+if [ -n "$need" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "== installing ${need_pkgs[*]}"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}") >/dev/null 2>&1 \
-      || { echo "could not install ${need_pkgs[*]}"; exit 1; }
-  else
-    echo "missing: ${need_pkgs[*]} (install them: apt-get install ${need_pkgs[*]})"; exit 1
+    echo "== installing: $need"
+    # shellcheck disable=SC2086
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need) >/dev/null 2>&1 \
+      || echo "apt-get could not install all of: $need"
+    need=$(missing_pkgs)
   fi
+  [ -n "$need" ] && echo "== missing: $need (apt-get install $need); the tests that need them are skipped"
 fi
 
-passed=0; failed=0; failures=()
-step() { # step NAME CMD...: a pass/fail check of its own
+# ---- counting ----------------------------------------------------------------------------------
+passed=0; failed=0; skipped=0; failures=(); skips=()
+left() { echo $((deadline - $(date +%s))); }
+limit() { local l; l=$(left); [ "$1" -lt "$l" ] && echo "$1" || echo "$l"; }
+took() { echo "$(( $(date +%s) - $1 )) s"; }
+out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
+
+# step NAME CMD...: one check; exit 0 passes, 77 is skipped, anything else (or its time limit) fails
+step() {
   local name=$1; shift
   echo "== $name"
-  if "$@"; then passed=$((passed+1)); else failed=$((failed+1)); failures+=("$name"); fi
+  if [ "$(left)" -le 0 ]; then failed=$((failed+1)); failures+=("$name (not run: the suite's ${SUITE_TIMEOUT} s were up)"); return; fi
+  local s; s=$(date +%s)
+  timeout -k 10 "$(limit "$STEP_TIMEOUT")" "$@" 2>&1 | tee "$out/step"
+  local rc=${PIPESTATUS[0]}
+  echo "-- $name: $(took "$s")"
+  case $rc in
+    0) passed=$((passed+1)) ;;
+    77) skipped=$((skipped+1)); skips+=("$name: $(grep -v '^\s*$' "$out/step" | tail -1)") ;;
+    124|137) failed=$((failed+1)); failures+=("$name (timed out)") ;;
+    *) failed=$((failed+1)); failures+=("$name (exit $rc)") ;;
+  esac
 }
 
-[ -f build/Release/remcached.node ] || node scripts/build-native.mjs || { echo "native build failed"; echo "0 passed, 1 failed"; exit 1; }
-npx --no-install tsc -p tsconfig.json || { echo "TypeScript build failed"; echo "0 passed, 1 failed"; exit 1; }
+# ---- build -------------------------------------------------------------------------------------
+[ -f build/Release/remcached.node ] || node scripts/build-native.mjs \
+  || { echo "native build failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+npx --no-install tsc -p tsconfig.json \
+  || { echo "TypeScript build failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 
-step "native unit tests" bash native/test/run.sh
+# ---- native C tests: each test counts; one that exits 77 is skipped ----------------------------
+echo "== native unit tests"
+s=$(date +%s)
+# its binaries in this run's own directory: the default /tmp one is shared with any other checkout
+NATIVE_TEST_OUT="$out/native-bin" timeout -k 10 "$(limit "$STEP_TIMEOUT")" bash native/test/run.sh 2>&1 | tee "$out/native"
+rc=${PIPESTATUS[0]}
+echo "-- native unit tests: $(took "$s")"
+n=0
+while IFS= read -r line; do
+  name=$(awk '{print $2}' <<<"$line"); n=$((n+1))
+  case $line in
+    PASS*) passed=$((passed+1)) ;;
+    "FAIL $name (exit 77,"*)
+      # the reason is the test's last output line, which run.sh prints indented after this line
+      why=$(awk -v l="$line" 'f && /^    / {r=$0} $0==l {f=1; next} f && !/^    / {exit} END {print r}' "$out/native" | sed 's/^ *//')
+      skipped=$((skipped+1)); skips+=("native $name: ${why:-exit 77}") ;;
+    *) failed=$((failed+1)); failures+=("native $name") ;;
+  esac
+done < <(grep -E '^(PASS|FAIL) ' "$out/native")
+if [ "$n" = 0 ] || { [ "$rc" != 0 ] && ! grep -q '^FAIL ' "$out/native"; }; then
+  failed=$((failed+1)); failures+=("native unit tests (exit $rc)")
+fi
+
+# ---- build checks, fuzzing, the VM ---------------------------------------------------------------
 step "parser is freestanding" bash scripts/check-parser-freestanding.sh
 step "WRPKRU/XRSTOR only in the gate" node scripts/scan-pku-insns.mjs build/Release/remcached.node
 step "the WRPKRU scan catches a planted WRPKRU" bash scripts/scan-pku-insns.test.sh
-if [ -x native/fuzz/run.sh ] || [ -f native/fuzz/run.sh ]; then
+if command -v clang >/dev/null && fuzzer_lib; then
   step "fuzz the parser (${FUZZ_SECONDS:-30} s)" bash native/fuzz/run.sh "${FUZZ_SECONDS:-30}"
+else
+  echo "== fuzz the parser: skipped (needs clang and libclang-rt-14-dev)"
+  skipped=$((skipped+1)); skips+=("fuzz the parser: clang or libFuzzer not installed (apt-get install clang libclang-rt-14-dev)")
+fi
+# one step, however many checks it runs inside (it prints its own "N passed, N failed")
+if [ -f test/vm/run.sh ]; then
+  step "PKU under QEMU TCG: kernels 6.1 and 6.12" bash test/vm/run.sh
 fi
 
-echo "== end-to-end suites (uvu)"
-log=$(mktemp)
-node --import tsx node_modules/uvu/bin.js test "${TEST_FILTER:-\\.test\\.ts$}" -c false 2>&1 | tee "$log"
-uvu_status=${PIPESTATUS[0]}
-total=$(grep -E '^\s*Total:' "$log" | tail -1 | grep -oE '[0-9]+' | head -1)
-upassed=$(grep -E '^\s*Passed:' "$log" | tail -1 | grep -oE '[0-9]+' | head -1)
-rm -f "$log"
-total=${total:-0}; upassed=${upassed:-0}
-ufailed=$((total - upassed))
-if [ "$uvu_status" != 0 ] && [ "$ufailed" = 0 ]; then ufailed=1; failures+=("uvu exited $uvu_status"); fi
-passed=$((passed + upassed)); failed=$((failed + ufailed))
+# ---- uvu files, each in its own process (a crash or hang costs that file only) ------------------
+num() { grep -E "^\s*$1:" "$out/uvu" | tail -1 | grep -oE '[0-9]+' | head -1; } # uvu's "Total:  N" etc.
+filter=${TEST_FILTER:-\\.test\\.ts$}
+mapfile -t files < <(cd test && find . -name '*.test.ts' -not -path './node_modules/*' | sed 's|^\./||' | sort | grep -E -- "$filter")
+for f in "${files[@]}"; do
+  echo "== test/$f"
+  if [ "$(left)" -le 0 ]; then failed=$((failed+1)); failures+=("test/$f (not run: the suite's ${SUITE_TIMEOUT} s were up)"); continue; fi
+  s=$(date +%s)
+  timeout -k 10 "$(limit "$FILE_TIMEOUT")" node --import tsx test/helpers/run-file.ts "test/$f" 2>&1 | tee "$out/uvu"
+  rc=${PIPESTATUS[0]}
+  echo "-- test/$f: $(took "$s")"
+  total=$(num Total); upassed=$(num Passed); uskipped=$(num Skipped)
+  total=${total:-0}; upassed=${upassed:-0}; uskipped=${uskipped:-0}
+  passed=$((passed + upassed)); skipped=$((skipped + uskipped)); failed=$((failed + total - upassed))
+  [ "$total" != "$upassed" ] && failures+=("test/$f: $((total - upassed)) of $total")
+  # the reasons, as the file printed them ("  skipped N: <reason> | <tests>")
+  while IFS= read -r line; do skips+=("test/$f: ${line#  skipped }"); done < <(grep -E '^  skipped ' "$out/uvu")
+  if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+    failed=$((failed+1)); failures+=("test/$f (timed out after $(limit "$FILE_TIMEOUT") s)")
+  elif [ "$rc" != 0 ] && [ "$total" = "$upassed" ]; then
+    failed=$((failed+1)); failures+=("test/$f (exit $rc)")
+  fi
+done
 
-[ ${#failures[@]} -gt 0 ] && echo "failed steps: ${failures[*]}"
-echo "$passed passed, $failed failed"
+# ---- summary -------------------------------------------------------------------------------------
+echo
+if [ ${#skips[@]} -gt 0 ]; then echo "skipped:"; printf '  %s\n' "${skips[@]}" | cut -c1-300; fi
+if [ ${#failures[@]} -gt 0 ]; then echo "failed:"; printf '  %s\n' "${failures[@]}"; fi
+echo "wall time: $(took "$t0") (limit ${SUITE_TIMEOUT} s)"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

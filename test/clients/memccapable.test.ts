@@ -2,11 +2,11 @@
 // 27 text-protocol and 27 binary-protocol ones (memcached-1.6.md §2). It runs once against a server of its own
 // (it flushes); each of its tests is then reported as one uvu test, with memccapable's own
 // explanation (-v) when it fails.
-import { test } from 'uvu';
+import { needs, suite } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import type { Server } from '../helpers/server.ts';
-import { startTarget, hasCommand, TARGET } from './target.ts';
+import { startTarget, TARGET } from './target.ts';
 
 /** memccapable's ASCII tests, in the order it runs them (libmemcached 1.1.4). */
 const ASCII_TESTS = [
@@ -22,13 +22,13 @@ const BINARY_TESTS = [
 ];
 const ALL_TESTS = [...ASCII_TESTS.map((t) => `ascii ${t}`), ...BINARY_TESTS.map((t) => `binary ${t}`)];
 
+const test = suite('', { skip: needs('memccapable', 'libmemcached-tools') });
 let srv: Server;
 let output = '';
 let exitCode: number | null = null;
 const verdicts = new Map<string, string>();
 
 test.before(async () => {
-  assert.ok(hasCommand('memccapable'), 'memccapable not installed (apt-get install libmemcached-tools)');
   srv = await startTarget();
   await new Promise<void>((resolve) => {
     execFile('memccapable', ['-v', '-t', '5', '-h', '127.0.0.1', '-p', String(srv.port)], { timeout: 60_000 },

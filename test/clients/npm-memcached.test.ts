@@ -2,7 +2,7 @@
 // on the first token of every line and fails on anything it does not know, and its version
 // parser needs "X.Y.Z" at the end of the version string — so this catches wire-format drift that
 // hand-written socket tests miss.
-import { test } from 'uvu';
+import { test } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
 import Memcached from 'memcached';
 import type { Server } from '../helpers/server.ts';

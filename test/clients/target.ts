@@ -1,7 +1,6 @@
 // The server under test for test/clients and the memory/shutdown e2e tests: remcached from dist/
 // by default. REMC_TEST_TARGET=memcached runs the same tests against Debian's memcached 1.6.18,
 // which is how each test is first shown to be right (it must pass against the reference).
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { startMemcached, startRemcached, type Server } from '../helpers/server.ts';
 
@@ -17,9 +16,4 @@ export function rssBytes(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
   if (!m) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(m[1]) * 1024;
-}
-
-/** True when a command is on PATH (the libmemcached tools are optional on a dev machine). */
-export function hasCommand(cmd: string): boolean {
-  try { execFileSync('which', [cmd], { stdio: 'ignore' }); return true; } catch { return false; }
 }

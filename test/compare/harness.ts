@@ -9,9 +9,9 @@
 //   - STAT values (names kept; in `stats conns` the fd prefix of the name is a value too: `<fd>:`);
 //     the time in `stats cachedump` ITEM lines;
 //   - the version string in `VERSION ...` lines.
-import { test as uvuTest, suite } from 'uvu';
+import { test as uvuTest, suite } from '../helpers/test.ts';
 import { appendFileSync } from 'node:fs';
-import { Conn, startMemcached, startRemcached, type Server } from '../helpers/server.ts';
+import { Conn, NO_MEMCACHED, startMemcached, startRemcached, type Server } from '../helpers/server.ts';
 
 export type Bytes = string | Buffer;
 
@@ -461,7 +461,7 @@ export async function compareOnPair(pair: Pair, seq: Sequence, flushBefore: bool
 
 /** Define a uvu suite for a group: one test per sequence. */
 export function compareGroup(group: Group, opts: { casExact?: boolean } = {}): ReturnType<typeof suite> {
-  const s = suite(`compare: ${group.name}`);
+  const s = suite(`compare: ${group.name}`, { skip: NO_MEMCACHED });
   const pair = new Pair(group.args ?? []);
   // A start failure is reported by every test of the group (uvu hides errors thrown in hooks).
   let startError: Error | null = null;

@@ -2,7 +2,7 @@
 // stats, cachedump listings, settings and the stats they list, the clock, the memory limit), and
 // hostile argument lines: one reply line per command, the server alive, stored keys intact.
 // memcached's exact replies for the same commands are compared in test/compare (admin, limits).
-import { test } from 'uvu';
+import { test } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
 import { Conn, startRemcached, type Server } from '../helpers/server.ts';
 

@@ -4,7 +4,7 @@
 // everything (the keeper) and a fresh one must still work, the keys stored at the start must be
 // intact, and nothing may have been counted as a parser fault or an invalid parser output (a
 // hostile packet is the client's problem, never the parser's). Bounded: well under 30 s.
-import { test } from 'uvu';
+import { test } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
 import { Conn, startRemcached, type Server } from '../helpers/server.ts';
 import { OP, cat, get, noop, parseResponses, pkt, set, u32, arith } from '../compare/seq/binary_harness.ts';

@@ -3,7 +3,7 @@
 // at the end) while the oldest items are evicted (issue 2, "Done means"). The same holds for
 // 4000-byte and 200 KB values (other size classes; memcached chunks the large ones), each on a
 // fresh server.
-import { test } from 'uvu';
+import { test } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
 import { Conn, type Server } from '../helpers/server.ts';

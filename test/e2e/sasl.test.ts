@@ -2,7 +2,7 @@
 // PLAIN response forms, the password file re-read at every authentication, a missing file, and
 // passwords never in the logs (even at -vvv). Byte-level comparison with memcached's Cyrus SASL is
 // in test/compare/binary.test.ts (group "binary -S"); memjs in test/clients/memjs.test.ts.
-import { test } from 'uvu';
+import { test } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';

@@ -2,7 +2,7 @@
 // requests already read are answered in full (even when the replies do not fit the socket
 // buffers); idle pooled connections are ended by the server (FIN), since clients never close
 // them; busy clients see a reply stream that stops on a reply boundary, never mid-reply.
-import { test } from 'uvu';
+import { test } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
 import type { Server } from '../helpers/server.ts';

@@ -1,6 +1,6 @@
 // -s / -a: remcached on a unix socket only (memcached: it disables TCP), with the mask applied,
 // the socket file removed at exit, and hostile input on it handled like on TCP.
-import { test } from 'uvu';
+import { test } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';

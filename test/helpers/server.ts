@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { needs } from './test.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const REMCACHED_MAIN = join(ROOT, 'dist', 'server', 'main.js');
@@ -60,7 +61,9 @@ function launch(cmd: string, args: string[], port: number, env?: NodeJS.ProcessE
       if (proc.exitCode === null && proc.signalCode === null) {
         proc.kill('SIGTERM');
         const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
-        const r = await exited;
+        // bounded even if SIGKILL somehow does not end it (uninterruptible sleep)
+        const r = await Promise.race([exited, new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error(`${cmd} (pid ${proc.pid}) still running 10 s after SIGTERM`)), 10_000).unref())]);
         clearTimeout(t);
         return r;
       }
@@ -75,6 +78,9 @@ export async function startRemcached(args: string[] = [], env?: NodeJS.ProcessEn
   const port = await freePort();
   return launch(process.execPath, [REMCACHED_MAIN, '-p', String(port), '-l', '127.0.0.1', ...args], port, env);
 }
+
+/** Why tests that compare with memcached cannot run here, or null. */
+export const NO_MEMCACHED = needs('memcached', 'memcached');
 
 /** Debian's memcached 1.6.18, one worker thread, UDP off. */
 export async function startMemcached(args: string[] = []): Promise<Server> {
@@ -99,12 +105,13 @@ export class Conn {
     sock.on('error', () => {});
   }
 
-  static open(port: number, host = '127.0.0.1'): Promise<Conn> {
+  static open(port: number, host = '127.0.0.1', timeoutMs = 5000): Promise<Conn> {
     return new Promise((resolve, reject) => {
       const s = net.connect(port, host);
       s.setNoDelay(true);
-      s.once('connect', () => resolve(new Conn(s)));
-      s.once('error', reject);
+      const t = setTimeout(() => { s.destroy(); reject(new Error(`connect to ${host}:${port}: no answer in ${timeoutMs} ms`)); }, timeoutMs);
+      s.once('connect', () => { clearTimeout(t); resolve(new Conn(s)); });
+      s.once('error', (e) => { clearTimeout(t); reject(e); });
     });
   }
 
@@ -136,6 +143,14 @@ export class Conn {
   /** Wait until `str` has been received (suffix match), then take everything. */
   untilEndsWith(str: string, timeoutMs = 5000): Promise<Buffer> {
     return this.until((b) => b.length >= str.length && b.toString('latin1', b.length - str.length) === str, timeoutMs);
+  }
+
+  /** Wait until the server closes the connection; throws after timeoutMs (never waits forever). */
+  async closedWithin(timeoutMs = 5000): Promise<void> {
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([this.closedPromise, new Promise<never>((_, reject) => {
+      t = setTimeout(() => reject(new Error(`connection not closed within ${timeoutMs} ms; received: ${JSON.stringify(this.buf.toString('latin1').slice(0, 200))}`)), timeoutMs);
+    })]).finally(() => clearTimeout(t));
   }
 
   /** Collect until nothing new arrives for `quietMs` (or close). */

@@ -2,7 +2,8 @@
 // pku-strict the root word and every stored item are unchanged after every kind (and the kind is
 // the one the real mechanism reports, with the right pkey); in none the root and store writes
 // really corrupt them. Complements faults.test.ts, which cannot see the root word over TCP.
-import { test } from 'uvu';
+// The pku modes are skipped on a host without PKU.
+import { test, NO_PKU } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -26,7 +27,7 @@ function run(mode: number): { mode: number; results: Result[]; storeKey: number 
 for (const [name, mode] of [['pku', 1], ['pku-strict', 2]] as const) {
   test(`${name}: root word and stored items unchanged after every fault kind`, () => {
     const out = run(mode);
-    if (out.mode !== mode) { console.log(`  skipped: mode ${out.mode} (no PKU?)`); return; }
+    assert.is(out.mode, mode, 'the addon runs the mode asked for');
     for (const inj of INJECTIONS) {
       const res = out.results.find((x) => x.name === inj.name)!;
       assert.is(res.kind, inj.pku, `${inj.name}: kind`);
@@ -36,11 +37,12 @@ for (const [name, mode] of [['pku', 1], ['pku-strict', 2]] as const) {
       assert.ok(res.sumSame, `${inj.name}: store checksum changed`);
       assert.ok(res.pkruSame, `${inj.name}: thread PKRU changed`);
     }
-  });
+  }, { skip: NO_PKU });
 }
 
 test('none: the root and store writes really corrupt them', () => {
   const out = run(0);
+  assert.is(out.mode, 0);
   const by = new Map(out.results.map((x) => [x.name, x]));
   assert.is(by.get('root_write')!.kind, 'none');
   assert.is(by.get('root_write')!.rootBefore, INTACT);

@@ -3,12 +3,12 @@
 // response packets readably with CAS values numbered (<cas#n>, 0 kept), STAT values and the
 // VERSION body blanked — the same normalisation rules as the text harness, nothing else.
 // Servers, pairs, flushing and reporting are the text harness's (Pair, compareOnPair's shape).
-import { suite } from 'uvu';
+import { anyOf, needs, suite, type Why } from '../../helpers/test.ts';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Conn, type Server } from '../../helpers/server.ts';
+import { Conn, NO_MEMCACHED, type Server } from '../../helpers/server.ts';
 import { Pair, show, subjectKind } from '../harness.ts';
 
 // ---- request packets ---------------------------------------------------------------------------
@@ -121,7 +121,7 @@ export interface BinStep {
 }
 
 export interface BinSequence { name: string; steps: BinStep[]; timeoutMs?: number }
-export interface BinGroup { name: string; args?: string[]; env?: NodeJS.ProcessEnv; flushBefore?: boolean; sequences: BinSequence[] }
+export interface BinGroup { name: string; args?: string[]; env?: NodeJS.ProcessEnv; flushBefore?: boolean; sequences: BinSequence[]; skip?: Why }
 
 export const SENTINEL_OPAQUE = 0x5e171e1;
 const SENTINEL = noop(SENTINEL_OPAQUE);
@@ -287,7 +287,7 @@ async function flushBoth(ports: number[]): Promise<void> {
 
 /** A uvu suite for a binary group: one test per sequence, memcached vs the subject. */
 export function binaryGroup(group: BinGroup): ReturnType<typeof suite> {
-  const s = suite(`compare (binary): ${group.name}`);
+  const s = suite(`compare (binary): ${group.name}`, { skip: anyOf(NO_MEMCACHED, group.skip) });
   const pair = new Pair(group.args ?? []);
   let startError: Error | null = null;
   s.before(async () => { await pair.start().catch((e: Error) => { startError = e; }); });
@@ -317,24 +317,28 @@ export type { Server };
 export const SASL_USER = 'testuser', SASL_PASS = 'testpass';
 
 /**
- * Give memcached and remcached the same SASL user: memcached through Cyrus SASL (a sasldb made
- * with saslpasswd2 from Debian's sasl2-bin; SASL_CONF_PATH -> memcached.conf `mech_list: plain`),
- * remcached through MEMCACHED_SASL_PWDB (`user:password` lines). Sets both variables in
- * process.env (servers started afterwards inherit them). False when saslpasswd2 is missing.
+ * Give memcached and remcached the same SASL user: remcached through MEMCACHED_SASL_PWDB
+ * (`user:password` lines), always; memcached through Cyrus SASL (a sasldb made with saslpasswd2
+ * from Debian's sasl2-bin; SASL_CONF_PATH -> memcached.conf `mech_list: plain`). Sets the
+ * variables in process.env (servers started afterwards inherit them). Returns why memcached
+ * cannot do SASL here (saslpasswd2 missing or failing), or null.
  */
-export function setupSasl(): boolean {
+export function setupSasl(): string | null {
   const dir = mkdtempSync(join(tmpdir(), 'remc-sasl-'));
   chmodSync(dir, 0o755); // memcached runs as nobody
+  writeFileSync(join(dir, 'pwdb'), `${SASL_USER}:${SASL_PASS}\nother:secret\n`);
+  process.env.MEMCACHED_SASL_PWDB = join(dir, 'pwdb');
+  const missing = needs('saslpasswd2', 'sasl2-bin');
+  if (missing) return missing;
   const db = join(dir, 'sasldb2');
   try {
-    execFileSync('saslpasswd2', ['-p', '-a', 'memcached', '-c', '-f', db, SASL_USER], { input: `${SASL_PASS}\n`, stdio: ['pipe', 'ignore', 'ignore'] });
-  } catch {
-    return false;
+    execFileSync('saslpasswd2', ['-p', '-a', 'memcached', '-c', '-f', db, SASL_USER], { input: `${SASL_PASS}\n`, stdio: ['pipe', 'ignore', 'pipe'] });
+  } catch (e) {
+    // installed but failing is a broken host, not a missing tool: say so loudly
+    throw new Error(`saslpasswd2 failed: ${(e as Error).message}`);
   }
   chmodSync(db, 0o644);
   writeFileSync(join(dir, 'memcached.conf'), `mech_list: plain\nsasldb_path: ${db}\n`);
-  writeFileSync(join(dir, 'pwdb'), `${SASL_USER}:${SASL_PASS}\nother:secret\n`);
   process.env.SASL_CONF_PATH = dir;
-  process.env.MEMCACHED_SASL_PWDB = join(dir, 'pwdb');
-  return true;
+  return null;
 }
