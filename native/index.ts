@@ -4,9 +4,10 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../server/package.ts';
+import { createSfiParser, type SfiParser } from './sfi.ts';
 
 export interface InitOptions {
-  isolation: number;        // abi.K.REMC_ISO_*
+  isolation: number;        // abi.K.REMC_ISO_*, or ISO_SFI
   watchdogMs: number;
   windowCap: number;
   faultInjection: boolean;
@@ -21,7 +22,7 @@ export interface InitOptions {
 }
 
 export interface InitResult {
-  mode: number;
+  mode: number;             // abi.K.REMC_ISO_* or ISO_SFI
   why: string;
   window: Buffer;
   desc: Uint32Array;
@@ -42,8 +43,8 @@ export interface Abi {
   itemStats: string[];
   faultKinds: string[];
   closeReasons: string[];
-  /** fault injection kinds: name -> [id, fault kind under pku, fault kind under none] */
-  faultInjections: Record<string, [number, string, string]>;
+  /** fault injection kinds: name -> [id, fault kind under pku, under none, under sfi] */
+  faultInjections: Record<string, [number, string, string, string]>;
   validateErrors: string[];
   /** binary protocol opcodes and parse errors (remc_abi.h REMC_BIN_OPS, REMC_BIN_ERRORS) */
   BIN_OP: Record<string, number>;
@@ -87,8 +88,17 @@ export interface Native {
   domainStats(): number[];
   rootTarget(): bigint;
   writeOut(fd: number, from: number, to: number): number;
+  /** the wasm parser (native/sfi.ts): its memory, and one call in three steps */
+  setForeign(mem: Uint8Array, io: number, window: number, heap: number, heapSize: number): number;
+  foreignPrepare(len: number, start: number, resumeOff: number, binary?: number): void;
+  foreignFinish(): number;
+  foreignFault(fd: number, kind: number, rewindNs: number): number;
   [extra: string]: unknown;
 }
+
+/** --isolation=sfi: a mode of this loader, not of the C runtime (which then runs NONE: it still
+ *  provides the window, the io area, the store and root's validation). */
+export const ISO_SFI = 16;
 
 function load(): Native {
   const require = createRequire(import.meta.url);
@@ -101,3 +111,29 @@ function load(): Native {
 
 export const native: Native = load();
 export const abi: Abi = native.abi;
+
+/** The wasm parser, when one runs (sfi); tests and benchmarks reach it here. */
+export let sfi: SfiParser | null = null;
+
+// The parse implementation is chosen once, here, at init: native.parse stays the one call site
+// of the server (server/connection.ts) and is replaced by the wasm parser's in sfi. Without a
+// mode given (REMC_ISO_AUTO) the order is pku (the runtime's self-test holds), else sfi, else none.
+const nativeInit = native.init;
+native.init = (o: InitOptions): InitResult => {
+  const K = abi.K;
+  const askedSfi = o.isolation === ISO_SFI;
+  const r = nativeInit({ ...o, isolation: askedSfi ? K.REMC_ISO_NONE! : o.isolation });
+  if (askedSfi || (o.isolation === K.REMC_ISO_AUTO && r.mode === K.REMC_ISO_NONE)) {
+    try {
+      sfi = createSfiParser(native as never, r.window.length, r.desc.length / K.WORDS!, o.watchdogMs);
+      native.parse = sfi.parse;
+      r.mode = ISO_SFI;
+      if (askedSfi) r.why = '';
+    } catch (e) {
+      // stays none; an explicit sfi then refuses to start (server/main.ts)
+      const msg = `sfi: the WebAssembly parser cannot run: ${(e as Error).message}`;
+      r.why = askedSfi || !r.why ? msg : `${r.why}; ${msg}`;
+    }
+  }
+  return r;
+};

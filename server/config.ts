@@ -9,7 +9,7 @@ export const REMCACHED_VERSION = PACKAGE_VERSION;
  *  own version is the `remcached_version` stat. */
 export const VERSION_STRING = PROTOCOL_VERSION;
 
-export type Isolation = 'auto' | 'pku' | 'pku-strict' | 'none';
+export type Isolation = 'auto' | 'pku' | 'pku-strict' | 'sfi' | 'none';
 export type Protocol = 'auto' | 'ascii' | 'binary';
 
 export interface Settings {
@@ -285,9 +285,9 @@ export const OPTIONS: readonly Option[] = [
         else throw new UsageError(`Illegal suboption "${item}"`);
       }
     } },
-  { long: 'isolation', arg: 'mode', help: 'parser isolation: pku, pku-strict or none (a mode given here that cannot hold refuses to start, exit 64)', shows: 'pku where a start-up self-test proves it holds, else none',
+  { long: 'isolation', arg: 'mode', help: 'parser isolation: pku, pku-strict, sfi (WebAssembly, any CPU) or none (a mode given here that cannot hold refuses to start, exit 64)', shows: 'pku where a start-up self-test proves it holds, else sfi, else none',
     apply: (s, v) => {
-      if (v !== 'auto' && v !== 'pku' && v !== 'pku-strict' && v !== 'none') throw new UsageError(`Invalid isolation mode: ${v} (pku, pku-strict, none)`);
+      if (v !== 'auto' && v !== 'pku' && v !== 'pku-strict' && v !== 'sfi' && v !== 'none') throw new UsageError(`Invalid isolation mode: ${v} (pku, pku-strict, sfi, none)`);
       s.isolation = v;
     } },
   { long: 'watchdog-ms', arg: 'num', help: 'longest a parser call may run before it is interrupted and rewound', shows: '100',
