@@ -33,7 +33,9 @@ export interface SfiLayout {
 
 /** Ticks per budget (native/parser/budget.h); must be what support.c's entry starts with. */
 const BUDGET = 1 << 20;
-const HEAP_SIZE = 64 << 10;
+/** The scratch heap: the parser allocates nothing from it today (fault injection does); small,
+ *  because a trap zeroes all of it. */
+const HEAP_SIZE = 16 << 10;
 const PAGE = 64 << 10;
 
 export const WASM_PATH = join(PACKAGE_ROOT, 'native', 'wasm', 'parser.wasm');
@@ -98,7 +100,7 @@ export function createSfiParser(addon: Addon, windowCap: number, descCap: number
   const align = (n: number, a: number) => Math.ceil(n / a) * a;
   const io = align(dataEnd, 64);
   const window = align(io + 96 + descCap * 32 * 4, 64);
-  const heap = align(window + windowCap, PAGE);
+  const heap = align(window + windowCap + HEAP_SIZE, PAGE) - HEAP_SIZE; // ends with the last page
   const pages = (heap + HEAP_SIZE) / PAGE;
   const layout: SfiLayout = { stackTop, dataEnd, io, window, heap, heapSize: HEAP_SIZE, pages };
 
@@ -157,26 +159,36 @@ export function createSfiParser(addon: Addon, windowCap: number, descCap: number
   }
 
   // The hot path: no allocation, no branch on the mode.
+  // Error.stackTraceLimit = 0 around the call: a trap's RuntimeError then captures no stack
+  // trace (5.6 instead of 9.4 µs per trap here; ~1 ns per call for the two stores).
   function parse(len: number, start: number, resumeOff: number, fd: number, binary?: number): number {
     prepare(len, start, resumeOff, binary);
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     try {
       wasmParse(io, window);
     } catch (e) {
+      Error.stackTraceLimit = limit;
       const t0 = performance.now();
       const kind = classify(e);
       rewind();
       faults[kind]!++;
       return fault(fd, kind, (performance.now() - t0) * 1e6);
     }
+    Error.stackTraceLimit = limit;
     return finish();
   }
 
   /** For --cross-check: run the prepared call; 0, or the fault kind after a rewind. */
   function run(): number {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     try {
       wasmParse(io, window);
+      Error.stackTraceLimit = limit;
       return 0;
     } catch (e) {
+      Error.stackTraceLimit = limit;
       const kind = classify(e);
       rewind();
       faults[kind]!++;

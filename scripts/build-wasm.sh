@@ -15,8 +15,10 @@
 #   -fsanitize=null         address 0 is ordinary wasm memory: a NULL access is checked and
 #                           traps (kind segv), as natively (native/wasm/support.c)
 #   -fno-builtin            no memset/memcpy calls invented for loops (there is no libc)
-#   --stack-first           the shadow stack sits at the bottom of memory: an overflow wraps
-#                           below 0 and traps instead of running into data
+#   --stack-first           the shadow stack (16 KiB: the parser keeps its locals in wasm
+#                           locals; only fault injection uses it) sits at the bottom of
+#                           memory: an overflow wraps below 0 and traps instead of running
+#                           into data
 #   --import-memory         the host sizes the memory (the window follows -I)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +37,7 @@ trap 'rm -rf "$tmp"' EXIT
   -fsanitize=null -fno-sanitize-recover=null \
   -DREMC_LOOP_BUDGET \
   -Inative/include -Inative/parser -Inative/wasm \
-  -Wl,--no-entry -Wl,--stack-first -Wl,-z,stack-size=65536 -Wl,--import-memory \
+  -Wl,--no-entry -Wl,--stack-first -Wl,-z,stack-size=16384 -Wl,--import-memory \
   -Wl,--export=__heap_base -Wl,--export=__stack_pointer -Wl,--export=__stack_chk_guard \
   -o "$tmp/parser.wasm" \
   native/parser/text.c native/parser/binary.c native/parser/fault_inject.c \
