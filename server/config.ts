@@ -74,6 +74,8 @@ export interface Settings {
   ignoredSuboptions: string[];
   // remcached's own (long options only)
   isolation: Isolation;
+  /** --cross-check: the wasm parser beside the native one on every event (native/index.ts) */
+  crossCheck: boolean;
   watchdogMs: number;
   enableFaultInjection: boolean;
   enableDebugtime: boolean;
@@ -118,7 +120,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   extstore: { item_size: 512, item_age: 4294967295, low_ttl: 0, recache_rate: 2000, compact_under: 0,
     drop_under: 0, max_sleep: 1000000, max_frag: 0.8, drop_unread: 0 },
   hashpower: 0, ignoredSuboptions: [],
-  isolation: 'auto', watchdogMs: 100, enableFaultInjection: false, enableDebugtime: false,
+  isolation: 'auto', crossCheck: false, watchdogMs: 100, enableFaultInjection: false, enableDebugtime: false,
   offenderSlow: 3, offenderRefuse: 10, offenderWindow: 60, offenderBackoff: 60, offenderLoopback: false,
 });
 
@@ -290,6 +292,8 @@ export const OPTIONS: readonly Option[] = [
       if (v !== 'auto' && v !== 'pku' && v !== 'pku-strict' && v !== 'sfi' && v !== 'none') throw new UsageError(`Invalid isolation mode: ${v} (pku, pku-strict, sfi, none)`);
       s.isolation = v;
     } },
+  { long: 'cross-check', help: 'parse every event twice, natively (pku or none) and in WebAssembly, and close the connection when they differ (not with --isolation=sfi)',
+    apply: (s) => { s.crossCheck = true; } },
   { long: 'watchdog-ms', arg: 'num', help: 'longest a parser call may run before it is interrupted and rewound', shows: '100',
     apply: (s, v) => { s.watchdogMs = positive(v, 'watchdog-ms must be greater than 0'); } },
   { long: 'enable-fault-injection', help: 'tests and demos only: the debug_fault command makes the parser fault inside its domain', apply: (s) => { s.enableFaultInjection = true; } },
@@ -359,6 +363,7 @@ export function parseArgs(argv: readonly string[]): Parsed {
     }
   }
   validate(s, given);
+  if (s.crossCheck && s.isolation === 'sfi') throw new UsageError('--cross-check runs the native parser beside the WebAssembly one: use it with --isolation=pku, pku-strict or none (or none given), not sfi');
   return { settings: s, action, given };
 }
 

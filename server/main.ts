@@ -43,6 +43,11 @@ if (server.isolation === 'none') {
     'request parser isolated in a PKU domain');
 }
 
+if (settings.crossCheck) {
+  log.warn({ isolation: server.isolation, crossCheck: 'wasm' },
+    'cross-check: every event is also parsed by the WebAssembly parser; a difference closes the connection (parser_divergences)');
+}
+
 try {
   await server.start();
 } catch (e) {

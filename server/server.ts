@@ -62,6 +62,7 @@ export class Server implements ServerContext {
       evictions: !settings.disableEvictions,
       casEnabled: !settings.disableCas,
       hashpower: settings.hashpower || 16,
+      crossCheck: settings.crossCheck,
     });
     this.isolation = ISOLATION_NAME[init.mode] ?? String(init.mode);
     this.isolationWhy = init.why;

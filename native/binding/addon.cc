@@ -83,6 +83,7 @@ struct State {
   uint32_t f_io = 0, f_win = 0, f_heap = 0, f_heap_size = 0;
   size_t f_win_hw = 0;  // longest input copied into the module's window since it was scrubbed
   remc_parse_req f_req{};  // root's copy of what the pending foreign call was asked
+  remc_parse_req last_req{};  // the last native parse's request (--cross-check replays it)
 };
 
 State* S(const Napi::CallbackInfo& info) { return info.Env().GetInstanceData<State>(); }
@@ -265,6 +266,7 @@ Napi::Value Parse(const Napi::CallbackInfo& info) {
   int fd = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : -1;
   remc_parse_req req;
   if (!MakeReq(info, st, &req, 4)) return info.Env().Null();
+  st->last_req = req;
   remc_parse_io* io = st->io;
   remc_parse_io_prepare(io, &req, reinterpret_cast<uint64_t>(st->heap));
   if (st->opts & REMC_IN_FAULT_INJECTION) {
@@ -363,6 +365,53 @@ Napi::Value ForeignFinish(const Napi::CallbackInfo& info) {
   State* st = S(info);
   ForeignStore(st);
   return Napi::Number::New(info.Env(), Finish(st, st->f_req));
+}
+
+// --cross-check: after a native parse that returned normally and validated, crossPrepare loads
+// the same request into the module, JS runs it, and crossCompare holds its raw output against the
+// native one (validated, in st->copy): status, consumed, ndesc, resume point, close reason and
+// every descriptor word the op defines (text ops leave words 16.. untouched: not compared).
+// Returns 0 when they agree; else what differed (CrossDiff), with the socket shut down and
+// res[R_VALIDATE] = REMC_V_COUNT ("DIVERGED") for the caller, which returns P_INVALID.
+enum CrossDiff { X_SAME = 0, X_FAULT, X_STATUS, X_CONSUMED, X_NDESC, X_RESUME, X_CLOSE, X_DESC };
+
+Napi::Value CrossPrepare(const Napi::CallbackInfo& info) {
+  State* st = S(info);
+  if (!st->fmem) { Throw(info.Env(), "crossPrepare: no foreign parser"); return info.Env().Null(); }
+  ForeignLoad(st, st->last_req);
+  return info.Env().Undefined();
+}
+
+// crossCompare(fd, wasmFaultKind) -> CrossDiff
+Napi::Value CrossCompare(const Napi::CallbackInfo& info) {
+  State* st = S(info);
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  const remc_parse_io* n = st->copy;
+  const remc_parse_io* w = ForeignIo(st);
+  int diff = X_SAME;
+  if (U32(info, 1) != 0) diff = X_FAULT;
+  else if (w->status != n->status) diff = X_STATUS;
+  else if (w->consumed != n->consumed) diff = X_CONSUMED;
+  else if (w->ndesc != n->ndesc) diff = X_NDESC;
+  else if (w->out_resume_off != n->out_resume_off) diff = X_RESUME;
+  else if (w->close_reason != n->close_reason) diff = X_CLOSE;
+  else {
+    bool text = !(st->last_req.opts & REMC_IN_BINARY);
+    for (uint32_t i = 0; i < n->ndesc && !diff; i++) {
+      const uint32_t* a = n->desc + i * REMC_DESC_WORDS;
+      const uint32_t* b = w->desc + i * REMC_DESC_WORDS;
+      uint32_t words = text && a[D_OP] < REMC_OP_SLABS ? D_TEXT_WORDS : REMC_DESC_WORDS;
+      if (std::memcmp(a, b, words * sizeof(uint32_t)) != 0) diff = X_DESC;
+    }
+  }
+  // the module's heap, as after a foreign call (a trap has already zeroed it)
+  uint32_t used = w->heap_used;
+  std::memset(st->fmem + st->f_heap, 0, used < st->f_heap_size ? used : st->f_heap_size);
+  if (diff) {
+    st->res[R_VALIDATE] = REMC_V_COUNT;
+    if (fd >= 0) shutdown(fd, SHUT_RDWR);
+  }
+  return Napi::Number::New(info.Env(), diff);
 }
 
 // foreignFault(fd, kind, rewindNs) -> P_FAULT: the module trapped and JS has rewound it (native/
@@ -754,6 +803,8 @@ Napi::Object Abi(Napi::Env env) {
   EXPORT_NAMES("faultKinds", REMC_FAULT_KINDS, REMC_FAULT_COUNT);
   EXPORT_NAMES("closeReasons", REMC_CLOSE_REASONS, REMC_CLOSE_COUNT);
   EXPORT_NAMES("validateErrors", REMC_VALIDATE_ERRORS, REMC_V_COUNT);
+  // --cross-check: the two parser variants disagreed (crossCompare)
+  abi.Get("validateErrors").As<Napi::Array>().Set(static_cast<uint32_t>(REMC_V_COUNT), "DIVERGED");
   // Fault injection kinds: { name: [id, kind caught as under pku, kind under none, under sfi] }
   Napi::Object fi = Napi::Object::New(env);
 #define X(name, id, kp, kn, ks) { Napi::Array a = Napi::Array::New(env, 4); a.Set(0u, id); a.Set(1u, #kp); a.Set(2u, #kn); a.Set(3u, #ks); fi.Set(#name, a); }
@@ -811,6 +862,8 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   FN("foreignPrepare", ForeignPrepare)
   FN("foreignFinish", ForeignFinish)
   FN("foreignFault", ForeignFault)
+  FN("crossPrepare", CrossPrepare)
+  FN("crossCompare", CrossCompare)
   FN("get", Get)
   FN("copyValue", CopyValue)
   FN("store", Store)
