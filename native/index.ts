@@ -4,9 +4,11 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../server/package.ts';
+import { createSfiParser, type SfiParser } from './sfi.ts';
+import { log } from '../server/log.ts';
 
 export interface InitOptions {
-  isolation: number;        // abi.K.REMC_ISO_*
+  isolation: number;        // abi.K.REMC_ISO_*, or ISO_SFI
   watchdogMs: number;
   windowCap: number;
   faultInjection: boolean;
@@ -18,10 +20,12 @@ export interface InitOptions {
   evictions: boolean;
   casEnabled: boolean;
   hashpower: number;
+  /** --cross-check: the wasm parser parses every event too; any difference closes the connection */
+  crossCheck?: boolean;
 }
 
 export interface InitResult {
-  mode: number;
+  mode: number;             // abi.K.REMC_ISO_* or ISO_SFI
   why: string;
   window: Buffer;
   desc: Uint32Array;
@@ -42,8 +46,8 @@ export interface Abi {
   itemStats: string[];
   faultKinds: string[];
   closeReasons: string[];
-  /** fault injection kinds: name -> [id, fault kind under pku, fault kind under none] */
-  faultInjections: Record<string, [number, string, string]>;
+  /** fault injection kinds: name -> [id, fault kind under pku, under none, under sfi] */
+  faultInjections: Record<string, [number, string, string, string]>;
   validateErrors: string[];
   /** binary protocol opcodes and parse errors (remc_abi.h REMC_BIN_OPS, REMC_BIN_ERRORS) */
   BIN_OP: Record<string, number>;
@@ -89,8 +93,19 @@ export interface Native {
   writeOut(fd: number, from: number, to: number): number;
   /** malloc_trim(0): give freed heap memory back to the kernel (after a burst) */
   trimMemory(): number;
+  /** the wasm parser (native/sfi.ts): its memory, and one call in three steps */
+  setForeign(mem: Uint8Array, io: number, window: number, heap: number, heapSize: number): number;
+  foreignPrepare(len: number, start: number, resumeOff: number, binary?: number): void;
+  foreignFinish(): number;
+  foreignFault(fd: number, kind: number, rewindNs: number): number;
+  crossPrepare(): void;
+  crossCompare(fd: number, wasmFaultKind: number): number;
   [extra: string]: unknown;
 }
+
+/** --isolation=sfi: a mode of this loader, not of the C runtime (which then runs NONE: it still
+ *  provides the window, the io area, the store and root's validation). */
+export const ISO_SFI = 16;
 
 function load(): Native {
   const require = createRequire(import.meta.url);
@@ -103,3 +118,71 @@ function load(): Native {
 
 export const native: Native = load();
 export const abi: Abi = native.abi;
+
+/** The wasm parser, when one runs (sfi, --cross-check); tests and benchmarks reach it here. */
+export let sfi: SfiParser | null = null;
+
+/** --cross-check: events on which the two variants disagreed (stats parser_divergences). */
+export const crossStats = { divergences: 0 };
+const CROSS_DIFF = ['same', 'the wasm variant trapped', 'status', 'consumed', 'descriptor count',
+  'resume point', 'close reason', 'descriptor words'];
+
+/** Native parse, then the wasm parser on the same request, compared before root acts on either
+ *  (multi-variant execution). A native fault or invalid output is reported as usual; a
+ *  difference is P_INVALID with the violation "DIVERGED" (the socket already shut down). */
+function crossParser(nativeParse: Native['parse'], w: SfiParser): Native['parse'] {
+  const K = abi.K;
+  const P_INVALID = K.P_INVALID!;
+  const prepare = native.crossPrepare, compare = native.crossCompare;
+  // Tests only: REMCACHED_TEST_CROSS_TAMPER=<op id> makes the wasm variant's D_AUX of that op one
+  // more, as a corrupted variant that does not crash would (test/sfi/cross-check.test.ts).
+  const tamper = Number(process.env.REMCACHED_TEST_CROSS_TAMPER ?? -1);
+  const u32 = new Uint32Array(w.memory.buffer);
+  const io32 = w.layout.io / 4, W = K.WORDS!;
+  return (len, start, resumeOff, fd, binary) => {
+    const st = nativeParse(len, start, resumeOff, fd, binary);
+    if (st < 0) return st;
+    prepare();
+    const kind = w.run();
+    if (tamper >= 0 && kind === 0) {
+      for (let i = 0, n = u32[io32 + 20]!; i < n; i++) if (u32[io32 + 24 + i * W]! === tamper) u32[io32 + 24 + i * W + K.D_AUX!]!++;
+    }
+    const diff = compare(fd, kind);
+    if (diff === 0) return st;
+    crossStats.divergences++;
+    log.warn({ conn: fd, divergence: CROSS_DIFF[diff] ?? diff, wasm_fault: kind ? abi.faultKinds[kind] : undefined },
+      'parser variants diverged (native and wasm); connection closed');
+    return P_INVALID;
+  };
+}
+
+// The parse implementation is chosen once, here, at init: native.parse stays the one call site
+// of the server (server/connection.ts) and is replaced by the wasm parser's in sfi. Without a
+// mode given (REMC_ISO_AUTO) the order is pku (the runtime's self-test holds), else sfi, else none.
+const nativeInit = native.init;
+native.init = (o: InitOptions): InitResult => {
+  const K = abi.K;
+  const askedSfi = o.isolation === ISO_SFI;
+  const r = nativeInit({ ...o, isolation: askedSfi ? K.REMC_ISO_NONE! : o.isolation });
+  if (o.crossCheck && !askedSfi) {
+    // the native variant in its pku or none domain, the wasm one beside it; no wasm: exit 64
+    try {
+      sfi = createSfiParser(native as never, r.window.length, r.desc.length / K.WORDS!, o.watchdogMs);
+    } catch (e) {
+      throw new Error(`--cross-check: the WebAssembly parser cannot run: ${(e as Error).message}`);
+    }
+    native.parse = crossParser(native.parse, sfi);
+  } else if (askedSfi || (o.isolation === K.REMC_ISO_AUTO && r.mode === K.REMC_ISO_NONE)) {
+    try {
+      sfi = createSfiParser(native as never, r.window.length, r.desc.length / K.WORDS!, o.watchdogMs);
+      native.parse = sfi.parse;
+      r.mode = ISO_SFI;
+      if (askedSfi) r.why = '';
+    } catch (e) {
+      // stays none; an explicit sfi then refuses to start (server/main.ts)
+      const msg = `sfi: the WebAssembly parser cannot run: ${(e as Error).message}`;
+      r.why = askedSfi || !r.why ? msg : `${r.why}; ${msg}`;
+    }
+  }
+  return r;
+};

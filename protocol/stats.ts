@@ -1,7 +1,7 @@
 // `stats`, `stats settings`, `stats items`, `stats slabs`, `stats conns`, `stats sizes`:
 // memcached 1.6.18's field names in memcached's order, so exporters and dashboards work.
 // remcached's own fields (isolation, parser faults) come after memcached's.
-import { abi, native } from '../native/index.ts';
+import { abi, native, crossStats } from '../native/index.ts';
 import { PROTOCOL_VERSION, REMCACHED_VERSION, VERSION_STRING } from '../server/config.ts';
 import type { ServerContext } from './context.ts';
 import type { Output } from './output.ts';
@@ -83,6 +83,7 @@ const GENERAL: Array<[string, Value]> = [
   ['parser_calls', (c) => c.counters.parser_calls],
   ['parser_faults', (c) => c.counters.parser_faults],
   ['parser_invalid', (c) => c.counters.parser_invalid],
+  ['parser_divergences', () => crossStats.divergences],
   ...abi.faultKinds.slice(1).map((k, i): [string, Value] => [`parser_faults_${k}`, (c) => c.counters.faults_by_kind[i + 1]!]),
   ['offender_slowed', (c) => c.counters.offender_slowed],
   ['offender_refused', (c) => c.counters.offender_refused],

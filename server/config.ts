@@ -9,7 +9,7 @@ export const REMCACHED_VERSION = PACKAGE_VERSION;
  *  own version is the `remcached_version` stat. */
 export const VERSION_STRING = PROTOCOL_VERSION;
 
-export type Isolation = 'auto' | 'pku' | 'pku-strict' | 'none';
+export type Isolation = 'auto' | 'pku' | 'pku-strict' | 'sfi' | 'none';
 export type Protocol = 'auto' | 'ascii' | 'binary';
 
 export interface Settings {
@@ -74,6 +74,8 @@ export interface Settings {
   ignoredSuboptions: string[];
   // remcached's own (long options only)
   isolation: Isolation;
+  /** --cross-check: the wasm parser beside the native one on every event (native/index.ts) */
+  crossCheck: boolean;
   watchdogMs: number;
   enableFaultInjection: boolean;
   enableDebugtime: boolean;
@@ -118,7 +120,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   extstore: { item_size: 512, item_age: 4294967295, low_ttl: 0, recache_rate: 2000, compact_under: 0,
     drop_under: 0, max_sleep: 1000000, max_frag: 0.8, drop_unread: 0 },
   hashpower: 0, ignoredSuboptions: [],
-  isolation: 'auto', watchdogMs: 100, enableFaultInjection: false, enableDebugtime: false,
+  isolation: 'auto', crossCheck: false, watchdogMs: 100, enableFaultInjection: false, enableDebugtime: false,
   offenderSlow: 3, offenderRefuse: 10, offenderWindow: 60, offenderBackoff: 60, offenderLoopback: false,
 });
 
@@ -285,11 +287,13 @@ export const OPTIONS: readonly Option[] = [
         else throw new UsageError(`Illegal suboption "${item}"`);
       }
     } },
-  { long: 'isolation', arg: 'mode', help: 'parser isolation: pku, pku-strict or none (a mode given here that cannot hold refuses to start, exit 64)', shows: 'pku where a start-up self-test proves it holds, else none',
+  { long: 'isolation', arg: 'mode', help: 'parser isolation: pku, pku-strict, sfi (WebAssembly, any CPU) or none (a mode given here that cannot hold refuses to start, exit 64)', shows: 'pku where a start-up self-test proves it holds, else sfi, else none',
     apply: (s, v) => {
-      if (v !== 'auto' && v !== 'pku' && v !== 'pku-strict' && v !== 'none') throw new UsageError(`Invalid isolation mode: ${v} (pku, pku-strict, none)`);
+      if (v !== 'auto' && v !== 'pku' && v !== 'pku-strict' && v !== 'sfi' && v !== 'none') throw new UsageError(`Invalid isolation mode: ${v} (pku, pku-strict, sfi, none)`);
       s.isolation = v;
     } },
+  { long: 'cross-check', help: 'parse every event twice, natively (pku or none) and in WebAssembly, and close the connection when they differ (not with --isolation=sfi)',
+    apply: (s) => { s.crossCheck = true; } },
   { long: 'watchdog-ms', arg: 'num', help: 'longest a parser call may run before it is interrupted and rewound', shows: '100',
     apply: (s, v) => { s.watchdogMs = positive(v, 'watchdog-ms must be greater than 0'); } },
   { long: 'enable-fault-injection', help: 'tests and demos only: the debug_fault command makes the parser fault inside its domain', apply: (s) => { s.enableFaultInjection = true; } },
@@ -359,6 +363,7 @@ export function parseArgs(argv: readonly string[]): Parsed {
     }
   }
   validate(s, given);
+  if (s.crossCheck && s.isolation === 'sfi') throw new UsageError('--cross-check runs the native parser beside the WebAssembly one: use it with --isolation=pku, pku-strict or none (or none given), not sfi');
   return { settings: s, action, given };
 }
 

@@ -35,9 +35,17 @@ if (settings.isolation !== 'auto' && server.isolation !== settings.isolation) {
 if (server.isolation === 'none') {
   log.warn({ isolation: 'none', why: server.isolationWhy || 'requested with --isolation=none' },
     'UNPROTECTED: the request parser runs without hardware isolation; a parser memory-corruption bug can corrupt the cache or crash the server');
+} else if (server.isolation === 'sfi') {
+  log.warn({ isolation: 'sfi', why: server.isolationWhy || 'requested with --isolation=sfi' },
+    'request parser isolated in a WebAssembly sandbox (software fault isolation): it can address nothing outside its own memory');
 } else {
   log.warn({ isolation: server.isolation, selfTest: 'a fault inside the domain was caught and rewound' },
     'request parser isolated in a PKU domain');
+}
+
+if (settings.crossCheck) {
+  log.warn({ isolation: server.isolation, crossCheck: 'wasm' },
+    'cross-check: every event is also parsed by the WebAssembly parser; a difference closes the connection (parser_divergences)');
 }
 
 try {

@@ -2,7 +2,7 @@
 // graceful shutdown. Implements the ServerContext the protocol layer sees.
 import net from 'node:net';
 import { chmodSync, unlinkSync, existsSync } from 'node:fs';
-import { abi, native } from '../native/index.ts';
+import { abi, native, ISO_SFI } from '../native/index.ts';
 import { newCounters, type ConnInfo, type Counters, type ServerContext } from '../protocol/context.ts';
 import { Output } from '../protocol/output.ts';
 import { registerStatsArray } from '../protocol/stats.ts';
@@ -19,10 +19,10 @@ import { Offenders } from './offenders.ts';
 
 const K = abi.K as Record<string, number>;
 const ISOLATION_REQUEST: Record<Settings['isolation'], number> = {
-  auto: K.REMC_ISO_AUTO!, pku: K.REMC_ISO_PKU!, 'pku-strict': K.REMC_ISO_PKU_STRICT!, none: K.REMC_ISO_NONE!,
+  auto: K.REMC_ISO_AUTO!, pku: K.REMC_ISO_PKU!, 'pku-strict': K.REMC_ISO_PKU_STRICT!, sfi: ISO_SFI, none: K.REMC_ISO_NONE!,
 };
 const ISOLATION_NAME: Record<number, string> = {
-  [K.REMC_ISO_NONE!]: 'none', [K.REMC_ISO_PKU!]: 'pku', [K.REMC_ISO_PKU_STRICT!]: 'pku-strict',
+  [K.REMC_ISO_NONE!]: 'none', [K.REMC_ISO_PKU!]: 'pku', [K.REMC_ISO_PKU_STRICT!]: 'pku-strict', [ISO_SFI]: 'sfi',
 };
 /** Expired items reclaimed per clock tick, at most (bounded work per second). */
 const RECLAIM_PER_TICK = 10_000;
@@ -62,6 +62,7 @@ export class Server implements ServerContext {
       evictions: !settings.disableEvictions,
       casEnabled: !settings.disableCas,
       hashpower: settings.hashpower || 16,
+      crossCheck: settings.crossCheck,
     });
     this.isolation = ISOLATION_NAME[init.mode] ?? String(init.mode);
     this.isolationWhy = init.why;

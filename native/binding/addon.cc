@@ -24,6 +24,7 @@ extern "C" {
 #include "remc_fault_inject.h"
 #include "remc_store.h"
 }
+#include "../wasm/abi_layout.h"  // remc_parse_io is the same struct in the wasm parser
 
 namespace {
 
@@ -75,6 +76,15 @@ struct State {
   remc_item_info pinned_info{};
   Napi::Reference<Napi::Float64Array> stats_ref;
   double* stats = nullptr;
+  // --isolation=sfi / --cross-check: the WebAssembly parser's linear memory (registered once by
+  // setForeign; never grown: its maximum is its size) and where its io, window and heap are.
+  Napi::Reference<Napi::Uint8Array> fmem_ref;
+  uint8_t* fmem = nullptr;
+  size_t fmem_len = 0;
+  uint32_t f_io = 0, f_win = 0, f_heap = 0, f_heap_size = 0;
+  size_t f_win_hw = 0;  // longest input copied into the module's window since it was scrubbed
+  remc_parse_req f_req{};  // root's copy of what the pending foreign call was asked
+  remc_parse_req last_req{};  // the last native parse's request (--cross-check replays it)
 };
 
 State* S(const Napi::CallbackInfo& info) { return info.Env().GetInstanceData<State>(); }
@@ -205,25 +215,60 @@ double MonotonicNs() {
   return static_cast<double>(ts.tv_sec) * 1e9 + ts.tv_nsec;
 }
 
+// Root's request for one parse call (the parser's in-part; kept in root memory).
+bool MakeReq(const Napi::CallbackInfo& info, State* st, remc_parse_req* req, size_t binary_arg) {
+  *req = remc_parse_req{};
+  req->len = U32(info, 0);
+  req->start = U32(info, 1);
+  req->resume_off = U32(info, 2);
+  req->opts = st->opts;
+  // 1 for a binary-protocol connection (root's per-connection state)
+  if (info.Length() > binary_arg && info[binary_arg].IsNumber() && info[binary_arg].As<Napi::Number>().Int32Value() == 1) req->opts |= REMC_IN_BINARY;
+  req->desc_cap = st->desc_cap;
+  req->heap_size = st->heap_size;
+  if (req->len > st->window_cap || req->start > req->len) { Throw(info.Env(), "parse: bad window range"); return false; }
+  if (req->resume_off && req->resume_off == st->cut_resume && req->start == st->cut_start) req->resume_end = st->cut_end;
+  st->cut_resume = 0;
+  return true;
+}
+
+// After a normal return of the parser, whichever variant ran: io (domain memory) holds what it
+// returned. Copy out of domain memory first, then validate the copy: what is checked is what is
+// used. Returns the status, or P_INVALID with res[R_VALIDATE] saying why.
+int Finish(State* st, const remc_parse_req& req) {
+  remc_parse_io* io = st->io;
+  double* res = st->res;
+  uint32_t n = io->ndesc;
+  if (n > st->desc_cap) { res[R_VALIDATE] = REMC_V_NDESC; return P_INVALID; }
+  remc_parse_io* c = st->copy;
+  std::memcpy(c, io, REMC_IO_BYTES(n));
+  int bad = remc_validate(c, &req, static_cast<uint32_t>(st->window_cap));
+  if (bad) {
+    res[R_VALIDATE] = bad;
+    return P_INVALID;
+  }
+  res[R_CONSUMED] = c->consumed;
+  res[R_NDESC] = n;
+  if (c->status == REMC_PS_FULL && c->out_resume_off && n > 0) {
+    st->cut_start = c->consumed;
+    st->cut_resume = c->out_resume_off;
+    st->cut_end = c->desc[(n - 1) * REMC_DESC_WORDS + D_END];
+  }
+  res[R_RESUME] = c->out_resume_off;
+  res[R_CLOSE_REASON] = c->close_reason;
+  return static_cast<int>(c->status);
+}
+
 // parse(len, start, resumeOff, fd, binary) -> remc_pstatus | P_FAULT | P_INVALID
 // On a fault the connection's socket (fd, if >= 0) is shut down here, microseconds after the
 // rewind, before control returns to JS (which then closes it for good).
 Napi::Value Parse(const Napi::CallbackInfo& info) {
   State* st = S(info);
   int fd = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : -1;
-  remc_parse_req req{};
-  req.len = U32(info, 0);
-  req.start = U32(info, 1);
-  req.resume_off = U32(info, 2);
-  req.opts = st->opts;
-  // 5th argument: 1 for a binary-protocol connection (root's per-connection state)
-  if (info.Length() > 4 && info[4].IsNumber() && info[4].As<Napi::Number>().Int32Value() == 1) req.opts |= REMC_IN_BINARY;
-  req.desc_cap = st->desc_cap;
-  req.heap_size = st->heap_size;
-  if (req.len > st->window_cap || req.start > req.len) { Throw(info.Env(), "parse: bad window range"); return info.Env().Null(); }
+  remc_parse_req req;
+  if (!MakeReq(info, st, &req, 4)) return info.Env().Null();
+  st->last_req = req;
   remc_parse_io* io = st->io;
-  if (req.resume_off && req.resume_off == st->cut_resume && req.start == st->cut_start) req.resume_end = st->cut_end;
-  st->cut_resume = 0;
   remc_parse_io_prepare(io, &req, reinterpret_cast<uint64_t>(st->heap));
   if (st->opts & REMC_IN_FAULT_INJECTION) {
     io->fault_target[0] = reinterpret_cast<uint64_t>(&g_root_target[0]);
@@ -244,26 +289,148 @@ Napi::Value Parse(const Napi::CallbackInfo& info) {
     res[R_FAULT_CLOSE_NS] = MonotonicNs() - recovered + static_cast<double>(fi.rewind_ns);
     return Napi::Number::New(info.Env(), P_FAULT);
   }
-  // Copy out of domain memory first, then validate the copy: what is checked is what is used.
-  uint32_t n = io->ndesc;
-  if (n > st->desc_cap) { res[R_VALIDATE] = REMC_V_NDESC; return Napi::Number::New(info.Env(), P_INVALID); }
-  remc_parse_io* c = st->copy;
-  std::memcpy(c, io, sizeof(remc_parse_io) + static_cast<size_t>(n) * REMC_DESC_WORDS * sizeof(uint32_t));
-  int bad = remc_validate(c, &req, static_cast<uint32_t>(st->window_cap));
-  if (bad) {
-    res[R_VALIDATE] = bad;
-    return Napi::Number::New(info.Env(), P_INVALID);
+  return Napi::Number::New(info.Env(), Finish(st, req));
+}
+
+// The WebAssembly parser (--isolation=sfi, --cross-check; native/sfi.ts) ---------------------
+// Per read event JS calls foreignPrepare, then the module's parse, then foreignFinish (or, when
+// the module trapped, foreignFault). The module's memory is a sandbox of its own: root copies
+// the event's bytes in and the io struct and descriptors out, into the domain io area, and
+// validates them there exactly as after a native call (Finish).
+
+// The foreign io area: the remc_parse_io and desc_cap descriptors at f_io in the module memory.
+inline remc_parse_io* ForeignIo(State* st) { return reinterpret_cast<remc_parse_io*>(st->fmem + st->f_io); }
+
+// setForeign(u8 over the module's memory, ioOff, winOff, heapOff, heapSize) -> desc_cap
+Napi::Value SetForeign(const Napi::CallbackInfo& info) {
+  State* st = S(info);
+  Napi::Uint8Array a = info[0].As<Napi::Uint8Array>();
+  uint64_t io = U32(info, 1), win = U32(info, 2), heap = U32(info, 3), hsize = U32(info, 4);
+  uint64_t len = a.ByteLength();
+  if (!st->dom || io % 8 || io + REMC_IO_BYTES(st->desc_cap) > win || win + st->window_cap > heap ||
+      heap + hsize > len || hsize == 0 || hsize > st->heap_size) {
+    Throw(info.Env(), "setForeign: bad layout");
+    return info.Env().Null();
   }
-  res[R_CONSUMED] = c->consumed;
-  res[R_NDESC] = n;
-  if (c->status == REMC_PS_FULL && c->out_resume_off && n > 0) {
-    st->cut_start = c->consumed;
-    st->cut_resume = c->out_resume_off;
-    st->cut_end = c->desc[(n - 1) * REMC_DESC_WORDS + D_END];
+  st->fmem_ref = Napi::Persistent(a);
+  st->fmem = a.Data();
+  st->fmem_len = len;
+  st->f_io = static_cast<uint32_t>(io);
+  st->f_win = static_cast<uint32_t>(win);
+  st->f_heap = static_cast<uint32_t>(heap);
+  st->f_heap_size = static_cast<uint32_t>(hsize);
+  st->f_win_hw = 0;
+  return Napi::Number::New(info.Env(), st->desc_cap);
+}
+
+// Fill the foreign io's in-part and the module's window for one call (root's copy kept in f_req).
+// With injection, the fault targets are an address outside any wasm32 memory the host gives it:
+// the root and store words have no address in the sandbox at all.
+void ForeignLoad(State* st, remc_parse_req req) {
+  req.heap_size = st->f_heap_size;
+  st->f_req = req;
+  uint8_t* w = st->fmem + st->f_win;
+  std::memcpy(w, st->window, req.len);
+  // as remc_domain_call does for the native window: no byte of an earlier, longer input is left
+  if (st->f_win_hw > req.len) std::memset(w + req.len, 0, st->f_win_hw - req.len);
+  st->f_win_hw = req.len;
+  remc_parse_io* io = ForeignIo(st);
+  remc_parse_io_prepare(io, &req, st->f_heap);
+  uint64_t outside = (st->opts & REMC_IN_FAULT_INJECTION) ? 0xfffffff8u : 0;
+  io->fault_target[0] = outside;
+  io->fault_target[1] = outside;
+}
+
+// foreignPrepare(len, start, resumeOff, binary)
+Napi::Value ForeignPrepare(const Napi::CallbackInfo& info) {
+  State* st = S(info);
+  remc_parse_req req;
+  if (!st->fmem) { Throw(info.Env(), "foreignPrepare: no foreign parser"); return info.Env().Null(); }
+  if (!MakeReq(info, st, &req, 3)) return info.Env().Null();
+  ForeignLoad(st, req);
+  return info.Env().Undefined();
+}
+
+// Copy what the module returned into the domain io area (descriptor count bounded before the
+// copy), and scrub the module's heap up to what the call used, as the native runtime does.
+void ForeignStore(State* st) {
+  remc_parse_io* fio = ForeignIo(st);
+  uint32_t n = fio->ndesc;  // over desc_cap: only the struct is copied, and Finish rejects it
+  std::memcpy(st->io, fio, REMC_IO_BYTES(n <= st->desc_cap ? n : 0));
+  uint32_t used = fio->heap_used;
+  std::memset(st->fmem + st->f_heap, 0, used < st->f_heap_size ? used : st->f_heap_size);
+}
+
+// foreignFinish() -> remc_pstatus | P_INVALID, after the module's parse returned normally.
+Napi::Value ForeignFinish(const Napi::CallbackInfo& info) {
+  State* st = S(info);
+  ForeignStore(st);
+  return Napi::Number::New(info.Env(), Finish(st, st->f_req));
+}
+
+// --cross-check: after a native parse that returned normally and validated, crossPrepare loads
+// the same request into the module, JS runs it, and crossCompare holds its raw output against the
+// native one (validated, in st->copy): status, consumed, ndesc, resume point, close reason and
+// every descriptor word the op defines (text ops leave words 16.. untouched: not compared).
+// Returns 0 when they agree; else what differed (CrossDiff), with the socket shut down and
+// res[R_VALIDATE] = REMC_V_COUNT ("DIVERGED") for the caller, which returns P_INVALID.
+enum CrossDiff { X_SAME = 0, X_FAULT, X_STATUS, X_CONSUMED, X_NDESC, X_RESUME, X_CLOSE, X_DESC };
+
+Napi::Value CrossPrepare(const Napi::CallbackInfo& info) {
+  State* st = S(info);
+  if (!st->fmem) { Throw(info.Env(), "crossPrepare: no foreign parser"); return info.Env().Null(); }
+  ForeignLoad(st, st->last_req);
+  return info.Env().Undefined();
+}
+
+// crossCompare(fd, wasmFaultKind) -> CrossDiff
+Napi::Value CrossCompare(const Napi::CallbackInfo& info) {
+  State* st = S(info);
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  const remc_parse_io* n = st->copy;
+  const remc_parse_io* w = ForeignIo(st);
+  int diff = X_SAME;
+  if (U32(info, 1) != 0) diff = X_FAULT;
+  else if (w->status != n->status) diff = X_STATUS;
+  else if (w->consumed != n->consumed) diff = X_CONSUMED;
+  else if (w->ndesc != n->ndesc) diff = X_NDESC;
+  else if (w->out_resume_off != n->out_resume_off) diff = X_RESUME;
+  else if (w->close_reason != n->close_reason) diff = X_CLOSE;
+  else {
+    bool text = !(st->last_req.opts & REMC_IN_BINARY);
+    for (uint32_t i = 0; i < n->ndesc && !diff; i++) {
+      const uint32_t* a = n->desc + i * REMC_DESC_WORDS;
+      const uint32_t* b = w->desc + i * REMC_DESC_WORDS;
+      uint32_t words = text && a[D_OP] < REMC_OP_SLABS ? D_TEXT_WORDS : REMC_DESC_WORDS;
+      if (std::memcmp(a, b, words * sizeof(uint32_t)) != 0) diff = X_DESC;
+    }
   }
-  res[R_RESUME] = c->out_resume_off;
-  res[R_CLOSE_REASON] = c->close_reason;
-  return Napi::Number::New(info.Env(), static_cast<int>(c->status));
+  // the module's heap, as after a foreign call (a trap has already zeroed it)
+  uint32_t used = w->heap_used;
+  std::memset(st->fmem + st->f_heap, 0, used < st->f_heap_size ? used : st->f_heap_size);
+  if (diff) {
+    st->res[R_VALIDATE] = REMC_V_COUNT;
+    if (fd >= 0) shutdown(fd, SHUT_RDWR);
+  }
+  return Napi::Number::New(info.Env(), diff);
+}
+
+// foreignFault(fd, kind, rewindNs) -> P_FAULT: the module trapped and JS has rewound it (native/
+// sfi.ts). As after a native fault: res[R_FAULT_*] filled, the socket shut down at once.
+Napi::Value ForeignFault(const Napi::CallbackInfo& info) {
+  State* st = S(info);
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  double* res = st->res;
+  res[R_FAULT_KIND] = U32(info, 1);
+  res[R_FAULT_SIGNO] = 0;
+  res[R_FAULT_CODE] = 0;
+  res[R_FAULT_PKEY] = -1;
+  res[R_FAULT_ADDR] = 0;
+  res[R_FAULT_NS] = F64(info, 2);
+  double recovered = MonotonicNs();
+  if (fd >= 0) shutdown(fd, SHUT_RDWR);
+  res[R_FAULT_CLOSE_NS] = MonotonicNs() - recovered + F64(info, 2);
+  return Napi::Number::New(info.Env(), P_FAULT);
 }
 
 void FillInfo(State* st, const remc_item_info& in) {
@@ -644,9 +811,11 @@ Napi::Object Abi(Napi::Env env) {
   EXPORT_NAMES("faultKinds", REMC_FAULT_KINDS, REMC_FAULT_COUNT);
   EXPORT_NAMES("closeReasons", REMC_CLOSE_REASONS, REMC_CLOSE_COUNT);
   EXPORT_NAMES("validateErrors", REMC_VALIDATE_ERRORS, REMC_V_COUNT);
-  // Fault injection kinds: { name: [id, kind caught as under pku, kind under none] }
+  // --cross-check: the two parser variants disagreed (crossCompare)
+  abi.Get("validateErrors").As<Napi::Array>().Set(static_cast<uint32_t>(REMC_V_COUNT), "DIVERGED");
+  // Fault injection kinds: { name: [id, kind caught as under pku, kind under none, under sfi] }
   Napi::Object fi = Napi::Object::New(env);
-#define X(name, id, kp, kn) { Napi::Array a = Napi::Array::New(env, 3); a.Set(0u, id); a.Set(1u, #kp); a.Set(2u, #kn); fi.Set(#name, a); }
+#define X(name, id, kp, kn, ks) { Napi::Array a = Napi::Array::New(env, 4); a.Set(0u, id); a.Set(1u, #kp); a.Set(2u, #kn); a.Set(3u, #ks); fi.Set(#name, a); }
   REMC_FAULT_INJECTIONS(X)
 #undef X
   abi.Set("faultInjections", fi);
@@ -697,6 +866,12 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   FN("init", Init)
   FN("setOutput", SetOutput)
   FN("parse", Parse)
+  FN("setForeign", SetForeign)
+  FN("foreignPrepare", ForeignPrepare)
+  FN("foreignFinish", ForeignFinish)
+  FN("foreignFault", ForeignFault)
+  FN("crossPrepare", CrossPrepare)
+  FN("crossCompare", CrossCompare)
   FN("get", Get)
   FN("copyValue", CopyValue)
   FN("store", Store)

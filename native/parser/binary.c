@@ -84,6 +84,7 @@ void remc_parse_binary(remc_parse_io *io, const uint8_t *w) {
   if (pos > len) pos = len; /* a root bug; parse nothing rather than read past the window */
 
   while (len - pos >= REMC_BIN_HEADER) {
+    REMC_LOOP_TICK();
     const uint8_t *h = w + pos;
     if (h[0] != REMC_BIN_MAGIC_REQ) {
       status = REMC_PS_CLOSE;

@@ -6,6 +6,7 @@
 #define REMC_PARSER_DESC_H
 
 #include "remc_abi.h"
+#include "budget.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
 /* Every parser file includes this first, so this holds for all domain code: no SSE. gcc's SLP

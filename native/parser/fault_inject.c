@@ -8,6 +8,7 @@
  */
 #include "remc_fault_inject.h"
 #include "remc_domain.h"
+#include "budget.h"
 
 #define NOINLINE __attribute__((noinline))
 
@@ -67,7 +68,10 @@ void remc_fault_inject(remc_parse_io *io, uint32_t kind) {
   } else if (kind == REMC_FI_abort) {
     remc_domain_abort();
   } else if (kind == REMC_FI_endless_loop) {
-    for (;;) __asm__ volatile("" ::: "memory");
+    for (;;) {
+      REMC_LOOP_TICK(); /* wasm: the budget is the watchdog */
+      __asm__ volatile("" ::: "memory");
+    }
   } else if (kind == REMC_FI_heap_exhaust) {
     /* a bump allocator without its bounds check: 4 KiB blocks, each touched, forever */
     for (uint64_t cur = 0;; cur += 4096) {

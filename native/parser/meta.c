@@ -123,6 +123,7 @@ static uint32_t meta_line(const uint8_t *w, uint32_t len, uint32_t op, uint32_t 
   err = REMC_MERR_BAD_FORMAT; /* errstr's initial value */
   uint32_t p = skip_sp(w, op == REMC_OP_MS ? z2 : z1, le);
   while (p < le && !stop) {
+    REMC_LOOP_TICK();
     const uint32_t q = tok_end(w, p, le);
     const uint8_t o = w[p];
     num_t t;

@@ -296,6 +296,7 @@ void remc_parse(remc_parse_io *io, const uint8_t *w) {
   if (pos > len) pos = len; /* a root bug; parse nothing rather than read past the window */
 
   while (pos < len) {
+    REMC_LOOP_TICK();
     /* The line: up to '\n'. memcached strips one '\r' before it (only when the line has more
      * than that '\r'), then treats it as a C string: it ends at the first NUL (QUIRK:
      * "version\0junk" is version). D_END is always past the '\n'. */
@@ -408,6 +409,7 @@ void remc_parse(remc_parse_io *io, const uint8_t *w) {
         continue;
       }
       for (;;) {
+        REMC_LOOP_TICK();
         uint32_t ke = key_end(w, k, le), nx = skip_sp(w, ke, le);
         uint32_t end = nx == le || w[nx] == 0;
         emit(d, op, 0, end ? REMC_DF_LAST_KEY : 0, pos, eol, k, ke - k, 0, 0, 0, exptime, 0, 0);

@@ -233,7 +233,7 @@ static void test_injections(int mode) {
   remc_parse_io *io = remc_domain_io(d);
   uint32_t pk0 = remc_domain_thread_pkru();
   struct { const char *name; uint32_t id; int kp, kn; } t[] = {
-#define X(n, id, kp, kn) {#n, id, REMC_FAULT_##kp, REMC_FAULT_##kn},
+#define X(n, id, kp, kn, ks) {#n, id, REMC_FAULT_##kp, REMC_FAULT_##kn},
       REMC_FAULT_INJECTIONS(X)
 #undef X
   };

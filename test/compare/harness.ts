@@ -93,8 +93,16 @@ const DEFAULT_TIMEOUT = 4000;
 export const subjectKind = (): 'remcached' | 'memcached' =>
   process.env.COMPARE_AGAINST === 'memcached' ? 'memcached' : 'remcached';
 
+/** REMC_TEST_ISOLATION=sfi|pku|pku-strict|none runs remcached in that mode (unset: its default),
+ *  REMC_TEST_CROSS_CHECK=1 with --cross-check. CI runs the whole suite once in the default mode
+ *  and once with REMC_TEST_ISOLATION=sfi. */
+const isolationArgs = (): string[] => [
+  ...(process.env.REMC_TEST_ISOLATION ? [`--isolation=${process.env.REMC_TEST_ISOLATION}`] : []),
+  ...(process.env.REMC_TEST_CROSS_CHECK === '1' ? ['--cross-check'] : []),
+];
+
 export function startSubject(args: string[]): Promise<Server> {
-  return subjectKind() === 'memcached' ? startMemcached(args) : startRemcached(['-U', '0', '-t', '1', ...args]);
+  return subjectKind() === 'memcached' ? startMemcached(args) : startRemcached(['-U', '0', '-t', '1', ...isolationArgs(), ...args]);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

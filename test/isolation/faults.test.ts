@@ -2,8 +2,8 @@
 // closed; another client's pipelined traffic before, during and after gets correct replies;
 // every key stored before is unchanged; the server PID is the same; the targeted root word is
 // unchanged; the fault is counted under the kind the real mechanism reports. In pku and
-// pku-strict (skipped on a host without PKU). With --isolation=none the same root and store
-// writes really corrupt.
+// pku-strict (where the CPU has PKU) and in sfi (everywhere: the kind_sfi column of the table).
+// With --isolation=none the same root and store writes really corrupt.
 import { test, NO_PKU } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
 import { Conn, startRemcached, type Server } from '../helpers/server.ts';
@@ -35,7 +35,7 @@ async function dropVictimKeys(port: number, batches: number): Promise<void> {
   c.close();
 }
 
-for (const mode of ['pku', 'pku-strict'] as const) {
+for (const mode of ['pku', 'pku-strict', 'sfi'] as const) {
   test(`${mode}: every injected fault closes only the attacker; cache, PID, root and other clients intact`, async () => {
     let srv: Server | null = null;
     try {
@@ -62,13 +62,14 @@ for (const mode of ['pku', 'pku-strict'] as const) {
         assert.equal(v.errors, [], `${what}: victim traffic`);
         assert.ok(v.batches >= 3, `${what}: victim made only ${v.batches} batches`);
         assert.is(after.get('pid'), pid, `${what}: server PID changed`);
-        const counter = `parser_faults_${inj.pku}`;
+        const kind = mode === 'sfi' ? inj.sfi : inj.pku;
+        const counter = `parser_faults_${kind}`;
         assert.is(Number(after.get(counter)) - Number(before.get(counter)), 1, `${what}: ${counter} did not count it`);
         assert.is(Number(after.get('parser_faults')) - Number(before.get('parser_faults')), 1, `${what}: parser_faults`);
         assert.is(after.get('fault_root_target'), ROOT_INTACT, `${what}: root word changed`);
         assert.ok(stored.has('store_checksum'), 'stats has store_checksum');
         assert.is(after.get('store_checksum'), stored.get('store_checksum'), `${what}: store checksum changed`);
-        if (inj.pku === 'timeout') assert.ok(a.ms >= WATCHDOG_MS && a.ms < WATCHDOG_MS * 10, `${what}: closed after ${a.ms} ms`);
+        if (kind === 'timeout') assert.ok(a.ms >= WATCHDOG_MS && a.ms < WATCHDOG_MS * 10, `${what}: closed after ${a.ms} ms`);
       }
       assert.equal(await changedItems(srv.port, items), [], `${mode}: stored items changed`);
       assert.is(await clientChecksum(srv.port, items), sum0, `${mode}: item checksum changed`);
@@ -77,7 +78,7 @@ for (const mode of ['pku', 'pku-strict'] as const) {
     } finally {
       await srv?.stop();
     }
-  }, { skip: NO_PKU });
+  }, { skip: mode === 'sfi' ? null : NO_PKU });
 }
 
 test('none: the same root and store writes really corrupt (the test can fail)', async () => {

@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { Conn, ROOT } from '../helpers/server.ts';
 
-export interface Injection { name: string; id: number; pku: string; none: string }
+export interface Injection { name: string; id: number; pku: string; none: string; sfi: string }
 
-/** REMC_FAULT_INJECTIONS: X(name, id, kind_pku, kind_none) */
+/** REMC_FAULT_INJECTIONS: X(name, id, kind_pku, kind_none, kind_sfi) */
 export const INJECTIONS: Injection[] = [
   ...readFileSync(join(ROOT, 'native/include/remc_fault_inject.h'), 'utf8')
-    .matchAll(/^\s*X\((\w+),\s*(\d+),\s*(\w+),\s*(\w+)\)/gm),
-].map((m) => ({ name: m[1]!, id: Number(m[2]), pku: m[3]!, none: m[4]! }));
+    .matchAll(/^\s*X\((\w+),\s*(\d+),\s*(\w+),\s*(\w+),\s*(\w+)\)/gm),
+].map((m) => ({ name: m[1]!, id: Number(m[2]), pku: m[3]!, none: m[4]!, sfi: m[5]! }));
 if (INJECTIONS.length < 13) throw new Error('could not read the fault-injection table');
 
 export async function stats(port: number, sub = ''): Promise<Map<string, string>> {

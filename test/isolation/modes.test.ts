@@ -29,16 +29,50 @@ for (const mode of ['pku', 'pku-strict']) {
   });
 }
 
-noPkuTest('default without PKU: runs none, says so and why (log and stats settings)', async () => {
+noPkuTest('default without PKU: runs sfi, says so and why (log and stats settings)', async () => {
   const srv = await startRemcached([]);
   try {
     const s = await stats(srv.port, 'settings');
-    assert.is(s.get('isolation'), 'none');
+    assert.is(s.get('isolation'), 'sfi');
     assert.match(s.get('isolation_why') ?? '', /PKU/);
     assert.not.match(s.get('isolation_why') ?? '', /\s/);
     const log = srv.stderr();
-    assert.match(log, /UNPROTECTED/);
-    assert.match(log, /"why":"[^"]*PKU/);
+    assert.match(log, /WebAssembly sandbox/);
+    assert.match(log, /"isolation":"sfi","why":"[^"]*PKU/);
+  } finally {
+    await srv.stop();
+  }
+});
+
+// Where neither PKU nor WebAssembly is available (node --jitless has no WebAssembly), the
+// default is none, loudly; an explicit sfi refuses to start.
+noPkuTest('default without PKU and without WebAssembly: none, UNPROTECTED, both reasons', async () => {
+  const srv = await startRemcached([], { ...process.env, NODE_OPTIONS: '--jitless' });
+  try {
+    const s = await stats(srv.port, 'settings');
+    assert.is(s.get('isolation'), 'none');
+    assert.match(s.get('isolation_why') ?? '', /PKU.*sfi/);
+    assert.match(srv.stderr(), /UNPROTECTED/);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('--isolation=sfi without WebAssembly (node --jitless): exit 64, one line', () => {
+  const r = spawnSync(process.execPath, ['--jitless', '--no-warnings', REMCACHED_MAIN, '-p', '0', '-l', '127.0.0.1', '--isolation=sfi'], { encoding: 'utf8', timeout: 10_000 });
+  assert.is(r.status, 64, `exit status ${r.status} (signal ${r.signal}); stderr: ${r.stderr}`);
+  const lines = r.stderr.trim().split('\n').filter((l) => !/^Warning: disabling flag/.test(l));
+  assert.is(lines.length, 1, r.stderr);
+  assert.match(lines[0]!, /^--isolation=sfi cannot hold on this host: sfi: the WebAssembly parser cannot run/);
+});
+
+test('--isolation=sfi explicitly: runs sfi on any CPU, logged, isolation_why -', async () => {
+  const srv = await startRemcached(['--isolation=sfi']);
+  try {
+    const s = await stats(srv.port, 'settings');
+    assert.is(s.get('isolation'), 'sfi');
+    assert.is(s.get('isolation_why'), '-');
+    assert.match(srv.stderr(), /"isolation":"sfi","why":"requested with --isolation=sfi"/);
   } finally {
     await srv.stop();
   }

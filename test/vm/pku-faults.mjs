@@ -43,9 +43,9 @@ function finish() {
 setTimeout(() => { notOk('pku-faults finished in time', `deadline of ${process.env.DEADLINE_S || 600} s reached`); finish(); },
   Number(process.env.DEADLINE_S || 600) * 1000).unref();
 
-/** REMC_FAULT_INJECTIONS: X(name, id, kind_pku, kind_none), read as test/isolation/helpers.ts does. */
+/** REMC_FAULT_INJECTIONS: X(name, id, kind_pku, kind_none, kind_sfi), read as test/isolation/helpers.ts does. */
 const INJECTIONS = [...readFileSync(join(ROOT, 'native/include/remc_fault_inject.h'), 'utf8')
-  .matchAll(/^\s*X\((\w+),\s*(\d+),\s*(\w+),\s*(\w+)\)/gm)]
+  .matchAll(/^\s*X\((\w+),\s*(\d+),\s*(\w+),\s*(\w+),\s*(\w+)\)/gm)]
   .map((m) => ({ name: m[1], id: Number(m[2]), pku: m[3], none: m[4] }));
 const KINDS = process.env.KINDS ? process.env.KINDS.split(',') : null;
 const TRIED = KINDS ? INJECTIONS.filter((i) => KINDS.includes(i.name)) : INJECTIONS;
