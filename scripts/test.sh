@@ -3,7 +3,8 @@
 #   the system tools the tests use (installed with apt when root; otherwise named, and what needs
 #   them is skipped) -> build -> native C tests -> build checks (freestanding parser, WRPKRU
 #   scan) -> a bounded fuzz run -> the PKU VM step (test/vm/run.sh, if present) -> the uvu
-#   files, each in its own process -> one last line "N passed, N failed, N skipped".
+#   files, each in its own process (test/compare three times: the default isolation, the other
+#   of sfi/none, and --cross-check) -> one last line "N passed, N failed, N skipped".
 # Counting: each native C test, each build check, the fuzz run and the VM step count as one;
 # each uvu test counts as one. A step that exits 77 is skipped (its last output line says why).
 # Exit status: non-zero if anything failed.
@@ -34,6 +35,8 @@ declare -A pkg_of=(
   [nm]=binutils                         # scripts/check-parser-freestanding.sh
   [objdump]=binutils                    # scripts/scan-pku-insns.mjs
   [taskset]=util-linux                  # test/isolation/signals.test.ts (CPU hog)
+  [clang-14]=clang-14                   # test/sfi/build.test.ts: the wasm parser rebuilds to the same bytes
+  [wasm-ld-14]=lld-14
 )
 if [ -f test/vm/run.sh ]; then
   pkg_of[qemu-system-x86_64]=qemu-system-x86  # the PKU VM step
@@ -130,24 +133,39 @@ fi
 num() { grep -E "^\s*$1:" "$out/uvu" | tail -1 | grep -oE '[0-9]+' | head -1; } # uvu's "Total:  N" etc.
 filter=${TEST_FILTER:-\\.test\\.ts$}
 mapfile -t files < <(cd test && find . -name '*.test.ts' -not -path './node_modules/*' | sed 's|^\./||' | sort | grep -E -- "$filter")
-for f in "${files[@]}"; do
-  echo "== test/$f"
-  if [ "$(left)" -le 0 ]; then failed=$((failed+1)); failures+=("test/$f (not run: the suite's ${SUITE_TIMEOUT} s were up)"); continue; fi
-  s=$(date +%s)
-  timeout -k 10 "$(limit "$FILE_TIMEOUT")" node --import tsx test/helpers/run-file.ts "test/$f" 2>&1 | tee "$out/uvu"
-  rc=${PIPESTATUS[0]}
-  echo "-- test/$f: $(took "$s")"
+# uvu_file FILE [LABEL [VAR=VALUE...]]: one file in its own process, its tests counted
+uvu_file() {
+  local f=$1 label=${2:-}; shift; shift || true
+  local name="test/$f${label:+ [$label]}"
+  echo "== $name"
+  if [ "$(left)" -le 0 ]; then failed=$((failed+1)); failures+=("$name (not run: the suite's ${SUITE_TIMEOUT} s were up)"); return; fi
+  local s; s=$(date +%s)
+  env "$@" timeout -k 10 "$(limit "$FILE_TIMEOUT")" node --import tsx test/helpers/run-file.ts "test/$f" 2>&1 | tee "$out/uvu"
+  local rc=${PIPESTATUS[0]}
+  echo "-- $name: $(took "$s")"
+  local total upassed uskipped
   total=$(num Total); upassed=$(num Passed); uskipped=$(num Skipped)
   total=${total:-0}; upassed=${upassed:-0}; uskipped=${uskipped:-0}
   passed=$((passed + upassed)); skipped=$((skipped + uskipped)); failed=$((failed + total - upassed))
-  [ "$total" != "$upassed" ] && failures+=("test/$f: $((total - upassed)) of $total")
+  [ "$total" != "$upassed" ] && failures+=("$name: $((total - upassed)) of $total")
   # the reasons, as the file printed them ("  skipped N: <reason> | <tests>")
-  while IFS= read -r line; do skips+=("test/$f: ${line#  skipped }"); done < <(grep -E '^  skipped ' "$out/uvu")
+  while IFS= read -r line; do skips+=("$name: ${line#  skipped }"); done < <(grep -E '^  skipped ' "$out/uvu")
   if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-    failed=$((failed+1)); failures+=("test/$f (timed out after $(limit "$FILE_TIMEOUT") s)")
+    failed=$((failed+1)); failures+=("$name (timed out after $(limit "$FILE_TIMEOUT") s)")
   elif [ "$rc" != 0 ] && [ "$total" = "$upassed" ]; then
-    failed=$((failed+1)); failures+=("test/$f (exit $rc)")
+    failed=$((failed+1)); failures+=("$name (exit $rc)")
   fi
+}
+for f in "${files[@]}"; do uvu_file "$f"; done
+# The byte-for-byte comparison again in the mode the default did not take (sfi where the default
+# is pku, none where it is sfi), and with both parsers cross-checking each other: every mode
+# answers exactly as memcached (test/compare/harness.ts).
+if grep -qw pku /proc/cpuinfo && grep -qw ospke /proc/cpuinfo; then other=sfi; else other=none; fi
+for f in "${files[@]}"; do
+  case $f in compare/*)
+    uvu_file "$f" "$other" REMC_TEST_ISOLATION=$other
+    uvu_file "$f" cross-check REMC_TEST_CROSS_CHECK=1 ;;
+  esac
 done
 
 # ---- summary -------------------------------------------------------------------------------------

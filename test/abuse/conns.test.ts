@@ -3,7 +3,7 @@
 // -o idle_timeout, and repeat offenders (remcached only: memcached has no fault injection, and a
 // real parser fault ends it). Each case checks that the process lives, its descriptors come back
 // to their level, no stored key is lost, and prints an innocent client's p99 latency.
-import { test } from 'uvu';
+import { test } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
 import { Conn, startRemcached } from '../helpers/server.ts';
 import {

@@ -1,7 +1,7 @@
 // Input that cannot run away: many connections holding big incomplete commands, and garbage.
 // remcached and memcached 1.6.18 side by side; remcached must live, stay within idle RSS + -m +
 // 128 MiB, give memory and fds back within 10 s of the attacker leaving and lose no key.
-import { test } from 'uvu';
+import { test } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
 import type net from 'node:net';

@@ -2,7 +2,7 @@
 // client that never reads. remcached and memcached 1.6.18 side by side; remcached must live,
 // stay within idle RSS + -m + 128 MiB, give memory and fds back within 10 s of the attacker
 // leaving and lose no key. Figures are printed (the README's "limits under abuse" table).
-import { test } from 'uvu';
+import { test } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
 import { Conn } from '../helpers/server.ts';
 import { bounds, measure, rawConnect, report, start, writeAll, type Attack, type Kind } from './harness.ts';

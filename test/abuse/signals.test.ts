@@ -3,7 +3,7 @@
 // SIGUSR2 ends both processes (memcached has no handler for it), SIGTERM and SIGINT exit 0.
 // The native addon blocks asynchronous signals on the parser's thread, so each one is sent for
 // real and its effect observed.
-import { test } from 'uvu';
+import { test } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,7 +1,7 @@
 // The committed WebAssembly parser is what its sources build (scripts/build-wasm.sh): a fresh
 // rebuild gives the same bytes. Skipped, saying why, where Debian's clang-14/lld-14 are missing
 // (npm ci machines: that is why the module is committed).
-import { test } from 'uvu';
+import { test, anyOf, needs } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -9,12 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/server.ts';
 
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-const missing = ['clang-14', 'wasm-ld-14'].filter((c) => !has(c));
-const buildTest = missing.length ? test.skip : test;
-if (missing.length) console.log(`  skipped: the wasm rebuild (missing ${missing.join(', ')}: apt-get install clang-14 lld-14)`);
+const MISSING = anyOf(needs('clang-14', 'clang-14'), needs('wasm-ld-14', 'lld-14'));
 
-buildTest('a fresh build of the wasm parser gives the committed bytes', () => {
+test('a fresh build of the wasm parser gives the committed bytes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'remc-wasm-'));
   try {
     const out = join(dir, 'parser.wasm');
@@ -25,7 +22,7 @@ buildTest('a fresh build of the wasm parser gives the committed bytes', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-});
+}, { skip: MISSING });
 
 test('the module imports its memory and two host functions, and exports the parser, nothing else', () => {
   const m = new WebAssembly.Module(readFileSync(join(ROOT, 'native/wasm/parser.wasm')));

@@ -3,7 +3,7 @@
 // is made to disagree on purpose (REMCACHED_TEST_CROSS_TAMPER, tests only: the wasm variant's
 // D_AUX of one op is off by one, as a corrupted variant that does not crash would be): the
 // divergence closes that connection and is counted; other clients and the keys are unaffected.
-import { test } from 'uvu';
+import { test } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
 import { Conn, startRemcached, type Server } from '../helpers/server.ts';
 import { Victim, changedItems, makeItems, sleep, stats, storeItems } from '../isolation/helpers.ts';

@@ -1,7 +1,7 @@
 // --isolation=sfi over TCP, many times (issue 10, "Done means"): 10 000 parser faults, one
 // connection after another, each connection first served a good request; the stored keys stay
 // as they were, the PID stays, every fault is counted, and the server's memory does not grow.
-import { test } from 'uvu';
+import { test } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { Conn, startRemcached, type Server } from '../helpers/server.ts';
