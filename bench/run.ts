@@ -15,6 +15,12 @@ import { ROOT, REMCACHED_MAIN, type Server } from '../test/helpers/server.ts';
 import { buildSpecs, start, stats, version, type ServerSpec } from './lib/servers.ts';
 import { runMemaslap, memaslapArgs, MEMASLAP, type MemaslapResult } from './lib/memaslap.ts';
 import { processCpuSeconds, reapedChildrenCpuSeconds, allProcessesCpu, otherCpu } from './lib/proc.ts';
+import { resilience, resilienceTable } from './lib/resilience.ts';
+import { SAFE_KINDS } from '../demo/attack.ts';
+
+/** Resilience mode's default fault kinds: every kind caught in all modes but endless_loop, whose
+ * each instance holds the (single) worker for --watchdog-ms (100 ms): 10/s would stall it fully. */
+const RESILIENCE_KINDS = SAFE_KINDS.filter((k) => k !== 'endless_loop');
 
 /** Issue 2 and issue 3 targets; printed next to the measured ratios. */
 const TARGETS = { throughput: 0.7, cpuPerOp: 2.0, isolation: 0.97 };
@@ -36,6 +42,11 @@ const HELP = `usage: npm run bench -- [options]
   --remcached-args=S  extra arguments for remcached (space-separated)
   --memaslap-args=S   extra arguments for memaslap, e.g. "-d 10" (10-key multi-gets)
   --max-other=CORES   repeat a run (up to twice) when other processes used more than CORES
+  --faults=LIST       resilience mode: one remcached (--enable-fault-injection), memaslap's benign
+                      throughput while an attacker commits N parser faults/s, for each N in LIST
+                      (e.g. 0,100,1000); fraction kept, benign errors, keys lost
+  --fault-kinds=LIST  fault kinds the attacker cycles through (resilience mode)
+                      [${RESILIENCE_KINDS.join(',')}]
   --out=FILE          JSON results file          [bench/results/<timestamp>.json]
   -h, --help`;
 
@@ -68,6 +79,8 @@ function options() {
       'remcached-args': { type: 'string', default: '' },
       'memaslap-args': { type: 'string', default: '' },
       'max-other': { type: 'string' },
+      faults: { type: 'string' },
+      'fault-kinds': { type: 'string', default: RESILIENCE_KINDS.join(',') },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -93,6 +106,10 @@ function options() {
     remcachedArgs: values['remcached-args'].split(/\s+/).filter(Boolean),
     memaslapArgs: values['memaslap-args'].split(/\s+/).filter(Boolean),
     maxOther: values['max-other'] === undefined ? Infinity : Number(values['max-other']),
+    faults: values.faults === undefined ? null : list(values.faults).map((x) => {
+      const n = Number(x); if (!Number.isInteger(n) || n < 0) throw new Error('--faults must list integers >= 0'); return n;
+    }),
+    faultKinds: list(values['fault-kinds']),
     out: values.out,
   };
 }
@@ -183,6 +200,7 @@ function table(sums: Summary[], baseline: string, noneLabel: string | undefined)
 async function main(): Promise<void> {
   const o = options();
   try { execFileSync('which', [MEMASLAP]); } catch { throw new Error(`${MEMASLAP} not found (apt-get install libmemcached-tools)`); }
+  if (o.faults) return mainResilience(o, o.faults);
   const specs = buildSpecs(o.servers, o.isolation, o.memory, o.remcachedArgs);
   // The commit the run started from (dist/ and build/ are whatever was built from the tree).
   const git = (() => { try { return execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { return null; } })();
@@ -282,6 +300,33 @@ async function main(): Promise<void> {
   }, null, 2) + '\n');
   console.log(`results: ${relative(process.cwd(), out)}`);
   if (runs.some((r) => r.error || !r.memaslap.ok) || servers.size < specs.length) process.exitCode = 1;
+}
+
+/** --faults=LIST: benign throughput under N parser faults/s (bench/lib/resilience.ts). */
+async function mainResilience(o: ReturnType<typeof options>, faults: number[]): Promise<void> {
+  if (!existsSync(REMCACHED_MAIN)) throw new Error(`${relative(process.cwd(), REMCACHED_MAIN)} missing: run \`npm run build && npm run build:native\` first`);
+  const git = (() => { try { return execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { return null; } })();
+  console.log(`resilience: ${faults.join(', ')} faults/s x ${o.rounds} round(s) x ${o.duration} s: ~${Math.ceil(faults.length * o.rounds * o.duration / 60)} min of load`);
+  const r = await resilience({ faults, kinds: o.faultKinds, duration: o.duration, rounds: o.rounds, concurrency: o.concurrency, threads: o.threads,
+    memory: o.memory, verify: o.verify, isolation: o.isolation[0], remcachedArgs: o.remcachedArgs, memaslapArgs: o.memaslapArgs }, (s) => console.log(s));
+  const t = resilienceTable(r, faults);
+  console.log(`\n== resilience — remcached --isolation=${r.isolation}, memaslap 1:9 set:get, ${o.concurrency} connections, ${o.threads} threads, ${o.duration} s x ${o.rounds} rounds`);
+  console.log(t.text);
+  const top = t.rows[t.rows.length - 1]!;
+  const kept = top.tps / t.base;
+  console.log(`at ${top.faultsPerSecond} faults/s: ${(100 * kept).toFixed(1)} % of benign throughput kept (target >= 95 %) ${kept >= 0.95 ? 'ok' : 'MISSED'}, `
+    + `${top.benignErrors} benign errors (target 0) ${top.benignErrors === 0 ? 'ok' : 'MISSED'}, ${r.keysLost} keys lost (target 0) ${r.keysLost === 0 ? 'ok' : 'MISSED'}`);
+  console.log('attacker CPU = cores this process spent committing faults (it shares the 2 cores with the server and memaslap); other CPU > 0.2 means a noisy run.');
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const out = o.out ?? join(ROOT, 'bench', 'results', `resilience-${stamp}.json`);
+  mkdirSync(join(out, '..'), { recursive: true });
+  writeFileSync(out, JSON.stringify({
+    date: new Date().toISOString(), git, command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, kernel: os.release(), node: process.version, loadavg: os.loadavg() },
+    options: o, isolation: r.isolation, summary: t.rows, keysLost: r.keysLost, sameProcess: r.sameProcess, runs: r.runs,
+  }, null, 2) + '\n');
+  console.log(`results: ${relative(process.cwd(), out)}`);
+  if (r.runs.some((x) => !x.memaslap.ok) || !r.sameProcess) process.exitCode = 1;
 }
 
 main().catch((e) => { console.error(`bench: ${(e as Error).message}`); process.exit(2); });

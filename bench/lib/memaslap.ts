@@ -32,6 +32,8 @@ export interface MemaslapResult {
   readBytes: number;
   /** gets whose value memaslap checked and found wrong (-v) */
   verifyFailed: number;
+  /** lines memaslap printed about failed reads/writes or closed connections (none in a clean run) */
+  connErrors: number;
   /** the last lines of output, kept for the JSON report when something went wrong */
   tail: string;
 }
@@ -57,6 +59,7 @@ export function parseMemaslap(out: string): Omit<MemaslapResult, 'ok' | 'error' 
     cmdGet: num(out, /^cmd_get: (\d+)/m), cmdSet: num(out, /^cmd_set: (\d+)/m),
     getMisses: num(out, /^get_misses: (\d+)/m), readBytes: num(out, /^read_bytes: (\d+)/m),
     verifyFailed: num(out, /^verify_failed: (\d+)/m) || 0,
+    connErrors: out.split('\n').filter((l) => /fail|error|closed|reconn/i.test(l) && !/^verify_failed:/.test(l)).length,
   };
 }
 
@@ -71,7 +74,7 @@ export function runMemaslap(o: MemaslapOptions): Promise<MemaslapResult> {
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; p.kill('SIGKILL'); }, (o.seconds + 20) * 1000);
     const fail = (error: string): MemaslapResult =>
-      ({ ok: false, error, seconds: 0, ops: 0, tps: 0, cmdGet: 0, cmdSet: 0, getMisses: 0, readBytes: 0, verifyFailed: 0, tail: out.slice(-2000) });
+      ({ ok: false, error, seconds: 0, ops: 0, tps: 0, cmdGet: 0, cmdSet: 0, getMisses: 0, readBytes: 0, verifyFailed: 0, connErrors: 0, tail: out.slice(-2000) });
     p.once('error', (e) => { clearTimeout(timer); resolve(fail(`cannot run ${MEMASLAP}: ${e.message}`)); });
     p.once('close', (code, signal) => {
       clearTimeout(timer);
