@@ -37,6 +37,7 @@ declare -A pkg_of=(
   [taskset]=util-linux                  # test/isolation/signals.test.ts (CPU hog)
   [clang-14]=clang-14                   # test/sfi/build.test.ts: the wasm parser rebuilds to the same bytes
   [wasm-ld-14]=lld-14
+  [chromium]=chromium                   # test/demo: the report opened in a headless browser
 )
 if [ -f test/vm/run.sh ]; then
   pkg_of[qemu-system-x86_64]=qemu-system-x86  # the PKU VM step
