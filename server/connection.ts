@@ -330,10 +330,11 @@ export class Connection implements TextConn, BinaryConn {
       }
       if (st === PS_FULL) { start = res[R_CONSUMED]!; resume = res[R_RESUME]!; continue; }
       if (st === PS_CLOSE) {
-        // memcached answers what came before a "quit", but an HTTP request line or an
-        // over-long line closes at once, unanswered.
-        if (res[R_CLOSE_REASON] === CLOSE_QUIT) this.flush();
-        else loop.out.discard();
+        // memcached answers what came before a "quit". An HTTP request line or an over-long
+        // line closes at once: what memcached had already written goes out (its text gets end
+        // in a write, see Output.mark), the rest is dropped.
+        if (res[R_CLOSE_REASON] !== CLOSE_QUIT) loop.out.rewindToMark();
+        this.flush();
         this.close();
         return;
       }

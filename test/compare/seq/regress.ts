@@ -77,6 +77,12 @@ export const regress: Sequence[] = [
   seq('§3 HTTP POST', { send: 'POST /api HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc', expectClosed: true }),
   seq('§3 HTTP HEAD', { send: 'HEAD / HTTP/1.1\r\n', expectClosed: true }),
   seq('§3 HTTP OPTIONS *', { send: 'OPTIONS * HTTP/1.1\r\n', expectClosed: true }),
+  // in the same read: what memcached had written before the HTTP line goes out (a text get ends
+  // in a write), what it had only queued is dropped
+  seq('§3 HTTP line after get and version in one read', set('h', 'x'), { send: 'get h\r\nversion\r\nGET / HTTP/1.1\r\n', expectClosed: true }),
+  seq('§3 HTTP line after version in one read', { send: 'version\r\nGET / HTTP/1.1\r\n', expectClosed: true }),
+  seq('§3 HTTP line after set, get hit, get miss', { send: 'set h2 0 0 1\r\ny\r\nget h2\r\nget zz\r\nPOST / HTTP/1.0\r\n', expectClosed: true }),
+  seq('§3 HTTP line after a multiget and a set', set('h', 'x'), { send: 'get h h\r\nset h3 0 0 1\r\nz\r\nHEAD / HTTP/1.1\r\n', expectClosed: true }),
   seq('§3 HTTP unknown verb with HTTP/ token', { send: 'foo HTTP/\r\n', expectClosed: true }),
   seq('§3 lower-case get with HTTP/1.1 is a get', 'get / HTTP/1.1\r\n'),
   seq('§3 http/1.1 lower case is not HTTP', 'foo http/1.1\r\n'),
