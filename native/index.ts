@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../server/package.ts';
 import { createSfiParser, type SfiParser } from './sfi.ts';
 import { log } from '../server/log.ts';
+import type { Store } from '../protocol/store.ts';
+import { abi as generatedAbi } from '../protocol/abi.ts';
 
 export interface InitOptions {
   isolation: number;        // abi.K.REMC_ISO_*, or ISO_SFI
@@ -55,7 +57,8 @@ export interface Abi {
   K: Record<string, number>;
 }
 
-export interface Native {
+/** The addon. Its store functions are the protocol layer's Store (protocol/store.ts). */
+export interface Native extends Store {
   abi: Abi;
   init(o: InitOptions): InitResult;
   setOutput(out: Uint8Array): void;
@@ -118,6 +121,12 @@ function load(): Native {
 
 export const native: Native = load();
 export const abi: Abi = native.abi;
+
+// protocol/ reads these constants from protocol/abi.ts, generated from a built addon: the two
+// must be the same, or every descriptor would be misread.
+if (JSON.stringify(generatedAbi) !== JSON.stringify(abi)) {
+  throw new Error('remcached: protocol/abi.ts does not match the built native addon; run `node scripts/gen-abi.mjs`');
+}
 
 /** The wasm parser, when one runs (sfi, --cross-check); tests and benchmarks reach it here. */
 export let sfi: SfiParser | null = null;

@@ -4,16 +4,11 @@
 // per-prefix stats (stats_prefix.c). The parser
 // hands over the argument tokens (remc_abi.h "Admin descriptors"); every argument rule is here.
 // Runs in root; reads the window only at validated token offsets.
-import { abi, native } from '../native/index.ts';
+import { D_AUX, D_A_TOK, D_DATA_LEN, D_DATA_OFF, D_FLAGS, D_N0_LO, D_N1_LO, OP, REMC_ADMIN_TOKENS_MAX, REMC_DF_HAS_ARG } from './abi.ts';
 import type { ServerContext } from './context.ts';
 import type { Output } from './output.ts';
 import { R, REASSIGN_REPLY } from './replies.ts';
 
-const K = abi.K as Record<string, number>;
-const D_AUX = K.D_AUX!, D_A_TOK = K.D_A_TOK!, TOKENS_MAX = K.REMC_ADMIN_TOKENS_MAX!;
-const D_N0_LO = K.D_N0_LO!, D_N1_LO = K.D_N1_LO!, D_DATA_OFF = K.D_DATA_OFF!, D_DATA_LEN = K.D_DATA_LEN!;
-const D_FLAGS = K.D_FLAGS!, DF_HAS_ARG = K.REMC_DF_HAS_ARG!;
-const OP = abi.OP as Record<string, number>;
 
 /** MAX_NUMBER_OF_SLAB_CLASSES: class ids are 1..63 */
 const MAX_CLASSES = 64;
@@ -184,7 +179,7 @@ export class Admin {
   /** Argument token i of the admin descriptor at b (undefined past the ones given). */
   private tok(b: number, i: number): string | undefined {
     const d = this.desc;
-    if (i >= TOKENS_MAX || i >= d[b + D_AUX]! - 1) return undefined;
+    if (i >= REMC_ADMIN_TOKENS_MAX || i >= d[b + D_AUX]! - 1) return undefined;
     const off = d[b + D_A_TOK + 2 * i]!;
     return this.window.toString('latin1', off, off + d[b + D_A_TOK + 2 * i + 1]!);
   }
@@ -212,7 +207,7 @@ export class Admin {
       if (!s.slabReassign) return R.SLAB_REASSIGN_DISABLED;
       const src = safeStrtol(this.tok(b, 1)!), dst = safeStrtol(this.tok(b, 2)!);
       if (src === null || dst === null) return R.BAD_FORMAT;
-      return REASSIGN_REPLY[native.slabsReassign(src, dst)]!;
+      return REASSIGN_REPLY[this.ctx.store.slabsReassign(src, dst)]!;
     }
     if (ntokens >= 4 && sub === 'automove') {
       // the only slabs form that honours noreply (set_noreply_maybe), errors included
@@ -235,7 +230,7 @@ export class Admin {
     if (level === null) return R.BAD_FORMAT;
     if (level > 2) return R.ERROR;
     s.slabAutomove = level;
-    native.setAutomove(level);
+    this.ctx.store.setAutomove(level);
     return R.OK;
   }
 
@@ -290,7 +285,7 @@ export class Admin {
       const classes = this.crawlClasses(this.tok(b, 1)!);
       if (classes instanceof Buffer) return classes;
       // the store's reclaimer is remcached's crawler: run a pass now
-      native.reclaim(s.lruCrawlerTocrawl || 10000);
+      this.ctx.store.reclaim(s.lruCrawlerTocrawl || 10000);
       return R.OK;
     }
     if (ntokens === 4 && sub === 'metadump') {
@@ -327,7 +322,7 @@ export class Admin {
   private metadump(classes: number[]): void {
     const out = this.out;
     for (const cls of classes.length ? [...new Set(classes)].sort((x, y) => x - y) : [0]) {
-      const f = native.metadump(cls);
+      const f = this.ctx.store.metadump(cls);
       for (let i = 0; i < f.length; i += 7) {
         const exp = f[i + 1] as number;
         out.ascii(`key=${uriencode(f[i] as Buffer)} exp=${exp === 0 ? -1 : exp} la=${f[i + 2] as number} cas=${f[i + 3] as bigint}` +
@@ -392,10 +387,10 @@ export class Admin {
     const d = this.desc, out = this.out;
     if (this.ctx.settings.disableDumping) { out.bytes(R.CACHEDUMP_DISABLED); return; }
     if (ntokens < 5) { out.bytes(R.CACHEDUMP_BAD_LINE); return; }
-    if (!(d[b + D_FLAGS]! & DF_HAS_ARG)) { out.bytes(R.BAD_FORMAT); return; }
+    if (!(d[b + D_FLAGS]! & REMC_DF_HAS_ARG)) { out.bytes(R.BAD_FORMAT); return; }
     const id = d[b + D_N0_LO]!, limit = d[b + D_N1_LO]!;
     if (id >= MAX_CLASSES) { out.bytes(R.ILLEGAL_SLAB_ID); return; }
-    const items = native.cachedump(id, limit);
+    const items = this.ctx.store.cachedump(id, limit);
     let size = 0;
     for (let i = 0; i < items.length; i += 3) {
       const key = items[i] as Buffer;
@@ -415,7 +410,7 @@ export class Admin {
     let reply: Buffer;
     if (mb < 8) reply = R.MEMLIMIT_TOO_SMALL;
     else if (mb > 1000000000) reply = R.MEMLIMIT_NOT_BYTES;
-    else if (native.setMemLimit(mb * 1024 * 1024) === 0) {
+    else if (this.ctx.store.setMemLimit(mb * 1024 * 1024) === 0) {
       this.ctx.settings.memoryLimitMb = mb;
       reply = R.OK;
     } else reply = R.MEMLIMIT_FAILED;

@@ -2,29 +2,20 @@
 // parser (native/parser/binary.c) produced becomes store operations and response packets, byte
 // for byte as memcached answers (proto_bin.c; reference §1.9; checked by test/compare/binary*).
 // Runs in root; reads only numbers from `desc` and bytes from the window at validated offsets.
-import { abi, native } from '../native/index.ts';
-import { VERSION_STRING } from '../server/config.ts';
-import type { SaslPlain } from '../server/sasl.ts';
+import {
+  BERR, BIN_OP as OP, DB_BODYLEN, DB_CAS_HI, DB_CAS_LO, DB_OPAQUE, D_AUX, D_DATA_LEN, D_DATA_OFF, D_END, D_ERR, D_FLAGS,
+  D_KEY_LEN, D_KEY_OFF, D_N0_HI, D_N0_LO, D_N1_LO, D_N2_HI, D_N2_LO, D_OP, D_START, MODE, REMC_BIN_HEADER,
+  REMC_BIN_MECH_MAX, REMC_DF_DATA_INCOMPLETE, R_ARITH_LEN, R_CAS, R_FLAGS, STORE, WORDS,
+} from './abi.ts';
+import { After, type BinaryConn, type SaslCheck } from './conn.ts';
+import { VERSION_STRING } from './settings.ts';
 import type { ServerContext } from './context.ts';
+import type { Store } from './store.ts';
 import type { Output } from './output.ts';
 import { BIN_BODY, BIN_ERROR_BODY, BIN_STATUS as ST, FAULT_NOT_CAUGHT } from './replies.ts';
-import { resetStats, writeGeneralStats, writeItemStats, writeSettingsStats, writeSlabStats } from './stats.ts';
+import { resetStats, writeGeneralStats, writeItemStats, writeSettingsStats, writeSlabStats, type Emit } from './stats.ts';
 import type { PrefixStats } from './admin.ts';
-import { After, type TextConn } from './text.ts';
 
-const K = abi.K as Record<string, number>;
-const W = K.WORDS!;
-const D_OP = K.D_OP!, D_ERR = K.D_ERR!, D_FLAGS = K.D_FLAGS!, D_START = K.D_START!, D_END = K.D_END!;
-const D_KEY_OFF = K.D_KEY_OFF!, D_KEY_LEN = K.D_KEY_LEN!, D_DATA_OFF = K.D_DATA_OFF!, D_DATA_LEN = K.D_DATA_LEN!;
-const D_N0_LO = K.D_N0_LO!, D_N0_HI = K.D_N0_HI!, D_N1_LO = K.D_N1_LO!, D_N2_LO = K.D_N2_LO!, D_N2_HI = K.D_N2_HI!;
-const D_AUX = K.D_AUX!, DB_OPAQUE = K.DB_OPAQUE!, DB_CAS_LO = K.DB_CAS_LO!, DB_CAS_HI = K.DB_CAS_HI!;
-const DB_BODYLEN = K.DB_BODYLEN!, HEADER = K.REMC_BIN_HEADER!, MECH_MAX = K.REMC_BIN_MECH_MAX!;
-const DF_DATA_INCOMPLETE = K.REMC_DF_DATA_INCOMPLETE!;
-const R_FLAGS = K.R_FLAGS!, R_CAS = K.R_CAS!, R_ARITH_LEN = K.R_ARITH_LEN!;
-const OP = abi.BIN_OP as Record<string, number>;
-const BERR = abi.BERR as Record<string, number>;
-const STORE = abi.STORE as Record<string, number>;
-const MODE = abi.MODE as Record<string, number>;
 const MAGIC_RES = 0x81;
 const EXPTIME_NO_CREATE = 0xffffffff;
 
@@ -40,26 +31,23 @@ const QUIET = new Uint8Array(256);
 for (let i = 0; i < 256; i++) QUIET[i] = BASE[i] !== i ? 1 : 0;
 
 const STORE_MODE: number[] = [];
-STORE_MODE[OP.SET!] = MODE.SET!;
-STORE_MODE[OP.ADD!] = MODE.ADD!;
-STORE_MODE[OP.REPLACE!] = MODE.REPLACE!;
-STORE_MODE[OP.APPEND!] = MODE.APPEND!;
-STORE_MODE[OP.PREPEND!] = MODE.PREPEND!;
+STORE_MODE[OP.SET] = MODE.SET;
+STORE_MODE[OP.ADD] = MODE.ADD;
+STORE_MODE[OP.REPLACE] = MODE.REPLACE;
+STORE_MODE[OP.APPEND] = MODE.APPEND;
+STORE_MODE[OP.PREPEND] = MODE.PREPEND;
 
 /** Before authentication with -S only these may be sent (memcached's authenticated()). */
 /** VERSION's body, built once */
 const VERSION_BODY = Buffer.from(VERSION_STRING, 'latin1');
-const PRE_AUTH = new Set([OP.SASL_LIST_MECHS!, OP.SASL_AUTH!, OP.SASL_STEP!, OP.VERSION!]);
+const PRE_AUTH = new Set<number>([OP.SASL_LIST_MECHS, OP.SASL_AUTH, OP.SASL_STEP, OP.VERSION]);
 
-/** The per-connection facts a binary command can read or change (root memory). */
-export interface BinaryConn extends TextConn {
-  /** -S: authenticated on this connection (reset by every SASL_AUTH attempt: CVE-2013-7239) */
-  authenticated: boolean;
-}
+export type { BinaryConn }; // for importers of binary.ts
 
 export class BinaryProtocol {
   /** set by exec when memcached would write out everything queued so far (NOOP) */
   flushNow = false;
+  private readonly store: Store;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -67,11 +55,11 @@ export class BinaryProtocol {
     private readonly window: Buffer,
     private readonly desc: Uint32Array,
     private readonly res: Float64Array,
-    private readonly sasl: SaslPlain | null,
+    private readonly sasl: SaslCheck | null,
     /** `stats detail` per-prefix counts, shared with the text protocol (memcached records binary
      *  gets, sets and deletes there too) */
     private readonly prefixes: PrefixStats | null = null,
-  ) {}
+  ) { this.store = ctx.store; }
 
   // ---- response packets ---------------------------------------------------------------------
 
@@ -92,12 +80,12 @@ export class BinaryProtocol {
     // CAS: a double holds the store's CAS exactly (below 2^53)
     buf.writeUInt32BE(Math.floor(cas / 4294967296), p + 16);
     buf.writeUInt32BE(cas >>> 0, p + 20);
-    out.pos = p + HEADER;
+    out.pos = p + REMC_BIN_HEADER;
   }
 
   private error(b: number, status: number): void {
     const body = BIN_ERROR_BODY[status]!;
-    this.out.ensure(HEADER + body.length);
+    this.out.ensure(REMC_BIN_HEADER + body.length);
     this.header(b, status, 0, 0, body.length, 0);
     this.out.bytes(body);
   }
@@ -117,7 +105,7 @@ export class BinaryProtocol {
 
   private ok(b: number, cas = 0, body?: Buffer): void {
     const n = body ? body.length : 0;
-    this.out.ensure(HEADER + n);
+    this.out.ensure(REMC_BIN_HEADER + n);
     this.header(b, ST.SUCCESS, 0, 0, n, cas);
     if (body) this.out.bytes(body);
   }
@@ -127,7 +115,7 @@ export class BinaryProtocol {
   /** Execute descriptor i. `len` is the number of valid bytes in the window. */
   exec(conn: BinaryConn, i: number, len: number): After {
     const d = this.desc;
-    const b = i * W;
+    const b = i * WORDS;
     const err = d[b + D_ERR]!;
     const raw = d[b + D_OP]!;
     // memcached's order (observed): framing (0x81) first, then SASL, then the key length and
@@ -155,7 +143,7 @@ export class BinaryProtocol {
         return this.update(conn, b, op, quiet, len);
       case OP.DELETE: {
         if (this.prefixes && this.ctx.settings.detailEnabled) this.prefixes.recordDelete(this.window, d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!);
-        const r = native.del(d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, d[b + DB_CAS_HI]!, d[b + DB_CAS_LO]!);
+        const r = this.store.del(d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, d[b + DB_CAS_HI]!, d[b + DB_CAS_LO]!);
         if (r === STORE.DELETED) { if (!quiet) this.ok(b); } else this.error(b, r === STORE.EXISTS ? ST.KEY_EEXISTS : ST.KEY_ENOENT);
         return After.CONTINUE;
       }
@@ -166,7 +154,7 @@ export class BinaryProtocol {
         // memcached answers a binary flush with -F as an auth error (and keeps the connection)
         if (this.ctx.settings.disableFlushAll) { this.error(b, ST.AUTH_ERROR); return After.CONTINUE; }
         this.ctx.counters.cmd_flush++;
-        native.flush(d[b + D_AUX]! === 4 ? d[b + D_N1_LO]! : 0);
+        this.store.flush(d[b + D_AUX]! === 4 ? d[b + D_N1_LO]! : 0);
         if (!quiet) this.ok(b);
         return After.CONTINUE;
       case OP.NOOP:
@@ -193,7 +181,7 @@ export class BinaryProtocol {
         // argument), or a fault no isolation caught, which really happened (0x84, internal error).
         const notCaught = FAULT_NOT_CAUGHT.get(d[b + D_N0_LO]!);
         const body = notCaught?.binaryBody ?? BIN_BODY.NO_FAULT;
-        this.out.ensure(HEADER + body.length);
+        this.out.ensure(REMC_BIN_HEADER + body.length);
         this.header(b, notCaught ? ST.EINTERNAL : ST.EINVAL, 0, 0, body.length, 0);
         this.out.bytes(body);
         return After.CONTINUE;
@@ -210,11 +198,11 @@ export class BinaryProtocol {
   /** 0x81; memcached then swallows bodylen bytes after extras and key (QUIRK, see binary.c). */
   private unknown(conn: BinaryConn, b: number, len: number): After {
     const d = this.desc;
-    if (!(d[b + D_FLAGS]! & DF_DATA_INCOMPLETE)) { this.error(b, ST.UNKNOWN_COMMAND); return After.CONTINUE; }
+    if (!(d[b + D_FLAGS]! & REMC_DF_DATA_INCOMPLETE)) { this.error(b, ST.UNKNOWN_COMMAND); return After.CONTINUE; }
     // (D_END is clamped to 32 bits; the real end is computed here in doubles.) SASL opcodes
     // without -S: their value is swallowed, D_END says where it ends.
     const end = d[b + D_ERR]! === BERR.UNKNOWN
-      ? d[b + D_START]! + HEADER + d[b + D_AUX]! + d[b + D_KEY_LEN]! + d[b + DB_BODYLEN]!
+      ? d[b + D_START]! + REMC_BIN_HEADER + d[b + D_AUX]! + d[b + D_KEY_LEN]! + d[b + DB_BODYLEN]!
       : d[b + D_END]!;
     return this.errorAfterSwallow(conn, b, ST.UNKNOWN_COMMAND, end - len);
   }
@@ -229,13 +217,13 @@ export class BinaryProtocol {
     const c = this.ctx.counters;
     if (touch) c.cmd_touch++;
     else c.cmd_get++;
-    const n = native.get(keyOff, keyLen, 1, touch ? 1 : 0, touch ? d[b + D_N1_LO]! : 0);
+    const n = this.store.get(keyOff, keyLen, 1, touch ? 1 : 0, touch ? d[b + D_N1_LO]! : 0);
     if (this.prefixes && this.ctx.settings.detailEnabled) this.prefixes.recordGet(this.window, keyOff, keyLen, n >= 0);
     if (n < 0) {
       if (quiet) return;
       if (withKey) {
         // GETK/GATK miss: status 1 with the key as the whole body
-        out.ensure(HEADER + keyLen);
+        out.ensure(REMC_BIN_HEADER + keyLen);
         this.header(b, ST.KEY_ENOENT, keyLen, 0, keyLen, 0);
         out.copy(this.window, keyOff, keyLen);
       } else {
@@ -246,13 +234,13 @@ export class BinaryProtocol {
     const res = this.res;
     const kl = withKey ? keyLen : 0;
     const vl = isTouch ? 0 : n;
-    out.ensure(HEADER + 4 + kl + n);
+    out.ensure(REMC_BIN_HEADER + 4 + kl + n);
     this.header(b, ST.SUCCESS, kl, 4, 4 + kl + vl, res[R_CAS]!);
     out.buf.writeUInt32BE(res[R_FLAGS]!, out.pos);
     out.pos += 4;
     if (kl) out.copy(this.window, keyOff, kl);
     // The value is copied even for TOUCH (into the space past pos, then dropped): it unpins the item.
-    native.copyValue(out.pos);
+    this.store.copyValue(out.pos);
     out.pos += vl;
   }
 
@@ -262,12 +250,12 @@ export class BinaryProtocol {
     const dataLen = d[b + D_DATA_LEN]!;
     const concat = op === OP.APPEND || op === OP.PREPEND;
     const clientFlags = concat ? 0 : d[b + D_N0_LO]!;
-    const incomplete = (d[b + D_FLAGS]! & DF_DATA_INCOMPLETE) !== 0;
+    const incomplete = (d[b + D_FLAGS]! & REMC_DF_DATA_INCOMPLETE) !== 0;
     // memcached allocates the item before it reads the value: a value too large for -I (or a
     // length that is negative as memcached's int) is refused first, then swallowed; a failed SET
     // also drops the old item.
-    if (dataLen >= 0x80000000 || native.itemSize(keyLen, dataLen, clientFlags) > this.ctx.settings.maxItemSize) {
-      if (op === OP.SET) native.del(keyOff, keyLen, 0, 0);
+    if (dataLen >= 0x80000000 || this.store.itemSize(keyLen, dataLen, clientFlags) > this.ctx.settings.maxItemSize) {
+      if (op === OP.SET) this.store.del(keyOff, keyLen, 0, 0);
       this.ctx.counters.cmd_set++;
       if (!incomplete) { this.error(b, ST.E2BIG); return After.CONTINUE; }
       return this.errorAfterSwallow(conn, b, ST.E2BIG, d[b + D_END]! - len);
@@ -280,8 +268,8 @@ export class BinaryProtocol {
     if (this.prefixes && this.ctx.settings.detailEnabled) this.prefixes.recordSet(this.window, keyOff, keyLen);
     const casHi = d[b + DB_CAS_HI]!, casLo = d[b + DB_CAS_LO]!;
     // A non-zero CAS turns SET/ADD/REPLACE into a compare-and-set; APPEND/PREPEND compare it too.
-    const mode = !concat && (casHi | casLo) !== 0 ? MODE.CAS! : STORE_MODE[op]!;
-    const r = native.store(mode, keyOff, keyLen, d[b + D_DATA_OFF]!, dataLen, clientFlags, d[b + D_N1_LO]!, casHi, casLo);
+    const mode = !concat && (casHi | casLo) !== 0 ? MODE.CAS : STORE_MODE[op]!;
+    const r = this.store.store(mode, keyOff, keyLen, d[b + D_DATA_OFF]!, dataLen, clientFlags, d[b + D_N1_LO]!, casHi, casLo);
     if (r === STORE.STORED) {
       if (!quiet) this.ok(b, this.res[R_CAS]!);
       return After.CONTINUE;
@@ -303,16 +291,16 @@ export class BinaryProtocol {
     const casHi = d[b + DB_CAS_HI]!, casLo = d[b + DB_CAS_LO]!;
     if ((casHi | casLo) !== 0) {
       // a request CAS must match the item's (memcached's do_add_delta)
-      const n = native.get(keyOff, keyLen, 0, 0, 0);
+      const n = this.store.get(keyOff, keyLen, 0, 0, 0);
       if (n >= 0) {
         out.ensure(n);
-        native.copyValue(out.pos); // unpin
+        this.store.copyValue(out.pos); // unpin
         if (this.res[R_CAS]! !== casHi * 4294967296 + casLo) { this.error(b, ST.KEY_EEXISTS); return; }
       }
     }
-    out.ensure(HEADER + 8 + 24);
-    const scratch = out.pos + HEADER + 8; // digits land here, then become 8 bytes at pos+24
-    const r = native.arith(keyOff, keyLen, incr ? 1 : 0, d[b + D_N0_HI]!, d[b + D_N0_LO]!, scratch);
+    out.ensure(REMC_BIN_HEADER + 8 + 24);
+    const scratch = out.pos + REMC_BIN_HEADER + 8; // digits land here, then become 8 bytes at pos+24
+    const r = this.store.arith(keyOff, keyLen, incr ? 1 : 0, d[b + D_N0_HI]!, d[b + D_N0_LO]!, scratch);
     if (r === STORE.STORED) {
       const digits = out.buf.toString('latin1', scratch, scratch + this.res[R_ARITH_LEN]!);
       if (quiet) return;
@@ -330,10 +318,10 @@ export class BinaryProtocol {
       const w = this.window;
       if (len + digits.length > w.length) { this.error(b, ST.ENOMEM); return; }
       w.write(digits, len, 'latin1'); // past the parsed bytes: root's own scratch in the window
-      const s = native.store(MODE.ADD!, keyOff, keyLen, len, digits.length, 0, d[b + D_N1_LO]!, 0, 0);
+      const s = this.store.store(MODE.ADD, keyOff, keyLen, len, digits.length, 0, d[b + D_N1_LO]!, 0, 0);
       if (s !== STORE.STORED) { this.error(b, ST.NOT_STORED); return; }
       if (quiet) return;
-      out.ensure(HEADER + 8);
+      out.ensure(REMC_BIN_HEADER + 8);
       this.header(b, ST.SUCCESS, 0, 0, 8, this.res[R_CAS]!);
       out.buf.writeBigUInt64BE(initial, out.pos);
       out.pos += 8;
@@ -350,25 +338,33 @@ export class BinaryProtocol {
     const ctx = this.ctx;
     const keyLen = d[b + D_KEY_LEN]!;
     const group = keyLen ? this.window.toString('latin1', d[b + D_KEY_OFF]!, d[b + D_KEY_OFF]! + keyLen) : '';
-    out.ensure(256 * 1024);
-    const mark = out.pos;
+    // one packet per stat, straight from the renderers (memcached's append_stats callback)
+    const emit: Emit = (name, value) => {
+      const v = String(value);
+      out.ensure(REMC_BIN_HEADER + name.length + v.length);
+      this.header(b, ST.SUCCESS, name.length, 0, name.length + v.length, 0);
+      out.ascii(name);
+      out.ascii(v);
+    };
     // memcached's process_bin_stat: "reset", "settings" and "detail" are prefix matches; the
     // groups of get_stats (items, slabs, sizes) exact ones; "conns" is text-only.
     if (keyLen === 0) {
-      writeGeneralStats(out, ctx);
+      writeGeneralStats(emit, ctx);
     } else if (group.startsWith('reset')) {
       resetStats(ctx);
       this.prefixes?.clear();
     } else if (group.startsWith('settings')) {
-      writeSettingsStats(out, ctx);
+      writeSettingsStats(emit, ctx);
     } else if (group.startsWith('detail')) {
       const sub = group.slice(6);
       if (sub.startsWith(' dump')) {
         // one stat, "detailed", whose value is the whole text dump (END included)
+        out.ensure(256 * 1024);
+        const mark = out.pos;
         if (this.prefixes) this.prefixes.dump(out); else out.ascii('END\r\n');
         const dump = Buffer.from(out.buf.subarray(mark, out.pos));
         out.pos = mark;
-        out.ensure(HEADER + 8 + dump.length);
+        out.ensure(REMC_BIN_HEADER + 8 + dump.length);
         this.header(b, ST.SUCCESS, 8, 0, 8 + dump.length, 0);
         out.ascii('detailed');
         out.bytes(dump);
@@ -379,30 +375,14 @@ export class BinaryProtocol {
       else if (sub.startsWith(' off')) ctx.settings.detailEnabled = false;
       else { this.error(b, ST.KEY_ENOENT); return; }
     } else if (group === 'items') {
-      writeItemStats(out, ctx);
+      writeItemStats(emit, ctx);
     } else if (group === 'slabs') {
-      writeSlabStats(out);
+      writeSlabStats(emit, ctx);
     } else if (group === 'sizes') {
-      out.ascii('STAT sizes_status disabled\r\n');
+      emit('sizes_status', 'disabled');
     } else {
       this.error(b, ST.KEY_ENOENT);
       return;
-    }
-    if (out.pos < mark) { // the renderer spilled (never for these sizes): send it as text rather than lose it
-      this.ok(b);
-      return;
-    }
-    const text = out.buf.toString('latin1', mark, out.pos);
-    out.pos = mark;
-    for (const line of text.split('\r\n')) {
-      if (!line.startsWith('STAT ')) continue;
-      const sp = line.indexOf(' ', 5);
-      const name = sp < 0 ? line.slice(5) : line.slice(5, sp);
-      const value = sp < 0 ? '' : line.slice(sp + 1);
-      out.ensure(HEADER + name.length + value.length);
-      this.header(b, ST.SUCCESS, name.length, 0, name.length + value.length, 0);
-      out.ascii(name);
-      out.ascii(value);
     }
     this.ok(b);
   }
@@ -412,8 +392,8 @@ export class BinaryProtocol {
     if (!this.sasl) return this.unknown(conn, b, len);
     const keyLen = d[b + D_KEY_LEN]!;
     const dataLen = d[b + D_DATA_LEN]!;
-    const incomplete = (d[b + D_FLAGS]! & DF_DATA_INCOMPLETE) !== 0;
-    if (keyLen > MECH_MAX) {
+    const incomplete = (d[b + D_FLAGS]! & REMC_DF_DATA_INCOMPLETE) !== 0;
+    if (keyLen > REMC_BIN_MECH_MAX) {
       if (!incomplete) { this.error(b, ST.EINVAL); return After.CONTINUE; }
       return this.errorAfterSwallow(conn, b, ST.EINVAL, d[b + D_END]! - len);
     }

@@ -1,7 +1,8 @@
 // What the protocol layer needs from the server: settings, counters, the clock, a way to reach
 // the connections (for `stats conns`) and to shut down. Kept as an interface so that protocol/
 // does no I/O of its own.
-import type { Settings } from '../server/config.ts';
+import type { Settings } from './settings.ts';
+import type { Store } from './store.ts';
 
 /** Server-wide counters that are not the store's (memcached's names). */
 export interface Counters {
@@ -55,6 +56,14 @@ export interface ConnInfo {
 export interface ServerContext {
   settings: Settings;
   counters: Counters;
+  /** the item store (native/index.ts implements it) */
+  store: Store;
+  /** what store.storeStats() and store.classStats() fill (abi storeStats, slabStats, itemStats) */
+  storeStatsArray: Float64Array;
+  /** remcached's own version (the remcached_version stat) */
+  remcachedVersion: string;
+  /** --cross-check: events on which the two parser variants disagreed */
+  parserDivergences(): number;
   /** isolation mode in force ("pku", "pku-strict", "none") */
   isolation: string;
   /** why no stronger isolation mode holds here ("" when the strongest requested one does) */

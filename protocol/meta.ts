@@ -11,43 +11,20 @@
 //    gets binary keys as offsets into the window like any other key. ms marks the item so that
 //    later replies re-encode its key (memcached's ITEM_KEY_BINARY).
 // Runs in root; reads only numbers from `desc` and bytes from the window at validated offsets.
-import { abi, native } from '../native/index.ts';
+import {
+  D_DATA_LEN, D_DATA_OFF, D_END, D_ERR, D_FLAGS, D_KEY_LEN, D_KEY_OFF, D_M_CLIENT_FLAGS, D_M_DELTA_HI, D_M_DELTA_LO,
+  D_M_FLAGS0, D_M_MODE, D_M_NFLAGS, D_M_OPAQUE_LEN, D_M_OPAQUE_OFF, D_M_RECACHE, D_N0_HI, D_N0_LO, D_N1_HI, D_N1_LO,
+  D_N2_HI, D_N2_LO, D_OP, D_START, MERR, MODE, OP, REMC_DF_DATA_INCOMPLETE, REMC_META_KEY_BINARY, REMC_META_OPAQUE_MAX,
+  REMC_META_STALE, REMC_META_TOKEN_SENT, R_ARITH_LEN, R_CAS, R_CLASS, R_EXPTIME, R_FETCHED, R_FLAGS, R_LAST_ACCESS,
+  R_META, STORE, WORDS,
+} from './abi.ts';
+import { After, type TextConn } from './conn.ts';
 import type { ServerContext } from './context.ts';
+import type { Store } from './store.ts';
 import type { Output } from './output.ts';
 import { META, META_ERROR_REPLY, R } from './replies.ts';
-import { After, type TextConn } from './text.ts';
 
-const K = abi.K as Record<string, number>;
-const W = K.WORDS!;
-const D_OP = K.D_OP!, D_ERR = K.D_ERR!, D_FLAGS = K.D_FLAGS!, D_START = K.D_START!, D_END = K.D_END!;
-const D_KEY_OFF = K.D_KEY_OFF!, D_KEY_LEN = K.D_KEY_LEN!, D_DATA_OFF = K.D_DATA_OFF!, D_DATA_LEN = K.D_DATA_LEN!;
-const D_N0_LO = K.D_N0_LO!, D_N0_HI = K.D_N0_HI!, D_N1_LO = K.D_N1_LO!, D_N1_HI = K.D_N1_HI!;
-const D_N2_LO = K.D_N2_LO!, D_N2_HI = K.D_N2_HI!;
-const D_M_FLAGS0 = K.D_M_FLAGS0!, D_M_NFLAGS = K.D_M_NFLAGS!, D_M_DELTA_LO = K.D_M_DELTA_LO!;
-const D_M_DELTA_HI = K.D_M_DELTA_HI!, D_M_RECACHE = K.D_M_RECACHE!, D_M_CLIENT_FLAGS = K.D_M_CLIENT_FLAGS!;
-const D_M_OPAQUE_OFF = K.D_M_OPAQUE_OFF!, D_M_OPAQUE_LEN = K.D_M_OPAQUE_LEN!, D_M_MODE = K.D_M_MODE!;
-const OPAQUE_MAX = K.REMC_META_OPAQUE_MAX!;
-const DF_DATA_INCOMPLETE = K.REMC_DF_DATA_INCOMPLETE!;
-const META_STALE = K.REMC_META_STALE!, META_TOKEN_SENT = K.REMC_META_TOKEN_SENT!, META_KEY_BINARY = K.REMC_META_KEY_BINARY!;
-const R_FLAGS = K.R_FLAGS!, R_CAS = K.R_CAS!, R_EXPTIME = K.R_EXPTIME!, R_LAST_ACCESS = K.R_LAST_ACCESS!;
-const R_FETCHED = K.R_FETCHED!, R_CLASS = K.R_CLASS!, R_ARITH_LEN = K.R_ARITH_LEN!, R_META = K.R_META!;
-const OP = abi.OP as Record<string, number>;
-const MERR = (abi as unknown as { MERR: Record<string, number> }).MERR;
-const STORE = abi.STORE as Record<string, number>;
-const MODE = abi.MODE as Record<string, number>;
 const REALTIME_MAXDELTA = 2592000;
-
-/** The addon's meta entry points (native/binding/addon.cc). */
-interface MetaNative {
-  metaGet(keyOff: number, keyLen: number, count: number): number;
-  metaUpdate(set: number, clear: number, hasExptime: number, exptime: number, bump: number): void;
-  unpin(): void;
-  metaDelete(keyOff: number, keyLen: number, hasCas: number, casHi: number, casLo: number,
-             invalidate: number, hasExptime: number, exptime: number): number;
-  arith(keyOff: number, keyLen: number, incr: number, deltaHi: number, deltaLo: number, outPos: number,
-        casHi: number, casLo: number): number;
-}
-const nm = native as unknown as MetaNative;
 
 const ch = (c: string): number => c.charCodeAt(0);
 const F_b = ch('b'), F_c = ch('c'), F_f = ch('f'), F_h = ch('h'), F_k = ch('k'), F_l = ch('l');
@@ -104,6 +81,7 @@ export class MetaProtocol {
   /** where the current command's key is (after base64 decoding) */
   private keyOff = 0;
   private keyLen = 0;
+  private readonly store: Store;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -111,12 +89,12 @@ export class MetaProtocol {
     private readonly window: Buffer,
     private readonly desc: Uint32Array,
     private readonly res: Float64Array,
-  ) {}
+  ) { this.store = ctx.store; }
 
   /** Execute meta descriptor i (its op is MG..ME). `len`: valid bytes in the window. */
   exec(conn: TextConn, i: number, len: number): After {
     const d = this.desc;
-    const b = i * W;
+    const b = i * WORDS;
     const op = d[b + D_OP]!;
     const err = d[b + D_ERR]!;
     this.loadFlags(b);
@@ -161,7 +139,7 @@ export class MetaProtocol {
   }
   /** The flag index of an O token longer than memcached allows, else -1. */
   private badOpaqueAt(b: number): number {
-    if (this.desc[b + D_M_OPAQUE_LEN]! <= OPAQUE_MAX) return -1;
+    if (this.desc[b + D_M_OPAQUE_LEN]! <= REMC_META_OPAQUE_MAX) return -1;
     const n = this.nflags(b);
     for (let i = 0; i < n; i++) if (this.flagAt(b, i) === F_O) return i;
     return -1;
@@ -225,18 +203,18 @@ export class MetaProtocol {
     // The common case (no T, N, or O error) is a plain get that bumps as it looks (memcached's
     // unlocked path); it reports h and l from before the bump all the same.
     const plain = !touch && !vivify && bad < 0, bump = !this.has(b, F_u);
-    let r = plain ? native.get(this.keyOff, this.keyLen, bump ? 1 : 0, 0, 0)
-      : nm.metaGet(this.keyOff, this.keyLen, bad >= 0 || vivify ? 0 : touch ? 3 : 1);
+    let r = plain ? this.store.get(this.keyOff, this.keyLen, bump ? 1 : 0, 0, 0)
+      : this.store.metaGet(this.keyOff, this.keyLen, bad >= 0 || vivify ? 0 : touch ? 3 : 1);
     if (r === -2) { out.bytes(META.REFCOUNT_OVERFLOW); return; }
     let created = false;
     if (vivify) {
-      if (r >= 0) r = nm.metaGet(this.keyOff, this.keyLen, hitCount);
+      if (r >= 0) r = this.store.metaGet(this.keyOff, this.keyLen, hitCount);
       // vivify: an empty item, flags 0, no TTL until N is applied below
-      else if (native.store(MODE.ADD!, this.keyOff, this.keyLen, this.keyOff, 0, 0, 0, 0, 0) === STORE.STORED) {
-        r = nm.metaGet(this.keyOff, this.keyLen, hitCount);
+      else if (this.store.store(MODE.ADD, this.keyOff, this.keyLen, this.keyOff, 0, 0, 0, 0, 0) === STORE.STORED) {
+        r = this.store.metaGet(this.keyOff, this.keyLen, hitCount);
         created = r >= 0;
-      } else nm.metaGet(this.keyOff, this.keyLen, 1); // no memory: a miss
-    } else if (r < 0 && bad >= 0) nm.metaGet(this.keyOff, this.keyLen, 1);
+      } else this.store.metaGet(this.keyOff, this.keyLen, 1); // no memory: a miss
+    } else if (r < 0 && bad >= 0) this.store.metaGet(this.keyOff, this.keyLen, 1);
     if (r < 0) c.cmd_get++;
     else if (bad < 0) { if (touch) c.cmd_touch++; else c.cmd_get++; }
     if (r < 0) {
@@ -253,15 +231,15 @@ export class MetaProtocol {
     }
     const nbytes = r;
     const meta0 = res[R_META]!;
-    const itemBinary = (meta0 & META_KEY_BINARY) !== 0;
+    const itemBinary = (meta0 & REMC_META_KEY_BINARY) !== 0;
     if (bad >= 0) {
       // memcached stops at the O token: what came before it (T, N) has happened; no bump
       for (let i = 0; i < bad; i++) {
         const f = this.flagAt(b, i);
-        if (f === F_T) nm.metaUpdate(0, 0, 1, d[b + D_N1_LO]! | 0, 0);
-        else if (f === F_N && created) nm.metaUpdate(0, 0, 1, d[b + D_N1_HI]! | 0, 0);
+        if (f === F_T) this.store.metaUpdate(0, 0, 1, d[b + D_N1_LO]! | 0, 0);
+        else if (f === F_N && created) this.store.metaUpdate(0, 0, 1, d[b + D_N1_HI]! | 0, 0);
       }
-      nm.unpin();
+      this.store.unpin();
       out.bytes(META.OPAQUE_TOO_LONG);
       return;
     }
@@ -270,12 +248,12 @@ export class MetaProtocol {
     let won = false;
     for (let i = 0; i < n; i++) {
       const f = this.flagAt(b, i);
-      if (f === F_T) nm.metaUpdate(0, 0, 1, d[b + D_N1_LO]! | 0, 0);
+      if (f === F_T) this.store.metaUpdate(0, 0, 1, d[b + D_N1_LO]! | 0, 0);
       else if (f === F_N) {
-        if (created) { nm.metaUpdate(0, 0, 1, d[b + D_N1_HI]! | 0, 0); won = true; }
+        if (created) { this.store.metaUpdate(0, 0, 1, d[b + D_N1_HI]! | 0, 0); won = true; }
       } else if (f === F_R) {
         const exp = res[R_EXPTIME]!;
-        if ((meta0 & META_TOKEN_SENT) === 0 && !created && exp !== 0 && exp < this.realtime(d[b + D_M_RECACHE]! | 0)) won = true;
+        if ((meta0 & REMC_META_TOKEN_SENT) === 0 && !created && exp !== 0 && exp < this.realtime(d[b + D_M_RECACHE]! | 0)) won = true;
       } else if (f === F_s) { this.sp(F_s); out.uint(nbytes); }
       else if (f === F_t) { this.sp(F_t); this.ttl(); }
       else if (f === F_c) { this.sp(F_c); out.uint(res[R_CAS]!); }
@@ -285,23 +263,23 @@ export class MetaProtocol {
       else if (f === F_O) this.opaque(b);
       else if (f === F_k) this.keyFlag(itemBinary);
     }
-    // Z before X/W: a token already handed out; a stale item hands out one if none was
-    if (meta0 & META_TOKEN_SENT) this.sp(ch('Z'));
-    if (meta0 & META_STALE) {
+    // Z before X/WORDS: a token already handed out; a stale item hands out one if none was
+    if (meta0 & REMC_META_TOKEN_SENT) this.sp(ch('Z'));
+    if (meta0 & REMC_META_STALE) {
       this.sp(ch('X'));
-      if ((meta0 & META_TOKEN_SENT) === 0) won = true;
+      if ((meta0 & REMC_META_TOKEN_SENT) === 0) won = true;
     }
-    if (won) { this.sp(ch('W')); nm.metaUpdate(META_TOKEN_SENT, 0, 0, 0, 0); }
+    if (won) { this.sp(ch('WORDS')); this.store.metaUpdate(REMC_META_TOKEN_SENT, 0, 0, 0, 0); }
     out.crlf();
     // the delayed bump (memcached reads h and l first), unless u
-    if (bump && !plain) nm.metaUpdate(0, 0, 0, 0, 1);
+    if (bump && !plain) this.store.metaUpdate(0, 0, 0, 0, 1);
     if (value) {
       out.ensure(nbytes + 2);
-      native.copyValue(out.pos);
+      this.store.copyValue(out.pos);
       out.pos += nbytes;
       out.crlf();
     } else {
-      nm.unpin();
+      this.store.unpin();
     }
   }
 
@@ -309,7 +287,7 @@ export class MetaProtocol {
 
   private ms(conn: TextConn, b: number, err: number, len: number): After {
     const d = this.desc, out = this.out;
-    const incomplete = (d[b + D_FLAGS]! & DF_DATA_INCOMPLETE) !== 0;
+    const incomplete = (d[b + D_FLAGS]! & REMC_DF_DATA_INCOMPLETE) !== 0;
     /** answer `reply` and drop the data block (memcached's conn_swallow, which answers only
      *  once the whole block has been read) */
     const swallow = (reply: Buffer): After => {
@@ -321,23 +299,23 @@ export class MetaProtocol {
     if (err !== 0 && err !== MERR.BAD_DATA_CHUNK) return swallow(META_ERROR_REPLY[err]!);
     const mc = d[b + D_M_MODE]!;
     let mode: number;
-    if (mc === 0 || mc === ch('S')) mode = MODE.SET!;
-    else if (mc === ch('E')) mode = MODE.ADD!;
-    else if (mc === ch('A')) mode = MODE.APPEND!;
-    else if (mc === ch('P')) mode = MODE.PREPEND!;
-    else if (mc === ch('R')) mode = MODE.REPLACE!;
+    if (mc === 0 || mc === ch('S')) mode = MODE.SET;
+    else if (mc === ch('E')) mode = MODE.ADD;
+    else if (mc === ch('A')) mode = MODE.APPEND;
+    else if (mc === ch('P')) mode = MODE.PREPEND;
+    else if (mc === ch('R')) mode = MODE.REPLACE;
     else return swallow(META.INVALID_MODE_MS);
     if (this.badOpaqueAt(b) >= 0) return swallow(META.OPAQUE_TOO_LONG);
     const hasCas = this.has(b, F_C);
-    if (hasCas && (mode === MODE.SET || mode === MODE.REPLACE)) mode = this.has(b, F_I) ? MODE.CAS_STALE! : MODE.CAS!;
+    if (hasCas && (mode === MODE.SET || mode === MODE.REPLACE)) mode = this.has(b, F_I) ? MODE.CAS_STALE : MODE.CAS;
     // the key is decoded in place only once the whole command is here (else it is re-parsed)
     if (this.key(b, !incomplete) === 0) return swallow(META.DECODE_KEY);
     const dataLen = d[b + D_DATA_LEN]!, clientFlags = d[b + D_M_CLIENT_FLAGS]!;
-    if (native.itemSize(this.keyLen, dataLen, clientFlags) > this.ctx.settings.maxItemSize) {
+    if (this.store.itemSize(this.keyLen, dataLen, clientFlags) > this.ctx.settings.maxItemSize) {
       // memcached fails the allocation, drops any old item of that key, swallows the data (the
       // line is not parsed again, so the key may now be decoded in place)
       if (incomplete && this.has(b, F_b)) b64Decode(this.window, this.keyOff, d[b + D_KEY_LEN]!, true);
-      native.del(this.keyOff, this.keyLen, 0, 0);
+      this.store.del(this.keyOff, this.keyLen, 0, 0);
       return swallow(R.TOO_LARGE);
     }
     if (incomplete) {
@@ -346,16 +324,16 @@ export class MetaProtocol {
     }
     if (err === MERR.BAD_DATA_CHUNK) { out.bytes(R.BAD_DATA_CHUNK); return After.CONTINUE; }
     this.ctx.counters.cmd_set++;
-    const r = native.store(mode, this.keyOff, this.keyLen, d[b + D_DATA_OFF]!, dataLen, clientFlags,
+    const r = this.store.store(mode, this.keyOff, this.keyLen, d[b + D_DATA_OFF]!, dataLen, clientFlags,
       d[b + D_N1_LO]! | 0, d[b + D_N0_HI]!, d[b + D_N0_LO]!);
     const cas = r === STORE.STORED ? this.res[R_CAS]! : 0;
     const binary = this.has(b, F_b);
     // the new item remembers its key was base64 (ITEM_KEY_BINARY); an append/prepend makes a
     // fresh item in memcached that does not
     if (r === STORE.STORED && binary && mode !== MODE.APPEND && mode !== MODE.PREPEND &&
-        nm.metaGet(this.keyOff, this.keyLen, 0) >= 0) {
-      nm.metaUpdate(META_KEY_BINARY, 0, 0, 0, 0);
-      nm.unpin();
+        this.store.metaGet(this.keyOff, this.keyLen, 0) >= 0) {
+      this.store.metaUpdate(REMC_META_KEY_BINARY, 0, 0, 0, 0);
+      this.store.unpin();
     }
     let code: Buffer;
     if (r === STORE.STORED) {
@@ -385,7 +363,7 @@ export class MetaProtocol {
     if (this.badOpaqueAt(b) >= 0) { out.bytes(META.OPAQUE_TOO_LONG); return; }
     if (this.key(b) === 0) { out.bytes(META.DECODE_KEY); return; }
     const invalidate = this.has(b, F_I);
-    const r = nm.metaDelete(this.keyOff, this.keyLen, this.has(b, F_C) ? 1 : 0, d[b + D_N0_HI]!, d[b + D_N0_LO]!,
+    const r = this.store.metaDelete(this.keyOff, this.keyLen, this.has(b, F_C) ? 1 : 0, d[b + D_N0_HI]!, d[b + D_N0_LO]!,
       invalidate ? 1 : 0, invalidate && this.has(b, F_T) ? 1 : 0, d[b + D_N1_LO]! | 0);
     let code: Buffer;
     if (r === STORE.DELETED) {
@@ -420,9 +398,9 @@ export class MetaProtocol {
     const at = out.pos;
     // with N, a missing item is created without counting an incr/decr miss (memcached)
     const vivify = this.has(b, F_N);
-    const absent = vivify && nm.metaGet(this.keyOff, this.keyLen, 0) === -1;
-    if (vivify) nm.unpin();
-    const r = absent ? STORE.NOT_FOUND : nm.arith(this.keyOff, this.keyLen, incr ? 1 : 0, dHi, dLo, at, d[b + D_N0_HI]!, d[b + D_N0_LO]!);
+    const absent = vivify && this.store.metaGet(this.keyOff, this.keyLen, 0) === -1;
+    if (vivify) this.store.unpin();
+    const r = absent ? STORE.NOT_FOUND : this.store.arith(this.keyOff, this.keyLen, incr ? 1 : 0, dHi, dLo, at, d[b + D_N0_HI]!, d[b + D_N0_LO]!);
     let digits = '';
     let created = false;
     if (r === STORE.STORED) {
@@ -439,7 +417,7 @@ export class MetaProtocol {
       digits = this.u64(b, D_N2_LO, D_N2_HI).toString();
       if (len + digits.length > this.window.length) { out.bytes(META.VIVIFY_NO_MEMORY); return; }
       this.window.write(digits, len, 'latin1');
-      const s = native.store(MODE.ADD!, this.keyOff, this.keyLen, len, digits.length, 0, 0, 0, 0);
+      const s = this.store.store(MODE.ADD, this.keyOff, this.keyLen, len, digits.length, 0, 0, 0, 0);
       if (s !== STORE.STORED) { out.bytes(s === STORE.NOT_STORED ? META.NS : META.VIVIFY_NO_MEMORY); out.crlf(); return; }
       created = true;
     }
@@ -457,7 +435,7 @@ export class MetaProtocol {
       out.crlf();
       return;
     }
-    if (nm.metaGet(this.keyOff, this.keyLen, 0) < 0) { out.bytes(META.NF); out.crlf(); return; }
+    if (this.store.metaGet(this.keyOff, this.keyLen, 0) < 0) { out.bytes(META.NF); out.crlf(); return; }
     const stop = bad >= 0 ? bad : n;
     const quiet = r === STORE.STORED && this.has(b, F_q);
     out.ensure(1024); // the line (key <= 336 base64 bytes, opaque <= 32) fits: no spill below
@@ -468,12 +446,12 @@ export class MetaProtocol {
       const f = this.flagAt(b, i);
       if (f === F_c) { this.sp(F_c); out.uint(res[R_CAS]!); }
       else if (f === F_t) { this.sp(F_t); this.ttl(); }
-      else if (f === F_T) nm.metaUpdate(0, 0, 1, d[b + D_N1_LO]! | 0, 0);
-      else if (f === F_N) { if (created) nm.metaUpdate(0, 0, 1, d[b + D_N1_HI]! | 0, 0); }
+      else if (f === F_T) this.store.metaUpdate(0, 0, 1, d[b + D_N1_LO]! | 0, 0);
+      else if (f === F_N) { if (created) this.store.metaUpdate(0, 0, 1, d[b + D_N1_HI]! | 0, 0); }
       else if (f === F_O) this.opaque(b);
       else if (f === F_k) this.keyFlag(binary);
     }
-    nm.unpin();
+    this.store.unpin();
     if (bad >= 0 || quiet) {
       out.pos = start; // nothing was flushed in between: the line is at most a few hundred bytes
       if (bad >= 0) out.bytes(META.OPAQUE_TOO_LONG);
@@ -489,16 +467,16 @@ export class MetaProtocol {
     const out = this.out, res = this.res;
     this.ctx.counters.cmd_meta++; // memcached counts meta_cmds for me only
     if (this.key(b) === 0) { out.bytes(R.BAD_FORMAT); return; }
-    const n = nm.metaGet(this.keyOff, this.keyLen, 0);
+    const n = this.store.metaGet(this.keyOff, this.keyLen, 0);
     if (n < 0) { out.bytes(META.EN_LINE); return; }
-    nm.unpin();
+    this.store.unpin();
     out.bytes(META.ME);
     const meta = res[R_META]!;
-    if (meta & META_KEY_BINARY) out.ascii(this.window.toString('base64', this.keyOff, this.keyOff + this.keyLen));
+    if (meta & REMC_META_KEY_BINARY) out.ascii(this.window.toString('base64', this.keyOff, this.keyOff + this.keyLen));
     else out.copy(this.window, this.keyOff, this.keyLen);
     const now = this.ctx.now(), exp = res[R_EXPTIME]!;
     // exp is current_time - exptime (sic: negative for a future expiry), printed as an int
     out.ascii(` exp=${exp === 0 ? -1 : (now - exp) | 0} la=${(now - res[R_LAST_ACCESS]!) >>> 0} cas=${res[R_CAS]!}`);
-    out.ascii(` fetch=${res[R_FETCHED]! ? 'yes' : 'no'} cls=${res[R_CLASS]!} size=${native.itemSize(this.keyLen, n, res[R_FLAGS]!)}\r\n`);
+    out.ascii(` fetch=${res[R_FETCHED]! ? 'yes' : 'no'} cls=${res[R_CLASS]!} size=${this.store.itemSize(this.keyLen, n, res[R_FLAGS]!)}\r\n`);
   }
 }

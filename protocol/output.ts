@@ -1,7 +1,6 @@
 // The reply of one read event, assembled in a buffer that native code can also write into
 // (values, incr results). Small replies go out with one socket write; the connection writes a
 // big one out as it grows (server/connection.ts), so no read can build a giant buffer.
-import { native } from '../native/index.ts';
 
 const INITIAL = 256 * 1024;
 
@@ -14,9 +13,10 @@ export class Output {
   private markPos = 0;
   private markChunks = 0;
 
-  constructor() {
+  /** register: tells the store where values go (Store.setOutput), again whenever buf changes */
+  constructor(private readonly register: (buf: Uint8Array) => void) {
     this.buf = Buffer.alloc(INITIAL);
-    native.setOutput(this.buf);
+    register(this.buf);
   }
 
   /** Bytes assembled and not yet taken. */
@@ -31,7 +31,7 @@ export class Output {
 
   private replace(size: number): void {
     this.buf = Buffer.allocUnsafe(size);
-    native.setOutput(this.buf);
+    this.register(this.buf);
   }
 
   /** Set aside what is assembled: a mostly full buffer is handed over as it is (no copy) and a

@@ -1,6 +1,6 @@
 // Every reply line remcached sends, byte for byte as memcached 1.6.18 sends it, and which
 // parser errors / store results map to which line. The only place these strings live.
-import { abi } from '../native/index.ts';
+import { abi } from './abi.ts';
 
 const line = (s: string): Buffer => Buffer.from(`${s}\r\n`, 'latin1');
 
@@ -93,15 +93,15 @@ export const REASSIGN_REPLY: Buffer[] = [];
 export const STORE_REPLY: Buffer[] = [];
 {
   const S = abi.STORE;
-  STORE_REPLY[S.STORED!] = R.STORED;
-  STORE_REPLY[S.NOT_STORED!] = R.NOT_STORED;
-  STORE_REPLY[S.EXISTS!] = R.EXISTS;
-  STORE_REPLY[S.NOT_FOUND!] = R.NOT_FOUND;
-  STORE_REPLY[S.DELETED!] = R.DELETED;
-  STORE_REPLY[S.TOUCHED!] = R.TOUCHED;
-  STORE_REPLY[S.TOO_LARGE!] = R.TOO_LARGE;
-  STORE_REPLY[S.NO_MEMORY!] = R.NO_MEMORY_STORING;
-  STORE_REPLY[S.NON_NUMERIC!] = R.NON_NUMERIC;
+  STORE_REPLY[S.STORED] = R.STORED;
+  STORE_REPLY[S.NOT_STORED] = R.NOT_STORED;
+  STORE_REPLY[S.EXISTS] = R.EXISTS;
+  STORE_REPLY[S.NOT_FOUND] = R.NOT_FOUND;
+  STORE_REPLY[S.DELETED] = R.DELETED;
+  STORE_REPLY[S.TOUCHED] = R.TOUCHED;
+  STORE_REPLY[S.TOO_LARGE] = R.TOO_LARGE;
+  STORE_REPLY[S.NO_MEMORY] = R.NO_MEMORY_STORING;
+  STORE_REPLY[S.NON_NUMERIC] = R.NON_NUMERIC;
 }
 
 /**
@@ -193,7 +193,7 @@ export const META_ERROR_REPLY: Buffer[] = [];
     INVALID_DELTA: line('CLIENT_ERROR invalid numeric delta value'),
     INVALID_OR_DUP: line('CLIENT_ERROR invalid or duplicate flag'),
   };
-  for (const [name, id] of Object.entries((abi as unknown as { MERR: Record<string, number> }).MERR)) {
+  for (const [name, id] of Object.entries(abi.MERR)) {
     if (name === 'NONE') continue;
     const reply = map[name];
     if (!reply) throw new Error(`protocol/replies.ts: no reply for meta parse error ${name}`);

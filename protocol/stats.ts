@@ -1,25 +1,30 @@
 // `stats`, `stats settings`, `stats items`, `stats slabs`, `stats conns`, `stats sizes`:
 // memcached 1.6.18's field names in memcached's order, so exporters and dashboards work.
 // remcached's own fields (isolation, parser faults) come after memcached's.
-import { abi, native, crossStats } from '../native/index.ts';
-import { PROTOCOL_VERSION, REMCACHED_VERSION, VERSION_STRING } from '../server/config.ts';
+// Every group is written through an emitter, one call per stat (memcached's append_stats):
+// the text protocol makes "STAT name value" lines of them, the binary protocol one packet each.
+import { abi } from './abi.ts';
+import { PROTOCOL_VERSION, VERSION_STRING } from './settings.ts';
 import type { ServerContext } from './context.ts';
 import type { Output } from './output.ts';
 
-const statsArr = () => STATS_ARRAY!;
-let STATS_ARRAY: Float64Array | null = null;
-/** The Float64Array the addon fills (registered once at init). */
-export function registerStatsArray(a: Float64Array): void { STATS_ARRAY = a; }
+/** Receives one stat. */
+export type Emit = (name: string, value: string | number) => void;
+
+/** The text protocol's emitter: memcached's "STAT <name> <value>\r\n" lines into out. */
+export function textStats(out: Output): Emit {
+  return (name, value) => out.ascii(`STAT ${name} ${value}\r\n`);
+}
 
 const storeIndex = new Map(abi.storeStats.map((n, i) => [n, i]));
-function storeStat(name: string): number {
+function storeStat(ctx: ServerContext, name: string): number {
   const i = storeIndex.get(name);
   if (i === undefined) throw new Error(`no store stat ${name}`);
-  return statsArr()[i]!;
+  return ctx.storeStatsArray[i]!;
 }
 
 type Value = (ctx: ServerContext) => string | number;
-const fromStore = (name: string): [string, Value] => [name, () => storeStat(name)];
+const fromStore = (name: string): [string, Value] => [name, (c) => storeStat(c, name)];
 const zero = (name: string): [string, Value] => [name, () => 0];
 
 function rusage(): { user: string; system: string } {
@@ -78,12 +83,12 @@ const GENERAL: Array<[string, Value]> = [
   ...['crawler_reclaimed', 'crawler_items_checked', 'lrutail_reflocked', 'moves_to_cold',
     'moves_to_warm', 'moves_within_lru', 'direct_reclaims', 'lru_bumps_dropped'].map(zero),
   // remcached's own
-  ['remcached_version', () => REMCACHED_VERSION],
+  ['remcached_version', (c) => c.remcachedVersion],
   ['isolation', (c) => c.isolation],
   ['parser_calls', (c) => c.counters.parser_calls],
   ['parser_faults', (c) => c.counters.parser_faults],
   ['parser_invalid', (c) => c.counters.parser_invalid],
-  ['parser_divergences', () => crossStats.divergences],
+  ['parser_divergences', (c) => c.parserDivergences()],
   ...abi.faultKinds.slice(1).map((k, i): [string, Value] => [`parser_faults_${k}`, (c) => c.counters.faults_by_kind[i + 1]!]),
   ['offender_slowed', (c) => c.counters.offender_slowed],
   ['offender_refused', (c) => c.counters.offender_refused],
@@ -202,79 +207,75 @@ const ITEM_WHEN: Record<string, When> = {
   hits_to_hot: maintainer, hits_to_warm: maintainer, hits_to_cold: maintainer, hits_to_temp: maintainer,
 };
 
-function stat(out: Output, name: string, value: string | number): void {
-  out.ascii(`STAT ${name} ${value}\r\n`);
-}
-
 /** `stats reset`: every counter memcached zeroes (gauges such as curr_items stay). */
 export function resetStats(ctx: ServerContext): void {
   const c = ctx.counters;
   c.cmd_get = c.cmd_set = c.cmd_flush = c.cmd_touch = c.cmd_meta = 0;
   c.bytes_read = c.bytes_written = c.total_connections = c.rejected_connections = 0;
   c.auth_cmds = c.auth_errors = c.idle_kicks = 0;
-  native.storeStatsReset();
+  ctx.store.storeStatsReset();
 }
 
-export function writeGeneralStats(out: Output, ctx: ServerContext): void {
-  native.storeStats();
-  for (const [name, v] of GENERAL) if (GENERAL_WHEN[name]?.(ctx) !== false) stat(out, name, v(ctx));
+export function writeGeneralStats(stat: Emit, ctx: ServerContext): void {
+  ctx.store.storeStats();
+  for (const [name, v] of GENERAL) if (GENERAL_WHEN[name]?.(ctx) !== false) stat(name, v(ctx));
   if (ctx.settings.enableFaultInjection) {
     // What the fault-injection tests check over TCP: the root word the "root write" fault aims
     // at, and a checksum of every live item.
-    stat(out, 'fault_root_target', native.rootTarget().toString(16).padStart(16, '0'));
-    stat(out, 'store_checksum', native.checksum().toString());
+    stat('fault_root_target', ctx.store.rootTarget().toString(16).padStart(16, '0'));
+    stat('store_checksum', ctx.store.checksum().toString());
   }
 }
 
-export function writeSettingsStats(out: Output, ctx: ServerContext): void {
-  for (const [name, v] of SETTINGS) stat(out, name, v(ctx));
+export function writeSettingsStats(stat: Emit, ctx: ServerContext): void {
+  for (const [name, v] of SETTINGS) stat(name, v(ctx));
 }
 
-function forEachUsedClass(fn: (cls: number, slab: Float64Array, item: Float64Array) => void): void {
-  const a = statsArr();
+function forEachUsedClass(ctx: ServerContext, fn: (cls: number, slab: Float64Array, item: Float64Array) => void): void {
+  const a = ctx.storeStatsArray;
   const base = abi.storeStats.length;
   const slab = a.subarray(base, base + abi.slabStats.length);
   const item = a.subarray(base + abi.slabStats.length, base + abi.slabStats.length + abi.itemStats.length);
-  const n = native.classCount();
-  for (let cls = 1; cls <= n; cls++) if (native.classStats(cls)) fn(cls, slab, item);
+  const n = ctx.store.classCount();
+  for (let cls = 1; cls <= n; cls++) if (ctx.store.classStats(cls)) fn(cls, slab, item);
 }
 
-/** `ctx` decides which LRU fields are listed (without it: all, e.g. binary STAT items) */
-export function writeItemStats(out: Output, ctx?: ServerContext): void {
-  const names = abi.itemStats.map((name) => (ctx && ITEM_WHEN[name]?.(ctx) === false ? null : name));
-  forEachUsedClass((cls, _slab, item) => {
+/** `all`: every LRU field, whatever the settings (binary STAT items) */
+export function writeItemStats(stat: Emit, ctx: ServerContext, all = false): void {
+  const names = abi.itemStats.map((name) => (!all && ITEM_WHEN[name]?.(ctx) === false ? null : name));
+  forEachUsedClass(ctx, (cls, _slab, item) => {
     if (item[0] === 0) return; // memcached lists only classes holding items
     names.forEach((name, i) => {
       if (!name) return;
-      stat(out, `items:${cls}:${name}`, item[i]!);
+      stat(`items:${cls}:${name}`, item[i]!);
       // memcached's temp LRU (short-TTL items kept apart): listed while on; remcached keeps none
-      if (name === 'number_cold' && ctx?.settings.tempLru) stat(out, `items:${cls}:number_temp`, 0);
+      if (name === 'number_cold' && !all && ctx.settings.tempLru) stat(`items:${cls}:number_temp`, 0);
     });
   });
 }
 
-export function writeSlabStats(out: Output): void {
+export function writeSlabStats(stat: Emit, ctx: ServerContext): void {
   let active = 0;
-  forEachUsedClass((cls, slab) => {
+  forEachUsedClass(ctx, (cls, slab) => {
     active++;
-    abi.slabStats.forEach((name, i) => stat(out, `${cls}:${name}`, slab[i]!));
+    abi.slabStats.forEach((name, i) => stat(`${cls}:${name}`, slab[i]!));
   });
-  native.storeStats();
-  stat(out, 'active_slabs', active);
-  stat(out, 'total_malloced', storeStat('total_malloced'));
+  ctx.store.storeStats();
+  stat('active_slabs', active);
+  stat('total_malloced', storeStat(ctx, 'total_malloced'));
 }
 
-export function writeConnStats(out: Output, ctx: ServerContext): void {
+export function writeConnStats(stat: Emit, ctx: ServerContext): void {
   const now = ctx.now();
   for (const l of ctx.listeners()) {
-    stat(out, `${l.fd}:addr`, l.addr);
-    stat(out, `${l.fd}:state`, l.state);
-    stat(out, `${l.fd}:secs_since_last_cmd`, now - l.lastCmdTime);
+    stat(`${l.fd}:addr`, l.addr);
+    stat(`${l.fd}:state`, l.state);
+    stat(`${l.fd}:secs_since_last_cmd`, now - l.lastCmdTime);
   }
   for (const c of ctx.connections()) {
-    stat(out, `${c.fd}:addr`, c.addr);
-    stat(out, `${c.fd}:listen_addr`, c.listenAddr);
-    stat(out, `${c.fd}:state`, c.state);
-    stat(out, `${c.fd}:secs_since_last_cmd`, now - c.lastCmdTime);
+    stat(`${c.fd}:addr`, c.addr);
+    stat(`${c.fd}:listen_addr`, c.listenAddr);
+    stat(`${c.fd}:state`, c.state);
+    stat(`${c.fd}:secs_since_last_cmd`, now - c.lastCmdTime);
   }
 }

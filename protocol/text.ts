@@ -1,57 +1,33 @@
 // The semantics of memcached's text commands: each validated descriptor the parser produced
 // becomes store operations and reply bytes. Runs in root; reads only numbers from `desc` and
 // bytes from the window at offsets that were validated.
-import { abi, native } from '../native/index.ts';
-import { VERSION_STRING } from '../server/config.ts';
+import {
+  D_AUX, D_DATA_LEN, D_DATA_OFF, D_END, D_ERR, D_FLAGS, D_KEY_LEN, D_KEY_OFF, D_N0_HI, D_N0_LO, D_N1_LO, D_N2_HI,
+  D_N2_LO, D_OP, D_START, MODE, OP, PERR, REMC_DF_DATA_INCOMPLETE, REMC_DF_HAS_ARG, REMC_DF_LAST_KEY, REMC_DF_NOREPLY,
+  R_ARITH_LEN, R_CAS, R_FLAGS, STORE, WORDS,
+} from './abi.ts';
+import { After, type TextConn } from './conn.ts';
+import { VERSION_STRING } from './settings.ts';
 import type { ServerContext } from './context.ts';
+import type { Store } from './store.ts';
 import type { Output } from './output.ts';
 import { FAULT_NOT_CAUGHT, PARSE_ERROR_REPLY, R, STORE_REPLY } from './replies.ts';
-import { resetStats, writeConnStats, writeGeneralStats, writeItemStats, writeSettingsStats, writeSlabStats } from './stats.ts';
+import { resetStats, textStats, writeConnStats, writeGeneralStats, writeItemStats, writeSettingsStats, writeSlabStats } from './stats.ts';
+import type { Emit } from './stats.ts';
 import { MetaProtocol } from './meta.ts';
 import { Admin } from './admin.ts';
 
-const K = abi.K as Record<string, number>;
-const W = K.WORDS!;
-const D_OP = K.D_OP!, D_ERR = K.D_ERR!, D_FLAGS = K.D_FLAGS!, D_START = K.D_START!, D_END = K.D_END!;
-const D_KEY_OFF = K.D_KEY_OFF!, D_KEY_LEN = K.D_KEY_LEN!, D_DATA_OFF = K.D_DATA_OFF!, D_DATA_LEN = K.D_DATA_LEN!;
-const D_N0_LO = K.D_N0_LO!, D_N0_HI = K.D_N0_HI!, D_N1_LO = K.D_N1_LO!, D_N2_LO = K.D_N2_LO!, D_N2_HI = K.D_N2_HI!;
-const D_AUX = K.D_AUX!;
-const DF_NOREPLY = K.REMC_DF_NOREPLY!, DF_LAST_KEY = K.REMC_DF_LAST_KEY!;
-const DF_DATA_INCOMPLETE = K.REMC_DF_DATA_INCOMPLETE!, DF_HAS_ARG = K.REMC_DF_HAS_ARG!;
-const R_NBYTES = K.R_NBYTES!, R_FLAGS = K.R_FLAGS!, R_CAS = K.R_CAS!, R_ARITH_LEN = K.R_ARITH_LEN!;
-const OP = abi.OP as Record<string, number>;
-const PERR = abi.PERR as Record<string, number>;
-const STORE = abi.STORE as Record<string, number>;
-const MODE = abi.MODE as Record<string, number>;
 
 /** Storage command op -> store mode. */
 const STORE_MODE: number[] = [];
-STORE_MODE[OP.SET!] = MODE.SET!;
-STORE_MODE[OP.ADD!] = MODE.ADD!;
-STORE_MODE[OP.REPLACE!] = MODE.REPLACE!;
-STORE_MODE[OP.APPEND!] = MODE.APPEND!;
-STORE_MODE[OP.PREPEND!] = MODE.PREPEND!;
-STORE_MODE[OP.CAS!] = MODE.CAS!;
+STORE_MODE[OP.SET] = MODE.SET;
+STORE_MODE[OP.ADD] = MODE.ADD;
+STORE_MODE[OP.REPLACE] = MODE.REPLACE;
+STORE_MODE[OP.APPEND] = MODE.APPEND;
+STORE_MODE[OP.PREPEND] = MODE.PREPEND;
+STORE_MODE[OP.CAS] = MODE.CAS;
 
-/** What the connection must do after a command. */
-export const enum After {
-  CONTINUE = 0,
-  /** wait until the whole command (res: need bytes counted from D_START) is buffered */
-  NEED = 1,
-  /** discard the rest of a too-large value (res: swallow bytes counted from D_DATA_OFF) */
-  SWALLOW = 2,
-  CLOSE = 3,
-}
-
-/** The per-connection facts a command can read or change. */
-export interface TextConn {
-  /** set by exec for After.NEED / After.SWALLOW */
-  amount: number;
-  /** set by exec with After.SWALLOW: the reply to send once the swallowing is done (memcached
-   *  answers a too-large value only after it has read all of it) */
-  afterSwallow: Buffer | null;
-  lastCmdTime: number;
-}
+export { After, type TextConn }; // for importers of text.ts
 
 /** memcached's IT_REFCOUNT_LIMIT */
 const REFCOUNT_LIMIT = 60000;
@@ -60,6 +36,8 @@ export class TextProtocol {
   /** hits per key within the current giant multiget (see overRefcountLimit) */
   private readonly refHits = new Map<string, number>();
   private refCmdStart = -1;
+  private readonly store: Store;
+  private readonly emit: Emit;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -68,6 +46,8 @@ export class TextProtocol {
     private readonly desc: Uint32Array,
     private readonly res: Float64Array,
   ) {
+    this.store = ctx.store;
+    this.emit = textStats(out);
     this.meta = new MetaProtocol(ctx, out, window, desc, res);
     this.admin = new Admin(ctx, out, window, desc);
   }
@@ -81,20 +61,20 @@ export class TextProtocol {
   /** Execute descriptor i. `len` is the number of valid bytes in the window. */
   exec(conn: TextConn, i: number, len: number): After {
     const d = this.desc;
-    const b = i * W;
+    const b = i * WORDS;
     const op = d[b + D_OP]!;
-    if (op >= OP.MG!) {
+    if (op >= OP.MG) {
       const a = this.meta.exec(conn, i, len);
       if (op === OP.MN) this.out.mark(); // memcached has written everything up to an mn
       return a;
     }
     const err = d[b + D_ERR]!;
-    const noreply = (d[b + D_FLAGS]! & DF_NOREPLY) !== 0;
+    const noreply = (d[b + D_FLAGS]! & REMC_DF_NOREPLY) !== 0;
     const out = this.out;
 
     const mode = STORE_MODE[op];
     if (mode !== undefined) return this.storage(conn, b, mode, err, noreply, len);
-    if (op >= OP.SLABS! && op <= OP.REFRESH_CERTS!) {
+    if (op >= OP.SLABS && op <= OP.REFRESH_CERTS) {
       this.admin.exec(b, op, noreply);
       return After.CONTINUE;
     }
@@ -106,7 +86,7 @@ export class TextProtocol {
     if (err !== 0) {
       // memcached 1.6.18 drops the replies it has not written yet (those since the last get or
       // mn of this read) when a multiget has a key over 250 bytes
-      if (err === PERR.KEY_TOO_LONG && op >= OP.GET! && op <= OP.GATS!) out.rewindToMark();
+      if (err === PERR.KEY_TOO_LONG && op >= OP.GET && op <= OP.GATS) out.rewindToMark();
       if (!noreply) out.bytes(PARSE_ERROR_REPLY[err]!);
       return After.CONTINUE;
     }
@@ -116,7 +96,7 @@ export class TextProtocol {
         return After.CONTINUE;
       case OP.DELETE: {
         if (this.ctx.settings.detailEnabled) this.admin.prefixes.recordDelete(this.window, d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!);
-        const r = native.del(d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, 0, 0);
+        const r = this.store.del(d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, 0, 0);
         if (!noreply) out.bytes(STORE_REPLY[r]!);
         return After.CONTINUE;
       }
@@ -125,7 +105,7 @@ export class TextProtocol {
         return After.CONTINUE;
       case OP.TOUCH: {
         this.ctx.counters.cmd_touch++;
-        const r = native.touch(d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, d[b + D_N1_LO]! | 0);
+        const r = this.store.touch(d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, d[b + D_N1_LO]! | 0);
         if (!noreply) out.bytes(STORE_REPLY[r]!);
         return After.CONTINUE;
       }
@@ -134,7 +114,7 @@ export class TextProtocol {
         return After.CONTINUE;
       case OP.FLUSH_ALL:
         this.ctx.counters.cmd_flush++;
-        native.flush((d[b + D_FLAGS]! & DF_HAS_ARG) !== 0 ? d[b + D_N1_LO]! | 0 : 0);
+        this.store.flush((d[b + D_FLAGS]! & REMC_DF_HAS_ARG) !== 0 ? d[b + D_N1_LO]! | 0 : 0);
         if (!noreply) out.bytes(R.OK);
         return After.CONTINUE;
       case OP.VERSION:
@@ -163,7 +143,7 @@ export class TextProtocol {
         return After.CONTINUE;
       case OP.DEBUGTIME:
         // "debugtime <s>" moves the clock; "p" / "r" pause and resume it
-        if (d[b + D_FLAGS]! & DF_HAS_ARG) this.ctx.advanceClock(Number(BigInt.asIntN(64, (BigInt(d[b + D_N0_HI]!) << 32n) | BigInt(d[b + D_N0_LO]!))));
+        if (d[b + D_FLAGS]! & REMC_DF_HAS_ARG) this.ctx.advanceClock(Number(BigInt.asIntN(64, (BigInt(d[b + D_N0_HI]!) << 32n) | BigInt(d[b + D_N0_LO]!))));
         else this.ctx.pauseClock(this.window[d[b + D_KEY_OFF]!] === 0x70 /* p */);
         out.bytes(R.OK);
         return After.CONTINUE;
@@ -185,12 +165,12 @@ export class TextProtocol {
     const keyOff = d[b + D_KEY_OFF]!, keyLen = d[b + D_KEY_LEN]!;
     const dataLen = d[b + D_DATA_LEN]!;
     const clientFlags = d[b + D_N0_LO]!;
-    const incomplete = (flags & DF_DATA_INCOMPLETE) !== 0;
+    const incomplete = (flags & REMC_DF_DATA_INCOMPLETE) !== 0;
     if (incomplete || err === PERR.BAD_DATA_CHUNK) {
       // memcached sizes the item before reading the data: a too-large value is refused and
       // swallowed whatever its terminator, and any old item of that key is dropped.
-      if (native.itemSize(keyLen, dataLen, clientFlags) > this.ctx.settings.maxItemSize) {
-        native.storeTooLarge(mode, keyOff, keyLen, dataLen, clientFlags);
+      if (this.store.itemSize(keyLen, dataLen, clientFlags) > this.ctx.settings.maxItemSize) {
+        this.store.storeTooLarge(mode, keyOff, keyLen, dataLen, clientFlags);
         if (this.ctx.settings.detailEnabled) this.admin.prefixes.recordSet(this.window, keyOff, keyLen);
         if (!incomplete) {
           if (!noreply) out.bytes(R.TOO_LARGE);
@@ -213,7 +193,7 @@ export class TextProtocol {
       return After.CONTINUE;
     }
     this.ctx.counters.cmd_set++;
-    const r = native.store(mode, keyOff, keyLen, d[b + D_DATA_OFF]!, dataLen, clientFlags,
+    const r = this.store.store(mode, keyOff, keyLen, d[b + D_DATA_OFF]!, dataLen, clientFlags,
       d[b + D_N1_LO]! | 0, d[b + D_N2_HI]!, d[b + D_N2_LO]!);
     if (!noreply) out.bytes(STORE_REPLY[r]!);
     return After.CONTINUE;
@@ -228,7 +208,7 @@ export class TextProtocol {
     if (touch) this.ctx.counters.cmd_touch++; // memcached counts gat/gats keys as touches only
     else this.ctx.counters.cmd_get++;
     const n = this.overRefcountLimit(b) ? -1
-      : native.get(keyOff, keyLen, 1, touch ? 1 : 0, touch ? d[b + D_N1_LO]! | 0 : 0);
+      : this.store.get(keyOff, keyLen, 1, touch ? 1 : 0, touch ? d[b + D_N1_LO]! | 0 : 0);
     if (this.ctx.settings.detailEnabled && keyLen) this.admin.prefixes.recordGet(this.window, keyOff, keyLen, n >= 0);
     if (n >= 0) {
       const res = this.res;
@@ -241,11 +221,11 @@ export class TextProtocol {
       if (withCas) { out.space(); out.uint(res[R_CAS]!); }
       out.crlf();
       out.ensure(n + 2);
-      native.copyValue(out.pos);
+      this.store.copyValue(out.pos);
       out.pos += n;
       out.crlf();
     }
-    if (d[b + D_FLAGS]! & DF_LAST_KEY) { out.bytes(R.END); out.mark(); }
+    if (d[b + D_FLAGS]! & REMC_DF_LAST_KEY) { out.bytes(R.END); out.mark(); }
   }
 
   /**
@@ -260,7 +240,7 @@ export class TextProtocol {
     const key = this.window.toString('latin1', d[b + D_KEY_OFF]!, d[b + D_KEY_OFF]! + d[b + D_KEY_LEN]!);
     const hits = (this.refHits.get(key) ?? 0) + 1;
     this.refHits.set(key, hits);
-    if (d[b + D_FLAGS]! & DF_LAST_KEY) { this.refHits.clear(); this.refCmdStart = -1; }
+    if (d[b + D_FLAGS]! & REMC_DF_LAST_KEY) { this.refHits.clear(); this.refCmdStart = -1; }
     return hits > REFCOUNT_LIMIT;
   }
 
@@ -268,7 +248,7 @@ export class TextProtocol {
     const d = this.desc;
     const out = this.out;
     out.ensure(22);
-    const r = native.arith(d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, incr ? 1 : 0, d[b + D_N0_HI]!, d[b + D_N0_LO]!, out.pos);
+    const r = this.store.arith(d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, incr ? 1 : 0, d[b + D_N0_HI]!, d[b + D_N0_LO]!, out.pos);
     if (noreply) return;
     if (r === STORE.STORED) {
       out.pos += this.res[R_ARITH_LEN]!;
@@ -288,11 +268,11 @@ export class TextProtocol {
     const arg = argLen ? this.window.toString('latin1', d[b + D_KEY_OFF]!, d[b + D_KEY_OFF]! + argLen) : '';
     const ntokens = d[b + D_AUX]!;
     switch (arg) {
-      case '': writeGeneralStats(out, ctx); break;
-      case 'settings': writeSettingsStats(out, ctx); break;
-      case 'items': writeItemStats(out, ctx); break;
-      case 'slabs': writeSlabStats(out); break;
-      case 'conns': writeConnStats(out, ctx); break;
+      case '': writeGeneralStats(this.emit, ctx); break;
+      case 'settings': writeSettingsStats(this.emit, ctx); break;
+      case 'items': writeItemStats(this.emit, ctx); break;
+      case 'slabs': writeSlabStats(this.emit, ctx); break;
+      case 'conns': writeConnStats(this.emit, ctx); break;
       case 'sizes': out.ascii('STAT sizes_status disabled\r\n'); break;
       case 'reset': {
         resetStats(ctx);

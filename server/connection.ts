@@ -5,26 +5,23 @@ import type net from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { abi, native } from '../native/index.ts';
-import { After, type TextConn, type TextProtocol } from '../protocol/text.ts';
-import type { BinaryConn, BinaryProtocol } from '../protocol/binary.ts';
+import {
+  D_ERR, D_FLAGS, D_KEY_LEN, D_KEY_OFF, D_OP, D_START, OP, P_FAULT, REMC_CLOSE_QUIT, REMC_DF_LAST_KEY, REMC_LINE_MAX,
+  REMC_PS_CLOSE, REMC_PS_FULL, R_CLOSE_REASON, R_CONSUMED, R_FAULT_ADDR, R_FAULT_CLOSE_NS, R_FAULT_CODE, R_FAULT_KIND,
+  R_FAULT_NS, R_FAULT_PKEY, R_FAULT_SIGNO, R_NDESC, R_RESUME, R_VALIDATE, WORDS,
+} from '../protocol/abi.ts';
+import { After, type BinaryConn, type TextConn } from '../protocol/conn.ts';
+import type { TextProtocol } from '../protocol/text.ts';
+import type { BinaryProtocol } from '../protocol/binary.ts';
 import type { Output } from '../protocol/output.ts';
 import type { Counters } from '../protocol/context.ts';
 import { readInto } from './fastread.ts';
 import { Gate, type AsciiAuth } from './ascii-auth.ts';
 import { log, safeKey } from './log.ts';
 
-const K = abi.K as Record<string, number>;
-const PS_FULL = K.REMC_PS_FULL!, PS_CLOSE = K.REMC_PS_CLOSE!, P_FAULT = K.P_FAULT!;
-const R_CONSUMED = K.R_CONSUMED!, R_NDESC = K.R_NDESC!, R_RESUME = K.R_RESUME!;
-const R_CLOSE_REASON = K.R_CLOSE_REASON!, CLOSE_QUIT = K.REMC_CLOSE_QUIT!;
-const R_FAULT_KIND = K.R_FAULT_KIND!, R_FAULT_SIGNO = K.R_FAULT_SIGNO!, R_FAULT_CODE = K.R_FAULT_CODE!;
-const R_FAULT_CLOSE_NS = K.R_FAULT_CLOSE_NS!, R_FAULT_PKEY = K.R_FAULT_PKEY!, R_FAULT_ADDR = K.R_FAULT_ADDR!, R_FAULT_NS = K.R_FAULT_NS!, R_VALIDATE = K.R_VALIDATE!;
 const BINARY_MAGIC = 0x80;
-const W = K.WORDS!, D_OP = K.D_OP!, D_KEY_OFF = K.D_KEY_OFF!, D_KEY_LEN = K.D_KEY_LEN!;
-const D_START = K.D_START!, D_FLAGS = K.D_FLAGS!, D_ERR = K.D_ERR!, DF_LAST_KEY = K.REMC_DF_LAST_KEY!;
-const OP_GET = (abi.OP as Record<string, number>).GET!, OP_GATS = (abi.OP as Record<string, number>).GATS!;
+const OP_GET = OP.GET, OP_GATS = OP.GATS;
 /** a non-get line this long without '\n' is judged by the parser (close or long multiget) */
-const LINE_MAX = K.REMC_LINE_MAX!;
 /** Most bytes one read takes; the window holds this plus the largest incomplete command. */
 export const READ_SIZE = 256 * 1024;
 /** Output assembled past this is written out before the next command runs. */
@@ -195,7 +192,7 @@ export class Connection implements TextConn, BinaryConn {
       // Collect without parsing while nothing can come of it: a value still incomplete, or a
       // text line still without its '\n' (a long line is not scanned again from its start).
       if (this.stalled || (this.need > 0 ? tail + n < this.need
-        : this.binary === 0 && (this.authenticated || !loop.asciiAuth) && (tail > LINE_MAX || tail + n <= LINE_MAX) &&
+        : this.binary === 0 && (this.authenticated || !loop.asciiAuth) && (tail > REMC_LINE_MAX || tail + n <= REMC_LINE_MAX) &&
           window.subarray(start, nread).indexOf(10) < 0)) {
         if (!this.reserve(tail + n)) return false;
         window.copy(this.pending!, this.pendingLen, start, nread);
@@ -306,8 +303,8 @@ export class Connection implements TextConn, BinaryConn {
         if (a === After.CONTINUE) {
           // memcached yields after -R commands (a multiget is one), and runs no more commands
           // while its writes would block; keys of a multiget are not commands
-          const b = i * W;
-          if ((binary !== null || (desc[b + D_FLAGS]! & DF_LAST_KEY) !== 0 || desc[b + D_OP]! < OP_GET ||
+          const b = i * WORDS;
+          if ((binary !== null || (desc[b + D_FLAGS]! & REMC_DF_LAST_KEY) !== 0 || desc[b + D_OP]! < OP_GET ||
               desc[b + D_OP]! > OP_GATS || desc[b + D_ERR]! !== 0) && --this.left === 0) {
             loop.counters.conn_yields++;
             if (this.stopAfter(i, n, st, len)) return;
@@ -328,12 +325,12 @@ export class Connection implements TextConn, BinaryConn {
         if (a === After.CLOSE) this.close();
         return;
       }
-      if (st === PS_FULL) { start = res[R_CONSUMED]!; resume = res[R_RESUME]!; continue; }
-      if (st === PS_CLOSE) {
+      if (st === REMC_PS_FULL) { start = res[R_CONSUMED]!; resume = res[R_RESUME]!; continue; }
+      if (st === REMC_PS_CLOSE) {
         // memcached answers what came before a "quit". An HTTP request line or an over-long
         // line closes at once: what memcached had already written goes out (its text gets end
         // in a write, see Output.mark), the rest is dropped.
-        if (res[R_CLOSE_REASON] !== CLOSE_QUIT) loop.out.rewindToMark();
+        if (res[R_CLOSE_REASON] !== REMC_CLOSE_QUIT) loop.out.rewindToMark();
         this.flush();
         this.close();
         return;
@@ -351,10 +348,10 @@ export class Connection implements TextConn, BinaryConn {
     const d = this.loop.desc;
     let at: number, resume = 0;
     if (i + 1 < n) {
-      const b = (i + 1) * W;
+      const b = (i + 1) * WORDS;
       at = d[b + D_START]!;
-      if (this.binary === 0 && at === d[i * W + D_START]) resume = d[b + D_KEY_OFF]!; // inside a multiget
-    } else if (st === PS_FULL) {
+      if (this.binary === 0 && at === d[i * WORDS + D_START]) resume = d[b + D_KEY_OFF]!; // inside a multiget
+    } else if (st === REMC_PS_FULL) {
       at = this.loop.res[R_CONSUMED]!;
       resume = this.loop.res[R_RESUME]!;
     } else {
@@ -452,7 +449,7 @@ export class Connection implements TextConn, BinaryConn {
   /** -vv: one debug line per command, like memcached's "<fd cmd" lines; keys escaped and cut. */
   private logCommand(i: number): void {
     const d = this.loop.desc;
-    const b = i * W;
+    const b = i * WORDS;
     const op = d[b + D_OP]!;
     log.debug({ conn: this.fd, cmd: this.binary ? `binary:${op}` : abi.commands[op] || 'unknown',
       key: d[b + D_KEY_LEN] ? safeKey(this.loop.window, d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!) : undefined }, 'command');

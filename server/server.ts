@@ -2,17 +2,17 @@
 // graceful shutdown. Implements the ServerContext the protocol layer sees.
 import net from 'node:net';
 import { chmodSync, unlinkSync, existsSync } from 'node:fs';
-import { abi, native, ISO_SFI } from '../native/index.ts';
+import { abi, native, ISO_SFI, crossStats } from '../native/index.ts';
 import { newCounters, type ConnInfo, type Counters, type ServerContext } from '../protocol/context.ts';
 import { Output } from '../protocol/output.ts';
-import { registerStatsArray } from '../protocol/stats.ts';
+import type { Store } from '../protocol/store.ts';
 import { TextProtocol } from '../protocol/text.ts';
 import { BinaryProtocol } from '../protocol/binary.ts';
 import type { PrefixStats } from '../protocol/admin.ts';
 import { SaslPlain } from './sasl.ts';
 import { AsciiAuth, AuthFileError } from './ascii-auth.ts';
 import { R } from '../protocol/replies.ts';
-import type { Settings } from './config.ts';
+import { REMCACHED_VERSION, type Settings } from './config.ts';
 import { Connection, InputBudget, READ_SIZE, type Loop } from './connection.ts';
 import { log, setVerbosity } from './log.ts';
 import { Offenders } from './offenders.ts';
@@ -34,6 +34,9 @@ export class Server implements ServerContext {
   readonly isolation: string;
   readonly isolationWhy: string;
   readonly startedAt: number;
+  readonly store: Store = native;
+  readonly storeStatsArray: Float64Array;
+  readonly remcachedVersion = REMCACHED_VERSION;
   private clockOffset = 0;
   /** the clock, refreshed by the 1 s timer (reading Date.now() per event costs) */
   private clock = Math.floor(Date.now() / 1000);
@@ -66,9 +69,9 @@ export class Server implements ServerContext {
     });
     this.isolation = ISOLATION_NAME[init.mode] ?? String(init.mode);
     this.isolationWhy = init.why;
-    registerStatsArray(init.stats);
+    this.storeStatsArray = init.stats;
     this.startedAt = Math.floor(Date.now() / 1000);
-    const out = new Output();
+    const out = new Output(native.setOutput);
     let asciiAuth: AsciiAuth | null = null;
     if (settings.authFile !== null) {
       try {
@@ -106,6 +109,8 @@ export class Server implements ServerContext {
   }
 
   now(): number { return this.clock; }
+
+  parserDivergences(): number { return crossStats.divergences; }
 
   private tick(): void {
     this.clock = (this.pausedAt ?? Math.floor(Date.now() / 1000)) + this.clockOffset;
