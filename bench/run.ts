@@ -39,6 +39,7 @@ const HELP = `usage: npm run bench -- [options]
   --threads=N         memaslap threads                                       [2]
   --verify=FRACTION   share of gets whose value memaslap checks (-v); a wrong value fails the run [0.01]
   --memory=MB         -m for every server                                    [64]
+  --server-threads=LIST  run every server once per -t N, e.g. 1,2,4             [1]
   --remcached-args=S  extra arguments for remcached (space-separated)
   --memaslap-args=S   extra arguments for memaslap, e.g. "-d 10" (10-key multi-gets)
   --max-other=CORES   repeat a run (up to twice) when other processes used more than CORES
@@ -74,6 +75,7 @@ function options() {
       long: { type: 'boolean', default: false },
       concurrency: { type: 'string', default: '50' },
       threads: { type: 'string', default: '2' },
+      'server-threads': { type: 'string', default: '1' },
       memory: { type: 'string', default: '64' },
       verify: { type: 'string', default: '0.01' },
       'remcached-args': { type: 'string', default: '' },
@@ -104,6 +106,7 @@ function options() {
     memory: int(values.memory, 64, 'memory'),
     verify: (() => { const v = Number(values.verify); if (!(v >= 0 && v <= 1)) throw new Error('--verify must be in [0, 1]'); return v; })(),
     remcachedArgs: values['remcached-args'].split(/\s+/).filter(Boolean),
+    serverThreads: values['server-threads'].split(',').map((x) => int(x, 1, 'server-threads')),
     memaslapArgs: values['memaslap-args'].split(/\s+/).filter(Boolean),
     maxOther: values['max-other'] === undefined ? Infinity : Number(values['max-other']),
     faults: values.faults === undefined ? null : list(values.faults).map((x) => {
@@ -201,7 +204,7 @@ async function main(): Promise<void> {
   const o = options();
   try { execFileSync('which', [MEMASLAP]); } catch { throw new Error(`${MEMASLAP} not found (apt-get install libmemcached-tools)`); }
   if (o.faults) return mainResilience(o, o.faults);
-  const specs = buildSpecs(o.servers, o.isolation, o.memory, o.remcachedArgs);
+  const specs = buildSpecs(o.servers, o.isolation, o.memory, o.remcachedArgs, o.serverThreads);
   // The commit the run started from (dist/ and build/ are whatever was built from the tree).
   const git = (() => { try { return execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { return null; } })();
   if (specs.some((s) => s.kind === 'remcached') && !existsSync(REMCACHED_MAIN)) {

@@ -374,6 +374,7 @@ export class BinaryProtocol {
       if (sub.startsWith(' on')) ctx.settings.detailEnabled = true;
       else if (sub.startsWith(' off')) ctx.settings.detailEnabled = false;
       else { this.error(b, ST.KEY_ENOENT); return; }
+      ctx.settingsChanged();
     } else if (group === 'items') {
       writeItemStats(emit, ctx);
     } else if (group === 'slabs') {

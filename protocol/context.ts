@@ -32,7 +32,21 @@ export interface Counters {
   offender_conns_delayed: number;
   offender_conns_refused: number;
   /** faults by kind (abi.faultKinds order) */
-  faults_by_kind: number[];
+  faults_by_kind: number[] | Float64Array;
+}
+
+/** The scalar counters' names (every field but faults_by_kind), in a fixed order. */
+export const COUNTER_NAMES = Object.keys(newCounters(0)).filter((k) => k !== 'faults_by_kind') as Array<Exclude<keyof Counters, 'faults_by_kind'>>;
+
+/** The sum of several threads' counters (`stats` with -t N); connection_structures is summed too. */
+export function sumCounters(list: Counters[]): Counters {
+  if (list.length === 1) return list[0]!;
+  const t = newCounters(list[0]?.faults_by_kind.length ?? 0);
+  for (const c of list) {
+    for (const k of COUNTER_NAMES) t[k] += c[k];
+    for (let i = 0; i < t.faults_by_kind.length; i++) t.faults_by_kind[i]! += c.faults_by_kind[i] ?? 0;
+  }
+  return t;
 }
 
 export function newCounters(faultKinds: number): Counters {
@@ -64,6 +78,11 @@ export interface ServerContext {
   remcachedVersion: string;
   /** --cross-check: events on which the two parser variants disagreed */
   parserDivergences(): number;
+  /** every worker thread's counters (this one's alone with -t 1): `stats` sums them */
+  allCounters(): Counters[];
+  /** called after a command that may have changed settings (admin commands, verbosity, stats
+   *  detail on|off), so that other worker threads see the change */
+  settingsChanged(): void;
   /** isolation mode in force ("pku", "pku-strict", "none") */
   isolation: string;
   /** why no stronger isolation mode holds here ("" when the strongest requested one does) */

@@ -32,6 +32,8 @@ export interface Settings {
   largePages: boolean;
   prefixDelimiter: string;
   threads: number;
+  /** worker threads actually serving (1: one event loop in the main thread; see server/main.ts) */
+  workerThreads: number;
   maxReqsPerEvent: number;
   disableCas: boolean;
   listenBacklog: number;

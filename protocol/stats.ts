@@ -5,7 +5,7 @@
 // the text protocol makes "STAT name value" lines of them, the binary protocol one packet each.
 import { abi } from './abi.ts';
 import { PROTOCOL_VERSION, VERSION_STRING } from './settings.ts';
-import type { ServerContext } from './context.ts';
+import { sumCounters, type Counters, type ServerContext } from './context.ts';
 import type { Output } from './output.ts';
 
 /** Receives one stat. */
@@ -23,7 +23,8 @@ function storeStat(ctx: ServerContext, name: string): number {
   return ctx.storeStatsArray[i]!;
 }
 
-type Value = (ctx: ServerContext) => string | number;
+/** t: the counters summed over every worker thread */
+type Value = (ctx: ServerContext, t: Counters) => string | number;
 const fromStore = (name: string): [string, Value] => [name, (c) => storeStat(c, name)];
 const zero = (name: string): [string, Value] => [name, () => 0];
 
@@ -43,31 +44,31 @@ const GENERAL: Array<[string, Value]> = [
   ['rusage_user', () => rusage().user],
   ['rusage_system', () => rusage().system],
   ['max_connections', (c) => c.settings.connLimit],
-  ['curr_connections', (c) => c.counters.curr_connections],
-  ['total_connections', (c) => c.counters.total_connections],
-  ['rejected_connections', (c) => c.counters.rejected_connections],
-  ['connection_structures', (c) => c.counters.connection_structures],
+  ['curr_connections', (_c, t) => t.curr_connections],
+  ['total_connections', (_c, t) => t.total_connections],
+  ['rejected_connections', (_c, t) => t.rejected_connections],
+  ['connection_structures', (_c, t) => t.connection_structures],
   zero('response_obj_oom'), zero('response_obj_count'), zero('response_obj_bytes'),
   zero('read_buf_count'), zero('read_buf_bytes'), zero('read_buf_bytes_free'), zero('read_buf_oom'),
   zero('reserved_fds'),
-  ['cmd_get', (c) => c.counters.cmd_get],
-  ['cmd_set', (c) => c.counters.cmd_set],
-  ['cmd_flush', (c) => c.counters.cmd_flush],
-  ['cmd_touch', (c) => c.counters.cmd_touch],
-  ['cmd_meta', (c) => c.counters.cmd_meta],
+  ['cmd_get', (_c, t) => t.cmd_get],
+  ['cmd_set', (_c, t) => t.cmd_set],
+  ['cmd_flush', (_c, t) => t.cmd_flush],
+  ['cmd_touch', (_c, t) => t.cmd_touch],
+  ['cmd_meta', (_c, t) => t.cmd_meta],
   ...['get_hits', 'get_misses', 'get_expired', 'get_flushed', 'delete_misses', 'delete_hits',
     'incr_misses', 'incr_hits', 'decr_misses', 'decr_hits', 'cas_misses', 'cas_hits', 'cas_badval',
     'touch_hits', 'touch_misses', 'store_too_large', 'store_no_memory'].map(fromStore),
-  ['auth_cmds', (c) => c.counters.auth_cmds],
-  ['auth_errors', (c) => c.counters.auth_errors],
-  ['idle_kicks', (c) => c.counters.idle_kicks], // listed only with -o idle_timeout, as memcached
-  ['bytes_read', (c) => c.counters.bytes_read],
-  ['bytes_written', (c) => c.counters.bytes_written],
+  ['auth_cmds', (_c, t) => t.auth_cmds],
+  ['auth_errors', (_c, t) => t.auth_errors],
+  ['idle_kicks', (_c, t) => t.idle_kicks], // listed only with -o idle_timeout, as memcached
+  ['bytes_read', (_c, t) => t.bytes_read],
+  ['bytes_written', (_c, t) => t.bytes_written],
   fromStore('limit_maxbytes'),
   ['accepting_conns', () => 1],
   zero('listen_disabled_num'), zero('time_in_listen_disabled_us'),
-  ['threads', () => 1],
-  ['conn_yields', (c) => c.counters.conn_yields],
+  ['threads', (c) => c.settings.workerThreads],
+  ['conn_yields', (_c, t) => t.conn_yields],
   fromStore('hash_power_level'), fromStore('hash_bytes'), fromStore('hash_is_expanding'),
   fromStore('slab_reassign_rescues'), zero('slab_reassign_chunk_rescues'),
   fromStore('slab_reassign_evictions_nomem'), zero('slab_reassign_inline_reclaim'),
@@ -85,15 +86,15 @@ const GENERAL: Array<[string, Value]> = [
   // remcached's own
   ['remcached_version', (c) => c.remcachedVersion],
   ['isolation', (c) => c.isolation],
-  ['parser_calls', (c) => c.counters.parser_calls],
-  ['parser_faults', (c) => c.counters.parser_faults],
-  ['parser_invalid', (c) => c.counters.parser_invalid],
+  ['parser_calls', (_c, t) => t.parser_calls],
+  ['parser_faults', (_c, t) => t.parser_faults],
+  ['parser_invalid', (_c, t) => t.parser_invalid],
   ['parser_divergences', (c) => c.parserDivergences()],
-  ...abi.faultKinds.slice(1).map((k, i): [string, Value] => [`parser_faults_${k}`, (c) => c.counters.faults_by_kind[i + 1]!]),
-  ['offender_slowed', (c) => c.counters.offender_slowed],
-  ['offender_refused', (c) => c.counters.offender_refused],
-  ['offender_conns_delayed', (c) => c.counters.offender_conns_delayed],
-  ['offender_conns_refused', (c) => c.counters.offender_conns_refused],
+  ...abi.faultKinds.slice(1).map((k, i): [string, Value] => [`parser_faults_${k}`, (_c, t) => t.faults_by_kind[i + 1]!]),
+  ['offender_slowed', (_c, t) => t.offender_slowed],
+  ['offender_refused', (_c, t) => t.offender_refused],
+  ['offender_conns_delayed', (_c, t) => t.offender_conns_delayed],
+  ['offender_conns_refused', (_c, t) => t.offender_conns_refused],
 ];
 
 const yesNo = (b: boolean) => (b ? 'yes' : 'no');
@@ -111,7 +112,7 @@ const SETTINGS: Array<[string, Value]> = [
   ['shutdown_command', (c) => yesNo(c.settings.enableShutdown)],
   ['growth_factor', (c) => c.settings.growthFactor.toFixed(2)],
   ['chunk_size', (c) => c.settings.slabMinSize],
-  ['num_threads', () => 1],
+  ['num_threads', (c) => c.settings.workerThreads],
   ['num_threads_per_udp', () => 1],
   ['stat_key_prefix', (c) => c.settings.prefixDelimiter],
   ['detail_enabled', (c) => yesNo(c.settings.detailEnabled)],
@@ -209,16 +210,18 @@ const ITEM_WHEN: Record<string, When> = {
 
 /** `stats reset`: every counter memcached zeroes (gauges such as curr_items stay). */
 export function resetStats(ctx: ServerContext): void {
-  const c = ctx.counters;
+  for (const c of ctx.allCounters()) {
   c.cmd_get = c.cmd_set = c.cmd_flush = c.cmd_touch = c.cmd_meta = 0;
   c.bytes_read = c.bytes_written = c.total_connections = c.rejected_connections = 0;
   c.auth_cmds = c.auth_errors = c.idle_kicks = 0;
+  }
   ctx.store.storeStatsReset();
 }
 
 export function writeGeneralStats(stat: Emit, ctx: ServerContext): void {
   ctx.store.storeStats();
-  for (const [name, v] of GENERAL) if (GENERAL_WHEN[name]?.(ctx) !== false) stat(name, v(ctx));
+  const t = sumCounters(ctx.allCounters());
+  for (const [name, v] of GENERAL) if (GENERAL_WHEN[name]?.(ctx) !== false) stat(name, v(ctx, t));
   if (ctx.settings.enableFaultInjection) {
     // What the fault-injection tests check over TCP: the root word the "root write" fault aims
     // at, and a checksum of every live item.
@@ -228,7 +231,7 @@ export function writeGeneralStats(stat: Emit, ctx: ServerContext): void {
 }
 
 export function writeSettingsStats(stat: Emit, ctx: ServerContext): void {
-  for (const [name, v] of SETTINGS) stat(name, v(ctx));
+  for (const [name, v] of SETTINGS) stat(name, v(ctx, ctx.counters));
 }
 
 function forEachUsedClass(ctx: ServerContext, fn: (cls: number, slab: Float64Array, item: Float64Array) => void): void {

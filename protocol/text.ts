@@ -76,6 +76,7 @@ export class TextProtocol {
     if (mode !== undefined) return this.storage(conn, b, mode, err, noreply, len);
     if (op >= OP.SLABS && op <= OP.REFRESH_CERTS) {
       this.admin.exec(b, op, noreply);
+      this.ctx.settingsChanged();
       return After.CONTINUE;
     }
     // memcached refuses flush_all under -F before it looks at the arguments (noreply still hides it)
@@ -111,6 +112,7 @@ export class TextProtocol {
       }
       case OP.STATS:
         this.stats(b);
+        this.ctx.settingsChanged(); // stats detail on|off
         return After.CONTINUE;
       case OP.FLUSH_ALL:
         this.ctx.counters.cmd_flush++;
@@ -122,6 +124,7 @@ export class TextProtocol {
         return After.CONTINUE;
       case OP.VERBOSITY:
         this.ctx.setVerbosity(d[b + D_N0_LO]!);
+        this.ctx.settingsChanged();
         if (!noreply) out.bytes(R.OK);
         return After.CONTINUE;
       case OP.QUIT:
@@ -140,6 +143,7 @@ export class TextProtocol {
       }
       case OP.CACHE_MEMLIMIT:
         this.admin.memlimit(d[b + D_N0_LO]!, noreply);
+        this.ctx.settingsChanged();
         return After.CONTINUE;
       case OP.DEBUGTIME:
         // "debugtime <s>" moves the clock; "p" / "r" pause and resume it

@@ -26,7 +26,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   port: 11211, udpPort: 0, unixSocket: null, unixMask: 0o700, enableShutdown: false, listen: null,
   daemon: false, enableCoredumps: false, user: null, memoryLimitMb: 64, disableEvictions: false,
   connLimit: 1024, lockMemory: false, verbosity: 0, pidfile: null, growthFactor: 1.25,
-  slabMinSize: 48, largePages: false, prefixDelimiter: ':', threads: 4, maxReqsPerEvent: 20,
+  slabMinSize: 48, largePages: false, prefixDelimiter: ':', threads: 4, workerThreads: 1, maxReqsPerEvent: 20,
   disableCas: false, listenBacklog: 1024, protocol: 'auto', maxItemSize: 1024 * 1024,
   enableSasl: false, disableFlushAll: false, disableDumping: false, disableWatch: false,
   authFile: null, memoryFile: null, enableSsl: false, maxconnsFast: true, idleTimeout: 0,
@@ -168,7 +168,7 @@ export const OPTIONS: readonly Option[] = [
   { short: 'L', long: 'enable-largepages', help: 'try to use large memory pages', noEffect: true, apply: (s) => { s.largePages = true; } },
   { short: 'D', long: 'stats-prefix-delimiter', arg: 'char', help: 'delimiter between key prefixes and IDs for per-prefix stats (stats detail)', shows: ':',
     apply: (s, v) => { s.prefixDelimiter = v.slice(0, 1); } },
-  { short: 't', long: 'threads', arg: 'num', help: 'number of threads to use (one event loop today; accepted for compatibility)', shows: '4',
+  { short: 't', long: 'threads', arg: 'num', help: 'number of worker threads, each with its own event loop and parser domain', shows: '4',
     apply: (s, v) => { s.threads = positive(v, 'Number of threads must be greater than 0'); } },
   { short: 'R', long: 'max-reqs-per-event', arg: 'num', help: 'maximum number of requests per event', shows: '20',
     apply: (s, v) => { s.maxReqsPerEvent = positive(v, 'Number of requests per event must be greater than 0'); } },
@@ -312,7 +312,6 @@ function validate(s: Settings, given: Set<string>): void {
 /** Options given that have no effect here (logged as warnings at startup). */
 export function noEffectOptions(p: Parsed): string[] {
   const out = OPTIONS.filter((o) => o.noEffect && p.given.has(o.long)).map((o) => `--${o.long}`);
-  if (p.given.has('threads') && p.settings.threads !== 1) out.push(`--threads=${p.settings.threads} (one event loop)`);
   for (const so of p.settings.ignoredSuboptions) out.push(`-o ${so}`);
   return out;
 }

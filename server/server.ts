@@ -16,6 +16,20 @@ import { REMCACHED_VERSION, type Settings } from './config.ts';
 import { Connection, InputBudget, READ_SIZE, type Loop } from './connection.ts';
 import { log, setVerbosity } from './log.ts';
 import { Offenders } from './offenders.ts';
+import { allSlotCounters, slotCounters, type SharedBuffers } from './shared.ts';
+
+/** A listening socket made by the main thread (-t N): one per worker per address. */
+export interface ListenFd { fd: number; label: string }
+
+/** One worker thread of -t N: what it shares and how it talks to the main thread. */
+export interface ThreadRole {
+  shared: SharedBuffers;
+  index: number;
+  /** this worker's SO_REUSEPORT listeners (server/threads.ts) */
+  fds: ListenFd[];
+  /** a message to the main thread (server/threads.ts routes it) */
+  post(msg: unknown): void;
+}
 
 const K = abi.K as Record<string, number>;
 const ISOLATION_REQUEST: Record<Settings['isolation'], number> = {
@@ -30,7 +44,8 @@ const RECLAIM_PER_TICK = 10_000;
 const SHUTDOWN_GRACE_MS = 1500;
 
 export class Server implements ServerContext {
-  readonly counters: Counters = newCounters(abi.faultKinds.length);
+  readonly counters: Counters;
+  private readonly everyCounters: Counters[];
   readonly isolation: string;
   readonly isolationWhy: string;
   readonly startedAt: number;
@@ -49,7 +64,10 @@ export class Server implements ServerContext {
   private readonly asciiAuth: AsciiAuth | null;
   private readonly offenders: Offenders;
 
-  constructor(readonly settings: Settings) {
+  constructor(readonly settings: Settings, private readonly role: ThreadRole | null = null) {
+    this.counters = role ? slotCounters(role.shared, role.index) : newCounters(abi.faultKinds.length);
+    this.everyCounters = role ? allSlotCounters(role.shared) : [this.counters];
+    this.clockShared = role ? new Float64Array(role.shared.clock) : null;
     // The largest command (a value of -I bytes plus its line) must fit beside one read.
     const windowCap = Math.max(4 << 20, settings.maxItemSize + (1 << 20) + READ_SIZE);
     const init = native.init({
@@ -112,14 +130,53 @@ export class Server implements ServerContext {
 
   parserDivergences(): number { return crossStats.divergences; }
 
-  private tick(): void {
+  allCounters(): Counters[] { return this.everyCounters; }
+
+  /** the settings as other threads last heard of them (-t N) */
+  private settingsSent = '';
+
+  settingsChanged(): void {
+    if (!this.role) return;
+    const now = JSON.stringify(this.settings);
+    if (now === this.settingsSent) return;
+    const before = this.settingsSent ? JSON.parse(this.settingsSent) as Record<string, unknown> : {};
+    const changes: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(this.settings)) if (JSON.stringify(v) !== JSON.stringify(before[k])) changes[k] = v;
+    this.settingsSent = now;
+    this.role.post({ type: 'settings', changes });
+  }
+
+  /** Another worker changed settings (verbosity, stats detail, lru and slabs settings...). */
+  applySettings(changes: Record<string, unknown>): void {
+    Object.assign(this.settings, changes);
+    this.settingsSent = JSON.stringify(this.settings);
+    if ('verbosity' in changes) { setVerbosity(this.settings.verbosity); this.loop.logCommands = log.isLevelEnabled('debug'); }
+  }
+
+  /** -t N: [offset, paused-at or -1] shared by every worker (debugtime moves them all) */
+  private readonly clockShared: Float64Array | null;
+
+  tick(): void {
+    if (this.clockShared) {
+      this.clockOffset = this.clockShared[0]!;
+      this.pausedAt = this.clockShared[1]! < 0 ? null : this.clockShared[1]!;
+    }
     this.clock = (this.pausedAt ?? Math.floor(Date.now() / 1000)) + this.clockOffset;
     native.setTime(this.clock);
   }
 
+  /** debugtime changed the clock: the other workers read it now, not at their next tick */
+  private clockMoved(): void {
+    if (!this.clockShared) { this.tick(); return; }
+    this.clockShared[0] = this.clockOffset;
+    this.clockShared[1] = this.pausedAt ?? -1;
+    this.tick();
+    this.role!.post({ type: 'tick' });
+  }
+
   advanceClock(seconds: number): void {
     this.clockOffset += seconds;
-    this.tick();
+    this.clockMoved();
   }
 
   /** set while `debugtime p` holds the clock: the wall time it was paused at */
@@ -129,7 +186,7 @@ export class Server implements ServerContext {
     const wall = Math.floor(Date.now() / 1000);
     if (paused && this.pausedAt === null) this.pausedAt = wall;
     else if (!paused && this.pausedAt !== null) { this.clockOffset -= wall - this.pausedAt; this.pausedAt = null; }
-    this.tick();
+    this.clockMoved();
   }
 
   setVerbosity(v: number): void {
@@ -148,6 +205,7 @@ export class Server implements ServerContext {
 
   shutdown(graceful: boolean): void {
     log.warn({ graceful }, 'shutdown command received');
+    if (this.role) { this.role.post({ type: 'shutdown' }); return; } // the main thread stops every worker
     void this.stop().then(() => process.exit(0));
   }
 
@@ -156,12 +214,23 @@ export class Server implements ServerContext {
     const s = this.settings;
     this.tick();
     native.setAutomove(s.slabAutomove); // -o no_modern / slab_automove=N
+    const reclaims = !this.role || this.role.index === 0; // one thread does the store's background work
     this.timer = setInterval(() => {
       this.tick();
-      native.reclaim(RECLAIM_PER_TICK);
+      if (reclaims) native.reclaim(RECLAIM_PER_TICK);
       if (s.idleTimeout > 0) this.kickIdle(s.idleTimeout);
     }, 1000);
     this.timer.unref();
+    if (this.role) {
+      // -t N: the SO_REUSEPORT sockets made by the main thread; a unix socket on worker 0 alone
+      for (const l of this.role.fds) await this.listen({ fd: l.fd, backlog: s.listenBacklog }, l.label);
+      if (s.unixSocket && this.role.index === 0) {
+        if (existsSync(s.unixSocket)) unlinkSync(s.unixSocket);
+        await this.listen({ path: s.unixSocket, backlog: s.listenBacklog }, `unix:${s.unixSocket}`);
+        chmodSync(s.unixSocket, s.unixMask);
+      }
+      return;
+    }
     if (s.unixSocket) {
       if (existsSync(s.unixSocket)) unlinkSync(s.unixSocket);
       await this.listen({ path: s.unixSocket, backlog: s.listenBacklog }, `unix:${s.unixSocket}`);
@@ -178,12 +247,12 @@ export class Server implements ServerContext {
     }
   }
 
-  private listen(opts: net.ListenOptions, label: string): Promise<void> {
+  private listen(opts: net.ListenOptions | { fd: number; backlog: number }, label: string): Promise<void> {
     return new Promise((resolve, reject) => {
       const server = net.createServer({ noDelay: true, pauseOnConnect: true }, (sock) => this.accept(sock, server));
       server.maxConnections = Number.MAX_SAFE_INTEGER;
       server.once('error', reject);
-      server.listen(opts, () => {
+      server.listen(opts as net.ListenOptions, () => {
         server.off('error', reject);
         server.on('error', (err) => log.error({ err: err.message }, 'listener error'));
         const a = server.address();
@@ -212,7 +281,9 @@ export class Server implements ServerContext {
     // limit counts the descriptors it holds for itself (listener, stdio, per-thread pipes and
     // event bases: 8 + 4 per thread, measured on 1.6.18), so the same -c/-t admit as many
     // clients here as there.
-    if (c.curr_connections >= this.settings.connLimit - (8 + 4 * this.settings.threads)) {
+    let open = c.curr_connections;
+    if (this.role) { open = 0; for (const w of this.everyCounters) open += w.curr_connections; } // -c counts every worker's
+    if (open >= this.settings.connLimit - (8 + 4 * this.settings.threads)) {
       c.rejected_connections++;
       if (admission?.kind === 'delay') admission.done();
       // memcached write()s the line and close()s the fd at once. end() alone would keep the
@@ -293,7 +364,7 @@ export class Server implements ServerContext {
       }
       for (const c of this.conns) c.socket.destroy();
       await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 200))]);
-      if (this.settings.unixSocket && existsSync(this.settings.unixSocket)) unlinkSync(this.settings.unixSocket);
+      if (this.settings.unixSocket && (!this.role || this.role.index === 0) && existsSync(this.settings.unixSocket)) unlinkSync(this.settings.unixSocket);
     })();
     return this.stopping;
   }

@@ -15,7 +15,8 @@ export interface ServerSpec {
  * Expand "--servers=memcached,remcached" and "--isolation=pku,none" into specs. A repeated
  * name gets "#2", "#3"... so that "memcached,memcached" (a harness self-check) has two columns.
  */
-export function buildSpecs(names: string[], isolation: string[], memoryMb: number, extraRemcachedArgs: string[]): ServerSpec[] {
+export function buildSpecs(names: string[], isolation: string[], memoryMb: number, extraRemcachedArgs: string[],
+  serverThreads: number[] = [1]): ServerSpec[] {
   const specs: ServerSpec[] = [];
   const seen = new Map<string, number>();
   const unique = (label: string) => {
@@ -23,19 +24,23 @@ export function buildSpecs(names: string[], isolation: string[], memoryMb: numbe
     seen.set(label, n);
     return n === 1 ? label : `${label}#${n}`;
   };
-  const common = ['-m', String(memoryMb)];
+  // --server-threads=1,2,4: every server once per -t N (labels "-tN" when more than one N)
+  for (const t of serverThreads) {
+  const common = ['-m', String(memoryMb), '-t', String(t)];
+  const tl = serverThreads.length > 1 || t !== 1 ? `-t${t}` : '';
   for (const name of names) {
     if (name === 'memcached') {
-      specs.push({ kind: 'memcached', label: unique('memcached'), args: common });
+      specs.push({ kind: 'memcached', label: unique(`memcached${tl}`), args: common });
     } else if (name === 'remcached') {
       const modes = isolation.length ? isolation : [undefined];
       for (const mode of modes) {
-        const args = [...common, '-t', '1', ...extraRemcachedArgs, ...(mode ? [`--isolation=${mode}`] : [])];
-        specs.push({ kind: 'remcached', label: unique(mode ? `remcached[${mode}]` : 'remcached'), isolation: mode, args });
+        const args = [...common, ...extraRemcachedArgs, ...(mode ? [`--isolation=${mode}`] : [])];
+        specs.push({ kind: 'remcached', label: unique(mode ? `remcached${tl}[${mode}]` : `remcached${tl}`), isolation: mode, args });
       }
     } else {
       throw new Error(`unknown server "${name}" (expected memcached or remcached)`);
     }
+  }
   }
   return specs;
 }

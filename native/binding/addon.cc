@@ -10,11 +10,18 @@
 #include <napi.h>
 
 #include <cerrno>
+#include <string>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <malloc.h>
 
+#include <mutex>
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -46,6 +53,11 @@ constexpr int P_FAULT = -1;    // the parser faulted and was rewound; res[R_FAUL
 constexpr int P_INVALID = -2;  // the parser returned something remc_validate rejected
 
 constexpr uint32_t kDescCap = 4096;
+
+// The one store of the process: every worker thread's init shares it (-t N). Created by the
+// first init, with that init's configuration; never destroyed (it lives as long as the process).
+std::mutex g_store_mu;
+remc_store* g_store = nullptr;
 
 // Root memory the fault injector aims at (the "root write" fault kind); tests read it back.
 uint64_t g_root_target[8] = {0x5afe5afe5afe5afeULL, 0, 0, 0, 0, 0, 0, 0};
@@ -172,10 +184,16 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   sc.cas_enabled = flag("casEnabled") ? 1 : 0;
   sc.pkey = remc_domain_store_pkey();
   sc.hashpower = static_cast<uint32_t>(num("hashpower", 16));
-  const char* serr = "unknown error";
-  st->store = remc_store_create(&sc, &serr);
-  if (!st->store) { Throw(env, serr); return env.Null(); }
-  remc_store_set_time(st->store, static_cast<int64_t>(time(nullptr)));
+  {
+    std::lock_guard<std::mutex> lock(g_store_mu);
+    if (!g_store) {
+      const char* serr = "unknown error";
+      g_store = remc_store_create(&sc, &serr);
+      if (!g_store) { Throw(env, serr); return env.Null(); }
+      remc_store_set_time(g_store, static_cast<int64_t>(time(nullptr)));
+    }
+    st->store = g_store;
+  }
 
   Napi::Object r = Napi::Object::New(env);
   r.Set("mode", mode);
@@ -738,6 +756,44 @@ Napi::Value WriteOut(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), n < 0 ? -errno : static_cast<double>(n));
 }
 
+// listenSocket(host, port, backlog) -> fd, or -errno. A TCP socket with SO_REUSEPORT, bound but
+// not listening, for server.listen({ fd }) in a worker thread (Node 20 has no reusePort): one per
+// worker on the same address, and the kernel spreads connections over those that listen. The
+// worker's listen() makes it listen, so no connection waits in the backlog of a worker that has
+// not started yet. host "" = any address. (backlog: unused here; the worker passes it.)
+Napi::Value ListenSocket(const Napi::CallbackInfo& info) {
+  std::string host = info[0].As<Napi::String>().Utf8Value();
+  std::string port = std::to_string(U32(info, 1));
+  struct addrinfo hints{}, *res = nullptr;
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  int gai = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res);
+  if (gai != 0) return Napi::Number::New(info.Env(), -EADDRNOTAVAIL);
+  int err = EADDRNOTAVAIL;
+  int fd = -1;
+  for (struct addrinfo* a = res; a && fd < 0; a = a->ai_next) {
+    fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) { err = errno; continue; }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (bind(fd, a->ai_addr, a->ai_addrlen) != 0) { err = errno; close(fd); fd = -1; }
+  }
+  freeaddrinfo(res);
+  return Napi::Number::New(info.Env(), fd >= 0 ? fd : -err);
+}
+
+// socketPort(fd) -> the local port of a bound socket (port 0 asked: the kernel's choice).
+Napi::Value SocketPort(const Napi::CallbackInfo& info) {
+  struct sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getsockname(info[0].As<Napi::Number>().Int32Value(), reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+    return Napi::Number::New(info.Env(), -errno);
+  uint16_t p = ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port : reinterpret_cast<sockaddr_in*>(&ss)->sin_port;
+  return Napi::Number::New(info.Env(), ntohs(p));
+}
+
 // trimMemory(): hand freed heap memory back to the kernel. Buffers of a burst (big replies,
 // pending values) are freed into glibc's heap, which otherwise keeps them: called once the
 // burst is over (server/connection.ts Reclaimer), never per event.
@@ -897,6 +953,8 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   FN("rootTarget", RootTarget)
   FN("writeOut", WriteOut)
   FN("trimMemory", TrimMemory)
+  FN("listenSocket", ListenSocket)
+  FN("socketPort", SocketPort)
   FN("metaGet", MetaGet)
   FN("metaUpdate", MetaUpdate)
   FN("unpin", Unpin)

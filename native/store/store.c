@@ -319,6 +319,12 @@ remc_store *remc_store_create(const remc_store_config *cfg, const char **err) {
   remc_store *s = mem_map_region(cfg->pkey, self, err);
   if (!s) return NULL;
   s->self_size = self;
+  pthread_mutexattr_t ma;
+  pthread_mutexattr_init(&ma);
+  /* short critical sections: spin a little before sleeping */
+  pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+  pthread_mutex_init(&s->lock, &ma);
+  pthread_mutexattr_destroy(&ma);
   s->pkey = cfg->pkey;
   s->evictions = cfg->evictions;
   s->cas_sz = cfg->cas_enabled ? 8 : 0;
@@ -350,6 +356,7 @@ remc_store *remc_store_create(const remc_store_config *cfg, const char **err) {
 void remc_store_destroy(remc_store *s) {
   if (!s) return;
   mem_destroy(s);
+  pthread_mutex_destroy(&s->lock);
   if (s->buckets) mem_unmap_region(s->buckets, hsize(s->hashpower) * sizeof(item *));
   if (s->old_buckets) mem_unmap_region(s->old_buckets, hsize(s->hashpower - 1) * sizeof(item *));
   mem_unmap_region(s, s->self_size);
@@ -361,7 +368,12 @@ void remc_store_set_time(remc_store *s, int64_t unix_now) {
   REMC_STORE_UNLOCK(s);
 }
 
-int64_t remc_store_time(const remc_store *s) { return s->started + (int64_t)s->now; }
+int64_t remc_store_time(const remc_store *s) {
+  REMC_STORE_LOCK(s);
+  int64_t t = s->started + (int64_t)s->now;
+  REMC_STORE_UNLOCK(s);
+  return t;
+}
 
 uint64_t remc_store_item_size(const remc_store *s, uint32_t klen, uint64_t vlen, uint32_t flags) {
   return size_of(s, klen, vlen, flags);
@@ -973,18 +985,24 @@ static void lru_maintain(remc_store *s) {
 }
 
 uint32_t remc_store_reclaim(remc_store *s, uint32_t max_items) {
+  /* Background work, run from a timer: the lock is taken per slice (the housekeeping, then at
+   * most CRAWL_SLICE items of one class), so a worker waits for one slice at most. */
   REMC_STORE_LOCK(s);
   uint32_t freed = 0, checked = 0, idle_classes = 0;
   expand_step(s, EXPAND_STEP * 16);
   slab_automove(s);
   lru_maintain(s);
-  while (checked < max_items && idle_classes <= s->nclasses) {
+  REMC_STORE_UNLOCK(s);
+  for (;;) {
+    REMC_STORE_LOCK(s);
+    if (!(checked < max_items && idle_classes <= s->nclasses)) break;
     sclass *c = &s->cls[s->crawl_cls];
     item *cr = &c->crawler;
     if (!c->crawling) {
       if (!c->tail) { /* nothing to crawl in this class */
         idle_classes++;
         s->crawl_cls = s->crawl_cls % s->nclasses + 1;
+        REMC_STORE_UNLOCK(s);
         continue;
       }
       cr->next = NULL; /* start a pass: the marker goes below the tail */
@@ -1019,6 +1037,7 @@ uint32_t remc_store_reclaim(remc_store *s, uint32_t max_items) {
     }
     if (!c->crawling || slice == 0) s->crawl_cls = s->crawl_cls % s->nclasses + 1;
     if (!c->crawling) idle_classes++;
+    REMC_STORE_UNLOCK(s);
   }
   REMC_STORE_UNLOCK(s);
   return freed;

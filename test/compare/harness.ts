@@ -102,7 +102,7 @@ const isolationArgs = (): string[] => [
 ];
 
 export function startSubject(args: string[]): Promise<Server> {
-  return subjectKind() === 'memcached' ? startMemcached(args) : startRemcached(['-U', '0', '-t', '1', ...isolationArgs(), ...args]);
+  return subjectKind() === 'memcached' ? startMemcached(args) : startRemcached(['-U', '0', '-t', process.env.REMC_TEST_THREADS ?? '1', ...isolationArgs(), ...args]);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -77,7 +77,8 @@ async function stats(port: number): Promise<Record<string, string>> {
 async function fillAndCheck(size: number): Promise<void> {
   const count = Math.ceil((4 * LIMIT_MB * MiB) / size); // 2,684,355 values of 100 bytes
   const probe = Math.min(1000, Math.floor(count / 20)); // keys checked at each end
-  const srv = await startTarget(['-m', String(LIMIT_MB)]);
+  // REMC_TEST_THREADS=4: the same bound with four worker threads (the idle RSS includes them)
+  const srv = await startTarget(['-m', String(LIMIT_MB), ...(process.env.REMC_TEST_THREADS ? ['-t', process.env.REMC_TEST_THREADS] : [])]);
   try {
     await check(srv, size, count, probe);
   } finally {

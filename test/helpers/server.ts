@@ -87,7 +87,7 @@ export async function startMemcached(args: string[] = []): Promise<Server> {
   const port = await freePort();
   // memcached refuses to run as root without -u.
   const user = process.getuid?.() === 0 && !args.includes('-u') ? ['-u', 'nobody'] : [];
-  return launch('memcached', ['-p', String(port), '-l', '127.0.0.1', '-U', '0', '-t', '1', ...user, ...args], port);
+  return launch('memcached', ['-p', String(port), '-l', '127.0.0.1', '-U', '0', '-t', process.env.REMC_TEST_THREADS ?? '1', ...user, ...args], port);
 }
 
 /** A raw client connection that records everything it receives. */

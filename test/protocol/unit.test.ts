@@ -66,6 +66,7 @@ function setup() {
     counters: newCounters(A.faultKinds.length),
     store: store as unknown as Store,
     storeStatsArray: new Float64Array(128),
+    settingsChanged: () => {},
   } as ServerContext;
   const out = new Output((b) => store.setOutput(b));
   const text = new TextProtocol(ctx, out, window, desc, res);

@@ -82,7 +82,9 @@ connSteps.push({ conn: 'c1', send: 'quit\r\n', closeAfter: true });
 connSteps.push({ conn: 'c11', send: 'get x\r\n', sleepMs: 200 });
 const connLimit: Group = {
   name: 'connection limit -c 20',
-  args: ['-c', '20'],
+  // -t 1 always: the steps count memcached's reserved descriptors for one thread (8 + 4 per
+  // thread), and memcached -t 4 does not even start with -c 20
+  args: ['-c', '20', '-t', '1'],
   flushBefore: false,
   sequences: [{ name: '-c 20: connections up to the limit, then ERROR Too many open connections and close; room after a close', steps: connSteps }],
 };

@@ -1,0 +1,82 @@
+// -t N with N > 1: the main thread makes one SO_REUSEPORT listening socket per worker and
+// address (the kernel spreads connections over them; Node 20 has no reusePort), starts N
+// worker threads (server/worker.ts) and then only routes messages between them: settings one
+// worker changed, debugtime, `shutdown`, signals (SIGTERM/SIGINT/SIGUSR1 drain every worker,
+// SIGHUP re-reads -Y in each). A worker that dies takes the process down, loudly.
+import { Worker } from 'node:worker_threads';
+import { native, abi } from '../native/index.ts';
+import type { Settings } from './config.ts';
+import { log } from './log.ts';
+import type { ListenFd } from './server.ts';
+import { createShared } from './shared.ts';
+
+export interface Started { isolation: string; why: string; stop(sig: string): void; hup(): void }
+
+/** The listening sockets: per address of -l (or every address), one per worker. */
+function listeners(s: Settings, n: number): ListenFd[][] {
+  const per: ListenFd[][] = Array.from({ length: n }, () => []);
+  if (s.unixSocket || s.port === 0) return per; // -s: worker 0 listens on the path itself
+  for (const spec of (s.listen ?? '').split(',')) {
+    let host = spec.trim();
+    let port = s.port === -1 ? 0 : s.port;
+    const m = host ? /^(?:notls:)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host) : null;
+    if (m) { host = m[1]!.replace(/^\[|\]$/g, ''); if (m[2]) port = Number(m[2]); }
+    for (let i = 0; i < n; i++) {
+      const fd = (native.listenSocket as (h: string, p: number, b: number) => number)(host, port, s.listenBacklog);
+      if (fd < 0) throw Object.assign(new Error(`listen ${host || '*'}:${port}: errno ${-fd}`), { code: -fd });
+      if (port === 0) port = (native.socketPort as (fd: number) => number)(fd); // the others join the kernel's choice
+      per[i]!.push({ fd, label: `${host.includes(':') ? 'tcp6' : 'tcp'}:${host || '0.0.0.0'}:${port}` });
+    }
+  }
+  return per;
+}
+
+export async function startThreads(settings: Settings): Promise<Started> {
+  const n = settings.workerThreads;
+  const shared = createShared(n, abi.faultKinds.length);
+  const fds = listeners(settings, n);
+  const url = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
+  const workers: Worker[] = [];
+  let stopping = false;
+  const broadcast = (from: Worker | null, msg: unknown) => { for (const w of workers) if (w !== from) w.postMessage(msg); };
+  let stopped = 0;
+  const stop = (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ why, workers: workers.length }, 'stopping every worker');
+    broadcast(null, { type: 'stop' });
+    setTimeout(() => process.exit(0), 2500).unref(); // the workers' own grace period is 1.5 s
+  };
+
+  function spawn(index: number): Promise<{ isolation: string; why: string }> {
+    return new Promise((resolve) => {
+      const w = new Worker(url, { workerData: { settings, shared, index, fds: fds[index] } });
+      workers.push(w);
+      let ready = false;
+      w.on('message', (m: { type: string; [k: string]: unknown }) => {
+        switch (m.type) {
+          case 'ready': ready = true; resolve(m as unknown as { isolation: string; why: string }); break;
+          case 'fatal': process.stderr.write(`${String(m.message)}\n`); process.exit(Number(m.code)); break;
+          case 'settings': case 'tick': broadcast(w, m); break;
+          case 'shutdown': stop('shutdown command'); break;
+          case 'stopped': if (++stopped === workers.length) process.exit(0); break;
+        }
+      });
+      w.on('error', (e) => {
+        log.fatal({ worker: index, err: e.stack ?? String(e) }, 'worker thread crashed; exiting rather than serving half a cache');
+        process.exit(70);
+      });
+      w.on('exit', (code) => {
+        if (stopping) return;
+        if (!ready && code !== 0) process.exit(code); // refused to start (bad -Y file, isolation): its message is out
+        log.fatal({ worker: index, code }, 'worker thread exited; exiting rather than serving half a cache');
+        process.exit(70);
+      });
+    });
+  }
+
+  // worker 0 first: it creates the shared store and settles the isolation mode for the others
+  const first = await spawn(0);
+  await Promise.all(Array.from({ length: n - 1 }, (_, i) => spawn(i + 1)));
+  return { isolation: first.isolation, why: first.why, stop, hup: () => broadcast(null, { type: 'hup' }) };
+}

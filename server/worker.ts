@@ -1,0 +1,32 @@
+// One worker thread of -t N (server/threads.ts starts them): its own event loop, connections,
+// input window, output buffer and parser domain, over the store all workers share.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Settings } from './config.ts';
+import { setVerbosity } from './log.ts';
+import type { ListenFd } from './server.ts';
+import type { SharedBuffers } from './shared.ts';
+
+interface Data { settings: Settings; shared: SharedBuffers; index: number; fds: ListenFd[] }
+const { settings, shared, index, fds } = workerData as Data;
+const port = parentPort!;
+setVerbosity(settings.verbosity);
+
+const { Server } = await import('./server.ts');
+const server = new Server(settings, { shared, index, fds, post: (m) => port.postMessage(m) });
+
+port.on('message', (m: { type: string; changes?: Record<string, unknown> }) => {
+  switch (m.type) {
+    case 'settings': server.applySettings(m.changes!); break;
+    case 'tick': server.tick(); break;
+    case 'hup': server.reloadAuthFile(); break;
+    case 'stop': void server.stop().then(() => port.postMessage({ type: 'stopped' })); break;
+  }
+});
+
+try {
+  await server.start();
+} catch (e) {
+  port.postMessage({ type: 'fatal', code: 71, message: `failed to listen: ${(e as Error).message}` });
+  process.exit(71);
+}
+port.postMessage({ type: 'ready', isolation: server.isolation, why: server.isolationWhy });
