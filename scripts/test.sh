@@ -117,6 +117,7 @@ fi
 
 # ---- build checks, fuzzing, the VM ---------------------------------------------------------------
 step "parser is freestanding" bash scripts/check-parser-freestanding.sh
+step "the store under ThreadSanitizer" bash native/test/tsan.sh
 step "WRPKRU/XRSTOR only in the gate" node scripts/scan-pku-insns.mjs build/Release/remcached.node
 step "the WRPKRU scan catches a planted WRPKRU" bash scripts/scan-pku-insns.test.sh
 if command -v clang >/dev/null && fuzzer_lib; then
