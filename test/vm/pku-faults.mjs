@@ -91,10 +91,10 @@ function freePort() {
 }
 
 /** Start remcached; `exit` resolves with {code, signal} whenever the process ends. */
-async function startServer(mode, { nodeArgs = [], env = process.env } = {}) {
+async function startServer(mode, { nodeArgs = [], env = process.env, extraArgs = [] } = {}) {
   const port = await freePort();
   const args = [...nodeArgs, MAIN, '-p', String(port), '-l', '127.0.0.1', ...(mode ? [`--isolation=${mode}`] : []),
-    '--enable-fault-injection', `--watchdog-ms=${WATCHDOG_MS}`];
+    '--enable-fault-injection', `--watchdog-ms=${WATCHDOG_MS}`, ...extraArgs];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
   let stderr = '';
   proc.stderr.on('data', (d) => { stderr = (stderr + d).slice(-20_000); });
@@ -370,7 +370,30 @@ async function runPlatform() {
       `${howDied({ code: r.status, signal: r.signal })}: ${r.stdout.slice(-300)} ${r.stderr.slice(-300)}`);
   }
 
-  // 4. --cpu-prof (SIGPROF on the domain thread, V8's handler wrapped) and a storm of SIGHUP
+  // 4. Worker threads (-t 2): each worker has its own domain (the same key); faults on one
+  //    worker while the other carries traffic.
+  for (const mode of ['pku', 'pku-strict']) {
+    let srv;
+    try {
+      srv = await startServer(mode, { nodeArgs: [], extraArgs: ['-t', '2'] });
+      const st = await stats(srv.port);
+      const items = makeItems(50, `t2-${mode}`);
+      await storeItems(srv.port, items);
+      let closed = 0;
+      for (const id of [1, 7, 2, 9, 1, 4, 12, 3]) closed += (await attack(srv.port, id)).closed ? 1 : 0;
+      const { bad } = await readBack(srv.port, items);
+      const end = await stats(srv.port);
+      check(!srv.died && st.get('threads') === '2' && st.get('isolation') === mode && closed === 8 && bad.length === 0 && end.get('pid') === st.get('pid'),
+        `${mode} -t 2: 8 faults on 8 new connections (SO_REUSEPORT spreads them over the workers) rewound, items intact, same PID`,
+        `threads ${st.get('threads')}, isolation ${st.get('isolation')}, closed ${closed}/8, changed ${bad.length}, died ${srv.died ? howDied(srv.died) : 'no'}`);
+      await stopServer(srv);
+    } catch (e) {
+      if (srv) { await Promise.race([srv.exit, sleep(3000)]); if (srv.died) reportDeath(srv, `${mode} -t 2`); else notOk(`${mode} -t 2`, e.message); await stopServer(srv); }
+      else notOk(`${mode} -t 2`, e.message);
+    }
+  }
+
+  // 5. --cpu-prof (SIGPROF on the domain thread, V8's handler wrapped) and a storm of SIGHUP
   //    (process-directed, a no-op as in memcached) while calls spin in the domain until the
   //    watchdog stops them, and faults of every mechanism.
   for (const mode of ['pku', 'pku-strict']) {
