@@ -126,6 +126,8 @@ else
   echo "== fuzz the parser: skipped (needs clang and libclang-rt-14-dev)"
   skipped=$((skipped+1)); skips+=("fuzz the parser: clang or libFuzzer not installed (apt-get install clang libclang-rt-14-dev)")
 fi
+# the native and the WebAssembly build of the parser on the same inputs: any difference is a finding
+step "native vs wasm parser, differential (${DIFF_SECONDS:-20} s)" node --import tsx native/fuzz/diff_wasm.ts "${DIFF_SECONDS:-20}"
 # one step, however many checks it runs inside (it prints its own "N passed, N failed")
 if [ -f test/vm/run.sh ]; then
   step "PKU under QEMU TCG: kernels 6.1 and 6.12" bash test/vm/run.sh
