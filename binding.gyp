@@ -24,8 +24,10 @@
       # The stack canary is a global (__stack_chk_guard, defined by native/runtime in a page the
       # domain may read in every mode): the default TLS canary is unreadable in pku-strict.
       'cflags': [ '-ffreestanding', '-fno-builtin', '-fno-jump-tables', '-fno-plt',
-                  '-fno-tree-loop-distribute-patterns', '-fno-asynchronous-unwind-tables',
-                  '-mstack-protector-guard=global' ],
+                  '-fno-tree-loop-distribute-patterns', '-fno-asynchronous-unwind-tables' ],
+      # x86-64 only (the option and the PKU runtime that defines the guard); elsewhere the
+      # portable runtime (mode none) and glibc's TLS canary.
+      'conditions': [ [ 'target_arch=="x64"', { 'cflags': [ '-mstack-protector-guard=global' ] } ] ],
     },
     {
       'target_name': 'remcached',

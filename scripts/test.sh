@@ -38,6 +38,10 @@ declare -A pkg_of=(
   [clang-14]=clang-14                   # test/sfi/build.test.ts: the wasm parser rebuilds to the same bytes
   [wasm-ld-14]=lld-14
   [chromium]=chromium                   # test/demo: the report opened in a headless browser
+  [aarch64-linux-gnu-gcc]=gcc-aarch64-linux-gnu   # scripts/cross-aarch64.sh: the native code on another CPU
+  [aarch64-linux-gnu-g++]=g++-aarch64-linux-gnu
+  [qemu-aarch64-static]=qemu-user-static
+  [openssl]=openssl                     # test/compare/tls.test.ts: test certificates
 )
 if [ -f test/vm/run.sh ]; then
   pkg_of[qemu-system-x86_64]=qemu-system-x86  # the PKU VM step
@@ -118,6 +122,7 @@ fi
 # ---- build checks, fuzzing, the VM ---------------------------------------------------------------
 step "parser is freestanding" bash scripts/check-parser-freestanding.sh
 step "the store under ThreadSanitizer" bash native/test/tsan.sh
+step "aarch64: cross-built addon, parser/store tests and the portable runtime under qemu" bash scripts/cross-aarch64.sh
 step "WRPKRU/XRSTOR only in the gate" node scripts/scan-pku-insns.mjs build/Release/remcached.node
 step "the WRPKRU scan catches a planted WRPKRU" bash scripts/scan-pku-insns.test.sh
 if command -v clang >/dev/null && fuzzer_lib; then

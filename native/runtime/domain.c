@@ -3,6 +3,9 @@
  * bookkeeping, watchdog. The gate and the rewind themselves are in gate.S.
  * Facts this relies on: ../shared/reference/pku-linux.md (sections cited as §n).
  */
+/* x86-64 only: elsewhere native/runtime/domain_portable.c provides the runtime (mode none). */
+#if defined(__x86_64__)
+
 #include "remc_domain.h"
 #include "remc_abi.h"
 #include "domain_internal.h"
@@ -810,3 +813,4 @@ int remc_domain_self_test(remc_domain *d, char *why, size_t why_len) {
            rel);
   return -1;
 }
+#endif /* __x86_64__ */

@@ -14,6 +14,9 @@
  * change, pkey 0 accessible), then the saved host value when it differs. A domain that jumps to
  * any of these WRPKRUs with its own eax gains nothing: what follows is the fixed return to host.
  */
+/* x86-64 only: elsewhere native/runtime/domain_portable.c provides the runtime (mode none). */
+#if defined(__x86_64__)
+
 #include "domain_internal.h"
 
         .section .note.GNU-stack,"",@progbits
@@ -264,3 +267,4 @@ remc_sig_entry:
 remc_sig_entry_chain:
         SIG_ENTRY remc_on_chained_signal
         .size   remc_sig_entry_chain, .-remc_sig_entry_chain
+#endif /* __x86_64__ */

@@ -7,6 +7,9 @@
  * halfway, §6.1). In host code the trap is fatal, like glibc's: the handler prints the usual
  * message and forwards SIGILL to the previous handler.
  */
+/* x86-64 only: elsewhere native/runtime/domain_portable.c provides the runtime (mode none). */
+#if defined(__x86_64__)
+
         .section .note.GNU-stack,"",@progbits
         .text
 
@@ -31,3 +34,4 @@ remc_domain_abort:
 remc_trap_abort:
         ud2
         .size   remc_domain_abort, .-remc_domain_abort
+#endif /* __x86_64__ */
