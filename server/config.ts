@@ -127,10 +127,8 @@ export const OPTIONS: readonly Option[] = [
       if (n < -1 || n > 65535) throw new UsageError(`ERROR: Invalid port number ${n}.`);
       s.port = n;
     } },
-  { short: 'U', long: 'udp-port', arg: 'num', help: 'UDP port to listen on (UDP is not supported: nonzero is refused)', shows: '0, off',
-    apply: (s, v) => {
-      s.udpPort = int(v, 'udp-port'); // nonzero is refused in validate() (after -S is known)
-    } },
+  { short: 'U', long: 'udp-port', arg: 'num', help: 'UDP port to listen on', shows: '0, off',
+    apply: (s, v) => { s.udpPort = int(v, 'udp-port'); } },
   { short: 's', long: 'unix-socket', arg: 'file', help: 'UNIX socket to listen on (disables network support)', apply: (s, v) => { s.unixSocket = v; } },
   { short: 'a', long: 'unix-mask', arg: 'mask', help: 'access mask for UNIX socket, in octal', shows: '700',
     apply: (s, v) => {
@@ -297,7 +295,8 @@ function validate(s: Settings, given: Set<string>): void {
     s.protocol = 'binary';
     if (s.udpPort !== 0) throw new UsageError('ERROR: Cannot enable UDP while using binary SASL authentication.');
   }
-  if (s.udpPort !== 0) throw new UsageError('remcached does not support UDP (-U must be 0)');
+  // memcached: -U alone also moves the TCP port there
+  if (given.has('udp-port') && s.udpPort !== 0 && !given.has('port')) s.port = s.udpPort;
   // memcached: -Y means ASCII only (even after -S); an explicit -B other than ascii is refused
   if (s.authFile !== null) {
     if (given.has('protocol') && s.protocol !== 'ascii') {

@@ -16,6 +16,7 @@ import { REMCACHED_VERSION, type Settings } from './config.ts';
 import { Connection, InputBudget, READ_SIZE, type Loop } from './connection.ts';
 import { log, setVerbosity } from './log.ts';
 import { Offenders } from './offenders.ts';
+import { startUdp, type UdpService } from './udp.ts';
 
 const K = abi.K as Record<string, number>;
 const ISOLATION_REQUEST: Record<Settings['isolation'], number> = {
@@ -48,6 +49,7 @@ export class Server implements ServerContext {
   /** -Y; memcached re-reads the file on SIGHUP (keeping the old entries if that fails) */
   private readonly asciiAuth: AsciiAuth | null;
   private readonly offenders: Offenders;
+  private udp: UdpService | null = null;
 
   constructor(readonly settings: Settings) {
     // The largest command (a value of -I bytes plus its line) must fit beside one read.
@@ -168,6 +170,13 @@ export class Server implements ServerContext {
       chmodSync(s.unixSocket, s.unixMask);
       return;
     }
+    if (s.udpPort !== 0) {
+      this.udp = await startUdp(this.loop, s.listen, s.udpPort);
+      // memcached counts one UDP connection per worker thread
+      this.counters.curr_connections += s.threads;
+      this.counters.total_connections += s.threads;
+      this.counters.connection_structures += s.threads;
+    }
     if (s.port === 0) return; // TCP off, as in memcached
     for (const spec of (s.listen ?? '').split(',')) {
       let host = spec.trim() || undefined;
@@ -284,6 +293,7 @@ export class Server implements ServerContext {
     if (this.stopping) return this.stopping;
     this.stopping = (async () => {
       if (this.timer) clearInterval(this.timer);
+      this.udp?.close();
       const closed = this.servers.map(({ server }) => new Promise<void>((r) => server.close(() => r())));
       for (const c of this.conns) c.endIdle();
       const deadline = Date.now() + SHUTDOWN_GRACE_MS;
