@@ -1,6 +1,7 @@
 // The server: native init (domain + store), listeners, connections, the clock, the reclaimer,
 // graceful shutdown. Implements the ServerContext the protocol layer sees.
 import net from 'node:net';
+import tls from 'node:tls';
 import { chmodSync, unlinkSync, existsSync } from 'node:fs';
 import { abi, native, ISO_SFI, crossStats } from '../native/index.ts';
 import { newCounters, type ConnInfo, type Counters, type ServerContext } from '../protocol/context.ts';
@@ -17,6 +18,7 @@ import { Connection, InputBudget, READ_SIZE, type Loop } from './connection.ts';
 import { log, setVerbosity } from './log.ts';
 import { Offenders } from './offenders.ts';
 import { startUdp, type UdpService } from './udp.ts';
+import { Tls, TlsConfigError } from './tls.ts';
 
 const K = abi.K as Record<string, number>;
 const ISOLATION_REQUEST: Record<Settings['isolation'], number> = {
@@ -50,6 +52,8 @@ export class Server implements ServerContext {
   private readonly asciiAuth: AsciiAuth | null;
   private readonly offenders: Offenders;
   private udp: UdpService | null = null;
+  /** -Z */
+  readonly tls?: Tls;
 
   constructor(readonly settings: Settings) {
     // The largest command (a value of -I bytes plus its line) must fit beside one read.
@@ -85,6 +89,15 @@ export class Server implements ServerContext {
       }
     }
     this.asciiAuth = asciiAuth;
+    if (settings.enableSsl) {
+      try {
+        this.tls = new Tls(settings.ssl, () => this.now());
+      } catch (e) {
+        if (!(e instanceof TlsConfigError)) throw e;
+        process.stderr.write(`${e.message}\r\n`); // memcached's line, CRLF and all; its OpenSSL detail differs
+        process.exit(e.exitCode);
+      }
+    }
     this.offenders = new Offenders(settings);
     const text = new TextProtocol(this, out, init.window, init.desc, init.res);
     this.loop = {
@@ -181,15 +194,19 @@ export class Server implements ServerContext {
     for (const spec of (s.listen ?? '').split(',')) {
       let host = spec.trim() || undefined;
       let port = s.port === -1 ? 0 : s.port;
-      const m = host ? /^(?:notls:)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host) : null;
-      if (m) { host = m[1]!.replace(/^\[|\]$/g, ''); if (m[2]) port = Number(m[2]); }
-      await this.listen({ host, port, backlog: s.listenBacklog }, '');
+      const m = host ? /^(notls:)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host) : null;
+      if (m) { host = m[2]!.replace(/^\[|\]$/g, ''); if (m[3]) port = Number(m[3]); }
+      await this.listen({ host, port, backlog: s.listenBacklog }, '', !m?.[1]); // notls: plain under -Z
     }
   }
 
-  private listen(opts: net.ListenOptions, label: string): Promise<void> {
+  private listen(opts: net.ListenOptions, label: string, tlsWanted = false): Promise<void> {
     return new Promise((resolve, reject) => {
-      const server = net.createServer({ noDelay: true, pauseOnConnect: true }, (sock) => this.accept(sock, server));
+      const t = tlsWanted ? this.tls : undefined;
+      const server: net.Server = t
+        ? tls.createServer({ ...t.serverOptions(), noDelay: true }, (sock) => { if (t.admit(sock)) this.accept(sock, server); })
+        : net.createServer({ noDelay: true, pauseOnConnect: true }, (sock) => this.accept(sock, server));
+      if (t) t.track(server as tls.Server);
       server.maxConnections = Number.MAX_SAFE_INTEGER;
       server.once('error', reject);
       server.listen(opts, () => {
