@@ -194,10 +194,19 @@ export class Admin {
       case OP.LRU: reply = noreply ? null : this.lru(b, ntokens); break;
       case OP.LRU_CRAWLER: reply = this.lruCrawler(b, ntokens); break;
       case OP.WATCH: reply = noreply ? null : this.watch(b, ntokens); break;
-      case OP.REFRESH_CERTS: reply = R.TLS_NOT_ENABLED; break; // remcached has no TLS
+      case OP.REFRESH_CERTS: reply = this.refreshCerts(noreply); break;
       default: reply = noreply ? null : this.extstore(b, ntokens);
     }
     if (reply) this.out.bytes(reply);
+  }
+
+  /** memcached's refresh_certs: OK (hidden by noreply), or the error line (never hidden) */
+  private refreshCerts(noreply: boolean): Buffer | null {
+    const tls = this.ctx.tls;
+    if (!tls) return R.TLS_NOT_ENABLED;
+    const err = tls.refresh();
+    if (err !== null) return Buffer.from(err, 'latin1');
+    return noreply ? null : R.OK;
   }
 
   private slabs(b: number, ntokens: number, noreply: boolean): Buffer | null {

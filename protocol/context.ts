@@ -98,6 +98,17 @@ export interface ServerContext {
   setVerbosity(v: number): void;
   connections(): Iterable<ConnInfo>;
   listeners(): Iterable<ConnInfo>;
+  /** -Z: the TLS state (server/tls.ts); absent without TLS */
+  tls?: TlsState;
   /** `shutdown` / `shutdown graceful` with -A */
   shutdown(graceful: boolean): void;
+}
+
+/** What `stats` and `refresh_certs` need of the server's TLS. */
+export interface TlsState {
+  handshakeErrors: number;
+  /** server clock time of the last (re)load of the certificates */
+  lastRefresh: number;
+  /** reload the certificate files: null, or memcached's error line (with its \r\n) */
+  refresh(): string | null;
 }

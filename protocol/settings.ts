@@ -46,6 +46,8 @@ export interface Settings {
   authFile: string | null;
   memoryFile: string | null;
   enableSsl: boolean;
+  /** -o ssl_*: memcached's TLS settings (server/tls.ts) */
+  ssl: SslSettings;
   maxconnsFast: boolean;
   idleTimeout: number;
   hashpower: number;
@@ -88,4 +90,37 @@ export interface Settings {
   offenderBackoff: number;
   /** also judge loopback peers (off by default: a proxy on this host would be everyone) */
   offenderLoopback: boolean;
+}
+
+/** memcached's ssl_* settings, stored as memcached stores them (verifyMode: OpenSSL's flags). */
+export interface SslSettings {
+  chainCert: string | null;
+  key: string | null;
+  caCert: string | null;
+  verifyMode: number;
+  keyformat: number;
+  ciphers: string | null;
+  wbufSize: number;
+  sessionCache: boolean;
+  kernelTls: boolean;
+  /** 0..3: TLS 1.0 .. 1.3 */
+  minVersion: number;
+}
+
+/** A `stats settings` ssl_* value, as memcached prints it. */
+export function sslStat(s: Settings, name: string): string | number {
+  const ssl = s.ssl;
+  switch (name) {
+    case 'ssl_enabled': return s.enableSsl ? 'yes' : 'no';
+    case 'ssl_chain_cert': return ssl.chainCert ?? '(null)';
+    case 'ssl_key': return ssl.key ?? '(null)';
+    case 'ssl_verify_mode': return ssl.verifyMode;
+    case 'ssl_keyformat': return ssl.keyformat;
+    case 'ssl_ciphers': return ssl.ciphers ?? 'NULL';
+    case 'ssl_ca_cert': return ssl.caCert ?? 'NULL';
+    case 'ssl_wbuf_size': return ssl.wbufSize;
+    case 'ssl_session_cache': return ssl.sessionCache ? 'yes' : 'no';
+    case 'ssl_kernel_tls': return ssl.kernelTls ? 'yes' : 'no';
+    default: return ['tlsv1.0', 'tlsv1.1', 'tlsv1.2', 'tlsv1.3'][ssl.minVersion] ?? 'unknown';
+  }
 }

@@ -4,7 +4,7 @@
 // Every group is written through an emitter, one call per stat (memcached's append_stats):
 // the text protocol makes "STAT name value" lines of them, the binary protocol one packet each.
 import { abi } from './abi.ts';
-import { PROTOCOL_VERSION, VERSION_STRING } from './settings.ts';
+import { PROTOCOL_VERSION, VERSION_STRING, sslStat } from './settings.ts';
 import { sumCounters, type Counters, type ServerContext } from './context.ts';
 import type { Output } from './output.ts';
 
@@ -76,8 +76,12 @@ const GENERAL: Array<[string, Value]> = [
   zero('slab_reassign_running'), fromStore('slabs_moved'),
   ...['lru_crawler_running', 'lru_crawler_starts',
     'lru_maintainer_juggles', 'malloc_fails', 'log_worker_dropped', 'log_worker_written',
-    'log_watcher_skipped', 'log_watcher_sent', 'log_watchers', 'unexpected_napi_ids',
-    'round_robin_fallback'].map(zero),
+    'log_watcher_skipped', 'log_watcher_sent', 'log_watchers'].map(zero),
+  // with -Z only (memcached's server_stats); ssl_new_sessions also needs ssl_session_cache
+  zero('ssl_new_sessions'),
+  ['ssl_handshake_errors', (c) => c.tls?.handshakeErrors ?? 0],
+  ['time_since_server_cert_refresh', (c) => c.now() - (c.tls?.lastRefresh ?? 0)],
+  ...['unexpected_napi_ids', 'round_robin_fallback'].map(zero),
   fromStore('bytes'), fromStore('curr_items'), fromStore('total_items'),
   fromStore('slab_global_page_pool'), fromStore('expired_unfetched'), fromStore('evicted_unfetched'),
   fromStore('evicted_active'), fromStore('evictions'), fromStore('reclaimed'),
@@ -154,17 +158,8 @@ const SETTINGS: Array<[string, Value]> = [
   ...['ext_item_size', 'ext_item_age', 'ext_low_ttl', 'ext_recache_rate', 'ext_wbuf_size',
     'ext_compact_under', 'ext_drop_under', 'ext_max_sleep', 'ext_max_frag',
     'slab_automove_freeratio', 'ext_drop_unread'].map((n): [string, Value] => [n, (c) => extSetting(c, n)]),
-  ['ssl_enabled', () => 'no'],
-  ['ssl_chain_cert', () => '(null)'],
-  ['ssl_key', () => '(null)'],
-  ['ssl_verify_mode', () => 0],
-  ['ssl_keyformat', () => 1],
-  ['ssl_ciphers', () => 'NULL'],
-  ['ssl_ca_cert', () => 'NULL'],
-  ['ssl_wbuf_size', () => 16384],
-  ['ssl_session_cache', () => 'no'],
-  ['ssl_kernel_tls', () => 'no'],
-  ['ssl_min_version', () => 'tlsv1.2'],
+  ...['ssl_enabled', 'ssl_chain_cert', 'ssl_key', 'ssl_verify_mode', 'ssl_keyformat', 'ssl_ciphers', 'ssl_ca_cert',
+    'ssl_wbuf_size', 'ssl_session_cache', 'ssl_kernel_tls', 'ssl_min_version'].map((n): [string, Value] => [n, (c) => sslStat(c.settings, n)]),
   ['num_napi_ids', () => '(null)'],
   ['memory_file', () => '(null)'],
   // remcached's own
@@ -200,6 +195,9 @@ const GENERAL_WHEN: Record<string, When> = {
   evicted_active: segmented, moves_to_cold: maintainer, moves_to_warm: maintainer,
   moves_within_lru: maintainer, direct_reclaims: maintainer, lru_bumps_dropped: maintainer,
   idle_kicks: (c) => c.settings.idleTimeout !== 0,
+  ssl_new_sessions: (c) => c.tls !== undefined && c.settings.ssl.sessionCache,
+  ssl_handshake_errors: (c) => c.tls !== undefined,
+  time_since_server_cert_refresh: (c) => c.tls !== undefined,
 };
 const ITEM_WHEN: Record<string, When> = {
   number_hot: segmented, number_warm: segmented, number_cold: segmented, age_hot: segmented,

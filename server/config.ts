@@ -1,6 +1,7 @@
 // memcached's command line: one table holds every option, its default, its help line and how it
 // is parsed; --help and the defaults both come from it (memcached's usage()/verify_default idea).
 import { PACKAGE_VERSION } from './package.ts';
+import { SSL_DEFAULTS, SSL_SUBOPTIONS, TlsConfigError } from './tls.ts';
 
 export { PROTOCOL_VERSION, VERSION_STRING, type Isolation, type Protocol, type Settings } from '../protocol/settings.ts';
 import { PROTOCOL_VERSION, type Isolation, type Protocol, type Settings } from '../protocol/settings.ts';
@@ -29,7 +30,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   slabMinSize: 48, largePages: false, prefixDelimiter: ':', threads: 4, workerThreads: 1, maxReqsPerEvent: 20,
   disableCas: false, listenBacklog: 1024, protocol: 'auto', maxItemSize: 1024 * 1024,
   enableSasl: false, disableFlushAll: false, disableDumping: false, disableWatch: false,
-  authFile: null, memoryFile: null, enableSsl: false, maxconnsFast: true, idleTimeout: 0,
+  authFile: null, memoryFile: null, enableSsl: false, ssl: SSL_DEFAULTS, maxconnsFast: true, idleTimeout: 0,
   slabReassign: true, slabAutomove: 1, slabAutomoveRatio: 0.8, lruCrawler: true, lruCrawlerSleep: 100,
   lruCrawlerTocrawl: 0, lruMaintainer: true, lruSegmented: true, tempLru: false, temporaryTtl: 61,
   hotLruPct: 20, warmLruPct: 40, hotMaxFactor: 0.2, warmMaxFactor: 2.0, detailEnabled: false,
@@ -115,9 +116,7 @@ const IGNORED_SUBOPTIONS = new Set([
   'no_drop_privileges', 'inline_ascii_resp', 'no_inline_ascii_resp', 'lru_segmented',
   'no_lru_segmented', 'ext_path', 'ext_page_size', 'ext_wbuf_size', 'ext_threads',
   'ext_item_size', 'ext_item_age', 'ext_low_ttl', 'ext_drop_unread', 'ext_recache_rate',
-  'ext_compact_under', 'ext_drop_under', 'ext_max_frag', 'ext_max_sleep', 'ssl_chain_cert',
-  'ssl_key', 'ssl_keyformat', 'ssl_verify_mode', 'ssl_ciphers', 'ssl_ca_cert', 'ssl_wbuf_size',
-  'ssl_session_cache', 'ssl_kernel_tls', 'ssl_min_version', 'num_napi_ids', 'temp_lru',
+  'ext_compact_under', 'ext_drop_under', 'ext_max_frag', 'ext_max_sleep', 'num_napi_ids', 'temp_lru',
 ]);
 
 export const OPTIONS: readonly Option[] = [
@@ -127,10 +126,8 @@ export const OPTIONS: readonly Option[] = [
       if (n < -1 || n > 65535) throw new UsageError(`ERROR: Invalid port number ${n}.`);
       s.port = n;
     } },
-  { short: 'U', long: 'udp-port', arg: 'num', help: 'UDP port to listen on (UDP is not supported: nonzero is refused)', shows: '0, off',
-    apply: (s, v) => {
-      s.udpPort = int(v, 'udp-port'); // nonzero is refused in validate() (after -S is known)
-    } },
+  { short: 'U', long: 'udp-port', arg: 'num', help: 'UDP port to listen on', shows: '0, off',
+    apply: (s, v) => { s.udpPort = int(v, 'udp-port'); } },
   { short: 's', long: 'unix-socket', arg: 'file', help: 'UNIX socket to listen on (disables network support)', apply: (s, v) => { s.unixSocket = v; } },
   { short: 'a', long: 'unix-mask', arg: 'mask', help: 'access mask for UNIX socket, in octal', shows: '700',
     apply: (s, v) => {
@@ -190,7 +187,7 @@ export const OPTIONS: readonly Option[] = [
   { short: 'W', long: 'disable-watch', help: 'disable watch commands (live logging)', apply: (s) => { s.disableWatch = true; } },
   { short: 'Y', long: 'auth-file', arg: 'file', help: 'ASCII protocol authentication: a file of user:password lines (at most 8)', apply: (s, v) => { s.authFile = v; } },
   { short: 'e', long: 'memory-file', arg: 'file', help: 'mmap a file for item memory (not supported: refused)', apply: (s, v) => { s.memoryFile = v; } },
-  { short: 'Z', long: 'enable-ssl', help: 'enable TLS/SSL (not supported: refused)', apply: (s) => { s.enableSsl = true; } },
+  { short: 'Z', long: 'enable-ssl', help: 'enable TLS/SSL', apply: (s) => { s.enableSsl = true; } },
   { short: 'o', long: 'extended', arg: 'opts', help: 'comma separated list of extended options (maxconns_fast, idle_timeout, hashpower, no_modern, slab_reassign, slab_automove, lru_crawler, no_lru_crawler, lru_maintainer, no_lru_maintainer; memcached\'s other tuning options are accepted and ignored)',
     apply: (s, v) => {
       for (const item of v.split(',')) {
@@ -199,7 +196,11 @@ export const OPTIONS: readonly Option[] = [
         const name = eq < 0 ? item : item.slice(0, eq);
         const value = eq < 0 ? undefined : item.slice(eq + 1);
         const known = SUBOPTIONS[name];
+        const ssl = SSL_SUBOPTIONS[name];
         if (known) known(s, value);
+        else if (ssl) {
+          try { ssl(s, value); } catch (e) { throw e instanceof TlsConfigError ? new UsageError(e.message, e.exitCode) : e; }
+        }
         else if (IGNORED_SUBOPTIONS.has(name)) s.ignoredSuboptions.push(name);
         else throw new UsageError(`Illegal suboption "${item}"`);
       }
@@ -234,7 +235,7 @@ export interface Parsed { settings: Settings; action: 'run' | 'help' | 'version'
 
 /** getopt_long-compatible parsing: -p 1, -p1, -vv, -MC, --port=1, --port 1. */
 export function parseArgs(argv: readonly string[]): Parsed {
-  const s: Settings = { ...DEFAULTS, ignoredSuboptions: [], extstore: { ...DEFAULTS.extstore } };
+  const s: Settings = { ...DEFAULTS, ignoredSuboptions: [], extstore: { ...DEFAULTS.extstore }, ssl: { ...DEFAULTS.ssl } };
   const given = new Set<string>();
   let action: Parsed['action'] = 'run';
   const byShort = new Map(OPTIONS.filter((o) => o.short).map((o) => [o.short!, o]));
@@ -297,7 +298,8 @@ function validate(s: Settings, given: Set<string>): void {
     s.protocol = 'binary';
     if (s.udpPort !== 0) throw new UsageError('ERROR: Cannot enable UDP while using binary SASL authentication.');
   }
-  if (s.udpPort !== 0) throw new UsageError('remcached does not support UDP (-U must be 0)');
+  // memcached: -U alone also moves the TCP port there
+  if (given.has('udp-port') && s.udpPort !== 0 && !given.has('port')) s.port = s.udpPort;
   // memcached: -Y means ASCII only (even after -S); an explicit -B other than ascii is refused
   if (s.authFile !== null) {
     if (given.has('protocol') && s.protocol !== 'ascii') {
@@ -306,7 +308,11 @@ function validate(s: Settings, given: Set<string>): void {
     s.protocol = 'ascii';
   }
   if (s.memoryFile) throw new UsageError('remcached does not support restartable caches (-e)');
-  if (s.enableSsl) throw new UsageError('remcached does not support TLS (-Z)');
+  if (s.enableSsl && s.port === 0) throw new UsageError('ERROR: You cannot enable SSL without a TCP port.', 64);
+  // memcached refuses a notls: listener without -Z when it binds it (exit 71, EX_OSERR)
+  if (!s.enableSsl && s.listen !== null && s.listen.split(',').some((l) => l.trim().startsWith('notls:'))) {
+    throw new UsageError(`'notls' option is valid only when SSL is enabled\nfailed to listen on one of interface(s) ${s.listen}: Success`, 71);
+  }
 }
 
 /** Options given that have no effect here (logged as warnings at startup). */

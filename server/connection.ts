@@ -137,6 +137,8 @@ export class Connection implements TextConn, BinaryConn {
   afterSwallow: Buffer | null = null;
   lastCmdTime: number;
   readonly fd: number;
+  /** fd for the direct write path; -1 on a TLS socket (its bytes must go through TLS) */
+  private readonly plainFd: number;
   readonly addr: string;
   readonly listenAddr: string;
 
@@ -147,8 +149,11 @@ export class Connection implements TextConn, BinaryConn {
       : socket.remoteAddress ? `tcp:${socket.remoteAddress}:${socket.remotePort}` : 'unix';
     this.listenAddr = listenAddr;
     if (loop.binaryOnly) { this.decided = true; this.binary = 1; }
+    // TLS (server/tls.ts): decrypted bytes arrive as 'data' and replies go through socket.write
+    const encrypted = (socket as { encrypted?: boolean }).encrypted === true;
+    this.plainFd = encrypted ? -1 : this.fd;
     socket.setNoDelay(true);
-    if (!readInto(socket, loop.window.subarray(0, READ_SIZE), (n) => this.onRead(n))) {
+    if (encrypted || !readInto(socket, loop.window.subarray(0, READ_SIZE), (n) => this.onRead(n))) {
       socket.on('data', (chunk: Buffer) => {
         if (chunk.length > loop.window.length) { this.overflow(); return; }
         loop.window.set(chunk, 0);
@@ -492,10 +497,10 @@ export class Connection implements TextConn, BinaryConn {
     if (s.destroyed) { out.discard(); return; }
     // Fast path: the whole reply is in the output buffer and Node has nothing queued for this
     // socket: one write(2) from the buffer. What the kernel does not take goes the usual way.
-    if (out.single && this.fd >= 0 && s.writableLength === 0) {
+    if (out.single && this.plainFd >= 0 && s.writableLength === 0) {
       const len = out.pos;
       if (len === 0) return;
-      const n = native.writeOut(this.fd, 0, len);
+      const n = native.writeOut(this.plainFd, 0, len);
       if (n === len) { out.clear(); counters.bytes_written += len; return; }
       const rest = out.takeFrom(n > 0 ? n : 0);
       if (n > 0) counters.bytes_written += n;

@@ -1,6 +1,7 @@
 // The server: native init (domain + store), listeners, connections, the clock, the reclaimer,
 // graceful shutdown. Implements the ServerContext the protocol layer sees.
 import net from 'node:net';
+import tls from 'node:tls';
 import { chmodSync, unlinkSync, existsSync } from 'node:fs';
 import { abi, native, ISO_SFI, crossStats } from '../native/index.ts';
 import { newCounters, type ConnInfo, type Counters, type ServerContext } from '../protocol/context.ts';
@@ -30,6 +31,8 @@ export interface ThreadRole {
   /** a message to the main thread (server/threads.ts routes it) */
   post(msg: unknown): void;
 }
+import { startUdp, type UdpService } from './udp.ts';
+import { Tls, TlsConfigError } from './tls.ts';
 
 const K = abi.K as Record<string, number>;
 const ISOLATION_REQUEST: Record<Settings['isolation'], number> = {
@@ -63,6 +66,9 @@ export class Server implements ServerContext {
   /** -Y; memcached re-reads the file on SIGHUP (keeping the old entries if that fails) */
   private readonly asciiAuth: AsciiAuth | null;
   private readonly offenders: Offenders;
+  private udp: UdpService | null = null;
+  /** -Z */
+  readonly tls?: Tls;
 
   constructor(readonly settings: Settings, private readonly role: ThreadRole | null = null) {
     this.counters = role ? slotCounters(role.shared, role.index) : newCounters(abi.faultKinds.length);
@@ -101,6 +107,15 @@ export class Server implements ServerContext {
       }
     }
     this.asciiAuth = asciiAuth;
+    if (settings.enableSsl) {
+      try {
+        this.tls = new Tls(settings.ssl, () => this.now());
+      } catch (e) {
+        if (!(e instanceof TlsConfigError)) throw e;
+        process.stderr.write(`${e.message}\r\n`); // memcached's line, CRLF and all; its OpenSSL detail differs
+        process.exit(e.exitCode);
+      }
+    }
     this.offenders = new Offenders(settings);
     const text = new TextProtocol(this, out, init.window, init.desc, init.res);
     this.loop = {
@@ -237,19 +252,30 @@ export class Server implements ServerContext {
       chmodSync(s.unixSocket, s.unixMask);
       return;
     }
+    if (s.udpPort !== 0) {
+      this.udp = await startUdp(this.loop, s.listen, s.udpPort);
+      // memcached counts one UDP connection per worker thread
+      this.counters.curr_connections += s.threads;
+      this.counters.total_connections += s.threads;
+      this.counters.connection_structures += s.threads;
+    }
     if (s.port === 0) return; // TCP off, as in memcached
     for (const spec of (s.listen ?? '').split(',')) {
       let host = spec.trim() || undefined;
       let port = s.port === -1 ? 0 : s.port;
-      const m = host ? /^(?:notls:)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host) : null;
-      if (m) { host = m[1]!.replace(/^\[|\]$/g, ''); if (m[2]) port = Number(m[2]); }
-      await this.listen({ host, port, backlog: s.listenBacklog }, '');
+      const m = host ? /^(notls:)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host) : null;
+      if (m) { host = m[2]!.replace(/^\[|\]$/g, ''); if (m[3]) port = Number(m[3]); }
+      await this.listen({ host, port, backlog: s.listenBacklog }, '', !m?.[1]); // notls: plain under -Z
     }
   }
 
-  private listen(opts: net.ListenOptions | { fd: number; backlog: number }, label: string): Promise<void> {
+  private listen(opts: net.ListenOptions | { fd: number; backlog: number }, label: string, tlsWanted = false): Promise<void> {
     return new Promise((resolve, reject) => {
-      const server = net.createServer({ noDelay: true, pauseOnConnect: true }, (sock) => this.accept(sock, server));
+      const t = tlsWanted ? this.tls : undefined;
+      const server: net.Server = t
+        ? tls.createServer({ ...t.serverOptions(), noDelay: true }, (sock) => { if (t.admit(sock)) this.accept(sock, server); })
+        : net.createServer({ noDelay: true, pauseOnConnect: true }, (sock) => this.accept(sock, server));
+      if (t) t.track(server as tls.Server);
       server.maxConnections = Number.MAX_SAFE_INTEGER;
       server.once('error', reject);
       server.listen(opts as net.ListenOptions, () => {
@@ -355,6 +381,7 @@ export class Server implements ServerContext {
     if (this.stopping) return this.stopping;
     this.stopping = (async () => {
       if (this.timer) clearInterval(this.timer);
+      this.udp?.close();
       const closed = this.servers.map(({ server }) => new Promise<void>((r) => server.close(() => r())));
       for (const c of this.conns) c.endIdle();
       const deadline = Date.now() + SHUTDOWN_GRACE_MS;
