@@ -28,7 +28,8 @@ const TARGETS = { throughput: 0.7, cpuPerOp: 2.0, isolation: 0.97 };
 const HELP = `usage: npm run bench -- [options]
   --servers=LIST      servers to compare, in order (default memcached,remcached);
                       the first memcached is the baseline. memcached,memcached checks the harness.
-  --isolation=LIST    run remcached once per --isolation= value, e.g. pku,none,pku-strict
+  --isolation=LIST    run remcached once per --isolation= value, e.g. pku,none,pku-strict,sfi;
+                      X+cross is --isolation=X with --cross-check (e.g. none+cross)
                       (ratios against isolation=none are printed too)
   --protocol=LIST     ascii, binary or ascii,binary (binary = memaslap -B, without -v:
                       memaslap's binary value check is broken under concurrency)  [ascii]

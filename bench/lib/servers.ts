@@ -12,7 +12,8 @@ export interface ServerSpec {
 }
 
 /**
- * Expand "--servers=memcached,remcached" and "--isolation=pku,none" into specs. A repeated
+ * Expand "--servers=memcached,remcached" and "--isolation=pku,none" into specs (a mode "X+cross"
+ * is --isolation=X with --cross-check). A repeated
  * name gets "#2", "#3"... so that "memcached,memcached" (a harness self-check) has two columns.
  */
 export function buildSpecs(names: string[], isolation: string[], memoryMb: number, extraRemcachedArgs: string[],
@@ -34,7 +35,10 @@ export function buildSpecs(names: string[], isolation: string[], memoryMb: numbe
     } else if (name === 'remcached') {
       const modes = isolation.length ? isolation : [undefined];
       for (const mode of modes) {
-        const args = [...common, ...extraRemcachedArgs, ...(mode ? [`--isolation=${mode}`] : [])];
+        // "none+cross": --isolation=none --cross-check (both parsers on every event)
+        const cross = mode?.endsWith('+cross') ?? false;
+        const iso = cross ? mode!.slice(0, -'+cross'.length) : mode;
+        const args = [...common, ...extraRemcachedArgs, ...(iso ? [`--isolation=${iso}`] : []), ...(cross ? ['--cross-check'] : [])];
         specs.push({ kind: 'remcached', label: unique(mode ? `remcached${tl}[${mode}]` : `remcached${tl}`), isolation: mode, args });
       }
     } else {
