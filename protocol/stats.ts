@@ -1,6 +1,6 @@
 // `stats`, `stats settings`, `stats items`, `stats slabs`, `stats conns`, `stats sizes`:
 // memcached 1.6.18's field names in memcached's order, so exporters and dashboards work.
-// remcached's own fields (isolation, parser faults) come after memcached's.
+// remcached's own fields (isolation, parser faults) are the `stats isolation` group.
 // Every group is written through an emitter, one call per stat (memcached's append_stats):
 // the text protocol makes "STAT name value" lines of them, the binary protocol one packet each.
 import { abi } from './abi.ts';
@@ -82,7 +82,12 @@ const GENERAL: Array<[string, Value]> = [
   fromStore('evicted_active'), fromStore('evictions'), fromStore('reclaimed'),
   ...['crawler_reclaimed', 'crawler_items_checked', 'lrutail_reflocked', 'moves_to_cold',
     'moves_to_warm', 'moves_within_lru', 'direct_reclaims', 'lru_bumps_dropped'].map(zero),
-  // remcached's own
+];
+
+/** `stats isolation`: remcached's own counters and settings, a group of their own so that the
+ *  general `stats` and `stats settings` hold exactly memcached's fields (exporters and
+ *  memcached's t/stats.t count them). */
+const ISOLATION: Array<[string, Value]> = [
   ['remcached_version', (c) => c.remcachedVersion],
   ['isolation', (c) => c.isolation],
   ['parser_calls', (c) => c.counters.parser_calls],
@@ -94,6 +99,11 @@ const GENERAL: Array<[string, Value]> = [
   ['offender_refused', (c) => c.counters.offender_refused],
   ['offender_conns_delayed', (c) => c.counters.offender_conns_delayed],
   ['offender_conns_refused', (c) => c.counters.offender_conns_refused],
+  // one token, as every stats value: the start-up log has the same reason in words
+  ['isolation_why', (c) => c.isolationWhy.replace(/\s+/g, '_') || '-'],
+  ['watchdog_ms', (c) => c.settings.watchdogMs],
+  ['fault_injection', (c) => yesNo(c.settings.enableFaultInjection)],
+  ['protocol_version', () => PROTOCOL_VERSION],
 ];
 
 const yesNo = (b: boolean) => (b ? 'yes' : 'no');
@@ -128,7 +138,7 @@ const SETTINGS: Array<[string, Value]> = [
   ['slab_automove', (c) => c.settings.slabAutomove],
   ['slab_automove_ratio', (c) => c.settings.slabAutomoveRatio.toFixed(2)],
   ['slab_automove_window', () => 30],
-  ['slab_chunk_max', (c) => c.settings.maxItemSize],
+  ['slab_chunk_max', (c) => c.settings.slabChunkMax],
   ['lru_crawler', (c) => yesNo(c.settings.lruCrawler)],
   ['lru_crawler_sleep', (c) => c.settings.lruCrawlerSleep],
   ['lru_crawler_tocrawl', (c) => c.settings.lruCrawlerTocrawl],
@@ -166,13 +176,6 @@ const SETTINGS: Array<[string, Value]> = [
   ['ssl_min_version', () => 'tlsv1.2'],
   ['num_napi_ids', () => '(null)'],
   ['memory_file', () => '(null)'],
-  // remcached's own
-  ['isolation', (c) => c.isolation],
-  // one token, as every stats value: the start-up log has the same reason in words
-  ['isolation_why', (c) => c.isolationWhy.replace(/\s+/g, '_') || '-'],
-  ['watchdog_ms', (c) => c.settings.watchdogMs],
-  ['fault_injection', (c) => yesNo(c.settings.enableFaultInjection)],
-  ['protocol_version', () => PROTOCOL_VERSION],
 ];
 /** ext_* as memcached prints them: the ones the `extstore` command sets come from settings */
 function extSetting(c: ServerContext, name: string): string | number {
@@ -199,6 +202,10 @@ const GENERAL_WHEN: Record<string, When> = {
   evicted_active: segmented, moves_to_cold: maintainer, moves_to_warm: maintainer,
   moves_within_lru: maintainer, direct_reclaims: maintainer, lru_bumps_dropped: maintainer,
   idle_kicks: (c) => c.settings.idleTimeout !== 0,
+  rejected_connections: (c) => c.settings.maxconnsFast,
+  ...Object.fromEntries(['slab_reassign_rescues', 'slab_reassign_chunk_rescues', 'slab_reassign_evictions_nomem',
+    'slab_reassign_inline_reclaim', 'slab_reassign_busy_items', 'slab_reassign_busy_deletes',
+    'slab_reassign_running', 'slabs_moved'].map((n) => [n, (c: ServerContext) => c.settings.slabReassign])),
 };
 const ITEM_WHEN: Record<string, When> = {
   number_hot: segmented, number_warm: segmented, number_cold: segmented, age_hot: segmented,
@@ -219,6 +226,10 @@ export function resetStats(ctx: ServerContext): void {
 export function writeGeneralStats(stat: Emit, ctx: ServerContext): void {
   ctx.store.storeStats();
   for (const [name, v] of GENERAL) if (GENERAL_WHEN[name]?.(ctx) !== false) stat(name, v(ctx));
+}
+
+export function writeIsolationStats(stat: Emit, ctx: ServerContext): void {
+  for (const [name, v] of ISOLATION) stat(name, v(ctx));
   if (ctx.settings.enableFaultInjection) {
     // What the fault-injection tests check over TCP: the root word the "root write" fault aims
     // at, and a checksum of every live item.

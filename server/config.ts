@@ -27,7 +27,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   daemon: false, enableCoredumps: false, user: null, memoryLimitMb: 64, disableEvictions: false,
   connLimit: 1024, lockMemory: false, verbosity: 0, pidfile: null, growthFactor: 1.25,
   slabMinSize: 48, largePages: false, prefixDelimiter: ':', threads: 4, maxReqsPerEvent: 20,
-  disableCas: false, listenBacklog: 1024, protocol: 'auto', maxItemSize: 1024 * 1024,
+  disableCas: false, listenBacklog: 1024, protocol: 'auto', maxItemSize: 1024 * 1024, slabChunkMax: 512 * 1024,
   enableSasl: false, disableFlushAll: false, disableDumping: false, disableWatch: false,
   authFile: null, memoryFile: null, enableSsl: false, maxconnsFast: true, idleTimeout: 0,
   slabReassign: true, slabAutomove: 1, slabAutomoveRatio: 0.8, lruCrawler: true, lruCrawlerSleep: 100,
@@ -81,6 +81,8 @@ const SUBOPTIONS: Record<string, (s: Settings, v: string | undefined) => void> =
   no_modern: (s) => {
     s.slabReassign = false; s.slabAutomove = 0; s.lruCrawler = false; s.lruMaintainer = false;
     s.lruSegmented = false; s.maxconnsFast = false; s.hashAlgorithm = 'jenkins';
+    // memcached: a whole slab page unless slab_chunk_max was given (here: unless changed)
+    if (s.slabChunkMax === DEFAULTS.slabChunkMax) s.slabChunkMax = 1024 * 1024;
   },
   // LRU tuning shown by stats settings (and changed at run time by lru / lru_crawler / slabs)
   temporary_ttl: (s, v) => { s.tempLru = true; s.temporaryTtl = int(v ?? '', 'temporary_ttl'); },
@@ -96,6 +98,10 @@ const SUBOPTIONS: Record<string, (s: Settings, v: string | undefined) => void> =
     s.hashAlgorithm = v;
   },
   modern: () => {},
+  slab_chunk_max: (s, v) => {
+    if (!/^-?\d+$/.test(v ?? '')) throw new UsageError('could not parse argument to slab_chunk_max');
+    s.slabChunkMax = Number(v);
+  },
   slab_reassign: (s) => { s.slabReassign = true; },
   slab_automove: (s, v) => { s.slabAutomove = v === undefined ? 1 : int(v, 'slab_automove'); },
   lru_crawler: (s) => { s.lruCrawler = true; },
@@ -109,7 +115,7 @@ const SUBOPTIONS: Record<string, (s: Settings, v: string | undefined) => void> =
   },
 };
 const IGNORED_SUBOPTIONS = new Set([
-  'tail_repair_time', 'slab_chunk_max', 'no_slab_reassign', 'slab_automove_window',
+  'tail_repair_time', 'no_slab_reassign', 'slab_automove_window',
   'slab_automove_freeratio', 'watcher_logbuf_size', 'worker_logbuf_size', 'read_buf_mem_limit',
   'track_sizes', 'no_hashexpand', 'sock_cookie_id', 'drop_privileges',
   'no_drop_privileges', 'inline_ascii_resp', 'no_inline_ascii_resp', 'lru_segmented',
@@ -286,10 +292,21 @@ export function parseArgs(argv: readonly string[]): Parsed {
 
 /** Cross-option rules, with memcached's messages. */
 function validate(s: Settings, given: Set<string>): void {
-  if (s.maxItemSize < 1024) throw new UsageError('Item max size cannot be less than 1024 bytes.');
-  if (s.maxItemSize > 1024 * 1024 * 1024) throw new UsageError('Cannot set item size limit higher than a gigabyte.');
+  // memcached's checks, in its order, all EX_USAGE (64)
+  if (s.maxItemSize < 1024) throw new UsageError('Item max size cannot be less than 1024 bytes.', 64);
   if (s.memoryLimitMb <= 0 || s.maxItemSize > (s.memoryLimitMb * 1024 * 1024) / 2) {
-    throw new UsageError('Cannot set item size limit higher than 1/2 of memory max.');
+    throw new UsageError('Cannot set item size limit higher than 1/2 of memory max.', 64);
+  }
+  if (s.maxItemSize > 1024 * 1024 * 1024) throw new UsageError('Cannot set item size limit higher than a gigabyte.', 64);
+  const SLAB_PAGE = 1024 * 1024;
+  if (s.slabChunkMax > s.maxItemSize) {
+    throw new UsageError(`slab_chunk_max (bytes: ${s.slabChunkMax}) cannot be larger than -I (item_size_max ${s.maxItemSize})`, 64);
+  }
+  if (s.slabChunkMax <= 0 || s.maxItemSize % s.slabChunkMax !== 0) {
+    throw new UsageError(`-I (item_size_max: ${s.maxItemSize}) must be evenly divisible by slab_chunk_max (bytes: ${s.slabChunkMax})`, 64);
+  }
+  if (SLAB_PAGE % s.slabChunkMax !== 0) {
+    throw new UsageError(`slab_chunk_max (bytes: ${s.slabChunkMax}) must divide evenly into ${SLAB_PAGE} (slab_page_size)`, 64);
   }
   // memcached: -S means binary only; an explicit -B other than binary is refused, and so is UDP
   if (s.enableSasl) {
