@@ -24,6 +24,8 @@ function storeStat(ctx: ServerContext, name: string): number {
 }
 
 type Value = (ctx: ServerContext) => string | number;
+/** every digit of a size near 2^64 (-m -5), where a double prints in exponent form */
+const u64 = (x: number): string | number => (Number.isSafeInteger(x) ? x : BigInt(x).toString());
 const fromStore = (name: string): [string, Value] => [name, (c) => storeStat(c, name)];
 const zero = (name: string): [string, Value] => [name, () => 0];
 
@@ -63,7 +65,7 @@ const GENERAL: Array<[string, Value]> = [
   ['idle_kicks', (c) => c.counters.idle_kicks], // listed only with -o idle_timeout, as memcached
   ['bytes_read', (c) => c.counters.bytes_read],
   ['bytes_written', (c) => c.counters.bytes_written],
-  fromStore('limit_maxbytes'),
+  ['limit_maxbytes', (c) => u64(storeStat(c, 'limit_maxbytes'))],
   ['accepting_conns', () => 1],
   zero('listen_disabled_num'), zero('time_in_listen_disabled_us'),
   ['threads', () => 1],
@@ -108,7 +110,7 @@ const ISOLATION: Array<[string, Value]> = [
 
 const yesNo = (b: boolean) => (b ? 'yes' : 'no');
 const SETTINGS: Array<[string, Value]> = [
-  ['maxbytes', (c) => c.settings.memoryLimitMb * 1024 * 1024],
+  ['maxbytes', (c) => u64(c.settings.memoryLimitMb * 1024 * 1024)],
   ['maxconns', (c) => c.settings.connLimit],
   ['tcpport', (c) => c.settings.port],
   ['udpport', (c) => c.settings.udpPort],

@@ -47,6 +47,13 @@ function int(v: string, what: string): number {
   return Number.parseInt(v, 10);
 }
 
+/** memcached's -m: atoi(optarg) MiB into a size_t, so "abc" is 0 (refused later: no room for an
+ *  item) and "-5" wraps to 2^64 - 5 MiB (no limit, as memcached starts with it). */
+function megabytes(v: string): number {
+  const n = Number.parseInt(/^\s*[-+]?\d*/.exec(v)![0], 10) || 0;
+  return n < 0 ? 2 ** 44 + n : n;
+}
+
 /** strtod-like: the whole string must be a decimal number. */
 function num(v: string, what: string): number {
   if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(v.trim())) throw new UsageError(`${what}: "${v}" is not a number`);
@@ -56,7 +63,7 @@ function num(v: string, what: string): number {
 /** memcached's -I parser: a number with an optional k/m suffix. */
 function size(v: string): number {
   const m = /^(\d+)([kKmM]?)$/.exec(v);
-  if (!m) throw new UsageError('Item max size cannot be less than 1024 bytes.');
+  if (!m) throw new UsageError('Item max size cannot be less than 1024 bytes.', 64);
   const n = Number(m[1]);
   const unit = m[2]!.toLowerCase();
   return unit === 'k' ? n * 1024 : unit === 'm' ? n * 1024 * 1024 : n;
@@ -144,12 +151,12 @@ export const OPTIONS: readonly Option[] = [
       s.unixMask = Number.parseInt(v, 8);
     } },
   { short: 'A', long: 'enable-shutdown', help: 'enable ascii "shutdown" command', apply: (s) => { s.enableShutdown = true; } },
-  { short: 'l', long: 'listen', arg: 'addr', help: 'interface to listen on', shows: 'INADDR_ANY', apply: (s, v) => { s.listen = v; } },
-  { short: 'd', long: 'daemon', help: 'run as a daemon (not supported: use your service manager)', noEffect: true, apply: (s) => { s.daemon = true; } },
+  { short: 'l', long: 'listen', arg: 'addr', help: 'interface to listen on (several -l add up, as in memcached)', shows: 'INADDR_ANY', apply: (s, v) => { s.listen = s.listen === null ? v : `${s.listen},${v}`; } },
+  { short: 'd', long: 'daemon', help: 'run as a daemon', apply: (s) => { s.daemon = true; } },
   { short: 'r', long: 'enable-coredumps', help: 'maximize core file limit', noEffect: true, apply: (s) => { s.enableCoredumps = true; } },
   { short: 'u', long: 'user', arg: 'user', help: 'assume identity of <username> (only when run as root)', apply: (s, v) => { s.user = v; } },
   { short: 'm', long: 'memory-limit', arg: 'num', help: 'item memory in megabytes', shows: '64',
-    apply: (s, v) => { s.memoryLimitMb = int(v, 'memory-limit'); } },
+    apply: (s, v) => { s.memoryLimitMb = megabytes(v); } },
   { short: 'M', long: 'disable-evictions', help: 'return error on memory exhausted instead of evicting', apply: (s) => { s.disableEvictions = true; } },
   { short: 'c', long: 'conn-limit', arg: 'num', help: 'max simultaneous connections', shows: '1024',
     apply: (s, v) => {
@@ -184,7 +191,7 @@ export const OPTIONS: readonly Option[] = [
   { short: 'B', long: 'protocol', arg: 'name', help: 'protocol - one of ascii, binary, or auto', shows: 'auto-negotiate',
     apply: (s, v) => {
       if (v !== 'auto' && v !== 'ascii' && v !== 'binary') {
-        throw new UsageError(`Invalid value for binding protocol: ${v}\n -- should be one of auto, binary, or ascii`);
+        throw new UsageError(`Invalid value for binding protocol: ${v}\n -- should be one of auto, binary, or ascii`, 64);
       }
       s.protocol = v;
     } },
