@@ -164,7 +164,7 @@ async function main(): Promise<void> {
   try {
     await listening(rPort, rem, 'remcached');
     await listening(mPort, sup.proc, 'memcached');
-    const settings = (await stats(rPort, 'settings'))!;
+    const settings = (await stats(rPort, 'isolation'))!;
     const isolation = settings.isolation ?? '?';
     const remVersion = (await stats(rPort))!.version!;
     const memVersion = (await stats(mPort))!.version!;
@@ -287,7 +287,9 @@ async function main(): Promise<void> {
     await listening(mPort, sup.proc, 'memcached', 5000).catch(() => {});
 
     // --- after the run ---------------------------------------------------------------------------
-    const remStats = await stats(rPort);
+    const remGeneral = await stats(rPort);
+    const remOwn = await stats(rPort, 'isolation'); // parser_faults: remcached's own group
+    const remStats = remGeneral && remOwn ? { ...remGeneral, ...remOwn } : null;
     const remAlive = rem.exitCode === null && rem.signalCode === null && remStats !== null && Number(remStats.pid) === rem.pid;
     const intact = { remcached: await countIntact(rPort, canaries), memcached: await countIntact(mPort, canaries) };
     const data: DemoData = {

@@ -13,7 +13,7 @@ import type { ServerContext } from './context.ts';
 import type { Store } from './store.ts';
 import type { Output } from './output.ts';
 import { BIN_BODY, BIN_ERROR_BODY, BIN_STATUS as ST, FAULT_NOT_CAUGHT } from './replies.ts';
-import { resetStats, writeGeneralStats, writeItemStats, writeSettingsStats, writeSlabStats, type Emit } from './stats.ts';
+import { resetStats, writeGeneralStats, writeIsolationStats, writeItemStats, writeSettingsStats, writeSlabStats, type Emit } from './stats.ts';
 import type { PrefixStats } from './admin.ts';
 
 const MAGIC_RES = 0x81;
@@ -355,6 +355,8 @@ export class BinaryProtocol {
       this.prefixes?.clear();
     } else if (group.startsWith('settings')) {
       writeSettingsStats(emit, ctx);
+    } else if (group === 'isolation') {
+      writeIsolationStats(emit, ctx);
     } else if (group.startsWith('detail')) {
       const sub = group.slice(6);
       if (sub.startsWith(' dump')) {

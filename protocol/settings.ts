@@ -39,6 +39,8 @@ export interface Settings {
   listenBacklog: number;
   protocol: Protocol;
   maxItemSize: number;
+  /** memcached's slab_chunk_max (-o slab_chunk_max): half a slab page unless set */
+  slabChunkMax: number;
   enableSasl: boolean;
   disableFlushAll: boolean;
   disableDumping: boolean;

@@ -1,6 +1,6 @@
 // `stats`, `stats settings`, `stats items`, `stats slabs`, `stats conns`, `stats sizes`:
 // memcached 1.6.18's field names in memcached's order, so exporters and dashboards work.
-// remcached's own fields (isolation, parser faults) come after memcached's.
+// remcached's own fields (isolation, parser faults) are the `stats isolation` group.
 // Every group is written through an emitter, one call per stat (memcached's append_stats):
 // the text protocol makes "STAT name value" lines of them, the binary protocol one packet each.
 import { abi } from './abi.ts';
@@ -25,6 +25,8 @@ function storeStat(ctx: ServerContext, name: string): number {
 
 /** t: the counters summed over every worker thread */
 type Value = (ctx: ServerContext, t: Counters) => string | number;
+/** every digit of a size near 2^64 (-m -5), where a double prints in exponent form */
+const u64 = (x: number): string | number => (Number.isSafeInteger(x) ? x : BigInt(x).toString());
 const fromStore = (name: string): [string, Value] => [name, (c) => storeStat(c, name)];
 const zero = (name: string): [string, Value] => [name, () => 0];
 
@@ -64,7 +66,7 @@ const GENERAL: Array<[string, Value]> = [
   ['idle_kicks', (_c, t) => t.idle_kicks], // listed only with -o idle_timeout, as memcached
   ['bytes_read', (_c, t) => t.bytes_read],
   ['bytes_written', (_c, t) => t.bytes_written],
-  fromStore('limit_maxbytes'),
+  ['limit_maxbytes', (c) => u64(storeStat(c, 'limit_maxbytes'))],
   ['accepting_conns', () => 1],
   zero('listen_disabled_num'), zero('time_in_listen_disabled_us'),
   ['threads', (c) => c.settings.workerThreads],
@@ -87,7 +89,12 @@ const GENERAL: Array<[string, Value]> = [
   fromStore('evicted_active'), fromStore('evictions'), fromStore('reclaimed'),
   ...['crawler_reclaimed', 'crawler_items_checked', 'lrutail_reflocked', 'moves_to_cold',
     'moves_to_warm', 'moves_within_lru', 'direct_reclaims', 'lru_bumps_dropped'].map(zero),
-  // remcached's own
+];
+
+/** `stats isolation`: remcached's own counters and settings, a group of their own so that the
+ *  general `stats` and `stats settings` hold exactly memcached's fields (exporters and
+ *  memcached's t/stats.t count them). */
+const ISOLATION: Array<[string, Value]> = [
   ['remcached_version', (c) => c.remcachedVersion],
   ['isolation', (c) => c.isolation],
   ['parser_calls', (_c, t) => t.parser_calls],
@@ -99,11 +106,16 @@ const GENERAL: Array<[string, Value]> = [
   ['offender_refused', (_c, t) => t.offender_refused],
   ['offender_conns_delayed', (_c, t) => t.offender_conns_delayed],
   ['offender_conns_refused', (_c, t) => t.offender_conns_refused],
+  // one token, as every stats value: the start-up log has the same reason in words
+  ['isolation_why', (c) => c.isolationWhy.replace(/\s+/g, '_') || '-'],
+  ['watchdog_ms', (c) => c.settings.watchdogMs],
+  ['fault_injection', (c) => yesNo(c.settings.enableFaultInjection)],
+  ['protocol_version', () => PROTOCOL_VERSION],
 ];
 
 const yesNo = (b: boolean) => (b ? 'yes' : 'no');
 const SETTINGS: Array<[string, Value]> = [
-  ['maxbytes', (c) => c.settings.memoryLimitMb * 1024 * 1024],
+  ['maxbytes', (c) => u64(c.settings.memoryLimitMb * 1024 * 1024)],
   ['maxconns', (c) => c.settings.connLimit],
   ['tcpport', (c) => c.settings.port],
   ['udpport', (c) => c.settings.udpPort],
@@ -133,7 +145,7 @@ const SETTINGS: Array<[string, Value]> = [
   ['slab_automove', (c) => c.settings.slabAutomove],
   ['slab_automove_ratio', (c) => c.settings.slabAutomoveRatio.toFixed(2)],
   ['slab_automove_window', () => 30],
-  ['slab_chunk_max', (c) => c.settings.maxItemSize],
+  ['slab_chunk_max', (c) => c.settings.slabChunkMax],
   ['lru_crawler', (c) => yesNo(c.settings.lruCrawler)],
   ['lru_crawler_sleep', (c) => c.settings.lruCrawlerSleep],
   ['lru_crawler_tocrawl', (c) => c.settings.lruCrawlerTocrawl],
@@ -162,13 +174,6 @@ const SETTINGS: Array<[string, Value]> = [
     'ssl_wbuf_size', 'ssl_session_cache', 'ssl_kernel_tls', 'ssl_min_version'].map((n): [string, Value] => [n, (c) => sslStat(c.settings, n)]),
   ['num_napi_ids', () => '(null)'],
   ['memory_file', () => '(null)'],
-  // remcached's own
-  ['isolation', (c) => c.isolation],
-  // one token, as every stats value: the start-up log has the same reason in words
-  ['isolation_why', (c) => c.isolationWhy.replace(/\s+/g, '_') || '-'],
-  ['watchdog_ms', (c) => c.settings.watchdogMs],
-  ['fault_injection', (c) => yesNo(c.settings.enableFaultInjection)],
-  ['protocol_version', () => PROTOCOL_VERSION],
 ];
 /** ext_* as memcached prints them: the ones the `extstore` command sets come from settings */
 function extSetting(c: ServerContext, name: string): string | number {
@@ -198,6 +203,10 @@ const GENERAL_WHEN: Record<string, When> = {
   ssl_new_sessions: (c) => c.tls !== undefined && c.settings.ssl.sessionCache,
   ssl_handshake_errors: (c) => c.tls !== undefined,
   time_since_server_cert_refresh: (c) => c.tls !== undefined,
+  rejected_connections: (c) => c.settings.maxconnsFast,
+  ...Object.fromEntries(['slab_reassign_rescues', 'slab_reassign_chunk_rescues', 'slab_reassign_evictions_nomem',
+    'slab_reassign_inline_reclaim', 'slab_reassign_busy_items', 'slab_reassign_busy_deletes',
+    'slab_reassign_running', 'slabs_moved'].map((n) => [n, (c: ServerContext) => c.settings.slabReassign])),
 };
 const ITEM_WHEN: Record<string, When> = {
   number_hot: segmented, number_warm: segmented, number_cold: segmented, age_hot: segmented,
@@ -220,6 +229,11 @@ export function writeGeneralStats(stat: Emit, ctx: ServerContext): void {
   ctx.store.storeStats();
   const t = sumCounters(ctx.allCounters());
   for (const [name, v] of GENERAL) if (GENERAL_WHEN[name]?.(ctx) !== false) stat(name, v(ctx, t));
+}
+
+export function writeIsolationStats(stat: Emit, ctx: ServerContext): void {
+  const t = sumCounters(ctx.allCounters());
+  for (const [name, v] of ISOLATION) stat(name, v(ctx, t));
   if (ctx.settings.enableFaultInjection) {
     // What the fault-injection tests check over TCP: the root word the "root write" fault aims
     // at, and a checksum of every live item.

@@ -12,7 +12,7 @@ import type { ServerContext } from './context.ts';
 import type { Store } from './store.ts';
 import type { Output } from './output.ts';
 import { FAULT_NOT_CAUGHT, PARSE_ERROR_REPLY, R, STORE_REPLY } from './replies.ts';
-import { resetStats, textStats, writeConnStats, writeGeneralStats, writeItemStats, writeSettingsStats, writeSlabStats } from './stats.ts';
+import { resetStats, textStats, writeConnStats, writeGeneralStats, writeIsolationStats, writeItemStats, writeSettingsStats, writeSlabStats } from './stats.ts';
 import type { Emit } from './stats.ts';
 import { MetaProtocol } from './meta.ts';
 import { Admin } from './admin.ts';
@@ -274,6 +274,7 @@ export class TextProtocol {
     switch (arg) {
       case '': writeGeneralStats(this.emit, ctx); break;
       case 'settings': writeSettingsStats(this.emit, ctx); break;
+      case 'isolation': writeIsolationStats(this.emit, ctx); break;
       case 'items': writeItemStats(this.emit, ctx); break;
       case 'slabs': writeSlabStats(this.emit, ctx); break;
       case 'conns': writeConnStats(this.emit, ctx); break;

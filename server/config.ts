@@ -28,7 +28,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   daemon: false, enableCoredumps: false, user: null, memoryLimitMb: 64, disableEvictions: false,
   connLimit: 1024, lockMemory: false, verbosity: 0, pidfile: null, growthFactor: 1.25,
   slabMinSize: 48, largePages: false, prefixDelimiter: ':', threads: 4, workerThreads: 1, maxReqsPerEvent: 20,
-  disableCas: false, listenBacklog: 1024, protocol: 'auto', maxItemSize: 1024 * 1024,
+  disableCas: false, listenBacklog: 1024, protocol: 'auto', maxItemSize: 1024 * 1024, slabChunkMax: 512 * 1024,
   enableSasl: false, disableFlushAll: false, disableDumping: false, disableWatch: false,
   authFile: null, memoryFile: null, enableSsl: false, ssl: SSL_DEFAULTS, maxconnsFast: true, idleTimeout: 0,
   slabReassign: true, slabAutomove: 1, slabAutomoveRatio: 0.8, lruCrawler: true, lruCrawlerSleep: 100,
@@ -48,6 +48,13 @@ function int(v: string, what: string): number {
   return Number.parseInt(v, 10);
 }
 
+/** memcached's -m: atoi(optarg) MiB into a size_t, so "abc" is 0 (refused later: no room for an
+ *  item) and "-5" wraps to 2^64 - 5 MiB (no limit, as memcached starts with it). */
+function megabytes(v: string): number {
+  const n = Number.parseInt(/^\s*[-+]?\d*/.exec(v)![0], 10) || 0;
+  return n < 0 ? 2 ** 44 + n : n;
+}
+
 /** strtod-like: the whole string must be a decimal number. */
 function num(v: string, what: string): number {
   if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(v.trim())) throw new UsageError(`${what}: "${v}" is not a number`);
@@ -57,7 +64,7 @@ function num(v: string, what: string): number {
 /** memcached's -I parser: a number with an optional k/m suffix. */
 function size(v: string): number {
   const m = /^(\d+)([kKmM]?)$/.exec(v);
-  if (!m) throw new UsageError('Item max size cannot be less than 1024 bytes.');
+  if (!m) throw new UsageError('Item max size cannot be less than 1024 bytes.', 64);
   const n = Number(m[1]);
   const unit = m[2]!.toLowerCase();
   return unit === 'k' ? n * 1024 : unit === 'm' ? n * 1024 * 1024 : n;
@@ -82,6 +89,8 @@ const SUBOPTIONS: Record<string, (s: Settings, v: string | undefined) => void> =
   no_modern: (s) => {
     s.slabReassign = false; s.slabAutomove = 0; s.lruCrawler = false; s.lruMaintainer = false;
     s.lruSegmented = false; s.maxconnsFast = false; s.hashAlgorithm = 'jenkins';
+    // memcached: a whole slab page unless slab_chunk_max was given (here: unless changed)
+    if (s.slabChunkMax === DEFAULTS.slabChunkMax) s.slabChunkMax = 1024 * 1024;
   },
   // LRU tuning shown by stats settings (and changed at run time by lru / lru_crawler / slabs)
   temporary_ttl: (s, v) => { s.tempLru = true; s.temporaryTtl = int(v ?? '', 'temporary_ttl'); },
@@ -97,6 +106,10 @@ const SUBOPTIONS: Record<string, (s: Settings, v: string | undefined) => void> =
     s.hashAlgorithm = v;
   },
   modern: () => {},
+  slab_chunk_max: (s, v) => {
+    if (!/^-?\d+$/.test(v ?? '')) throw new UsageError('could not parse argument to slab_chunk_max');
+    s.slabChunkMax = Number(v);
+  },
   slab_reassign: (s) => { s.slabReassign = true; },
   slab_automove: (s, v) => { s.slabAutomove = v === undefined ? 1 : int(v, 'slab_automove'); },
   lru_crawler: (s) => { s.lruCrawler = true; },
@@ -110,7 +123,7 @@ const SUBOPTIONS: Record<string, (s: Settings, v: string | undefined) => void> =
   },
 };
 const IGNORED_SUBOPTIONS = new Set([
-  'tail_repair_time', 'slab_chunk_max', 'no_slab_reassign', 'slab_automove_window',
+  'tail_repair_time', 'no_slab_reassign', 'slab_automove_window',
   'slab_automove_freeratio', 'watcher_logbuf_size', 'worker_logbuf_size', 'read_buf_mem_limit',
   'track_sizes', 'no_hashexpand', 'sock_cookie_id', 'drop_privileges',
   'no_drop_privileges', 'inline_ascii_resp', 'no_inline_ascii_resp', 'lru_segmented',
@@ -135,12 +148,12 @@ export const OPTIONS: readonly Option[] = [
       s.unixMask = Number.parseInt(v, 8);
     } },
   { short: 'A', long: 'enable-shutdown', help: 'enable ascii "shutdown" command', apply: (s) => { s.enableShutdown = true; } },
-  { short: 'l', long: 'listen', arg: 'addr', help: 'interface to listen on', shows: 'INADDR_ANY', apply: (s, v) => { s.listen = v; } },
-  { short: 'd', long: 'daemon', help: 'run as a daemon (not supported: use your service manager)', noEffect: true, apply: (s) => { s.daemon = true; } },
+  { short: 'l', long: 'listen', arg: 'addr', help: 'interface to listen on (several -l add up, as in memcached)', shows: 'INADDR_ANY', apply: (s, v) => { s.listen = s.listen === null ? v : `${s.listen},${v}`; } },
+  { short: 'd', long: 'daemon', help: 'run as a daemon', apply: (s) => { s.daemon = true; } },
   { short: 'r', long: 'enable-coredumps', help: 'maximize core file limit', noEffect: true, apply: (s) => { s.enableCoredumps = true; } },
   { short: 'u', long: 'user', arg: 'user', help: 'assume identity of <username> (only when run as root)', apply: (s, v) => { s.user = v; } },
   { short: 'm', long: 'memory-limit', arg: 'num', help: 'item memory in megabytes', shows: '64',
-    apply: (s, v) => { s.memoryLimitMb = int(v, 'memory-limit'); } },
+    apply: (s, v) => { s.memoryLimitMb = megabytes(v); } },
   { short: 'M', long: 'disable-evictions', help: 'return error on memory exhausted instead of evicting', apply: (s) => { s.disableEvictions = true; } },
   { short: 'c', long: 'conn-limit', arg: 'num', help: 'max simultaneous connections', shows: '1024',
     apply: (s, v) => {
@@ -175,7 +188,7 @@ export const OPTIONS: readonly Option[] = [
   { short: 'B', long: 'protocol', arg: 'name', help: 'protocol - one of ascii, binary, or auto', shows: 'auto-negotiate',
     apply: (s, v) => {
       if (v !== 'auto' && v !== 'ascii' && v !== 'binary') {
-        throw new UsageError(`Invalid value for binding protocol: ${v}\n -- should be one of auto, binary, or ascii`);
+        throw new UsageError(`Invalid value for binding protocol: ${v}\n -- should be one of auto, binary, or ascii`, 64);
       }
       s.protocol = v;
     } },
@@ -287,10 +300,21 @@ export function parseArgs(argv: readonly string[]): Parsed {
 
 /** Cross-option rules, with memcached's messages. */
 function validate(s: Settings, given: Set<string>): void {
-  if (s.maxItemSize < 1024) throw new UsageError('Item max size cannot be less than 1024 bytes.');
-  if (s.maxItemSize > 1024 * 1024 * 1024) throw new UsageError('Cannot set item size limit higher than a gigabyte.');
+  // memcached's checks, in its order, all EX_USAGE (64)
+  if (s.maxItemSize < 1024) throw new UsageError('Item max size cannot be less than 1024 bytes.', 64);
   if (s.memoryLimitMb <= 0 || s.maxItemSize > (s.memoryLimitMb * 1024 * 1024) / 2) {
-    throw new UsageError('Cannot set item size limit higher than 1/2 of memory max.');
+    throw new UsageError('Cannot set item size limit higher than 1/2 of memory max.', 64);
+  }
+  if (s.maxItemSize > 1024 * 1024 * 1024) throw new UsageError('Cannot set item size limit higher than a gigabyte.', 64);
+  const SLAB_PAGE = 1024 * 1024;
+  if (s.slabChunkMax > s.maxItemSize) {
+    throw new UsageError(`slab_chunk_max (bytes: ${s.slabChunkMax}) cannot be larger than -I (item_size_max ${s.maxItemSize})`, 64);
+  }
+  if (s.slabChunkMax <= 0 || s.maxItemSize % s.slabChunkMax !== 0) {
+    throw new UsageError(`-I (item_size_max: ${s.maxItemSize}) must be evenly divisible by slab_chunk_max (bytes: ${s.slabChunkMax})`, 64);
+  }
+  if (SLAB_PAGE % s.slabChunkMax !== 0) {
+    throw new UsageError(`slab_chunk_max (bytes: ${s.slabChunkMax}) must divide evenly into ${SLAB_PAGE} (slab_page_size)`, 64);
   }
   // memcached: -S means binary only; an explicit -B other than binary is refused, and so is UDP
   if (s.enableSasl) {

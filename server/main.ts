@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // remcached: parse the command line like memcached, start the server, stop cleanly on signals.
 import { handlers } from './signals.ts'; // first: its listeners must exist before anything else loads
-import { writeFileSync } from 'node:fs';
-import { helpText, noEffectOptions, parseArgs, PROTOCOL_VERSION, REMCACHED_VERSION, UsageError, type Parsed } from './config.ts';
+import { rmSync, writeFileSync } from 'node:fs';
+import { helpText, noEffectOptions, parseArgs, UsageError, type Parsed } from './config.ts';
 import { log, setVerbosity } from './log.ts';
+import { daemonize, lowConnLimit, versionText } from './cli.ts';
 
 let parsed: Parsed;
 try {
@@ -17,10 +18,14 @@ try {
 }
 
 if (parsed.action === 'help') { process.stdout.write(helpText()); process.exit(0); }
-if (parsed.action === 'version') { process.stdout.write(`remcached ${REMCACHED_VERSION} (memcached ${PROTOCOL_VERSION} compatible)\n`); process.exit(0); }
+if (parsed.action === 'version') { process.stdout.write(versionText(process.argv.includes('--version'))); process.exit(0); }
 if (parsed.action === 'license') { process.stdout.write('remcached is distributed under the BSD 3-Clause license.\n'); process.exit(0); }
 
 const settings = parsed.settings;
+// memcached refuses a -c too low for its own descriptors (exit 1, its message)
+const low = lowConnLimit(settings.connLimit, settings.threads);
+if (low) { process.stderr.write(`${low}\n`); process.exit(1); }
+if (settings.daemon && daemonize()) process.exit(0);
 setVerbosity(settings.verbosity);
 for (const o of noEffectOptions(parsed)) log.warn({ option: o }, 'option accepted for compatibility; it has no effect here');
 
@@ -91,6 +96,8 @@ if (startSingle) {
 }
 
 if (settings.pidfile) writeFileSync(settings.pidfile, `${process.pid}\n`);
+// memcached removes its pid file on exit when it daemonised
+if (settings.daemon && settings.pidfile) process.on('exit', () => rmSync(settings.pidfile!, { force: true }));
 if (settings.user && process.getuid?.() === 0) {
   try { process.setgid!(settings.user); } catch { /* no group of that name: keep the user's primary group */ }
   process.setuid!(settings.user);

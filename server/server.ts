@@ -7,6 +7,7 @@ import { abi, native, ISO_SFI, crossStats } from '../native/index.ts';
 import { newCounters, type ConnInfo, type Counters, type ServerContext } from '../protocol/context.ts';
 import { Output } from '../protocol/output.ts';
 import type { Store } from '../protocol/store.ts';
+import { drainingStore } from './reclaim.ts';
 import { TextProtocol } from '../protocol/text.ts';
 import { BinaryProtocol } from '../protocol/binary.ts';
 import type { PrefixStats } from '../protocol/admin.ts';
@@ -52,7 +53,7 @@ export class Server implements ServerContext {
   readonly isolation: string;
   readonly isolationWhy: string;
   readonly startedAt: number;
-  readonly store: Store = native;
+  readonly store: Store = drainingStore(native, () => this.now());
   readonly storeStatsArray: Float64Array;
   readonly remcachedVersion = REMCACHED_VERSION;
   private clockOffset = 0;

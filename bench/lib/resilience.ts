@@ -55,7 +55,7 @@ export async function resilience(o: ResilienceOptions, log: (s: string) => void)
   const srv: Server = await startRemcached(args);
   const runs: ResilienceRun[] = [];
   try {
-    const settings = await stats(srv.port, 'settings');
+    const settings = await stats(srv.port, 'isolation');
     const isolation = settings?.isolation ?? '?';
     log(`remcached (pid ${srv.proc.pid}, --isolation=${isolation}${settings?.isolation_why && settings.isolation_why !== '-' ? `: ${settings.isolation_why.replace(/_/g, ' ')}` : ''}) ${args.join(' ')}`);
     log(`attacker: one connection per fault, kinds ${o.kinds.join(',')}; benign: memaslap ${o.concurrency} connections, ${o.threads} threads, ${o.duration} s`);
@@ -67,7 +67,7 @@ export async function resilience(o: ResilienceOptions, log: (s: string) => void)
       const order = o.faults.map((_, i) => o.faults[(i + round) % o.faults.length]!);
       for (const n of order) {
         // stats may time out right after a heavy run (the server still draining): one retry.
-        const before = (await stats(srv.port)) ?? (await stats(srv.port));
+        const before = (await stats(srv.port, 'isolation')) ?? (await stats(srv.port, 'isolation'));
         const p0 = allProcessesCpu(); const s0 = processCpuSeconds(srv.proc.pid!); const a0 = process.cpuUsage(); const t0 = Date.now();
         let stop = false;
         const atk = attack(srv.port, n, ids, () => stop);
@@ -76,7 +76,7 @@ export async function resilience(o: ResilienceOptions, log: (s: string) => void)
         await atk.done;
         const secs = (Date.now() - t0) / 1000;
         const a1 = process.cpuUsage(a0);
-        const after = (await stats(srv.port)) ?? (await stats(srv.port));
+        const after = (await stats(srv.port, 'isolation')) ?? (await stats(srv.port, 'isolation'));
         const run: ResilienceRun = {
           faultsPerSecond: n, round, memaslap: m, committed: atk.res.committed, attempted: atk.res.attempted,
           achievedPerSecond: atk.res.committed / secs, notSurvived: atk.res.notSurvived,

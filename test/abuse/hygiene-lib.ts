@@ -118,8 +118,10 @@ export class Victim {
 /** `stats` as a map. */
 export async function stats(port: number, which = ''): Promise<Map<string, string>> {
   const c = await Conn.open(port);
-  c.send(`stats${which ? ` ${which}` : ''}\r\n`);
-  const r = (await c.untilEndsWith('END\r\n')).toString('latin1');
+  // no group: memcached's general stats and remcached's own (`stats isolation`; memcached
+  // answers ERROR to that)
+  c.send(which ? `stats ${which}\r\n` : 'stats\r\nstats isolation\r\n');
+  const r = (await c.until((b) => (which ? /END\r\n$/ : /END\r\n[^]*(END|ERROR)\r\n$/).test(b.toString('latin1')))).toString('latin1');
   c.close();
   const m = new Map<string, string>();
   for (const line of r.split('\r\n')) { const p = line.split(' '); if (p[0] === 'STAT') m.set(p[1]!, p.slice(2).join(' ')); }

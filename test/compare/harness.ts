@@ -379,19 +379,8 @@ export function compareResults(seq: Sequence, refRaw: StepResult[], subRaw: Step
     }
     if (r.note) problems.push(`step ${i} [${r.conn}] reference (memcached): ${r.note}`);
   });
-  // remcached appends its own fields after memcached's in `stats` and `stats settings` (lead's
-  // decision, .notes/STATUS.md): memcached's names must come first, in order; the extras are listed.
-  sub.forEach((r, i) => {
-    const rr = ref[i];
-    if (!rr || !/^\s*stats( +settings( [^\r\n]*)?)? *\r?\n$/.test(r.request) || rr.reply === r.reply) return;
-    if (!rr.reply.endsWith('END\r\n') || !r.reply.endsWith('END\r\n')) return;
-    const base = rr.reply.slice(0, -5);
-    if (!r.reply.startsWith(base)) return;
-    const extra = r.reply.slice(base.length, -5);
-    if (!/^(STAT \S+\r\n)+$/.test(extra)) return;
-    for (const name of extra.match(/(?<=STAT )\S+/g) ?? []) extraStats.add(name);
-    r.reply = rr.reply;
-  });
+  // `stats` and `stats settings` hold exactly memcached's fields (remcached's own are in
+  // `stats isolation`): compared byte for byte like everything else.
   const n = Math.max(ref.length, sub.length);
   for (let i = 0; i < n; i++) {
     const r = ref[i], s = sub[i];
@@ -414,12 +403,6 @@ export function compareResults(seq: Sequence, refRaw: StepResult[], subRaw: Step
   }
   return { ok: problems.length === 0, message: problems.join('\n'), ref, sub };
 }
-
-/** STAT names the subject added after memcached's (reported at exit, not hidden). */
-export const extraStats = new Set<string>();
-process.on('exit', () => {
-  if (extraStats.size) console.log(`\n  note: ${subjectKind()} appends STAT names memcached lacks: ${[...extraStats].join(' ')}`);
-});
 
 function logDiscrepancy(group: string, seq: Sequence, cmp: Comparison): void {
   const file = process.env.COMPARE_LOG;

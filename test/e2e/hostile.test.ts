@@ -407,7 +407,7 @@ test('connection storm: 300 connections opened and dropped, some with a RST mid-
 });
 
 test('no parser fault was needed, memory stayed bounded', async () => {
-  const r = await fresh('stats\r\n', 20, 'END\r\n');
+  const r = await fresh('stats isolation\r\n', 20, 'END\r\n');
   const s = r.reply.toString('latin1');
   const faults = /STAT parser_faults (\d+)/.exec(s);
   assert.ok(faults, 'stats has parser_faults');

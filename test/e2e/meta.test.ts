@@ -42,8 +42,8 @@ const keptReply = Buffer.concat([
 
 async function stats(): Promise<Record<string, string>> {
   const c = await Conn.open(server.port);
-  c.send('stats\r\n');
-  const s = (await c.untilEndsWith('END\r\n', 3000)).toString('latin1');
+  c.send('stats\r\nstats isolation\r\n'); // pid; parser_faults, parser_invalid (remcached's own group)
+  const s = (await c.until((b) => /END\r\n[^]*END\r\n$/.test(b.toString('latin1')), 3000)).toString('latin1');
   c.close();
   return Object.fromEntries([...s.matchAll(/STAT (\S+) ([^\r]*)\r\n/g)].map((m) => [m[1]!, m[2]!]));
 }

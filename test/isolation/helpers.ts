@@ -17,8 +17,10 @@ if (INJECTIONS.length < 13) throw new Error('could not read the fault-injection 
 
 export async function stats(port: number, sub = ''): Promise<Map<string, string>> {
   const c = await Conn.open(port);
-  c.send(`stats${sub ? ' ' + sub : ''}\r\n`);
-  const b = await c.untilEndsWith('END\r\n');
+  // no group: memcached's general stats and remcached's own (`stats isolation`: parser_*,
+  // faults per kind, fault_root_target, store_checksum) together
+  c.send(sub ? `stats ${sub}\r\n` : 'stats\r\nstats isolation\r\n');
+  const b = await c.until((r) => (sub ? /END\r\n$/ : /END\r\n[^]*(END|ERROR)\r\n$/).test(r.toString('latin1')));
   c.close();
   const m = new Map<string, string>();
   for (const line of b.toString('latin1').split('\r\n')) {

@@ -1,6 +1,6 @@
 // Honest modes (issue 8): an explicit --isolation that cannot hold refuses to start (exit 64,
 // one line naming the reason); the default takes the strongest mode that holds and says which
-// and why, in the start-up log and in `stats settings`.
+// and why, in the start-up log and in `stats isolation`.
 import { test, NO_PKU } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -26,10 +26,10 @@ for (const mode of ['pku', 'pku-strict']) {
   }, { skip: HAS_PKU });
 }
 
-test('default without PKU: runs sfi, says so and why (log and stats settings)', async () => {
+test('default without PKU: runs sfi, says so and why (log and stats isolation)', async () => {
   const srv = await startRemcached([]);
   try {
-    const s = await stats(srv.port, 'settings');
+    const s = await stats(srv.port, 'isolation');
     assert.is(s.get('isolation'), 'sfi');
     assert.match(s.get('isolation_why') ?? '', /PKU/);
     assert.not.match(s.get('isolation_why') ?? '', /\s/);
@@ -46,7 +46,7 @@ test('default without PKU: runs sfi, says so and why (log and stats settings)', 
 test('default without PKU and without WebAssembly: none, UNPROTECTED, both reasons', async () => {
   const srv = await startRemcached([], { ...process.env, NODE_OPTIONS: '--jitless' });
   try {
-    const s = await stats(srv.port, 'settings');
+    const s = await stats(srv.port, 'isolation');
     assert.is(s.get('isolation'), 'none');
     assert.match(s.get('isolation_why') ?? '', /PKU.*sfi/);
     assert.match(srv.stderr(), /UNPROTECTED/);
@@ -66,7 +66,7 @@ test('--isolation=sfi without WebAssembly (node --jitless): exit 64, one line', 
 test('--isolation=sfi explicitly: runs sfi on any CPU, logged, isolation_why -', async () => {
   const srv = await startRemcached(['--isolation=sfi']);
   try {
-    const s = await stats(srv.port, 'settings');
+    const s = await stats(srv.port, 'isolation');
     assert.is(s.get('isolation'), 'sfi');
     assert.is(s.get('isolation_why'), '-');
     assert.match(srv.stderr(), /"isolation":"sfi","why":"requested with --isolation=sfi"/);
@@ -78,7 +78,7 @@ test('--isolation=sfi explicitly: runs sfi on any CPU, logged, isolation_why -',
 test('default with PKU: pku after the self-test, logged', async () => {
   const srv = await startRemcached([]);
   try {
-    const s = await stats(srv.port, 'settings');
+    const s = await stats(srv.port, 'isolation');
     assert.is(s.get('isolation'), 'pku', `isolation ${s.get('isolation')} (${s.get('isolation_why')})`);
     assert.is(s.get('isolation_why'), '-');
     assert.match(srv.stderr(), /a fault inside the domain was caught and rewound/);
@@ -90,7 +90,7 @@ test('default with PKU: pku after the self-test, logged', async () => {
 test('--isolation=none explicitly: starts, logs that it was asked for', async () => {
   const srv = await startRemcached(['--isolation=none']);
   try {
-    const s = await stats(srv.port, 'settings');
+    const s = await stats(srv.port, 'isolation');
     assert.is(s.get('isolation'), 'none');
     assert.match(srv.stderr(), /requested with --isolation=none/);
   } finally {

@@ -1,0 +1,51 @@
+// memcached's start-up behaviour that is not option parsing: what it refuses with a low -c,
+// -V, and -d (daemonise, with -P). Kept apart from config.ts's option table.
+import { spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { PROTOCOL_VERSION, REMCACHED_VERSION } from './config.ts';
+
+/** memcached sets RLIMIT_NOFILE to -c and then opens its event bases: with too low a -c it
+ *  fails there, or at its "reserved fds" check, and exits 1. Observed with 1.6.18 (t/ threads):
+ *  started with only stdin/stdout/stderr open (a service manager, a container), the main base
+ *  needs -c 10, each worker thread after the first 4 more (eventfd, epoll, a pipe), and
+ *  curr_conns + reserved_fds (~5 per thread) must stay below -c minus 1.
+ *  Returns memcached's message, or null when it would start. */
+export function lowConnLimit(conns: number, threads: number): string | null {
+  const emfile = 'Too many open files';
+  const pipe = `[warn] evutil_make_internal_pipe_: pipe: ${emfile}\n[err] evsig_init_: socketpair: ${emfile}`;
+  if (conns <= 9) return pipe;
+  if (conns <= 9 + 4 * (threads - 1)) {
+    const r = (conns - 10) % 4; // each worker thread after the first: eventfd, epoll, a pipe
+    if (r === 0) return `failed creating eventfd for worker thread: ${emfile}`;
+    if (r === 1) return `[warn] epoll_create: ${emfile}\n${pipe}`;
+    return pipe;
+  }
+  if (5 * threads >= conns - 1) return 'Maxconns setting is too low, use -c to increase.';
+  return null;
+}
+
+/** -V: exactly memcached's line (scripts parse it); --version adds remcached's own after it. */
+export function versionText(long: boolean): string {
+  return `memcached ${PROTOCOL_VERSION}\n${long ? `remcached ${REMCACHED_VERSION}\n` : ''}`;
+}
+
+const DAEMON_ENV = 'REMCACHED_DAEMON_CHILD';
+
+/** -d: as memcached's daemonize(): the server goes on in a new session with stdio on
+ *  /dev/null and cwd /, and the command returns 0 at once. Node cannot fork, so the same
+ *  command line is started again, detached. Returns true in the parent (which should exit). */
+export function daemonize(): boolean {
+  if (process.env[DAEMON_ENV] === '1') {
+    delete process.env[DAEMON_ENV];
+    return false;
+  }
+  const devnull = openSync('/dev/null', 'r+');
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    detached: true, // setsid()
+    stdio: [devnull, devnull, devnull],
+    cwd: '/',
+    env: { ...process.env, [DAEMON_ENV]: '1' },
+  });
+  child.unref();
+  return true;
+}
