@@ -93,7 +93,7 @@ step() {
 # ---- build -------------------------------------------------------------------------------------
 [ -f build/Release/remcached.node ] || node scripts/build-native.mjs \
   || { echo "native build failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
-npx --no-install tsc -p tsconfig.json \
+npm run --silent build \
   || { echo "TypeScript build failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 
 # ---- native C tests: each test counts; one that exits 77 is skipped ----------------------------

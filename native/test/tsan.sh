@@ -14,7 +14,7 @@ fi
 "$CC" -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=thread -fno-omit-frame-pointer -pthread \
   -I native/include -o "$OUT/store_mt_test" native/test/store_mt_test.c native/store/*.c || exit 1
 # halt_on_error: the first race fails the run (exit 66) with its report
-TSAN_OPTIONS="halt_on_error=1 exitcode=66 ${TSAN_OPTIONS:-}" timeout "${TEST_TIMEOUT:-600}" "$OUT/store_mt_test"
+TSAN_OPTIONS="halt_on_error=1 exitcode=66 ${TSAN_OPTIONS:-}" timeout "${TEST_TIMEOUT:-600}" "$OUT/store_mt_test" 4
 rc=$?
 [ $rc -eq 0 ] && echo "store_mt_test under ThreadSanitizer: no report" || echo "store_mt_test under ThreadSanitizer: FAILED (exit $rc)"
 exit $rc

@@ -37,10 +37,9 @@ const pairs = new Map<string, Pair>();
 /** A memcached and a remcached with the same TLS options, each with a TLS port and a notls: one. */
 async function start(opts: string): Promise<Pair> {
   const [mp, rp] = [await freePort(), await freePort()];
-  // the helpers already give -l 127.0.0.1: memcached appends a second -l to it, remcached (until
-  // several -l are supported) keeps the last, so it gets the whole list
+  // the helpers already give -l 127.0.0.1: both servers add this second -l to it
   const [mc, rc] = await Promise.all([startMemcached(['-Z', '-o', opts, '-l', `notls:127.0.0.1:${mp}`]),
-    startRemcached(['-t', '1', '-Z', '-o', opts, '-l', `127.0.0.1,notls:127.0.0.1:${rp}`])]);
+    startRemcached(['-t', '1', '-Z', '-o', opts, '-l', `notls:127.0.0.1:${rp}`])]);
   return { mc, rc, mcPlain: mp, rcPlain: rp };
 }
 
