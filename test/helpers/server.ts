@@ -2,6 +2,8 @@
 // and talks raw TCP to them. Every test that needs a server goes through here.
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
+import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { needs } from './test.ts';
@@ -18,16 +20,39 @@ export interface Server {
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/**
+ * Ports are taken from below the kernel's ephemeral range: a port picked by listen(0) is itself
+ * ephemeral, and between its close and the server's bind any outgoing connection (a readiness
+ * probe, another test's client) may take it as its source port, which made the bind fail with
+ * EADDRINUSE (seen in CI). Each port is handed out once per process and checked free on TCP and
+ * UDP.
+ */
+const handedOut = new Set<number>();
+function portPool(): [number, number] {
+  let low = 32768, high = 60999;
+  try { [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number); } catch { /* not Linux: the usual range */ }
+  return low - 10_000 >= 1024 ? [10_000, low - 1] : [high + 1, 65_535];
+}
+const bindable = (port: number) => new Promise<boolean>((resolve) => {
+  const s = net.createServer();
+  s.unref();
+  s.once('error', () => resolve(false));
+  s.listen(port, '127.0.0.1', () => s.close(() => {
+    const u = dgram.createSocket('udp4');
+    u.unref();
+    u.once('error', () => { u.close(); resolve(false); });
+    u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
+  }));
+});
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
+  const [from, to] = portPool();
+  for (let tries = 0; tries < 200; tries++) {
+    const port = from + Math.floor(Math.random() * (to - from + 1));
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    if (await bindable(port)) return port;
+  }
+  throw new Error(`no free port in ${from}-${to} after 200 tries`);
 }
 
 async function waitListening(port: number, proc: ChildProcess, err: () => string): Promise<void> {
