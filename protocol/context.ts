@@ -31,12 +31,32 @@ export interface Counters {
   offender_refused: number;
   offender_conns_delayed: number;
   offender_conns_refused: number;
+  /** parser faults: the time from each fault to the domain rewound, summed (ns) */
+  rewind_ns_sum: number;
   /** faults by kind (abi.faultKinds order) */
   faults_by_kind: number[] | Float64Array;
+  /** faults by rewind time: [i] counts those within REWIND_BUCKETS_NS[i] and above the bucket
+   *  before; the last one those above every bound */
+  rewind_buckets: number[] | Float64Array;
 }
 
-/** The scalar counters' names (every field but faults_by_kind), in a fixed order. */
-export const COUNTER_NAMES = Object.keys(newCounters(0)).filter((k) => k !== 'faults_by_kind') as Array<Exclude<keyof Counters, 'faults_by_kind'>>;
+/** Upper bounds (ns) of the rewind-time histogram (the metrics endpoint's
+ *  remcached_parser_rewind_seconds): PKU rewinds take microseconds, sfi and watchdog ones more. */
+export const REWIND_BUCKETS_NS: readonly number[] = [1e3, 2.5e3, 5e3, 1e4, 2.5e4, 5e4, 1e5, 2.5e5, 5e5, 1e6, 2.5e6, 1e7];
+
+type ArrayField = 'faults_by_kind' | 'rewind_buckets';
+/** The scalar counters' names (every field but the arrays), in a fixed order. */
+export const COUNTER_NAMES = Object.keys(newCounters(0)).filter((k) => k !== 'faults_by_kind' && k !== 'rewind_buckets') as Array<Exclude<keyof Counters, ArrayField>>;
+
+/** Count a parser fault of `kind` whose rewind took `rewindNs`: once per fault, never per command. */
+export function countFault(c: Counters, kind: number, rewindNs: number): void {
+  c.parser_faults++;
+  c.faults_by_kind[kind] = (c.faults_by_kind[kind] ?? 0) + 1;
+  c.rewind_ns_sum += rewindNs;
+  let i = 0;
+  while (i < REWIND_BUCKETS_NS.length && rewindNs > REWIND_BUCKETS_NS[i]!) i++;
+  c.rewind_buckets[i]!++;
+}
 
 /** The sum of several threads' counters (`stats` with -t N); connection_structures is summed too. */
 export function sumCounters(list: Counters[]): Counters {
@@ -45,6 +65,7 @@ export function sumCounters(list: Counters[]): Counters {
   for (const c of list) {
     for (const k of COUNTER_NAMES) t[k] += c[k];
     for (let i = 0; i < t.faults_by_kind.length; i++) t.faults_by_kind[i]! += c.faults_by_kind[i] ?? 0;
+    for (let i = 0; i < t.rewind_buckets.length; i++) t.rewind_buckets[i]! += c.rewind_buckets[i] ?? 0;
   }
   return t;
 }
@@ -55,7 +76,9 @@ export function newCounters(faultKinds: number): Counters {
     bytes_written: 0, curr_connections: 0, total_connections: 0, rejected_connections: 0,
     connection_structures: 0, conn_yields: 0, parser_calls: 0, parser_faults: 0,
     parser_invalid: 0, auth_cmds: 0, auth_errors: 0, idle_kicks: 0, offender_slowed: 0,
-    offender_refused: 0, offender_conns_delayed: 0, offender_conns_refused: 0, faults_by_kind: new Array<number>(faultKinds).fill(0),
+    offender_refused: 0, offender_conns_delayed: 0, offender_conns_refused: 0, rewind_ns_sum: 0,
+    faults_by_kind: new Array<number>(faultKinds).fill(0),
+    rewind_buckets: new Array<number>(REWIND_BUCKETS_NS.length + 1).fill(0),
   };
 }
 

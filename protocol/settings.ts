@@ -92,6 +92,8 @@ export interface Settings {
   offenderBackoff: number;
   /** also judge loopback peers (off by default: a proxy on this host would be everyone) */
   offenderLoopback: boolean;
+  /** --metrics: where the Prometheus endpoint listens (server/metrics.ts); null: off */
+  metrics: { host: string; port: number } | null;
 }
 
 /** memcached's ssl_* settings, stored as memcached stores them (verifyMode: OpenSSL's flags). */

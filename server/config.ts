@@ -40,6 +40,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   hashpower: 0, ignoredSuboptions: [],
   isolation: 'auto', crossCheck: false, watchdogMs: 100, enableFaultInjection: false, enableDebugtime: false,
   offenderSlow: 3, offenderRefuse: 10, offenderWindow: 60, offenderBackoff: 60, offenderLoopback: false,
+  metrics: null,
 });
 
 /** strtol-like: the whole string must be an integer. */
@@ -241,6 +242,12 @@ export const OPTIONS: readonly Option[] = [
   { long: 'offender-backoff', arg: 'sec', help: 'how long a refused peer stays refused', shows: '60',
     apply: (s, v) => { s.offenderBackoff = positive(v, 'offender-backoff must be greater than 0'); } },
   { long: 'offender-loopback', help: 'judge loopback peers too (by default they are never slowed or refused)', apply: (s) => { s.offenderLoopback = true; } },
+  { long: 'metrics', arg: 'host:port', help: 'serve Prometheus metrics (memcached_exporter\'s names, and remcached_* for isolation) at http://HOST:PORT/metrics; [v6addr]:PORT for IPv6, :PORT for every interface', shows: 'off',
+    apply: (s, v) => {
+      const m = /^(\[[^\]]*\]|[^:[\]]*):(\d{1,5})$/.exec(v);
+      if (!m || Number(m[2]) > 65535) throw new UsageError(`--metrics: "${v}" is not HOST:PORT (e.g. 127.0.0.1:9150)`, 64);
+      s.metrics = { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+    } },
   { long: 'enable-debugtime', help: 'tests only: the debugtime <seconds> command moves the server clock', apply: (s) => { s.enableDebugtime = true; } },
 ];
 

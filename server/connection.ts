@@ -14,7 +14,7 @@ import { After, type BinaryConn, type TextConn } from '../protocol/conn.ts';
 import type { TextProtocol } from '../protocol/text.ts';
 import type { BinaryProtocol } from '../protocol/binary.ts';
 import type { Output } from '../protocol/output.ts';
-import type { Counters } from '../protocol/context.ts';
+import { countFault, type Counters } from '../protocol/context.ts';
 import { readInto } from './fastread.ts';
 import { Gate, type AsciiAuth } from './ascii-auth.ts';
 import { log, safeKey } from './log.ts';
@@ -476,8 +476,7 @@ export class Connection implements TextConn, BinaryConn {
     loop.onFault(this);
     if (st === P_FAULT) {
       const kind = res[R_FAULT_KIND]!;
-      loop.counters.parser_faults++;
-      loop.counters.faults_by_kind[kind] = (loop.counters.faults_by_kind[kind] ?? 0) + 1;
+      countFault(loop.counters, kind, res[R_FAULT_NS]!);
       log.warn({
         conn: this.fd, peer: this.addr, fault: abi.faultKinds[kind] ?? kind, signo: res[R_FAULT_SIGNO],
         code: res[R_FAULT_CODE], pkey: res[R_FAULT_PKEY], addr: `0x${res[R_FAULT_ADDR]!.toString(16)}`,

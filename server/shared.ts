@@ -1,19 +1,21 @@
 // What the worker threads of -t N share, in SharedArrayBuffers every thread maps: each worker's
 // counters (one slot each, written only by their owner; `stats` sums them) and the server
 // clock's offset (debugtime). The store itself is shared natively (native/binding/addon.cc).
-import { COUNTER_NAMES, type Counters } from '../protocol/context.ts';
+import { COUNTER_NAMES, REWIND_BUCKETS_NS, type Counters } from '../protocol/context.ts';
 
 export interface SharedBuffers {
   workers: number;
   faultKinds: number;
-  /** per worker: COUNTER_NAMES.length scalars, then faultKinds */
+  /** per worker: COUNTER_NAMES.length scalars, then faultKinds, then the rewind buckets */
   counters: SharedArrayBuffer;
   /** [clock offset in seconds, paused-at wall second or -1] */
   clock: SharedArrayBuffer;
 }
 
+const slotSize = (faultKinds: number) => COUNTER_NAMES.length + faultKinds + REWIND_BUCKETS_NS.length + 1;
+
 export function createShared(workers: number, faultKinds: number): SharedBuffers {
-  const slot = COUNTER_NAMES.length + faultKinds;
+  const slot = slotSize(faultKinds);
   const clock = new SharedArrayBuffer(16);
   new Float64Array(clock)[1] = -1;
   return { workers, faultKinds, counters: new SharedArrayBuffer(8 * slot * workers), clock };
@@ -21,9 +23,10 @@ export function createShared(workers: number, faultKinds: number): SharedBuffers
 
 /** Counters backed by worker i's slot: plain-looking fields, stored in shared memory. */
 export function slotCounters(sh: SharedBuffers, i: number): Counters {
-  const slot = COUNTER_NAMES.length + sh.faultKinds;
+  const slot = slotSize(sh.faultKinds);
   const a = new Float64Array(sh.counters, 8 * slot * i, slot);
-  const c = { faults_by_kind: a.subarray(COUNTER_NAMES.length) } as unknown as Counters;
+  const kinds = COUNTER_NAMES.length + sh.faultKinds;
+  const c = { faults_by_kind: a.subarray(COUNTER_NAMES.length, kinds), rewind_buckets: a.subarray(kinds) } as unknown as Counters;
   COUNTER_NAMES.forEach((name, k) => {
     Object.defineProperty(c, name, { get: () => a[k]!, set: (v: number) => { a[k] = v; }, enumerable: true });
   });

@@ -15,9 +15,10 @@ import dgram from 'node:dgram';
 import { abi, native } from '../native/index.ts';
 import {
   D_ERR, D_FLAGS, D_KEY_LEN, D_KEY_OFF, D_OP, OP, P_FAULT, PERR, REMC_CLOSE_QUIT, REMC_DF_LAST_KEY, REMC_PS_CLOSE,
-  REMC_PS_FULL, R_CLOSE_REASON, R_CONSUMED, R_FAULT_KIND, R_NDESC, R_RESUME, R_VALIDATE, WORDS,
+  REMC_PS_FULL, R_CLOSE_REASON, R_CONSUMED, R_FAULT_KIND, R_FAULT_NS, R_NDESC, R_RESUME, R_VALIDATE, WORDS,
 } from '../protocol/abi.ts';
 import { After, type BinaryConn } from '../protocol/conn.ts';
+import { countFault } from '../protocol/context.ts';
 import type { Loop } from './connection.ts';
 import { log, safeKey } from './log.ts';
 
@@ -225,8 +226,7 @@ export class UdpService implements BinaryConn {
     this.ends.length = this.skips.length = 0;
     if (st === P_FAULT) {
       const kind = res[R_FAULT_KIND]!;
-      loop.counters.parser_faults++;
-      loop.counters.faults_by_kind[kind] = (loop.counters.faults_by_kind[kind] ?? 0) + 1;
+      countFault(loop.counters, kind, res[R_FAULT_NS]!);
       log.warn({ peer: `udp:${this.peer!.address}:${this.peer!.port}`, fault: abi.faultKinds[kind] ?? kind },
         'parser fault rewound; udp datagram dropped');
     } else {
