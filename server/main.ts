@@ -61,7 +61,11 @@ if (settings.workerThreads > 1) {
   ({ isolation, isolationWhy } = server);
   stop = () => server.stop().then(() => process.exit(0));
   hup = () => server.reloadAuthFile();
-  startSingle = () => server.start();
+  startSingle = async () => {
+    // --metrics first: once the cache port answers, so does the metrics one
+    if (settings.metrics) await (await import('./metrics.ts')).serveMetrics(server, settings.metrics);
+    await server.start();
+  };
 }
 if (settings.isolation !== 'auto' && isolation !== settings.isolation) {
   // An explicit mode that cannot hold here refuses to start: never a silent downgrade.

@@ -24,6 +24,9 @@ port.on('message', (m: { type: string; changes?: Record<string, unknown> }) => {
 });
 
 try {
+  // --metrics: served by worker 0, which reads the shared store and every worker's counters;
+  // before the cache listens, so that both answer once the cache port does
+  if (index === 0 && settings.metrics) await (await import('./metrics.ts')).serveMetrics(server, settings.metrics);
   await server.start();
 } catch (e) {
   port.postMessage({ type: 'fatal', code: 71, message: `failed to listen: ${(e as Error).message}` });
