@@ -216,7 +216,7 @@ const FAMILIES: Family[] = [
       }
       n += s.t.rewind_buckets[REWIND_BUCKETS_NS.length] ?? 0;
       yield ['_bucket', [['le', '+Inf']], n];
-      yield ['_sum', [], s.t.rewind_ns_sum / 1e9];
+      yield ['_sum', [], Math.round(s.t.rewind_ns_sum) / 1e9]; // whole ns: sfi times are fractional
       yield ['_count', [], n];
     } },
   { name: 'remcached_parser_invalid_total', type: 'counter', help: "Parser results that failed root's validation (each closed its connection).",
