@@ -235,7 +235,7 @@ const FAMILIES: Family[] = [
 
 /** Text format 0.0.4 escaping: HELP text (\ and newline), label values (also "). */
 const escHelp = (s: string) => s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-const escLabel = (s: string) => s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+const escLabel = (s: string) => (/[\\\n"]/.test(s) ? s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"') : s);
 const fmt = (v: number) => (Number.isNaN(v) ? 'NaN' : v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v));
 
 function snapshot(ctx: ServerContext): Snapshot {

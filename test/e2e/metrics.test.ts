@@ -392,6 +392,53 @@ test('hostile HTTP gets 404/405/4xx and a closed connection; the cache keeps ans
   }
 });
 
+// Debian's python3-prometheus-client: the official Python client's parser, from the system python
+const PY = '/usr/bin/python3';
+const NO_PY_CLIENT = spawnSync(PY, ['-c', 'import prometheus_client.parser'], { timeout: 10_000 }).status === 0
+  ? null : 'python3-prometheus-client not installed (apt-get install python3-prometheus-client)';
+const PY_PARSE = `
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+out = []
+for f in text_string_to_metric_families(sys.stdin.read()):
+    for s in f.samples:
+        out.append([f.name, f.type, s.name, s.labels, s.value])
+print(json.dumps(out))
+`;
+
+test('the Prometheus Python client parses the page to the same samples', async () => {
+  const mport = await freePort();
+  let srv: Server | null = null;
+  try {
+    srv = await startRemcached(['--enable-fault-injection', `--metrics=127.0.0.1:${mport}`]);
+    const c = await Conn.open(srv.port);
+    c.send('set a 0 0 1\r\nx\r\nget a b\r\n');
+    await c.untilEndsWith('END\r\n');
+    c.close();
+    assert.ok((await raw(srv.port, 'debug_fault 7\r\n')).closed);
+    const r = await request(mport);
+    const mine = parseExposition(r.body);
+    const py = spawnSync(PY, ['-c', PY_PARSE], { input: r.body, encoding: 'utf8', timeout: 20_000 });
+    assert.is(py.status, 0, `the python parser failed: ${py.stderr}`);
+    const theirs = JSON.parse(py.stdout) as Array<[string, string, string, Record<string, string>, number]>;
+    const key = (name: string, labels: Record<string, string>) => `${name}${JSON.stringify(Object.entries(labels).sort())}`;
+    const mineByKey = new Map<string, number>();
+    for (const f of mine.values()) for (const x of f.samples) mineByKey.set(key(x.name, x.labels), x.value);
+    assert.is(theirs.length, mineByKey.size, 'as many samples');
+    for (const [, type, got, labels, v] of theirs) {
+      // the client names every counter sample <family>_total, even where the page has no _total
+      // (memcached_exporter's memcached_uptime_seconds, memcached_slab_items_moves_to_cold, …)
+      const name = type === 'counter' && !mineByKey.has(key(got, labels)) ? got.replace(/_total$/, '') : got;
+      const fam = mine.get(name) ?? mine.get(name.replace(/_(bucket|sum|count)$/, ''));
+      assert.ok(fam, `${name}: a family of mine`);
+      assert.is(type, fam!.type, `${name}: type`);
+      assert.is(mineByKey.get(key(name, labels)), v, `${name}${JSON.stringify(labels)}`);
+    }
+  } finally {
+    await srv?.stop();
+  }
+}, { skip: NO_PY_CLIENT });
+
 test('--metrics: a bad value exits 64, a taken port 71; --help lists it', async () => {
   const run = (args: string[]) => spawnSync(execPath, [REMCACHED_MAIN, '-p', '0', '-U', '0', ...args], { encoding: 'latin1', timeout: 10_000 });
   for (const bad of ['9150', 'localhost', 'host:port', '127.0.0.1:70000', '[::1:9150']) {
