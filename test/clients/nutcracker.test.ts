@@ -73,10 +73,11 @@ interface Pool { name: string; port: number; eject: boolean; limit: number; retr
 async function nutcracker(pools: Pool[], dir: string): Promise<Proc & { statsPort: number }> {
   // Servers are named ("a", "b"): ketama then hashes the names, not the addresses, so a key lands
   // on the same name whatever ports this run got, and the remcached and memcached runs agree.
+  // md5, not the usual fnv1a_64: nutcracker's fnv1a_64 put all 60 `key:N` on one of two servers.
   const yml = pools.map((p) => [
     `${p.name}:`,
     `  listen: 127.0.0.1:${p.port}`,
-    '  hash: fnv1a_64',
+    '  hash: md5',
     '  distribution: ketama',
     '  timeout: 2000',
     `  auto_eject_hosts: ${p.eject}`,
@@ -125,9 +126,9 @@ async function ask(c: Conn, req: string, retrieval = /^(?:get|gets) /.test(req))
 }
 
 /** A fresh connection, one request, closed. */
-async function once(port: number, req: string): Promise<string> {
+async function once(port: number, req: string, retrieval?: boolean): Promise<string> {
   const c = await Conn.open(port);
-  try { return await ask(c, req); } finally { c.close(); }
+  try { return await ask(c, req, retrieval); } finally { c.close(); }
 }
 
 /** Which of `keys` a backend holds (asked directly, not through the proxy). */
@@ -230,6 +231,91 @@ async function scenario(kind: Kind): Promise<void> {
   }
 }
 
+// ---- a parser fault behind the proxy -----------------------------------------------------------
+
+/**
+ * A byte relay on its own port to `to`. It forwards both ways unchanged, except that in the
+ * proxy->server direction it replaces rule.from with rule.into: nutcracker forwards only the
+ * commands it parses, so this is how a real `debug_fault` reaches remcached on nutcracker's own
+ * upstream connection. When either side closes, the other is closed too.
+ */
+async function relay(to: number): Promise<{ port: number; rule: { from: string; into: string }; close(): Promise<void> }> {
+  const rule = { from: '\0', into: '\0' };
+  const socks = new Set<net.Socket>();
+  const srv = net.createServer((down) => {
+    const up = net.connect(to, '127.0.0.1');
+    socks.add(down); socks.add(up);
+    let carry = '';
+    down.on('data', (d: Buffer) => {
+      let s = (carry + d.toString('latin1')).split(rule.from).join(rule.into);
+      // hold back a tail that may be the start of rule.from split across two reads
+      let keep = 0;
+      for (let n = Math.min(rule.from.length - 1, s.length); n > 0; n--) if (rule.from.startsWith(s.slice(-n))) { keep = n; break; }
+      carry = s.slice(s.length - keep);
+      s = s.slice(0, s.length - keep);
+      if (s) up.write(Buffer.from(s, 'latin1'));
+    });
+    up.on('data', (d: Buffer) => down.write(d));
+    const end = () => { down.destroy(); up.destroy(); socks.delete(down); socks.delete(up); };
+    for (const s of [down, up]) { s.on('close', end); s.on('error', end); }
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => srv.listen(port, '127.0.0.1', resolve));
+  return {
+    port, rule,
+    close: () => new Promise<void>((resolve) => { for (const s of socks) s.destroy(); srv.close(() => resolve()); }),
+  };
+}
+
+/** remcached's own stats (`stats isolation`), asked directly. */
+async function isolationStats(port: number): Promise<Record<string, string>> {
+  const r = await once(port, 'stats isolation\r\n', true);
+  return Object.fromEntries([...r.matchAll(/^STAT (\S+) (.*)\r$/gm)].map((m) => [m[1]!, m[2]!]));
+}
+
+const faults = suite('a parser fault behind nutcracker', { skip: NO_NUTCRACKER, timeoutMs: 60_000 });
+let fdir = '';
+let fA: Proc, fB: Proc, fProxy: Proc & { statsPort: number };
+let fRelay: Awaited<ReturnType<typeof relay>>;
+const fPools: Record<string, Pool> = {};
+let trigger = ''; // a request for a key nutcracker routes to "a"; the relay turns it into debug_fault 7
+faults.before(async () => {
+  fdir = mkdtempSync(join(tmpdir(), 'remc-nutcracker-fault-'));
+  fA = await backend('remcached', await freePort(), ['--enable-fault-injection']);
+  fB = await backend('remcached', await freePort(), ['--enable-fault-injection']);
+  fRelay = await relay(fA.port);
+  // three pools over the same two servers, each with its own upstream connections and counts
+  const servers: Array<[string, number]> = [['a', fRelay.port], ['b', fB.port]];
+  fPools.eager = { name: 'eager', port: await freePort(), eject: true, limit: 1, retryMs: 1500, servers };
+  fPools.patient = { name: 'patient', port: await freePort(), eject: true, limit: 2, retryMs: 1500, servers };
+  fPools.fixed = { name: 'fixed', port: await freePort(), eject: false, limit: 2, retryMs: 1500, servers };
+  fProxy = await nutcracker(Object.values(fPools), fdir);
+  for (let i = 0; !trigger; i++) {
+    assert.ok(i < 100, 'a key routed to a');
+    assert.is(await once(fPools.fixed!.port, `set trigger:${i} 0 0 1\r\nt\r\n`), 'STORED\r\n');
+    if ((await held(fA.port, [`trigger:${i}`])).length) trigger = `get trigger:${i}\r\n`;
+  }
+  fRelay.rule.from = trigger;
+  fRelay.rule.into = 'debug_fault 7\r\n';
+});
+faults.after(async () => {
+  await fProxy?.stop();
+  await fRelay?.close();
+  await fA?.stop();
+  await fB?.stop();
+  if (fdir) rmSync(fdir, { recursive: true, force: true });
+});
+
+faults('debug_fault sent to nutcracker is not forwarded: nutcracker closes that client', async () => {
+  const c = await Conn.open(fPools.eager!.port);
+  c.send('debug_fault 7\r\n');
+  await c.closedWithin(5000);
+  assert.is(c.take().length, 0, 'no reply before the close');
+  await statsUntil(fProxy.statsPort, (s) => s.eager.client_err >= 1, 'eager.client_err >= 1');
+  for (const p of [fA.port, fB.port]) assert.is((await isolationStats(p)).parser_faults, '0', 'no backend saw it');
+  assert.is(await once(fPools.eager!.port, 'set after 0 0 1\r\nx\r\n'), 'STORED\r\n', 'the proxy serves other clients');
+});
+
 const skipAll = NO_NUTCRACKER;
 const main = suite('nutcracker in front of two servers', { skip: skipAll, timeoutMs: 90_000 });
 main('two remcached: traffic, one stopped and ejected, restarted and back', () => scenario('remcached'));
@@ -242,3 +328,82 @@ main('the proxy\'s clients see the same from remcached as from memcached', () =>
   assert.equal(r!.transcript, m!.transcript);
 }, { skip: NO_MEMCACHED });
 main.run();
+
+/** The trigger through `pool`, on a fresh client: nutcracker's reply, and what remcached counted. */
+async function fault(pool: string): Promise<string> {
+  const before = Number((await isolationStats(fA.port)).parser_faults_segv);
+  const r = await once(fPools[pool]!.port, trigger);
+  assert.is(Number((await isolationStats(fA.port)).parser_faults_segv), before + 1, 'remcached rewound one NULL read');
+  return r;
+}
+
+/** A key of `pool` that nutcracker routes to a (while a is in the pool), set to `value` there. */
+async function keyOnA(pool: string, value: string): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    const k = `${pool}:${i}`;
+    assert.is(await once(fPools[pool]!.port, `set ${k} 0 0 ${value.length}\r\n${value}\r\n`), 'STORED\r\n');
+    if ((await held(fA.port, [k])).length) return k;
+  }
+  throw new Error('no key routed to a');
+}
+
+const ejects = async (pool: string) => (await proxyStats(fProxy.statsPort))[pool].server_ejects as number;
+
+faults('every request in flight on the faulted upstream connection fails with SERVER_ERROR; the cache and the process stay', async () => {
+  const k = await keyOnA('fixed', 'kept');
+  const pid = fA.proc.pid;
+  const c = await Conn.open(fPools.fixed!.port);
+  // one client's pipeline: nutcracker forwards the three to a in one write, remcached parses them
+  // in one read event, the fault rewinds that event: none of the three is executed or answered
+  c.send(`set ${k} 0 0 3\r\nnew\r\n${trigger}get ${k}\r\n`);
+  const r = await c.until((b) => (b.toString().match(/\r\n/g) ?? []).length >= 3);
+  c.close();
+  assert.is(fA.proc.exitCode, null, 'remcached still runs');
+  assert.is(fA.proc.pid, pid);
+  // (had the set reached remcached in a read event of its own, it would have been executed and
+  // answered: never a wrong answer, never half of an event)
+  const value = r.toString() === 'STORED\r\n' + 'SERVER_ERROR unknown\r\n'.repeat(2) ? 'new' : 'kept';
+  if (value === 'kept') assert.is(r.toString(), 'SERVER_ERROR unknown\r\n'.repeat(3));
+  const hit = `VALUE ${k} 0 ${value.length}\r\n${value}\r\nEND\r\n`;
+  assert.is(await once(fA.port, `get ${k}\r\n`), hit, 'the cache is intact');
+  assert.is(await once(fPools.fixed!.port, `get ${k}\r\n`), hit, 'the next request reconnects and is served');
+});
+
+faults('server_failure_limit 1: one fault ejects a; its keys move to b, and when a returns it serves its old values', async () => {
+  const k = await keyOnA('eager', 'old');
+  assert.is(await fault('eager'), 'SERVER_ERROR unknown\r\n');
+  await statsUntil(fProxy.statsPort, (s) => s.eager.server_ejects === 1, 'eager.server_ejects 1');
+  // while a is out, its keys are b's: a write lands on b, a keeps the old value (it did not crash)
+  assert.is(await once(fPools.eager!.port, `set ${k} 0 0 3\r\nnew\r\n`), 'STORED\r\n');
+  assert.equal(await held(fB.port, [k]), [k], 'the write went to b');
+  assert.is(await once(fA.port, `get ${k}\r\n`), `VALUE ${k} 0 3\r\nold\r\nEND\r\n`);
+  // after server_retry_timeout a is back in the pool and reads return what a kept: stale
+  const deadline = Date.now() + 10_000;
+  let r = '';
+  while (Date.now() < deadline && !r.includes('old')) { await sleep(200); r = await once(fPools.eager!.port, `get ${k}\r\n`); }
+  assert.is(r, `VALUE ${k} 0 3\r\nold\r\nEND\r\n`, 'a back: the value written during the ejection is not seen');
+});
+
+faults('server_failure_limit 2: one fault is not an ejection (a reply resets the count); two in a row are', async () => {
+  const k = await keyOnA('patient', 'old');
+  assert.is(await fault('patient'), 'SERVER_ERROR unknown\r\n');
+  assert.is(await once(fPools.patient!.port, `set ${k} 0 0 3\r\nnew\r\n`), 'STORED\r\n');
+  assert.is(await once(fA.port, `get ${k}\r\n`), `VALUE ${k} 0 3\r\nnew\r\nEND\r\n`, 'still on a');
+  assert.is(await fault('patient'), 'SERVER_ERROR unknown\r\n');
+  assert.is(await once(fPools.patient!.port, `get ${k}\r\n`), `VALUE ${k} 0 3\r\nnew\r\nEND\r\n`);
+  await sleep(300); // stats are aggregated every 100 ms
+  assert.is(await ejects('patient'), 0, 'faults separated by a served request never eject');
+  // two faults with no reply from a between them reach the limit
+  assert.is(await fault('patient'), 'SERVER_ERROR unknown\r\n');
+  assert.is(await fault('patient'), 'SERVER_ERROR unknown\r\n');
+  await statsUntil(fProxy.statsPort, (s) => s.patient.server_ejects === 1, 'patient.server_ejects 1');
+});
+
+faults('auto_eject_hosts false: faults never eject; each costs only the requests in flight', async () => {
+  const k = await keyOnA('fixed', 'v');
+  for (let i = 0; i < 3; i++) assert.is(await fault('fixed'), 'SERVER_ERROR unknown\r\n');
+  assert.is(await once(fPools.fixed!.port, `get ${k}\r\n`), `VALUE ${k} 0 1\r\nv\r\nEND\r\n`, 'a still serves its keys');
+  await sleep(300);
+  assert.is(await ejects('fixed'), 0);
+});
+faults.run();
