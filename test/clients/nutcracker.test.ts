@@ -239,15 +239,18 @@ async function scenario(kind: Kind): Promise<void> {
  * A byte relay on its own port to `to`. It forwards both ways unchanged, except that in the
  * proxy->server direction it replaces rule.from with rule.into: nutcracker forwards only the
  * commands it parses, so this is how a real `debug_fault` reaches remcached on nutcracker's own
- * upstream connection. When either side closes, the other is closed too.
+ * upstream connection. With rule.holdMs it holds a replacement back that long, and sends what
+ * nutcracker forwarded meanwhile in the same write. When either side closes, the other is closed.
  */
 async function relay(to: number): Promise<{ port: number; rule: { from: string; into: string }; close(): Promise<void> }> {
-  const rule = { from: '\0', into: '\0' };
+  const rule = { from: '\0', into: '\0', holdMs: 0 };
   const socks = new Set<net.Socket>();
   const srv = net.createServer((down) => {
     const up = net.connect(to, '127.0.0.1');
     socks.add(down); socks.add(up);
     let carry = '';
+    let held: Buffer[] | null = null; // with rule.holdMs: what follows a replacement, sent with it
+    const forward = (b: Buffer) => { if (held) held.push(b); else up.write(b); };
     down.on('data', (d: Buffer) => {
       let s = (carry + d.toString('latin1')).split(rule.from).join(rule.into);
       // hold back a tail that may be the start of rule.from split across two reads
@@ -255,7 +258,12 @@ async function relay(to: number): Promise<{ port: number; rule: { from: string; 
       for (let n = Math.min(rule.from.length - 1, s.length); n > 0; n--) if (rule.from.startsWith(s.slice(-n))) { keep = n; break; }
       carry = s.slice(s.length - keep);
       s = s.slice(0, s.length - keep);
-      if (s) up.write(Buffer.from(s, 'latin1'));
+      if (!s) return;
+      const b = Buffer.from(s, 'latin1');
+      if (rule.holdMs && !held && s.includes(rule.into)) {
+        held = [b];
+        setTimeout(() => { const all = Buffer.concat(held!); held = null; up.write(all); }, rule.holdMs);
+      } else forward(b);
     });
     up.on('data', (d: Buffer) => down.write(d));
     const end = () => { down.destroy(); up.destroy(); socks.delete(down); socks.delete(up); };
@@ -368,6 +376,20 @@ faults('every request in flight on the faulted upstream connection fails with SE
   const hit = `VALUE ${k} 0 ${value.length}\r\n${value}\r\nEND\r\n`;
   assert.is(await once(fA.port, `get ${k}\r\n`), hit, 'the cache is intact');
   assert.is(await once(fPools.fixed!.port, `get ${k}\r\n`), hit, 'the next request reconnects and is served');
+});
+
+faults('another client\'s request on the same upstream connection fails with it, not executed', async () => {
+  const k = await keyOnA('fixed', 'before');
+  const x = await Conn.open(fPools.fixed!.port), y = await Conn.open(fPools.fixed!.port);
+  fRelay.rule.holdMs = 300;
+  try {
+    x.send(trigger);
+    await sleep(50); // y's set reaches nutcracker while x's request is in flight on a's connection
+    y.send(`set ${k} 0 0 5\r\nafter\r\n`);
+    assert.is((await x.until((b) => b.includes('\r\n'))).toString(), 'SERVER_ERROR unknown\r\n');
+    assert.is((await y.until((b) => b.includes('\r\n'))).toString(), 'SERVER_ERROR unknown\r\n');
+  } finally { fRelay.rule.holdMs = 0; x.close(); y.close(); }
+  assert.is(await once(fA.port, `get ${k}\r\n`), `VALUE ${k} 0 6\r\nbefore\r\nEND\r\n`, 'y\'s set was not executed');
 });
 
 faults('server_failure_limit 1: one fault ejects a; its keys move to b, and when a returns it serves its old values', async () => {
