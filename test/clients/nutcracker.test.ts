@@ -242,7 +242,7 @@ async function scenario(kind: Kind): Promise<void> {
  * upstream connection. With rule.holdMs it holds a replacement back that long, and sends what
  * nutcracker forwarded meanwhile in the same write. When either side closes, the other is closed.
  */
-async function relay(to: number): Promise<{ port: number; rule: { from: string; into: string }; close(): Promise<void> }> {
+async function relay(to: number): Promise<{ port: number; rule: { from: string; into: string; holdMs: number }; close(): Promise<void> }> {
   const rule = { from: '\0', into: '\0', holdMs: 0 };
   const socks = new Set<net.Socket>();
   const srv = net.createServer((down) => {
