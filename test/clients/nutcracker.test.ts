@@ -309,11 +309,10 @@ faults.before(async () => {
   fRelay.rule.into = 'debug_fault 7\r\n';
 });
 faults.after(async () => {
-  await fProxy?.stop();
-  await fRelay?.close();
-  await fA?.stop();
-  await fB?.stop();
+  // each stopped whatever happens to the others
+  const r = await Promise.allSettled([fProxy?.stop(), fRelay?.close(), fA?.stop(), fB?.stop()]);
   if (fdir) rmSync(fdir, { recursive: true, force: true });
+  for (const x of r) if (x.status === 'rejected') throw x.reason;
 });
 
 faults('debug_fault sent to nutcracker is not forwarded: nutcracker closes that client', async () => {
