@@ -42,16 +42,21 @@ declare -A pkg_of=(
   [aarch64-linux-gnu-g++]=g++-aarch64-linux-gnu
   [qemu-aarch64-static]=qemu-user-static
   [openssl]=openssl                     # test/compare/tls.test.ts: test certificates
+  [nutcracker]=nutcracker               # test/clients/nutcracker.test.ts: twemproxy in front
 )
 if [ -f test/vm/run.sh ]; then
   pkg_of[qemu-system-x86_64]=qemu-system-x86  # the PKU VM step
   pkg_of[busybox]=busybox-static
 fi
 fuzzer_lib() { ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; }
+# a Python module has no command to look for: Debian's python3-* modules are for /usr/bin/python3
+py_module() { /usr/bin/python3 -c "import $1" >/dev/null 2>&1; }
 missing_pkgs() {
   local c out=()
   for c in "${!pkg_of[@]}"; do command -v "$c" >/dev/null || out+=("${pkg_of[$c]}"); done
   fuzzer_lib || out+=(libclang-rt-14-dev)
+  py_module pymemcache || out+=(python3-pymemcache)              # test/clients/pymemcache.test.ts
+  py_module prometheus_client || out+=(python3-prometheus-client) # test/e2e/metrics.test.ts
   [ ${#out[@]} -gt 0 ] && printf '%s\n' "${out[@]}" | sort -u | paste -sd' '
 }
 need=$(missing_pkgs)
