@@ -15,6 +15,8 @@ import type { TextProtocol } from '../protocol/text.ts';
 import type { BinaryProtocol } from '../protocol/binary.ts';
 import type { Output } from '../protocol/output.ts';
 import type { Counters } from '../protocol/context.ts';
+import { CLOSE_REASON, LOG_CONNEVENTS, LOG_EVICTIONS, type Watch, type WatchSink } from '../protocol/watch.ts';
+import { R } from '../protocol/replies.ts';
 import { readInto } from './fastread.ts';
 import { Gate, type AsciiAuth } from './ascii-auth.ts';
 import { log, safeKey } from './log.ts';
@@ -98,12 +100,14 @@ export interface Loop {
   onFault(c: Connection): void;
   /** -vv and up: log every command (name and key, never values) */
   logCommands: boolean;
+  /** `watch`: the watchers of this thread and the event lines (protocol/watch.ts) */
+  watch: Watch;
   /** -R: commands one event runs before the connection yields to others */
   reqsPerEvent: number;
   budget: InputBudget;
 }
 
-export class Connection implements TextConn, BinaryConn {
+export class Connection implements TextConn, BinaryConn, WatchSink {
   /** bytes received but not yet executed, in pending[pendingOff..pendingLen) */
   private pending: Buffer | null = null;
   private pendingOff = 0;
@@ -135,6 +139,13 @@ export class Connection implements TextConn, BinaryConn {
   private sliceLen = 4096;
   amount = 0;
   afterSwallow: Buffer | null = null;
+  watchFlags = 0;
+  /** the connection is a `watch` log stream: its input is dropped, event lines go out */
+  private watching = false;
+  private watchOut: string[] = [];
+  private watchBytes = 0;
+  /** memcached's close_reason (CLOSE_REASON) for the conn_close line */
+  closeReason: number = CLOSE_REASON.error;
   lastCmdTime: number;
   readonly fd: number;
   /** fd for the direct write path; -1 on a TLS socket (its bytes must go through TLS) */
@@ -161,8 +172,55 @@ export class Connection implements TextConn, BinaryConn {
       });
     }
     socket.on('error', (err) => log.info({ conn: this.fd, err: err.message }, 'connection error'));
-    socket.on('close', () => { this.closing = true; this.dropPending(); reclaimer.note(64 * 1024); loop.onClose(this); });
+    socket.on('end', () => { if (!this.closing) this.closeReason = CLOSE_REASON.normal; });
+    socket.on('close', () => {
+      this.closing = true;
+      this.dropPending();
+      reclaimer.note(64 * 1024);
+      if (this.watching) { this.watching = false; loop.watch.remove(this); }
+      if (loop.watch.flags & LOG_CONNEVENTS) this.logConn(false);
+      loop.onClose(this);
+    });
+    if (loop.watch.flags & LOG_CONNEVENTS) this.logConn(true);
     socket.resume(); // accepted paused (pauseOnConnect), so that reads start only now
+  }
+
+  /** conn_new / conn_close for watchers (memcached: rip=unix rport=0 transport=local on -s) */
+  private logConn(open: boolean): void {
+    const s = this.socket;
+    const unix = this.addr === 'unix';
+    const rip = unix ? 'unix' : s.remoteAddress?.replace(/^::ffff:/, '') ?? '';
+    const rport = unix ? 0 : s.remotePort ?? 0;
+    if (open) this.loop.watch.connNew(rip, rport, unix ? 0 : 1, this.fd);
+    else this.loop.watch.connClose(rip, rport, unix ? 0 : 1, this.closeReason, this.fd);
+  }
+
+  /** WatchSink: what is still queued for the client */
+  queued(): number { return this.socket.writableLength + this.watchBytes; }
+
+  /** WatchSink: one event line; lines go out together once this turn of the event loop ends */
+  write(line: string): void {
+    if (this.closing) return;
+    if (this.watchOut.length === 0) setImmediate(this.flushWatch);
+    this.watchOut.push(line);
+    this.watchBytes += line.length;
+  }
+
+  private readonly flushWatch = (): void => {
+    const text = this.watchOut.join('');
+    this.watchOut = [];
+    this.watchBytes = 0;
+    if (this.closing || this.socket.destroyed) return;
+    this.loop.counters.bytes_written += text.length;
+    this.socket.write(text, 'latin1');
+  };
+
+  /** `watch` answered OK: from now on the connection only receives event lines */
+  private startWatching(): void {
+    this.watching = true;
+    this.dropPending();
+    this.need = this.swallow = 0;
+    this.flush();
   }
 
   get state(): string { return this.closing ? 'conn_closing' : this.need ? 'conn_nread' : 'conn_parse_cmd'; }
@@ -176,6 +234,7 @@ export class Connection implements TextConn, BinaryConn {
     const window = loop.window;
     loop.counters.bytes_read += nread;
     if (this.closing) return false;
+    if (this.watching) return true; // memcached reads a watcher only to see it close
     let start = 0;
     if (this.swallow > 0) {
       if (nread < this.swallow) { this.swallow -= nread; return true; }
@@ -290,6 +349,8 @@ export class Connection implements TextConn, BinaryConn {
     const text = loop.text;
     const binary = this.binary ? loop.binary : null;
     let start = 0;
+    text.stacked = 0; // memcached writes its replies out at the end of each read event
+    if (loop.watch.flags) loop.watch.cfd = this.fd;
     if (loop.asciiAuth && !this.authenticated) {
       const g = loop.asciiAuth.gate(this, len);
       if (g !== Gate.AUTHED) { this.afterGate(g, len); return; }
@@ -319,6 +380,15 @@ export class Connection implements TextConn, BinaryConn {
           }
           continue;
         }
+        if (a === After.WATCH) {
+          if (loop.watch.add(this, this.watchFlags)) {
+            out.bytes(R.OK);
+            this.startWatching();
+            return;
+          }
+          out.bytes(R.WATCHER_TOO_MANY);
+          continue;
+        }
         if (a === After.NEED) {
           this.need = this.amount;
           this.rest(res[R_CONSUMED]!, len);
@@ -327,7 +397,11 @@ export class Connection implements TextConn, BinaryConn {
           if (this.fromPending) { this.pendingOff += len; this.swallowPending(); }
         }
         this.flush();
-        if (a === After.CLOSE) this.close();
+        if (a === After.CLOSE) {
+          const op = desc[i * WORDS + D_OP];
+          if (!binary) this.closeReason = op === OP.QUIT ? CLOSE_REASON.normal : op === OP.SHUTDOWN ? CLOSE_REASON.shutdown : CLOSE_REASON.error;
+          this.close();
+        }
         return;
       }
       if (st === REMC_PS_FULL) { start = res[R_CONSUMED]!; resume = res[R_RESUME]!; continue; }
@@ -491,6 +565,7 @@ export class Connection implements TextConn, BinaryConn {
   }
 
   private flush(): void {
+    if (this.loop.watch.flags & LOG_EVICTIONS) this.loop.watch.drainEvictions();
     const out = this.loop.out;
     const counters = this.loop.counters;
     const s = this.socket;

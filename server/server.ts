@@ -19,6 +19,7 @@ import { Connection, InputBudget, READ_SIZE, type Loop } from './connection.ts';
 import { log, setVerbosity } from './log.ts';
 import { Offenders } from './offenders.ts';
 import { allSlotCounters, slotCounters, type SharedBuffers } from './shared.ts';
+import { CLOSE_REASON, Watch, WATCHER_LIMIT, type WatchLink } from '../protocol/watch.ts';
 
 /** A listening socket made by the main thread (-t N): one per worker per address. */
 export interface ListenFd { fd: number; label: string }
@@ -42,6 +43,25 @@ const ISOLATION_REQUEST: Record<Settings['isolation'], number> = {
 const ISOLATION_NAME: Record<number, string> = {
   [K.REMC_ISO_NONE!]: 'none', [K.REMC_ISO_PKU!]: 'pku', [K.REMC_ISO_PKU_STRICT!]: 'pku-strict', [ISO_SFI]: 'sfi',
 };
+/** -t N: watchers anywhere see the events of every worker. The gid counter and the watcher
+ *  slots are shared memory; flags and lines go through the main thread (server/threads.ts),
+ *  and only while someone watches. */
+function threadLink(role: ThreadRole): WatchLink {
+  const gid = new BigInt64Array(role.shared.watch, 0, 1);
+  const slots = new Int32Array(role.shared.watch, 8, 1);
+  return {
+    nextGid: () => Number(Atomics.add(gid, 0, 1n) + 1n),
+    takeSlot: () => {
+      if (Atomics.add(slots, 0, 1) < WATCHER_LIMIT) return true;
+      Atomics.sub(slots, 0, 1);
+      return false;
+    },
+    giveSlot: () => { Atomics.sub(slots, 0, 1); },
+    flagsChanged: (flags) => role.post({ type: 'watch', from: role.index, flags }),
+    publish: (lines) => role.post({ type: 'log', from: role.index, lines }),
+  };
+}
+
 /** Expired items reclaimed per clock tick, at most (bounded work per second). */
 const RECLAIM_PER_TICK = 10_000;
 /** How long shutdown waits for clients to go before it cuts them off. */
@@ -56,6 +76,7 @@ export class Server implements ServerContext {
   readonly store: Store = drainingStore(native, () => this.now());
   readonly storeStatsArray: Float64Array;
   readonly remcachedVersion = REMCACHED_VERSION;
+  readonly watch: Watch;
   private clockOffset = 0;
   /** the clock, refreshed by the 1 s timer (reading Date.now() per event costs) */
   private clock = Math.floor(Date.now() / 1000);
@@ -96,6 +117,7 @@ export class Server implements ServerContext {
     this.isolationWhy = init.why;
     this.storeStatsArray = init.stats;
     this.startedAt = Math.floor(Date.now() / 1000);
+    this.watch = new Watch(this.store, () => this.now(), this.startedAt, role ? threadLink(role) : undefined);
     const out = new Output(native.setOutput);
     let asciiAuth: AsciiAuth | null = null;
     if (settings.authFile !== null) {
@@ -132,6 +154,7 @@ export class Server implements ServerContext {
       binaryAllowed: settings.protocol !== 'ascii',
       binaryOnly: settings.protocol === 'binary',
       asciiAuth,
+      watch: this.watch,
       now: () => this.now(),
       onClose: (c) => { this.conns.delete(c); this.counters.curr_connections--; },
       onFault: (c) => this.onFault(c),
@@ -366,6 +389,7 @@ export class Server implements ServerContext {
     for (const conn of this.conns) {
       if (conn.addr !== 'unix' && conn.awaitingCommand && this.clock - conn.lastCmdTime > seconds) {
         this.counters.idle_kicks++;
+        conn.closeReason = CLOSE_REASON.idle_timeout;
         log.info({ conn: conn.fd, peer: conn.addr }, 'Closing idle fd');
         conn.close();
       }

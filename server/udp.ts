@@ -39,6 +39,8 @@ export class UdpService implements BinaryConn {
   amount = 0;
   afterSwallow: Buffer | null = null;
   lastCmdTime = 0;
+  /** `watch` over UDP: not a stream memcached can keep either; the datagram's rest is dropped */
+  watchFlags = 0;
   /** never asked: -S refuses -U, and memcached serves UDP without -Y authentication */
   authenticated = false;
   private readonly sockets: Array<{ sock: dgram.Socket; addr: string }> = [];
