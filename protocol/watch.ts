@@ -34,6 +34,9 @@ export const WATCHER_LIMIT = 20;
  *  (counted, then reported in a `skipped=N` line once it reads again) */
 export const WATCHER_BUF = 256 * 1024;
 
+/** the longest item line: a key of 250 bytes all %XX-encoded and the other fields */
+const LINE_MAX = 250 * 3 + 160;
+
 /** item_get statuses (was_found), item_store statuses (store_item_type), commands, transports,
  *  close reasons: memcached's maps, in its order */
 export const GET_STATUS = ['not_found', 'found', 'flushed', 'expired'] as const;
@@ -93,8 +96,14 @@ class LocalLink implements WatchLink {
 
 interface Watcher { sink: WatchSink; flags: number; minGid: number; skipped: number }
 
+const safe = (c: number) => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) ||
+  c === 0x2d || c === 0x2e || c === 0x5f || c === 0x7e;
+
 /** memcached's uriencode: all but [A-Za-z0-9-._~] as %XX */
-export function uriencode(buf: Uint8Array, off = 0, len = buf.length - off): string {
+export function uriencode(buf: Buffer, off = 0, len = buf.length - off): string {
+  let i = off;
+  while (i < off + len && safe(buf[i]!)) i++;
+  if (i === off + len) return buf.toString('latin1', off, off + len); // the usual key: one string
   let s = '';
   for (let i = off; i < off + len; i++) {
     const c = buf[i]!;
@@ -145,7 +154,7 @@ export class Watch {
 
   /** item_get of a lookup that memcached makes before it changes an item (store, delete, incr):
    *  found or not, with the item's class and size (no stats, no bump) */
-  lookup(key: Uint8Array, keyOff: number, keyLen: number, res: Float64Array): void {
+  lookup(key: Buffer, keyOff: number, keyLen: number, res: Float64Array): void {
     if (!(this.flags & LOG_FETCHERS)) return;
     const n = this.store.metaGet(keyOff, keyLen, 0);
     if (n >= 0) { this.itemGet(key, keyOff, keyLen, 1, res[R_CLASS]!, n); this.store.unpin(); }
@@ -154,7 +163,7 @@ export class Watch {
 
   /** item_store after a storage command: a stored item as it now is (append: the joined one),
    *  else the item the command would have made */
-  stored(key: Uint8Array, keyOff: number, keyLen: number, res: Float64Array, status: number, cmd: number,
+  stored(key: Buffer, keyOff: number, keyLen: number, res: Float64Array, status: number, cmd: number,
     exptime: number, dataLen: number, clientFlags: number): void {
     if (!(this.flags & LOG_MUTATIONS)) return;
     if (status === STORE.STORED) {
@@ -221,16 +230,18 @@ export class Watch {
     this.setFlags(f | this.remoteFlags);
   }
 
-  itemGet(key: Uint8Array, keyOff: number, keyLen: number, status: number, clsid: number, size: number): void {
+  itemGet(key: Buffer, keyOff: number, keyLen: number, status: number, clsid: number, size: number): void {
+    if (this.allFull(LOG_FETCHERS)) return;
     this.emit(LOG_FETCHERS, `type=item_get key=${uriencode(key, keyOff, keyLen)} status=${GET_STATUS[status]} clsid=${clsid} cfd=${this.cfd} size=${size}`);
   }
 
   /** ttl: the item's exptime less memcached's current_time, as a u32 (0: none) */
-  itemStore(key: Uint8Array, keyOff: number, keyLen: number, status: number, cmd: number, ttl: number, clsid: number, size: number, cfd = this.cfd): void {
+  itemStore(key: Buffer, keyOff: number, keyLen: number, status: number, cmd: number, ttl: number, clsid: number, size: number, cfd = this.cfd): void {
+    if (this.allFull(LOG_MUTATIONS)) return;
     this.emit(LOG_MUTATIONS, `type=item_store key=${uriencode(key, keyOff, keyLen)} status=${STORE_STATUS[status]} cmd=${cmd === CMD_NULL ? 'null' : STORE_CMD[cmd] ?? 'na'} ttl=${ttl >>> 0} clsid=${clsid} cfd=${cfd} size=${size}`);
   }
 
-  eviction(key: Uint8Array, fetched: boolean, ttl: number, la: number, clsid: number, size: number): void {
+  eviction(key: Buffer, fetched: boolean, ttl: number, la: number, clsid: number, size: number): void {
     this.emit(LOG_EVICTIONS, `type=eviction key=${uriencode(key)} fetch=${fetched ? 'yes' : 'no'} ttl=${ttl} la=${la} clsid=${clsid} size=${size}`);
   }
 
@@ -240,6 +251,16 @@ export class Watch {
 
   connClose(rip: string, rport: number, transport: number, reason: number, cfd: number): void {
     this.emit(LOG_CONNEVENTS, `type=conn_close rip=${rip} rport=${rport} transport=${TRANSPORT[transport]} reason=${CLOSE_REASON_NAME[reason]} cfd=${cfd}`);
+  }
+
+  /** Every watcher of these events is too far behind (and no other thread wants them): count
+   *  the skip without building the line, so a watcher that stopped reading costs little. */
+  private allFull(flag: number): boolean {
+    if (this.remoteFlags & flag) return false;
+    for (const w of this.local) if ((w.flags & flag) && w.sink.queued() + LINE_MAX + 128 <= WATCHER_BUF) return false;
+    this.link.nextGid();
+    for (const w of this.local) if (w.flags & flag) { w.skipped++; this.skippedTotal++; }
+    return true;
   }
 
   private emit(flag: number, body: string): void {
