@@ -45,6 +45,8 @@ export class TextProtocol {
   /** commands run since memcached last wrote its replies out (after a get, an mn, or the end of
    *  a read event): `watch` refuses to follow any */
   stacked = 0;
+  /** the reply a noreply command did not send (-vv prints it as `>fd NOREPLY ...`) */
+  quiet: Buffer | null = null;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -116,6 +118,7 @@ export class TextProtocol {
         if (this.watch.flags & LOG_FETCHERS) this.watch.lookup(this.window, d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, this.res);
         const r = this.store.del(d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, 0, 0);
         if (!noreply) out.bytes(STORE_REPLY[r]!);
+        else this.quiet = STORE_REPLY[r]!;
         return After.CONTINUE;
       }
       case OP.INCR: case OP.DECR:
@@ -126,6 +129,7 @@ export class TextProtocol {
         if (this.watch.flags & LOG_FETCHERS) this.watch.lookup(this.window, d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, this.res);
         const r = this.store.touch(d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, d[b + D_N1_LO]! | 0);
         if (!noreply) out.bytes(STORE_REPLY[r]!);
+        else this.quiet = STORE_REPLY[r]!;
         return After.CONTINUE;
       }
       case OP.STATS:
@@ -136,6 +140,7 @@ export class TextProtocol {
         this.ctx.counters.cmd_flush++;
         this.store.flush((d[b + D_FLAGS]! & REMC_DF_HAS_ARG) !== 0 ? d[b + D_N1_LO]! | 0 : 0);
         if (!noreply) out.bytes(R.OK);
+        else this.quiet = R.OK;
         return After.CONTINUE;
       case OP.VERSION:
         out.ascii(`VERSION ${VERSION_STRING}\r\n`);
@@ -144,6 +149,7 @@ export class TextProtocol {
         this.ctx.setVerbosity(d[b + D_N0_LO]!);
         this.ctx.settingsChanged();
         if (!noreply) out.bytes(R.OK);
+        else this.quiet = R.OK;
         return After.CONTINUE;
       case OP.QUIT:
         return After.CLOSE;
@@ -225,6 +231,7 @@ export class TextProtocol {
       d[b + D_N1_LO]! | 0, d[b + D_N2_HI]!, d[b + D_N2_LO]!);
     if (w.flags & LOG_MUTATIONS) w.stored(this.window, keyOff, keyLen, this.res, r, mode, d[b + D_N1_LO]! | 0, dataLen, clientFlags);
     if (!noreply) out.bytes(STORE_REPLY[r]!);
+    else this.quiet = STORE_REPLY[r]!;
     return After.CONTINUE;
   }
 
@@ -280,7 +287,10 @@ export class TextProtocol {
     out.ensure(22);
     if (this.watch.flags & LOG_FETCHERS) this.watch.lookup(this.window, d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, this.res);
     const r = this.store.arith(d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, incr ? 1 : 0, d[b + D_N0_HI]!, d[b + D_N0_LO]!, out.pos);
-    if (noreply) return;
+    if (noreply) {
+      if (this.ctx.settings.verbosity > 1) this.quiet = r === STORE.STORED ? Buffer.from(out.buf.subarray(out.pos, out.pos + this.res[R_ARITH_LEN]!)) : r === STORE.NO_MEMORY ? R.NO_MEMORY : STORE_REPLY[r]!;
+      return;
+    }
     if (r === STORE.STORED) {
       out.pos += this.res[R_ARITH_LEN]!;
       out.crlf();

@@ -19,7 +19,8 @@ import { CLOSE_REASON, LOG_CONNEVENTS, LOG_EVICTIONS, type Watch, type WatchSink
 import { R } from '../protocol/replies.ts';
 import { readInto } from './fastread.ts';
 import { Gate, type AsciiAuth } from './ascii-auth.ts';
-import { log, safeKey } from './log.ts';
+import { log } from './log.ts';
+import { flushVerbose, verboseLine, type Verbose } from './verbose.ts';
 
 const BINARY_MAGIC = 0x80;
 const OP_GET = OP.GET, OP_GATS = OP.GATS;
@@ -98,8 +99,11 @@ export interface Loop {
   onClose(c: Connection): void;
   /** the parser faulted or its output failed validation on this connection (repeat offenders) */
   onFault(c: Connection): void;
-  /** -vv and up: log every command (name and key, never values) */
+  /** -vv and up: log every command (name and key, never values); UDP */
   logCommands: boolean;
+  /** memcached's verbosity (-v, `verbosity N`): 2 and up prints its per-command lines */
+  verbose: number;
+  vlog: Verbose;
   /** `watch`: the watchers of this thread and the event lines (protocol/watch.ts) */
   watch: Watch;
   /** -R: commands one event runs before the connection yields to others */
@@ -179,9 +183,14 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
       reclaimer.note(64 * 1024);
       if (this.watching) { this.watching = false; loop.watch.remove(this); }
       if (loop.watch.flags & LOG_CONNEVENTS) this.logConn(false);
+      if (loop.verbose > 1) { verboseLine(`<${this.fd} connection closed.`); flushVerbose(); }
       loop.onClose(this);
     });
     if (loop.watch.flags & LOG_CONNEVENTS) this.logConn(true);
+    if (loop.verbose > 1) {
+      verboseLine(`<${this.fd} new ${loop.binaryOnly ? 'binary client connection.' : loop.binaryAllowed ? 'auto-negotiating client connection' : 'ascii client connection.'}`);
+      flushVerbose();
+    }
     socket.resume(); // accepted paused (pauseOnConnect), so that reads start only now
   }
 
@@ -247,6 +256,7 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
       this.decided = true;
       // -B auto: the first byte decides for the life of the connection (memcached)
       if (window[start] === BINARY_MAGIC && loop.binaryAllowed) this.binary = 1;
+      if (loop.verbose > 1 && loop.binaryAllowed) verboseLine(`${this.fd}: Client using the ${this.binary ? 'binary' : 'ascii'} protocol`);
     }
     const n = nread - start;
     const tail = this.pendingLen - this.pendingOff;
@@ -350,6 +360,8 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
     const binary = this.binary ? loop.binary : null;
     let start = 0;
     text.stacked = 0; // memcached writes its replies out at the end of each read event
+    const vv = loop.verbose > 1;
+    if (vv) loop.vlog.event();
     if (loop.watch.flags) loop.watch.cfd = this.fd;
     if (loop.asciiAuth && !this.authenticated) {
       const g = loop.asciiAuth.gate(this, len);
@@ -363,8 +375,13 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
       const n = res[R_NDESC]!;
       if (n > 0) this.lastCmdTime = loop.now(); // bytes that complete no command are no activity (idle_timeout)
       for (let i = 0; i < n; i++) {
-        if (loop.logCommands) this.logCommand(i);
+        const mark = vv ? out.size : 0;
+        if (vv) { if (binary) loop.vlog.binBefore(this.fd, i); else loop.vlog.textBefore(this.fd, i); }
         const a = binary ? binary.exec(this, i, len) : text.exec(this, i, len);
+        if (vv) {
+          if (binary) loop.vlog.binAfter(this.fd, mark);
+          else { loop.vlog.textAfter(this.fd, i, mark, a, this.afterSwallow, text.quiet); text.quiet = null; }
+        }
         if (binary && (binary.flushNow || answerFirst)) { binary.flushNow = answerFirst = false; this.flush(); } // NOOP writes out
         if (a === After.CONTINUE) {
           // memcached yields after -R commands (a multiget is one), and runs no more commands
@@ -525,15 +542,6 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
     this.flush();
   }
 
-  /** -vv: one debug line per command, like memcached's "<fd cmd" lines; keys escaped and cut. */
-  private logCommand(i: number): void {
-    const d = this.loop.desc;
-    const b = i * WORDS;
-    const op = d[b + D_OP]!;
-    log.debug({ conn: this.fd, cmd: this.binary ? `binary:${op}` : abi.commands[op] || 'unknown',
-      key: d[b + D_KEY_LEN] ? safeKey(this.loop.window, d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!) : undefined }, 'command');
-  }
-
   /** A command or line longer than the window can hold. */
   private overflow(): void {
     log.info({ conn: this.fd, peer: this.addr, bytes: this.pendingLen - this.pendingOff }, 'request larger than the input window; closing');
@@ -566,6 +574,7 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
 
   private flush(): void {
     if (this.loop.watch.flags & LOG_EVICTIONS) this.loop.watch.drainEvictions();
+    if (this.loop.verbose > 1) flushVerbose();
     const out = this.loop.out;
     const counters = this.loop.counters;
     const s = this.socket;

@@ -16,6 +16,7 @@ import { AsciiAuth, AuthFileError } from './ascii-auth.ts';
 import { R } from '../protocol/replies.ts';
 import { REMCACHED_VERSION, type Settings } from './config.ts';
 import { Connection, InputBudget, READ_SIZE, type Loop } from './connection.ts';
+import { flushVerbose, Verbose, verboseLine } from './verbose.ts';
 import { log, setVerbosity } from './log.ts';
 import { Offenders } from './offenders.ts';
 import { allSlotCounters, slotCounters, type SharedBuffers } from './shared.ts';
@@ -159,6 +160,8 @@ export class Server implements ServerContext {
       onClose: (c) => { this.conns.delete(c); this.counters.curr_connections--; },
       onFault: (c) => this.onFault(c),
       logCommands: log.isLevelEnabled('debug'),
+      verbose: settings.verbosity,
+      vlog: new Verbose(init.window, init.desc, init.res, out, this.store),
       reqsPerEvent: Math.max(1, settings.maxReqsPerEvent),
       // pending input of all connections together: room for a few of the largest commands
       budget: new InputBudget(Math.max(64 << 20, 2 * windowCap)),
@@ -189,7 +192,11 @@ export class Server implements ServerContext {
   applySettings(changes: Record<string, unknown>): void {
     Object.assign(this.settings, changes);
     this.settingsSent = JSON.stringify(this.settings);
-    if ('verbosity' in changes) { setVerbosity(this.settings.verbosity); this.loop.logCommands = log.isLevelEnabled('debug'); }
+    if ('verbosity' in changes) {
+      setVerbosity(this.settings.verbosity);
+      this.loop.logCommands = log.isLevelEnabled('debug');
+      this.loop.verbose = this.settings.verbosity;
+    }
   }
 
   /** -t N: [offset, paused-at or -1] shared by every worker (debugtime moves them all) */
@@ -232,6 +239,7 @@ export class Server implements ServerContext {
     this.settings.verbosity = v;
     setVerbosity(v);
     this.loop.logCommands = log.isLevelEnabled('debug');
+    this.loop.verbose = v;
   }
 
   *connections(): Iterable<ConnInfo> {
@@ -309,6 +317,11 @@ export class Server implements ServerContext {
         const addr = label || (typeof a === 'object' && a ? `${a.family === 'IPv6' ? 'tcp6' : 'tcp'}:${a.address}:${a.port}` : String(a));
         const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
         this.servers.push({ server, addr, fd });
+        if (this.loop.verbose > 1) { // memcached's prot_text
+          const p = this.settings.protocol;
+          verboseLine(`<${fd} server listening (${p === 'auto' ? 'auto-negotiate' : p})`);
+          flushVerbose();
+        }
         log.info({ addr }, 'listening');
         resolve();
       });
