@@ -360,8 +360,7 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
     const binary = this.binary ? loop.binary : null;
     let start = 0;
     text.stacked = 0; // memcached writes its replies out at the end of each read event
-    const vv = loop.verbose > 1;
-    if (vv) loop.vlog.event();
+    if (loop.verbose > 1) loop.vlog.event();
     if (loop.watch.flags) loop.watch.cfd = this.fd;
     if (loop.asciiAuth && !this.authenticated) {
       const g = loop.asciiAuth.gate(this, len);
@@ -375,10 +374,11 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
       const n = res[R_NDESC]!;
       if (n > 0) this.lastCmdTime = loop.now(); // bytes that complete no command are no activity (idle_timeout)
       for (let i = 0; i < n; i++) {
-        const mark = vv ? out.size : 0;
-        if (vv) { if (binary) loop.vlog.binBefore(this.fd, i); else loop.vlog.textBefore(this.fd, i); }
+        // -vv is looked at before and after each command: `verbosity N` takes effect in between
+        const mark = out.size;
+        if (loop.verbose > 1) { if (binary) loop.vlog.binBefore(this.fd, i); else loop.vlog.textBefore(this.fd, i); }
         const a = binary ? binary.exec(this, i, len) : text.exec(this, i, len);
-        if (vv) {
+        if (loop.verbose > 1) {
           if (binary) loop.vlog.binAfter(this.fd, mark);
           else { loop.vlog.textAfter(this.fd, i, mark, a, this.afterSwallow, text.quiet); text.quiet = null; }
         }
@@ -574,7 +574,7 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
 
   private flush(): void {
     if (this.loop.watch.flags & LOG_EVICTIONS) this.loop.watch.drainEvictions();
-    if (this.loop.verbose > 1) flushVerbose();
+    flushVerbose(); // (nothing to do unless -vv left lines; `verbosity 0` may just have turned it off)
     const out = this.loop.out;
     const counters = this.loop.counters;
     const s = this.socket;
