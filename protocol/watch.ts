@@ -77,6 +77,8 @@ export interface WatchLink {
   /** take a watcher slot of the process (false: WATCHER_LIMIT reached), give one back */
   takeSlot(): boolean;
   giveSlot(): void;
+  /** watchers in the process */
+  slots(): number;
   /** this thread's watchers now want `flags` */
   flagsChanged(flags: number): void;
   /** lines for the other threads' watchers: flat [flag, gid, line, ...] */
@@ -85,10 +87,11 @@ export interface WatchLink {
 
 class LocalLink implements WatchLink {
   private gid = 0;
-  private slots = 0;
+  private used = 0;
   nextGid(): number { return ++this.gid; }
-  takeSlot(): boolean { if (this.slots >= WATCHER_LIMIT) return false; this.slots++; return true; }
-  giveSlot(): void { this.slots--; }
+  takeSlot(): boolean { if (this.used >= WATCHER_LIMIT) return false; this.used++; return true; }
+  giveSlot(): void { this.used--; }
+  slots(): number { return this.used; }
   flagsChanged(): void {}
   publish(): void {}
 }
@@ -220,8 +223,10 @@ export class Watch {
     this.flags = f;
   }
 
-  /** watchers of this process, for `stats` (log_watchers) */
-  get count(): number { return this.local.length; }
+  /** watchers of the process (stats log_watchers) */
+  get watchers(): number { return this.link.slots(); }
+  /** event lines made here (stats log_worker_written) */
+  written = 0;
 
   private recompute(): void {
     let f = 0;
@@ -265,6 +270,7 @@ export class Watch {
 
   private emit(flag: number, body: string): void {
     const gid = this.link.nextGid();
+    this.written++;
     const line = `ts=${timestamp()} gid=${gid} ${body}\n`;
     if (this.localFlags & flag) this.deliver(flag, gid, line);
     if (this.remoteFlags & flag) {

@@ -58,6 +58,7 @@ function threadLink(role: ThreadRole): WatchLink {
       return false;
     },
     giveSlot: () => { Atomics.sub(slots, 0, 1); },
+    slots: () => Atomics.load(slots, 0),
     flagsChanged: (flags) => role.post({ type: 'watch', from: role.index, flags }),
     publish: (lines) => role.post({ type: 'log', from: role.index, lines }),
   };

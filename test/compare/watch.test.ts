@@ -226,6 +226,30 @@ test('a watcher that never reads loses lines (skipped=N once it reads), memory s
   }
 });
 
+test('stats: log_watchers and log_watcher_sent follow the watchers, as memcached\'s', async () => {
+  for (const s of [rem, mc]) {
+    const w = await Conn.open(s.port);
+    w.send('watch fetchers\r\n');
+    await w.untilEndsWith('OK\r\n');
+    const c = await Conn.open(s.port);
+    const stat = async (name: string) => {
+      c.send('stats\r\n');
+      const r = (await c.untilEndsWith('END\r\n')).toString('latin1');
+      return Number(new RegExp(`^STAT ${name} (\\d+)\r$`, 'm').exec(r)?.[1]);
+    };
+    const before = await stat('log_watcher_sent');
+    c.send('get s1 s2 s3\r\n');
+    await c.untilEndsWith('END\r\n');
+    await w.until((b) => b.toString().split('\n').length > 3);
+    // memcached's logger thread publishes its counters once a loop (up to a second)
+    const deadline = Date.now() + 3000;
+    while ((await stat('log_watcher_sent')) < before + 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.ok((await stat('log_watcher_sent')) >= before + 3, `log_watcher_sent on ${s === rem ? 'remcached' : 'memcached'}`);
+    assert.ok((await stat('log_watchers')) >= 1);
+    c.close(); w.close();
+  }
+});
+
 test('evictions: one line per evicted item, in memcached\'s format', async () => {
   const [r, m] = await Promise.all([startRemcached(['-U', '0', '-t', '1', '-m', '2']), startMemcached(['-m', '2'])]);
   try {
