@@ -234,8 +234,9 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
 
   get state(): string { return this.closing ? 'conn_closing' : this.need ? 'conn_nread' : 'conn_parse_cmd'; }
 
-  /** waiting for (the rest of) a command line, not stalled on our own output or a yield: what memcached's idle_timeout may close */
-  get awaitingCommand(): boolean { return !this.closing && !this.blocked && !this.stalled && this.need === 0 && this.swallow === 0; }
+  /** waiting for (the rest of) a command line, not stalled on our own output or a yield, not a
+   *  watcher: what memcached's idle_timeout may close */
+  get awaitingCommand(): boolean { return !this.closing && !this.blocked && !this.stalled && !this.watching && this.need === 0 && this.swallow === 0; }
 
   /** A read event: `nread` new bytes are at window[0..nread). Returns false to stop reading. */
   private onRead(nread: number): boolean {

@@ -250,6 +250,27 @@ test('stats: log_watchers and log_watcher_sent follow the watchers, as memcached
   }
 });
 
+test('idle_timeout closes an idle client (conn_close reason=idle_timeout), never a watcher', async () => {
+  const [r, m] = await Promise.all([startRemcached(['-U', '0', '-t', '1', '-o', 'idle_timeout=1']), startMemcached(['-o', 'idle_timeout=1'])]);
+  try {
+    const got = await Promise.all([r, m].map(async (s) => {
+      const w = await Conn.open(s.port);
+      w.send('watch connevents\r\n');
+      await w.untilEndsWith('OK\r\n');
+      const c = await Conn.open(s.port);
+      const port = c.sock.localPort;
+      await c.closedWithin(6000);
+      const stream = (await w.until((b) => b.toString().includes(`rport=${port} transport=tcp reason=`), 5000)).toString('latin1');
+      await new Promise((res) => setTimeout(res, 1500));
+      const open = !w.closed;
+      w.close();
+      return `${mask(stream, port)} watcher open: ${open}`;
+    }));
+    assert.is(got[0], got[1]);
+    assert.match(got[0], /reason=idle_timeout/);
+  } finally { await Promise.all([r.stop(), m.stop()]); }
+});
+
 test('evictions: one line per evicted item, in memcached\'s format', async () => {
   const [r, m] = await Promise.all([startRemcached(['-U', '0', '-t', '1', '-m', '2']), startMemcached(['-m', '2'])]);
   try {
