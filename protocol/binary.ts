@@ -221,7 +221,7 @@ export class BinaryProtocol {
     else c.cmd_get++;
     const n = this.store.get(keyOff, keyLen, 1, touch ? 1 : 0, touch ? d[b + D_N1_LO]! : 0);
     const w = this.ctx.watch;
-    if (w.flags & LOG_FETCHERS) w.itemGet(this.window, keyOff, keyLen, n >= 0 ? 1 : 0, n >= 0 ? this.res[R_CLASS]! : 0, n >= 0 ? n : 0);
+    if (w.flags & LOG_FETCHERS) w.got(this.window, keyOff, keyLen, n, this.res);
     if (this.prefixes && this.ctx.settings.detailEnabled) this.prefixes.recordGet(this.window, keyOff, keyLen, n >= 0);
     if (n < 0) {
       if (quiet) return;

@@ -207,7 +207,7 @@ export class MetaProtocol {
     let r = plain ? this.store.get(this.keyOff, this.keyLen, bump ? 1 : 0, 0, 0)
       : this.store.metaGet(this.keyOff, this.keyLen, bad >= 0 || vivify ? 0 : touch ? 3 : 1);
     if (r === -2) { out.bytes(META.REFCOUNT_OVERFLOW); return; }
-    if (this.ctx.watch.flags & LOG_FETCHERS) this.ctx.watch.itemGet(this.window, this.keyOff, this.keyLen, r >= 0 ? 1 : 0, r >= 0 ? res[R_CLASS]! : 0, r >= 0 ? r : 0);
+    if (this.ctx.watch.flags & LOG_FETCHERS) this.ctx.watch.got(this.window, this.keyOff, this.keyLen, r, this.res);
     let created = false;
     if (vivify) {
       if (r >= 0) r = this.store.metaGet(this.keyOff, this.keyLen, hitCount);
@@ -481,7 +481,7 @@ export class MetaProtocol {
     this.ctx.counters.cmd_meta++; // memcached counts meta_cmds for me only
     if (this.key(b) === 0) { out.bytes(R.BAD_FORMAT); return; }
     const n = this.store.metaGet(this.keyOff, this.keyLen, 0);
-    if (this.ctx.watch.flags & LOG_FETCHERS) this.ctx.watch.itemGet(this.window, this.keyOff, this.keyLen, n >= 0 ? 1 : 0, n >= 0 ? res[R_CLASS]! : 0, n >= 0 ? n : 0);
+    if (this.ctx.watch.flags & LOG_FETCHERS) this.ctx.watch.got(this.window, this.keyOff, this.keyLen, n, this.res);
     if (n < 0) { out.bytes(META.EN_LINE); return; }
     this.store.unpin();
     out.bytes(META.ME);

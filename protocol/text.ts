@@ -246,7 +246,7 @@ export class TextProtocol {
     const n = this.overRefcountLimit(b) ? -1
       : this.store.get(keyOff, keyLen, 1, touch ? 1 : 0, touch ? d[b + D_N1_LO]! | 0 : 0);
     if (this.ctx.settings.detailEnabled && keyLen) this.admin.prefixes.recordGet(this.window, keyOff, keyLen, n >= 0);
-    if (this.watch.flags & LOG_FETCHERS) this.watch.itemGet(this.window, keyOff, keyLen, n >= 0 ? 1 : 0, n >= 0 ? this.res[R_CLASS]! : 0, n >= 0 ? n : 0);
+    if (this.watch.flags & LOG_FETCHERS) this.watch.got(this.window, keyOff, keyLen, n, this.res);
     if (n >= 0) {
       const res = this.res;
       out.bytes(R.VALUE);

@@ -161,7 +161,13 @@ export class Watch {
     if (!(this.flags & LOG_FETCHERS)) return;
     const n = this.store.metaGet(keyOff, keyLen, 0);
     if (n >= 0) { this.itemGet(key, keyOff, keyLen, 1, res[R_CLASS]!, n); this.store.unpin(); }
-    else this.itemGet(key, keyOff, keyLen, 0, 0, 0);
+    else this.itemGet(key, keyOff, keyLen, this.store.lastMiss(), 0, 0);
+  }
+
+  /** item_get of a command's own lookup: n is its result (value length, or < 0: a miss) */
+  got(key: Buffer, keyOff: number, keyLen: number, n: number, res: Float64Array): void {
+    if (n >= 0) this.itemGet(key, keyOff, keyLen, 1, res[R_CLASS]!, n);
+    else this.itemGet(key, keyOff, keyLen, n === -1 ? this.store.lastMiss() : 0, 0, 0);
   }
 
   /** item_store after a storage command: a stored item as it now is (append: the joined one),

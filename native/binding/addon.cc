@@ -688,6 +688,11 @@ Napi::Value ClassFor(const Napi::CallbackInfo& info) {
                                                             static_cast<uint64_t>(F64(info, 1)), U32(info, 2)));
 }
 
+// lastMiss(): why the last lookup missed: 0 not found, 2 flushed, 3 expired (watch)
+Napi::Value LastMiss(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), remc_store_last_miss(S(info)->store));
+}
+
 // logEvictions(on): record evictions for `watch evictions` (off: nothing recorded).
 Napi::Value LogEvictions(const Napi::CallbackInfo& info) {
   remc_store_log_evictions(S(info)->store, U32(info, 0) ? 1 : 0);
@@ -977,6 +982,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   FN("itemSize", ItemSize)
   FN("classFor", ClassFor)
   FN("logEvictions", LogEvictions)
+  FN("lastMiss", LastMiss)
   FN("takeEvictions", TakeEvictions)
   FN("storeStats", StoreStats)
   FN("storeStatsReset", StoreStatsReset)

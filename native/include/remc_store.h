@@ -107,6 +107,12 @@ typedef struct remc_evict_rec {
   uint8_t key[250];
 } remc_evict_rec;
 void remc_store_log_evictions(remc_store *s, int on);
+/* Why the last lookup found nothing, as memcached's watch prints it (item_get status=): not
+ * found, or found but flushed / expired (and unlinked by that lookup). */
+#define REMC_MISS_NOT_FOUND 0
+#define REMC_MISS_FLUSHED 2
+#define REMC_MISS_EXPIRED 3
+int remc_store_last_miss(const remc_store *s);
 /* Move up to max recorded evictions, oldest first, to out; returns how many. */
 uint32_t remc_store_take_evictions(remc_store *s, remc_evict_rec *out, uint32_t max);
 

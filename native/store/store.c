@@ -197,14 +197,17 @@ static void item_unlink(remc_store *s, item *it) {
  * unlinked and counted (get_expired / get_flushed), whichever command looked. */
 static item *item_get(remc_store *s, const uint8_t *key, uint32_t klen, uint32_t hv) {
   item *it = hash_find(s, key, klen, hv);
+  s->last_miss = REMC_MISS_NOT_FOUND;
   if (!it) return NULL;
   if (REMC_UNLIKELY(is_flushed(s, it))) {
     s->get_flushed++;
+    s->last_miss = REMC_MISS_FLUSHED;
     item_unlink(s, it);
     return NULL;
   }
   if (REMC_UNLIKELY(is_expired(s, it))) {
     s->get_expired++;
+    s->last_miss = REMC_MISS_EXPIRED;
     item_unlink(s, it);
     return NULL;
   }
@@ -397,6 +400,8 @@ uint32_t remc_store_class_for(const remc_store *s, uint32_t klen, uint64_t vlen,
   uint64_t n = size_of(s, klen, vlen, flags);
   return n > s->item_size_max ? 0 : mem_class_for(s, n);
 }
+
+int remc_store_last_miss(const remc_store *s) { return s->last_miss; }
 
 void remc_store_log_evictions(remc_store *s, int on) {
   REMC_STORE_LOCK(s);

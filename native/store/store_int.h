@@ -149,6 +149,7 @@ struct remc_store {
   /* watch evictions: while log_evictions is set, evictions are recorded here (a ring; the
    * oldest records are overwritten when nobody drains it, as memcached drops log entries) */
   int log_evictions;
+  int last_miss;          /* why the last lookup missed (remc_store_last_miss) */
   uint32_t evict_head, evict_count;
   remc_evict_rec evict_log[REMC_EVICT_LOG];
 };

@@ -80,10 +80,11 @@ test('text commands: item_get / item_store lines, conn_new / conn_close', async 
     'prepend b 0 0 1\r\nz\r\n', 'cas a 0 100 1 999\r\nq\r\n', 'replace b 0 0 1\r\nq\r\n', 'incr a 1\r\n',
     'set n 5 0 1\r\n5\r\n', 'incr n 3\r\n', 'decr n 1\r\n', 'delete a\r\n', 'delete zz\r\n', 'touch n 10\r\n', 'gat 10 n zz\r\n',
     'set t 0 100 3\r\nabc\r\n', `set ${'k'.repeat(250)} 0 0 1\r\nx\r\n`, 'set k%/é 0 0 1\r\nx\r\n', 'get k%/é\r\n',
-    'set l 0 0 2000\r\n' + 'v'.repeat(2000) + '\r\n', 'set big 0 0 2000000\r\n',
+    'set l 0 0 2000\r\n' + 'v'.repeat(2000) + '\r\n', 'set f 0 0 1\r\nx\r\n', 'flush_all\r\nget f\r\n', 'set big 0 0 2000000\r\n',
   ]);
   assert.ok(s.includes('type=item_store key=k%25%2F%E9 status=stored cmd=set ttl=0 clsid=1 cfd=F size=1\n'), s);
   assert.ok(s.includes('reason=normal'), s);
+  assert.ok(s.includes('type=item_get key=f status=flushed clsid=0 cfd=F size=0\n'), s);
 });
 
 test('meta commands', async () => {
