@@ -96,7 +96,6 @@ class LocalLink implements WatchLink {
   publish(): void {}
 }
 
-
 interface Watcher { sink: WatchSink; flags: number; minGid: number; skipped: number }
 
 const safe = (c: number) => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) ||
@@ -107,11 +106,10 @@ export function uriencode(buf: Buffer, off = 0, len = buf.length - off): string 
   let i = off;
   while (i < off + len && safe(buf[i]!)) i++;
   if (i === off + len) return buf.toString('latin1', off, off + len); // the usual key: one string
-  let s = '';
-  for (let i = off; i < off + len; i++) {
+  let s = buf.toString('latin1', off, i);
+  for (; i < off + len; i++) {
     const c = buf[i]!;
-    s += (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d || c === 0x2e ||
-      c === 0x5f || c === 0x7e ? String.fromCharCode(c) : `%${c.toString(16).toUpperCase().padStart(2, '0')}`;
+    s += safe(c) ? String.fromCharCode(c) : `%${c.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return s;
 }
