@@ -99,8 +99,6 @@ export interface Loop {
   onClose(c: Connection): void;
   /** the parser faulted or its output failed validation on this connection (repeat offenders) */
   onFault(c: Connection): void;
-  /** -vv and up: log every command (name and key, never values); UDP */
-  logCommands: boolean;
   /** memcached's verbosity (-v, `verbosity N`): 2 and up prints its per-command lines */
   verbose: number;
   vlog: Verbose;

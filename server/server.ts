@@ -160,7 +160,6 @@ export class Server implements ServerContext {
       now: () => this.now(),
       onClose: (c) => { this.conns.delete(c); this.counters.curr_connections--; },
       onFault: (c) => this.onFault(c),
-      logCommands: log.isLevelEnabled('debug'),
       verbose: settings.verbosity,
       vlog: new Verbose(init.window, init.desc, init.res, out, this.store),
       reqsPerEvent: Math.max(1, settings.maxReqsPerEvent),
@@ -195,7 +194,6 @@ export class Server implements ServerContext {
     this.settingsSent = JSON.stringify(this.settings);
     if ('verbosity' in changes) {
       setVerbosity(this.settings.verbosity);
-      this.loop.logCommands = log.isLevelEnabled('debug');
       this.loop.verbose = this.settings.verbosity;
     }
   }
@@ -239,7 +237,6 @@ export class Server implements ServerContext {
   setVerbosity(v: number): void {
     this.settings.verbosity = v;
     setVerbosity(v);
-    this.loop.logCommands = log.isLevelEnabled('debug');
     this.loop.verbose = v;
   }
 

@@ -92,4 +92,28 @@ test('verbosity N turns the lines on and off at run time', async () => {
   await both([], ['get a\r\n', 'verbosity 2\r\n', 'set a 0 0 1\r\nx\r\n', 'get a\r\n', 'verbosity 0\r\n', 'get a\r\n']);
 });
 
+test('UDP: the same lines, with the UDP socket\'s fd', async () => {
+  const { freePort } = await import('../helpers/server.ts');
+  const dgram = await import('node:dgram');
+  const [pr, pm] = [await freePort(), await freePort()];
+  const [r, m] = await Promise.all([startRemcached(['-t', '1', '-vv', '-U', String(pr)]), startMemcached(['-vv', '-U', String(pm)])]);
+  try {
+    const got = await Promise.all([[r, pr], [m, pm]].map(async ([s, port]) => {
+      const srv = s as Server;
+      await new Promise((res) => setTimeout(res, 300));
+      const from = srv.stderr().length;
+      const sock = dgram.createSocket('udp4');
+      const frame = (id: number, body: string) => Buffer.concat([Buffer.from([id >> 8, id & 255, 0, 0, 0, 1, 0, 0]), Buffer.from(body)]);
+      for (const [i, body] of ['set u 0 0 1\r\nx\r\n', 'get u v\r\n', 'delete v noreply\r\n', 'version\r\n'].entries()) {
+        await new Promise<void>((res) => sock.send(frame(i, body), port as number, '127.0.0.1', () => res()));
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      sock.close();
+      return lines(srv, from).filter((l) => !l.includes('send buffer was'));
+    }));
+    assert.equal(got[0], got[1]);
+    assert.ok(got[0]!.includes('>F sending key u'));
+  } finally { await Promise.all([r.stop(), m.stop()]); }
+});
+
 test.run();
