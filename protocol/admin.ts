@@ -8,6 +8,7 @@ import { D_AUX, D_A_TOK, D_DATA_LEN, D_DATA_OFF, D_FLAGS, D_N0_LO, D_N1_LO, OP, 
 import type { ServerContext } from './context.ts';
 import type { Output } from './output.ts';
 import { R, REASSIGN_REPLY } from './replies.ts';
+import { uriencode, WATCH_ARGS, WATCH_DEFAULT } from './watch.ts';
 
 
 /** MAX_NUMBER_OF_SLAB_CLASSES: class ids are 1..63 */
@@ -51,16 +52,6 @@ export function safeStrtod(s: string): number | null {
   const v = /inf/i.test(m[0]) ? (m[0].startsWith('-') ? -Infinity : Infinity) : Number(m[0]);
   if (!/inf/i.test(m[0]) && !Number.isFinite(v)) return null; // ERANGE
   return v;
-}
-
-/** memcached's uriencode (metadump keys): all but [A-Za-z0-9-._~] as %XX */
-function uriencode(key: Buffer): string {
-  let s = '';
-  for (const c of key) {
-    s += (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d || c === 0x2e ||
-      c === 0x5f || c === 0x7e ? String.fromCharCode(c) : `%${c.toString(16).toUpperCase().padStart(2, '0')}`;
-  }
-  return s;
 }
 
 // ---- per-prefix stats (stats detail): memcached's 256-bucket table, hashed with its
@@ -184,7 +175,7 @@ export class Admin {
     return this.window.toString('latin1', off, off + d[b + D_A_TOK + 2 * i + 1]!);
   }
 
-  /** slabs, lru, lru_crawler, watch, extstore, refresh_certs */
+  /** slabs, lru, lru_crawler, extstore, refresh_certs (watch: text.ts) */
   exec(b: number, op: number, noreply: boolean): void {
     // memcached's ntokens: at most 23 tokens, plus the terminal one
     const ntokens = Math.min(this.desc[b + D_AUX]!, 23) + 1;
@@ -193,7 +184,6 @@ export class Admin {
       case OP.SLABS: reply = this.slabs(b, ntokens, noreply); break;
       case OP.LRU: reply = noreply ? null : this.lru(b, ntokens); break;
       case OP.LRU_CRAWLER: reply = this.lruCrawler(b, ntokens); break;
-      case OP.WATCH: reply = noreply ? null : this.watch(b, ntokens); break;
       case OP.REFRESH_CERTS: reply = this.refreshCerts(noreply); break;
       default: reply = noreply ? null : this.extstore(b, ntokens);
     }
@@ -340,18 +330,23 @@ export class Admin {
     }
   }
 
-  private watch(b: number, ntokens: number): Buffer | null {
+  /** memcached's process_watch_command up to logger_add_watcher: the flags to watch, or the
+   *  error line. pipelined: other commands' replies are still unwritten. */
+  watch(b: number, pipelined: boolean): Buffer | number {
     if (this.ctx.settings.disableWatch) return R.WATCH_DISABLED;
-    const known = ['rawcmds', 'evictions', 'fetchers', 'mutations', 'sysevents', 'connevents',
-      'proxyreqs', 'proxyevents', 'proxyuser', 'deletions'];
+    if (pipelined) return R.WATCH_PIPELINE;
+    const ntokens = Math.min(this.desc[b + D_AUX]!, 23) + 1;
+    if (ntokens <= 2) return WATCH_DEFAULT;
+    let f = 0;
     // (only the first REMC_ADMIN_TOKENS_MAX arguments reach root; memcached checks up to 22)
     for (let i = 0; i < ntokens - 2; i++) {
       const t = this.tok(b, i);
-      if (t !== undefined && !known.includes(t)) return R.ERROR;
+      if (t === undefined) continue;
+      const v = WATCH_ARGS.get(t);
+      if (v === undefined) return R.ERROR;
+      f |= v;
     }
-    // TODO(watch): memcached then turns the connection into a log stream; remcached answers OK
-    // and keeps serving commands on it.
-    return R.OK;
+    return f;
   }
 
   /** extstore <setting> <value> (process_extstore_command): sets what `stats settings` shows as

@@ -5,7 +5,7 @@
 import {
   BERR, BIN_OP as OP, DB_BODYLEN, DB_CAS_HI, DB_CAS_LO, DB_OPAQUE, D_AUX, D_DATA_LEN, D_DATA_OFF, D_END, D_ERR, D_FLAGS,
   D_KEY_LEN, D_KEY_OFF, D_N0_HI, D_N0_LO, D_N1_LO, D_N2_HI, D_N2_LO, D_OP, D_START, MODE, REMC_BIN_HEADER,
-  REMC_BIN_MECH_MAX, REMC_DF_DATA_INCOMPLETE, R_ARITH_LEN, R_CAS, R_FLAGS, STORE, WORDS,
+  REMC_BIN_MECH_MAX, REMC_DF_DATA_INCOMPLETE, R_ARITH_LEN, R_CAS, R_CLASS, R_FLAGS, STORE, WORDS,
 } from './abi.ts';
 import { After, type BinaryConn, type SaslCheck } from './conn.ts';
 import { VERSION_STRING } from './settings.ts';
@@ -15,6 +15,7 @@ import type { Output } from './output.ts';
 import { BIN_BODY, BIN_ERROR_BODY, BIN_STATUS as ST, FAULT_NOT_CAUGHT } from './replies.ts';
 import { resetStats, writeGeneralStats, writeIsolationStats, writeItemStats, writeSettingsStats, writeSlabStats, type Emit } from './stats.ts';
 import type { PrefixStats } from './admin.ts';
+import { CMD_NULL, LOG_FETCHERS, LOG_MUTATIONS } from './watch.ts';
 
 const MAGIC_RES = 0x81;
 const EXPTIME_NO_CREATE = 0xffffffff;
@@ -143,6 +144,7 @@ export class BinaryProtocol {
         return this.update(conn, b, op, quiet, len);
       case OP.DELETE: {
         if (this.prefixes && this.ctx.settings.detailEnabled) this.prefixes.recordDelete(this.window, d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!);
+        if (this.ctx.watch.flags & LOG_FETCHERS) this.ctx.watch.lookup(this.window, d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, this.res);
         const r = this.store.del(d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, d[b + DB_CAS_HI]!, d[b + DB_CAS_LO]!);
         if (r === STORE.DELETED) { if (!quiet) this.ok(b); } else this.error(b, r === STORE.EXISTS ? ST.KEY_EEXISTS : ST.KEY_ENOENT);
         return After.CONTINUE;
@@ -218,6 +220,8 @@ export class BinaryProtocol {
     if (touch) c.cmd_touch++;
     else c.cmd_get++;
     const n = this.store.get(keyOff, keyLen, 1, touch ? 1 : 0, touch ? d[b + D_N1_LO]! : 0);
+    const w = this.ctx.watch;
+    if (w.flags & LOG_FETCHERS) w.got(this.window, keyOff, keyLen, n, this.res);
     if (this.prefixes && this.ctx.settings.detailEnabled) this.prefixes.recordGet(this.window, keyOff, keyLen, n >= 0);
     if (n < 0) {
       if (quiet) return;
@@ -255,6 +259,10 @@ export class BinaryProtocol {
     // length that is negative as memcached's int) is refused first, then swallowed; a failed SET
     // also drops the old item.
     if (dataLen >= 0x80000000 || this.store.itemSize(keyLen, dataLen, clientFlags) > this.ctx.settings.maxItemSize) {
+      const w = this.ctx.watch;
+      // memcached 1.6.18 logs this one through ITEM_clsid(NULL) and crashes; here clsid=0, cmd=null
+      if (w.flags & LOG_MUTATIONS) w.itemStore(this.window, keyOff, keyLen, STORE.TOO_LARGE, CMD_NULL, w.ttlOf(d[b + D_N1_LO]! | 0), 0, 0);
+      if (w.flags & LOG_FETCHERS && op === OP.SET) w.lookup(this.window, keyOff, keyLen, this.res);
       if (op === OP.SET) this.store.del(keyOff, keyLen, 0, 0);
       this.ctx.counters.cmd_set++;
       if (!incomplete) { this.error(b, ST.E2BIG); return After.CONTINUE; }
@@ -269,7 +277,10 @@ export class BinaryProtocol {
     const casHi = d[b + DB_CAS_HI]!, casLo = d[b + DB_CAS_LO]!;
     // A non-zero CAS turns SET/ADD/REPLACE into a compare-and-set; APPEND/PREPEND compare it too.
     const mode = !concat && (casHi | casLo) !== 0 ? MODE.CAS : STORE_MODE[op]!;
+    const w = this.ctx.watch;
+    if (w.flags & LOG_FETCHERS) w.lookup(this.window, keyOff, keyLen, this.res);
     const r = this.store.store(mode, keyOff, keyLen, d[b + D_DATA_OFF]!, dataLen, clientFlags, d[b + D_N1_LO]!, casHi, casLo);
+    if (w.flags & LOG_MUTATIONS) w.stored(this.window, keyOff, keyLen, this.res, r, mode, d[b + D_N1_LO]! | 0, dataLen, clientFlags);
     if (r === STORE.STORED) {
       if (!quiet) this.ok(b, this.res[R_CAS]!);
       return After.CONTINUE;
@@ -298,6 +309,7 @@ export class BinaryProtocol {
         if (this.res[R_CAS]! !== casHi * 4294967296 + casLo) { this.error(b, ST.KEY_EEXISTS); return; }
       }
     }
+    if (this.ctx.watch.flags & LOG_FETCHERS) this.ctx.watch.lookup(this.window, keyOff, keyLen, this.res);
     out.ensure(REMC_BIN_HEADER + 8 + 24);
     const scratch = out.pos + REMC_BIN_HEADER + 8; // digits land here, then become 8 bytes at pos+24
     const r = this.store.arith(keyOff, keyLen, incr ? 1 : 0, d[b + D_N0_HI]!, d[b + D_N0_LO]!, scratch);
@@ -318,7 +330,10 @@ export class BinaryProtocol {
       const w = this.window;
       if (len + digits.length > w.length) { this.error(b, ST.ENOMEM); return; }
       w.write(digits, len, 'latin1'); // past the parsed bytes: root's own scratch in the window
+      const wt = this.ctx.watch;
+      if (wt.flags & LOG_FETCHERS) wt.lookup(this.window, keyOff, keyLen, this.res); // do_store_item's
       const s = this.store.store(MODE.ADD, keyOff, keyLen, len, digits.length, 0, d[b + D_N1_LO]!, 0, 0);
+      if (wt.flags & LOG_MUTATIONS) wt.stored(this.window, keyOff, keyLen, this.res, s, MODE.ADD, d[b + D_N1_LO]! | 0, digits.length, 0);
       if (s !== STORE.STORED) { this.error(b, ST.NOT_STORED); return; }
       if (quiet) return;
       out.ensure(REMC_BIN_HEADER + 8);

@@ -10,6 +10,8 @@ export const enum After {
   /** discard the rest of a too-large value (conn.amount bytes counted from D_DATA_OFF) */
   SWALLOW = 2,
   CLOSE = 3,
+  /** `watch`: the connection becomes a log stream with conn.watchFlags (protocol/watch.ts) */
+  WATCH = 4,
 }
 
 /** The per-connection facts a text or meta command can read or change. */
@@ -20,6 +22,8 @@ export interface TextConn {
    *  answers a too-large value only after it has read all of it) */
   afterSwallow: Buffer | null;
   lastCmdTime: number;
+  /** set by exec with After.WATCH: the events the connection watches */
+  watchFlags: number;
 }
 
 /** The per-connection facts a binary command can read or change (root memory). */

@@ -3,6 +3,7 @@
 // does no I/O of its own.
 import type { Settings } from './settings.ts';
 import type { Store } from './store.ts';
+import type { Watch } from './watch.ts';
 
 /** Server-wide counters that are not the store's (memcached's names). */
 export interface Counters {
@@ -95,6 +96,8 @@ export interface ServerContext {
   counters: Counters;
   /** the item store (native/index.ts implements it) */
   store: Store;
+  /** `watch`: this thread's watchers and the event lines (protocol/watch.ts) */
+  watch: Watch;
   /** what store.storeStats() and store.classStats() fill (abi storeStats, slabStats, itemStats) */
   storeStatsArray: Float64Array;
   /** remcached's own version (the remcached_version stat) */

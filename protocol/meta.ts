@@ -23,6 +23,7 @@ import type { ServerContext } from './context.ts';
 import type { Store } from './store.ts';
 import type { Output } from './output.ts';
 import { META, META_ERROR_REPLY, R } from './replies.ts';
+import { LOG_FETCHERS, LOG_MUTATIONS } from './watch.ts';
 
 const REALTIME_MAXDELTA = 2592000;
 
@@ -206,6 +207,7 @@ export class MetaProtocol {
     let r = plain ? this.store.get(this.keyOff, this.keyLen, bump ? 1 : 0, 0, 0)
       : this.store.metaGet(this.keyOff, this.keyLen, bad >= 0 || vivify ? 0 : touch ? 3 : 1);
     if (r === -2) { out.bytes(META.REFCOUNT_OVERFLOW); return; }
+    if (this.ctx.watch.flags & LOG_FETCHERS) this.ctx.watch.got(this.window, this.keyOff, this.keyLen, r, this.res);
     let created = false;
     if (vivify) {
       if (r >= 0) r = this.store.metaGet(this.keyOff, this.keyLen, hitCount);
@@ -315,6 +317,9 @@ export class MetaProtocol {
       // memcached fails the allocation, drops any old item of that key, swallows the data (the
       // line is not parsed again, so the key may now be decoded in place)
       if (incomplete && this.has(b, F_b)) b64Decode(this.window, this.keyOff, d[b + D_KEY_LEN]!, true);
+      const w = this.ctx.watch;
+      if (w.flags & LOG_MUTATIONS) w.itemStore(this.window, this.keyOff, this.keyLen, STORE.TOO_LARGE, mode, 0, 0, 0);
+      if (w.flags & LOG_FETCHERS) w.lookup(this.window, this.keyOff, this.keyLen, this.res);
       this.store.del(this.keyOff, this.keyLen, 0, 0);
       return swallow(R.TOO_LARGE);
     }
@@ -324,8 +329,11 @@ export class MetaProtocol {
     }
     if (err === MERR.BAD_DATA_CHUNK) { out.bytes(R.BAD_DATA_CHUNK); return After.CONTINUE; }
     this.ctx.counters.cmd_set++;
+    const w = this.ctx.watch;
+    if (w.flags & LOG_FETCHERS) w.lookup(this.window, this.keyOff, this.keyLen, this.res);
     const r = this.store.store(mode, this.keyOff, this.keyLen, d[b + D_DATA_OFF]!, dataLen, clientFlags,
       d[b + D_N1_LO]! | 0, d[b + D_N0_HI]!, d[b + D_N0_LO]!);
+    if (w.flags & LOG_MUTATIONS) w.stored(this.window, this.keyOff, this.keyLen, this.res, r, mode, d[b + D_N1_LO]! | 0, dataLen, clientFlags);
     const cas = r === STORE.STORED ? this.res[R_CAS]! : 0;
     const binary = this.has(b, F_b);
     // the new item remembers its key was base64 (ITEM_KEY_BINARY); an append/prepend makes a
@@ -363,6 +371,7 @@ export class MetaProtocol {
     if (this.badOpaqueAt(b) >= 0) { out.bytes(META.OPAQUE_TOO_LONG); return; }
     if (this.key(b) === 0) { out.bytes(META.DECODE_KEY); return; }
     const invalidate = this.has(b, F_I);
+    if (this.ctx.watch.flags & LOG_FETCHERS) this.ctx.watch.lookup(this.window, this.keyOff, this.keyLen, this.res);
     const r = this.store.metaDelete(this.keyOff, this.keyLen, this.has(b, F_C) ? 1 : 0, d[b + D_N0_HI]!, d[b + D_N0_LO]!,
       invalidate ? 1 : 0, invalidate && this.has(b, F_T) ? 1 : 0, d[b + D_N1_LO]! | 0);
     let code: Buffer;
@@ -400,6 +409,7 @@ export class MetaProtocol {
     const vivify = this.has(b, F_N);
     const absent = vivify && this.store.metaGet(this.keyOff, this.keyLen, 0) === -1;
     if (vivify) this.store.unpin();
+    if (this.ctx.watch.flags & LOG_FETCHERS) this.ctx.watch.lookup(this.window, this.keyOff, this.keyLen, res); // do_add_delta's
     const r = absent ? STORE.NOT_FOUND : this.store.arith(this.keyOff, this.keyLen, incr ? 1 : 0, dHi, dLo, at, d[b + D_N0_HI]!, d[b + D_N0_LO]!);
     let digits = '';
     let created = false;
@@ -417,7 +427,10 @@ export class MetaProtocol {
       digits = this.u64(b, D_N2_LO, D_N2_HI).toString();
       if (len + digits.length > this.window.length) { out.bytes(META.VIVIFY_NO_MEMORY); return; }
       this.window.write(digits, len, 'latin1');
+      const w = this.ctx.watch;
+      if (w.flags & LOG_FETCHERS) w.lookup(this.window, this.keyOff, this.keyLen, res); // do_store_item's
       const s = this.store.store(MODE.ADD, this.keyOff, this.keyLen, len, digits.length, 0, 0, 0, 0);
+      if (w.flags & LOG_MUTATIONS) w.stored(this.window, this.keyOff, this.keyLen, res, s, MODE.ADD, 0, digits.length, 0);
       if (s !== STORE.STORED) { out.bytes(s === STORE.NOT_STORED ? META.NS : META.VIVIFY_NO_MEMORY); out.crlf(); return; }
       created = true;
     }
@@ -468,6 +481,7 @@ export class MetaProtocol {
     this.ctx.counters.cmd_meta++; // memcached counts meta_cmds for me only
     if (this.key(b) === 0) { out.bytes(R.BAD_FORMAT); return; }
     const n = this.store.metaGet(this.keyOff, this.keyLen, 0);
+    if (this.ctx.watch.flags & LOG_FETCHERS) this.ctx.watch.got(this.window, this.keyOff, this.keyLen, n, this.res);
     if (n < 0) { out.bytes(META.EN_LINE); return; }
     this.store.unpin();
     out.bytes(META.ME);

@@ -47,6 +47,8 @@ export const R = {
   CRAWLER_NOTSTARTED: line('NOTSTARTED no items to crawl'),
   METADUMP_DISABLED: line('ERROR metadump not allowed'),
   WATCH_DISABLED: line('CLIENT_ERROR watch commands not allowed'),
+  WATCH_PIPELINE: line('ERROR cannot pipeline other commands before watch'),
+  WATCHER_TOO_MANY: line('WATCHER_TOO_MANY log watcher limit reached'),
   TLS_NOT_ENABLED: line('Error TLS not enabled'),
   // ASCII auth (-Y, server/ascii-auth.ts)
   UNAUTHENTICATED: line('CLIENT_ERROR unauthenticated'),

@@ -77,8 +77,12 @@ const GENERAL: Array<[string, Value]> = [
   fromStore('slab_reassign_busy_items'), zero('slab_reassign_busy_deletes'),
   zero('slab_reassign_running'), fromStore('slabs_moved'),
   ...['lru_crawler_running', 'lru_crawler_starts',
-    'lru_maintainer_juggles', 'malloc_fails', 'log_worker_dropped', 'log_worker_written',
-    'log_watcher_skipped', 'log_watcher_sent', 'log_watchers'].map(zero),
+    'lru_maintainer_juggles', 'malloc_fails', 'log_worker_dropped'].map(zero),
+  // watch (protocol/watch.ts): this worker's lines; watchers of the whole process
+  ['log_worker_written', (c) => c.watch.written],
+  ['log_watcher_skipped', (c) => c.watch.skippedTotal],
+  ['log_watcher_sent', (c) => c.watch.sentTotal],
+  ['log_watchers', (c) => c.watch.watchers],
   // with -Z only (memcached's server_stats); ssl_new_sessions also needs ssl_session_cache
   zero('ssl_new_sessions'),
   ['ssl_handshake_errors', (c) => c.tls?.handshakeErrors ?? 0],

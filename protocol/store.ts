@@ -25,6 +25,15 @@ export interface Store {
   flush(exptime: number): void;
   /** memcached's item size arithmetic (-I checks) */
   itemSize(keyLen: number, valueLen: number, flags: number): number;
+  /** the slab class an item of that size goes to, 0 if too large (watch lines) */
+  classFor(keyLen: number, valueLen: number, flags: number): number;
+  /** why the last lookup missed: 0 not found, 2 flushed, 3 expired (watch's item_get status) */
+  lastMiss(): number;
+  /** watch evictions: record evictions (on) or not */
+  logEvictions(on: number): void;
+  /** the evictions recorded since the last call: flat [key, fetched, exptime, last access,
+   *  class, value length, ...], times in store-clock (unix) seconds, exptime 0 = never */
+  takeEvictions(): Array<Buffer | number>;
   /** a storage command whose value is too large to read: counted and answered as memcached does */
   storeTooLarge(mode: number, keyOff: number, keyLen: number, valueLen: number, flags: number): number;
 

@@ -4,7 +4,7 @@
 import {
   D_AUX, D_DATA_LEN, D_DATA_OFF, D_END, D_ERR, D_FLAGS, D_KEY_LEN, D_KEY_OFF, D_N0_HI, D_N0_LO, D_N1_LO, D_N2_HI,
   D_N2_LO, D_OP, D_START, MODE, OP, PERR, REMC_DF_DATA_INCOMPLETE, REMC_DF_HAS_ARG, REMC_DF_LAST_KEY, REMC_DF_NOREPLY,
-  R_ARITH_LEN, R_CAS, R_FLAGS, STORE, WORDS,
+  R_ARITH_LEN, R_CAS, R_CLASS, R_FLAGS, STORE, WORDS,
 } from './abi.ts';
 import { After, type TextConn } from './conn.ts';
 import { VERSION_STRING } from './settings.ts';
@@ -16,6 +16,7 @@ import { resetStats, textStats, writeConnStats, writeGeneralStats, writeIsolatio
 import type { Emit } from './stats.ts';
 import { MetaProtocol } from './meta.ts';
 import { Admin } from './admin.ts';
+import { LOG_FETCHERS, LOG_MUTATIONS, type Watch } from './watch.ts';
 
 
 /** Storage command op -> store mode. */
@@ -29,6 +30,8 @@ STORE_MODE[OP.CAS] = MODE.CAS;
 
 export { After, type TextConn }; // for importers of text.ts
 
+const MODE_SET = MODE.SET;
+
 /** memcached's IT_REFCOUNT_LIMIT */
 const REFCOUNT_LIMIT = 60000;
 
@@ -38,6 +41,12 @@ export class TextProtocol {
   private refCmdStart = -1;
   private readonly store: Store;
   private readonly emit: Emit;
+  private readonly watch: Watch;
+  /** commands run since memcached last wrote its replies out (after a get, an mn, or the end of
+   *  a read event): `watch` refuses to follow any */
+  stacked = 0;
+  /** the reply a noreply command did not send (-vv prints it as `>fd NOREPLY ...`) */
+  quiet: Buffer | null = null;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -47,6 +56,7 @@ export class TextProtocol {
     private readonly res: Float64Array,
   ) {
     this.store = ctx.store;
+    this.watch = ctx.watch;
     this.emit = textStats(out);
     this.meta = new MetaProtocol(ctx, out, window, desc, res);
     this.admin = new Admin(ctx, out, window, desc);
@@ -63,9 +73,10 @@ export class TextProtocol {
     const d = this.desc;
     const b = i * WORDS;
     const op = d[b + D_OP]!;
+    this.stacked++;
     if (op >= OP.MG) {
       const a = this.meta.exec(conn, i, len);
-      if (op === OP.MN) this.out.mark(); // memcached has written everything up to an mn
+      if (op === OP.MN) { this.out.mark(); this.stacked = 0; } // memcached has written everything up to an mn
       return a;
     }
     const err = d[b + D_ERR]!;
@@ -74,6 +85,13 @@ export class TextProtocol {
 
     const mode = STORE_MODE[op];
     if (mode !== undefined) return this.storage(conn, b, mode, err, noreply, len);
+    if (op === OP.WATCH) {
+      if (noreply) return After.CONTINUE; // memcached takes noreply for an argument: ERROR, hidden
+      const f = this.admin.watch(b, this.stacked > 1);
+      if (typeof f !== 'number') { out.bytes(f); return After.CONTINUE; }
+      conn.watchFlags = f;
+      return After.WATCH;
+    }
     if (op >= OP.SLABS && op <= OP.REFRESH_CERTS) {
       this.admin.exec(b, op, noreply);
       this.ctx.settingsChanged();
@@ -97,8 +115,10 @@ export class TextProtocol {
         return After.CONTINUE;
       case OP.DELETE: {
         if (this.ctx.settings.detailEnabled) this.admin.prefixes.recordDelete(this.window, d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!);
+        if (this.watch.flags & LOG_FETCHERS) this.watch.lookup(this.window, d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, this.res);
         const r = this.store.del(d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, 0, 0);
         if (!noreply) out.bytes(STORE_REPLY[r]!);
+        else this.quiet = STORE_REPLY[r]!;
         return After.CONTINUE;
       }
       case OP.INCR: case OP.DECR:
@@ -106,8 +126,10 @@ export class TextProtocol {
         return After.CONTINUE;
       case OP.TOUCH: {
         this.ctx.counters.cmd_touch++;
+        if (this.watch.flags & LOG_FETCHERS) this.watch.lookup(this.window, d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, this.res);
         const r = this.store.touch(d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, d[b + D_N1_LO]! | 0);
         if (!noreply) out.bytes(STORE_REPLY[r]!);
+        else this.quiet = STORE_REPLY[r]!;
         return After.CONTINUE;
       }
       case OP.STATS:
@@ -118,6 +140,7 @@ export class TextProtocol {
         this.ctx.counters.cmd_flush++;
         this.store.flush((d[b + D_FLAGS]! & REMC_DF_HAS_ARG) !== 0 ? d[b + D_N1_LO]! | 0 : 0);
         if (!noreply) out.bytes(R.OK);
+        else this.quiet = R.OK;
         return After.CONTINUE;
       case OP.VERSION:
         out.ascii(`VERSION ${VERSION_STRING}\r\n`);
@@ -126,6 +149,7 @@ export class TextProtocol {
         this.ctx.setVerbosity(d[b + D_N0_LO]!);
         this.ctx.settingsChanged();
         if (!noreply) out.bytes(R.OK);
+        else this.quiet = R.OK;
         return After.CONTINUE;
       case OP.QUIT:
         return After.CLOSE;
@@ -174,6 +198,10 @@ export class TextProtocol {
       // memcached sizes the item before reading the data: a too-large value is refused and
       // swallowed whatever its terminator, and any old item of that key is dropped.
       if (this.store.itemSize(keyLen, dataLen, clientFlags) > this.ctx.settings.maxItemSize) {
+        const w = this.watch;
+        // memcached logs this one with its arguments shifted: the fd lands in clsid=
+        if (w.flags & LOG_MUTATIONS) w.itemStore(this.window, keyOff, keyLen, STORE.TOO_LARGE, mode, 0, w.cfd & 0xff, 0);
+        if (w.flags & LOG_FETCHERS && mode === MODE_SET) w.lookup(this.window, keyOff, keyLen, this.res);
         this.store.storeTooLarge(mode, keyOff, keyLen, dataLen, clientFlags);
         if (this.ctx.settings.detailEnabled) this.admin.prefixes.recordSet(this.window, keyOff, keyLen);
         if (!incomplete) {
@@ -197,9 +225,13 @@ export class TextProtocol {
       return After.CONTINUE;
     }
     this.ctx.counters.cmd_set++;
+    const w = this.watch;
+    if (w.flags & LOG_FETCHERS) w.lookup(this.window, keyOff, keyLen, this.res); // do_store_item's lookup
     const r = this.store.store(mode, keyOff, keyLen, d[b + D_DATA_OFF]!, dataLen, clientFlags,
       d[b + D_N1_LO]! | 0, d[b + D_N2_HI]!, d[b + D_N2_LO]!);
+    if (w.flags & LOG_MUTATIONS) w.stored(this.window, keyOff, keyLen, this.res, r, mode, d[b + D_N1_LO]! | 0, dataLen, clientFlags);
     if (!noreply) out.bytes(STORE_REPLY[r]!);
+    else this.quiet = STORE_REPLY[r]!;
     return After.CONTINUE;
   }
 
@@ -214,6 +246,7 @@ export class TextProtocol {
     const n = this.overRefcountLimit(b) ? -1
       : this.store.get(keyOff, keyLen, 1, touch ? 1 : 0, touch ? d[b + D_N1_LO]! | 0 : 0);
     if (this.ctx.settings.detailEnabled && keyLen) this.admin.prefixes.recordGet(this.window, keyOff, keyLen, n >= 0);
+    if (this.watch.flags & LOG_FETCHERS) this.watch.got(this.window, keyOff, keyLen, n, this.res);
     if (n >= 0) {
       const res = this.res;
       out.bytes(R.VALUE);
@@ -229,7 +262,7 @@ export class TextProtocol {
       out.pos += n;
       out.crlf();
     }
-    if (d[b + D_FLAGS]! & REMC_DF_LAST_KEY) { out.bytes(R.END); out.mark(); }
+    if (d[b + D_FLAGS]! & REMC_DF_LAST_KEY) { out.bytes(R.END); out.mark(); this.stacked = 0; }
   }
 
   /**
@@ -252,8 +285,12 @@ export class TextProtocol {
     const d = this.desc;
     const out = this.out;
     out.ensure(22);
+    if (this.watch.flags & LOG_FETCHERS) this.watch.lookup(this.window, d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, this.res);
     const r = this.store.arith(d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!, incr ? 1 : 0, d[b + D_N0_HI]!, d[b + D_N0_LO]!, out.pos);
-    if (noreply) return;
+    if (noreply) {
+      if (this.ctx.settings.verbosity > 1) this.quiet = r === STORE.STORED ? Buffer.from(out.buf.subarray(out.pos, out.pos + this.res[R_ARITH_LEN]!)) : r === STORE.NO_MEMORY ? R.NO_MEMORY : STORE_REPLY[r]!;
+      return;
+    }
     if (r === STORE.STORED) {
       out.pos += this.res[R_ARITH_LEN]!;
       out.crlf();

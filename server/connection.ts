@@ -15,9 +15,12 @@ import type { TextProtocol } from '../protocol/text.ts';
 import type { BinaryProtocol } from '../protocol/binary.ts';
 import type { Output } from '../protocol/output.ts';
 import { countFault, type Counters } from '../protocol/context.ts';
+import { CLOSE_REASON, LOG_CONNEVENTS, LOG_EVICTIONS, type Watch, type WatchSink } from '../protocol/watch.ts';
+import { R } from '../protocol/replies.ts';
 import { readInto } from './fastread.ts';
 import { Gate, type AsciiAuth } from './ascii-auth.ts';
-import { log, safeKey } from './log.ts';
+import { log } from './log.ts';
+import { flushVerbose, verboseLine, type Verbose } from './verbose.ts';
 
 const BINARY_MAGIC = 0x80;
 const OP_GET = OP.GET, OP_GATS = OP.GATS;
@@ -96,14 +99,17 @@ export interface Loop {
   onClose(c: Connection): void;
   /** the parser faulted or its output failed validation on this connection (repeat offenders) */
   onFault(c: Connection): void;
-  /** -vv and up: log every command (name and key, never values) */
-  logCommands: boolean;
+  /** memcached's verbosity (-v, `verbosity N`): 2 and up prints its per-command lines */
+  verbose: number;
+  vlog: Verbose;
+  /** `watch`: the watchers of this thread and the event lines (protocol/watch.ts) */
+  watch: Watch;
   /** -R: commands one event runs before the connection yields to others */
   reqsPerEvent: number;
   budget: InputBudget;
 }
 
-export class Connection implements TextConn, BinaryConn {
+export class Connection implements TextConn, BinaryConn, WatchSink {
   /** bytes received but not yet executed, in pending[pendingOff..pendingLen) */
   private pending: Buffer | null = null;
   private pendingOff = 0;
@@ -135,6 +141,13 @@ export class Connection implements TextConn, BinaryConn {
   private sliceLen = 4096;
   amount = 0;
   afterSwallow: Buffer | null = null;
+  watchFlags = 0;
+  /** the connection is a `watch` log stream: its input is dropped, event lines go out */
+  private watching = false;
+  private watchOut: string[] = [];
+  private watchBytes = 0;
+  /** memcached's close_reason (CLOSE_REASON) for the conn_close line */
+  closeReason: number = CLOSE_REASON.error;
   lastCmdTime: number;
   readonly fd: number;
   /** fd for the direct write path; -1 on a TLS socket (its bytes must go through TLS) */
@@ -161,14 +174,67 @@ export class Connection implements TextConn, BinaryConn {
       });
     }
     socket.on('error', (err) => log.info({ conn: this.fd, err: err.message }, 'connection error'));
-    socket.on('close', () => { this.closing = true; this.dropPending(); reclaimer.note(64 * 1024); loop.onClose(this); });
+    socket.on('end', () => { if (!this.closing) this.closeReason = CLOSE_REASON.normal; });
+    socket.on('close', () => {
+      this.closing = true;
+      this.dropPending();
+      reclaimer.note(64 * 1024);
+      if (this.watching) { this.watching = false; loop.watch.remove(this); }
+      if (loop.watch.flags & LOG_CONNEVENTS) this.logConn(false);
+      if (loop.verbose > 1) { verboseLine(`<${this.fd} connection closed.`); flushVerbose(); }
+      loop.onClose(this);
+    });
+    if (loop.watch.flags & LOG_CONNEVENTS) this.logConn(true);
+    if (loop.verbose > 1) {
+      verboseLine(`<${this.fd} new ${loop.binaryOnly ? 'binary client connection.' : loop.binaryAllowed ? 'auto-negotiating client connection' : 'ascii client connection.'}`);
+      flushVerbose();
+    }
     socket.resume(); // accepted paused (pauseOnConnect), so that reads start only now
+  }
+
+  /** conn_new / conn_close for watchers (memcached: rip=unix rport=0 transport=local on -s) */
+  private logConn(open: boolean): void {
+    const s = this.socket;
+    const unix = this.addr === 'unix';
+    const rip = unix ? 'unix' : s.remoteAddress?.replace(/^::ffff:/, '') ?? '';
+    const rport = unix ? 0 : s.remotePort ?? 0;
+    if (open) this.loop.watch.connNew(rip, rport, unix ? 0 : 1, this.fd);
+    else this.loop.watch.connClose(rip, rport, unix ? 0 : 1, this.closeReason, this.fd);
+  }
+
+  /** WatchSink: what is still queued for the client */
+  queued(): number { return this.socket.writableLength + this.watchBytes; }
+
+  /** WatchSink: one event line; lines go out together once this turn of the event loop ends */
+  write(line: string): void {
+    if (this.closing) return;
+    if (this.watchOut.length === 0) setImmediate(this.flushWatch);
+    this.watchOut.push(line);
+    this.watchBytes += line.length;
+  }
+
+  private readonly flushWatch = (): void => {
+    const text = this.watchOut.join('');
+    this.watchOut = [];
+    this.watchBytes = 0;
+    if (this.closing || this.socket.destroyed) return;
+    this.loop.counters.bytes_written += text.length;
+    this.socket.write(text, 'latin1');
+  };
+
+  /** `watch` answered OK: from now on the connection only receives event lines */
+  private startWatching(): void {
+    this.watching = true;
+    this.dropPending();
+    this.need = this.swallow = 0;
+    this.flush();
   }
 
   get state(): string { return this.closing ? 'conn_closing' : this.need ? 'conn_nread' : 'conn_parse_cmd'; }
 
-  /** waiting for (the rest of) a command line, not stalled on our own output or a yield: what memcached's idle_timeout may close */
-  get awaitingCommand(): boolean { return !this.closing && !this.blocked && !this.stalled && this.need === 0 && this.swallow === 0; }
+  /** waiting for (the rest of) a command line, not stalled on our own output or a yield, not a
+   *  watcher: what memcached's idle_timeout may close */
+  get awaitingCommand(): boolean { return !this.closing && !this.blocked && !this.stalled && !this.watching && this.need === 0 && this.swallow === 0; }
 
   /** A read event: `nread` new bytes are at window[0..nread). Returns false to stop reading. */
   private onRead(nread: number): boolean {
@@ -176,6 +242,7 @@ export class Connection implements TextConn, BinaryConn {
     const window = loop.window;
     loop.counters.bytes_read += nread;
     if (this.closing) return false;
+    if (this.watching) return true; // memcached reads a watcher only to see it close
     let start = 0;
     if (this.swallow > 0) {
       if (nread < this.swallow) { this.swallow -= nread; return true; }
@@ -188,6 +255,7 @@ export class Connection implements TextConn, BinaryConn {
       this.decided = true;
       // -B auto: the first byte decides for the life of the connection (memcached)
       if (window[start] === BINARY_MAGIC && loop.binaryAllowed) this.binary = 1;
+      if (loop.verbose > 1 && loop.binaryAllowed) verboseLine(`${this.fd}: Client using the ${this.binary ? 'binary' : 'ascii'} protocol`);
     }
     const n = nread - start;
     const tail = this.pendingLen - this.pendingOff;
@@ -290,6 +358,9 @@ export class Connection implements TextConn, BinaryConn {
     const text = loop.text;
     const binary = this.binary ? loop.binary : null;
     let start = 0;
+    text.stacked = 0; // memcached writes its replies out at the end of each read event
+    if (loop.verbose > 1) loop.vlog.event();
+    if (loop.watch.flags) loop.watch.cfd = this.fd;
     if (loop.asciiAuth && !this.authenticated) {
       const g = loop.asciiAuth.gate(this, len);
       if (g !== Gate.AUTHED) { this.afterGate(g, len); return; }
@@ -302,8 +373,14 @@ export class Connection implements TextConn, BinaryConn {
       const n = res[R_NDESC]!;
       if (n > 0) this.lastCmdTime = loop.now(); // bytes that complete no command are no activity (idle_timeout)
       for (let i = 0; i < n; i++) {
-        if (loop.logCommands) this.logCommand(i);
+        // -vv is looked at before and after each command: `verbosity N` takes effect in between
+        const mark = out.size;
+        if (loop.verbose > 1) { if (binary) loop.vlog.binBefore(this.fd, i); else loop.vlog.textBefore(this.fd, i); }
         const a = binary ? binary.exec(this, i, len) : text.exec(this, i, len);
+        if (loop.verbose > 1) {
+          if (binary) loop.vlog.binAfter(this.fd, mark);
+          else { loop.vlog.textAfter(this.fd, i, mark, a, this.afterSwallow, text.quiet); text.quiet = null; }
+        }
         if (binary && (binary.flushNow || answerFirst)) { binary.flushNow = answerFirst = false; this.flush(); } // NOOP writes out
         if (a === After.CONTINUE) {
           // memcached yields after -R commands (a multiget is one), and runs no more commands
@@ -319,6 +396,15 @@ export class Connection implements TextConn, BinaryConn {
           }
           continue;
         }
+        if (a === After.WATCH) {
+          if (loop.watch.add(this, this.watchFlags)) {
+            out.bytes(R.OK);
+            this.startWatching();
+            return;
+          }
+          out.bytes(R.WATCHER_TOO_MANY);
+          continue;
+        }
         if (a === After.NEED) {
           this.need = this.amount;
           this.rest(res[R_CONSUMED]!, len);
@@ -327,7 +413,11 @@ export class Connection implements TextConn, BinaryConn {
           if (this.fromPending) { this.pendingOff += len; this.swallowPending(); }
         }
         this.flush();
-        if (a === After.CLOSE) this.close();
+        if (a === After.CLOSE) {
+          const op = desc[i * WORDS + D_OP];
+          if (!binary) this.closeReason = op === OP.QUIT ? CLOSE_REASON.normal : op === OP.SHUTDOWN ? CLOSE_REASON.shutdown : CLOSE_REASON.error;
+          this.close();
+        }
         return;
       }
       if (st === REMC_PS_FULL) { start = res[R_CONSUMED]!; resume = res[R_RESUME]!; continue; }
@@ -451,15 +541,6 @@ export class Connection implements TextConn, BinaryConn {
     this.flush();
   }
 
-  /** -vv: one debug line per command, like memcached's "<fd cmd" lines; keys escaped and cut. */
-  private logCommand(i: number): void {
-    const d = this.loop.desc;
-    const b = i * WORDS;
-    const op = d[b + D_OP]!;
-    log.debug({ conn: this.fd, cmd: this.binary ? `binary:${op}` : abi.commands[op] || 'unknown',
-      key: d[b + D_KEY_LEN] ? safeKey(this.loop.window, d[b + D_KEY_OFF]!, d[b + D_KEY_LEN]!) : undefined }, 'command');
-  }
-
   /** A command or line longer than the window can hold. */
   private overflow(): void {
     log.info({ conn: this.fd, peer: this.addr, bytes: this.pendingLen - this.pendingOff }, 'request larger than the input window; closing');
@@ -490,6 +571,8 @@ export class Connection implements TextConn, BinaryConn {
   }
 
   private flush(): void {
+    if (this.loop.watch.flags & LOG_EVICTIONS) this.loop.watch.drainEvictions();
+    flushVerbose(); // (nothing to do unless -vv left lines; `verbosity 0` may just have turned it off)
     const out = this.loop.out;
     const counters = this.loop.counters;
     const s = this.socket;

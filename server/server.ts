@@ -16,9 +16,11 @@ import { AsciiAuth, AuthFileError } from './ascii-auth.ts';
 import { R } from '../protocol/replies.ts';
 import { REMCACHED_VERSION, type Settings } from './config.ts';
 import { Connection, InputBudget, READ_SIZE, type Loop } from './connection.ts';
+import { flushVerbose, Verbose, verboseLine } from './verbose.ts';
 import { log, setVerbosity } from './log.ts';
 import { Offenders } from './offenders.ts';
 import { allSlotCounters, slotCounters, type SharedBuffers } from './shared.ts';
+import { CLOSE_REASON, Watch, WATCHER_LIMIT, type WatchLink } from '../protocol/watch.ts';
 
 /** A listening socket made by the main thread (-t N): one per worker per address. */
 export interface ListenFd { fd: number; label: string }
@@ -42,6 +44,26 @@ const ISOLATION_REQUEST: Record<Settings['isolation'], number> = {
 const ISOLATION_NAME: Record<number, string> = {
   [K.REMC_ISO_NONE!]: 'none', [K.REMC_ISO_PKU!]: 'pku', [K.REMC_ISO_PKU_STRICT!]: 'pku-strict', [ISO_SFI]: 'sfi',
 };
+/** -t N: watchers anywhere see the events of every worker. The gid counter and the watcher
+ *  slots are shared memory; flags and lines go through the main thread (server/threads.ts),
+ *  and only while someone watches. */
+function threadLink(role: ThreadRole): WatchLink {
+  const gid = new BigInt64Array(role.shared.watch, 0, 1);
+  const slots = new Int32Array(role.shared.watch, 8, 1);
+  return {
+    nextGid: () => Number(Atomics.add(gid, 0, 1n) + 1n),
+    takeSlot: () => {
+      if (Atomics.add(slots, 0, 1) < WATCHER_LIMIT) return true;
+      Atomics.sub(slots, 0, 1);
+      return false;
+    },
+    giveSlot: () => { Atomics.sub(slots, 0, 1); },
+    slots: () => Atomics.load(slots, 0),
+    flagsChanged: (flags) => role.post({ type: 'watch', from: role.index, flags }),
+    publish: (lines) => role.post({ type: 'log', from: role.index, lines }),
+  };
+}
+
 /** Expired items reclaimed per clock tick, at most (bounded work per second). */
 const RECLAIM_PER_TICK = 10_000;
 /** How long shutdown waits for clients to go before it cuts them off. */
@@ -56,6 +78,7 @@ export class Server implements ServerContext {
   readonly store: Store = drainingStore(native, () => this.now());
   readonly storeStatsArray: Float64Array;
   readonly remcachedVersion = REMCACHED_VERSION;
+  readonly watch: Watch;
   private clockOffset = 0;
   /** the clock, refreshed by the 1 s timer (reading Date.now() per event costs) */
   private clock = Math.floor(Date.now() / 1000);
@@ -96,6 +119,7 @@ export class Server implements ServerContext {
     this.isolationWhy = init.why;
     this.storeStatsArray = init.stats;
     this.startedAt = Math.floor(Date.now() / 1000);
+    this.watch = new Watch(this.store, () => this.now(), this.startedAt, role ? threadLink(role) : undefined);
     const out = new Output(native.setOutput);
     let asciiAuth: AsciiAuth | null = null;
     if (settings.authFile !== null) {
@@ -132,10 +156,12 @@ export class Server implements ServerContext {
       binaryAllowed: settings.protocol !== 'ascii',
       binaryOnly: settings.protocol === 'binary',
       asciiAuth,
+      watch: this.watch,
       now: () => this.now(),
       onClose: (c) => { this.conns.delete(c); this.counters.curr_connections--; },
       onFault: (c) => this.onFault(c),
-      logCommands: log.isLevelEnabled('debug'),
+      verbose: settings.verbosity,
+      vlog: new Verbose(init.window, init.desc, init.res, out, this.store),
       reqsPerEvent: Math.max(1, settings.maxReqsPerEvent),
       // pending input of all connections together: room for a few of the largest commands
       budget: new InputBudget(Math.max(64 << 20, 2 * windowCap)),
@@ -166,7 +192,10 @@ export class Server implements ServerContext {
   applySettings(changes: Record<string, unknown>): void {
     Object.assign(this.settings, changes);
     this.settingsSent = JSON.stringify(this.settings);
-    if ('verbosity' in changes) { setVerbosity(this.settings.verbosity); this.loop.logCommands = log.isLevelEnabled('debug'); }
+    if ('verbosity' in changes) {
+      setVerbosity(this.settings.verbosity);
+      this.loop.verbose = this.settings.verbosity;
+    }
   }
 
   /** -t N: [offset, paused-at or -1] shared by every worker (debugtime moves them all) */
@@ -208,7 +237,7 @@ export class Server implements ServerContext {
   setVerbosity(v: number): void {
     this.settings.verbosity = v;
     setVerbosity(v);
-    this.loop.logCommands = log.isLevelEnabled('debug');
+    this.loop.verbose = v;
   }
 
   *connections(): Iterable<ConnInfo> {
@@ -286,6 +315,11 @@ export class Server implements ServerContext {
         const addr = label || (typeof a === 'object' && a ? `${a.family === 'IPv6' ? 'tcp6' : 'tcp'}:${a.address}:${a.port}` : String(a));
         const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
         this.servers.push({ server, addr, fd });
+        if (this.loop.verbose > 1) { // memcached's prot_text
+          const p = this.settings.protocol;
+          verboseLine(`<${fd} server listening (${p === 'auto' ? 'auto-negotiate' : p})`);
+          flushVerbose();
+        }
         log.info({ addr }, 'listening');
         resolve();
       });
@@ -366,6 +400,7 @@ export class Server implements ServerContext {
     for (const conn of this.conns) {
       if (conn.addr !== 'unix' && conn.awaitingCommand && this.clock - conn.lastCmdTime > seconds) {
         this.counters.idle_kicks++;
+        conn.closeReason = CLOSE_REASON.idle_timeout;
         log.info({ conn: conn.fd, peer: conn.addr }, 'Closing idle fd');
         conn.close();
       }

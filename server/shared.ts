@@ -10,6 +10,8 @@ export interface SharedBuffers {
   counters: SharedArrayBuffer;
   /** [clock offset in seconds, paused-at wall second or -1] */
   clock: SharedArrayBuffer;
+  /** `watch`: [gid counter (i64), watchers in the process (i32)] (server/server.ts threadLink) */
+  watch: SharedArrayBuffer;
 }
 
 const slotSize = (faultKinds: number) => COUNTER_NAMES.length + faultKinds + REWIND_BUCKETS_NS.length + 1;
@@ -18,7 +20,7 @@ export function createShared(workers: number, faultKinds: number): SharedBuffers
   const slot = slotSize(faultKinds);
   const clock = new SharedArrayBuffer(16);
   new Float64Array(clock)[1] = -1;
-  return { workers, faultKinds, counters: new SharedArrayBuffer(8 * slot * workers), clock };
+  return { workers, faultKinds, counters: new SharedArrayBuffer(8 * slot * workers), clock, watch: new SharedArrayBuffer(16) };
 }
 
 /** Counters backed by worker i's slot: plain-looking fields, stored in shared memory. */

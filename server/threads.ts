@@ -57,7 +57,7 @@ export async function startThreads(settings: Settings): Promise<Started> {
         switch (m.type) {
           case 'ready': ready = true; resolve(m as unknown as { isolation: string; why: string }); break;
           case 'fatal': process.stderr.write(`${String(m.message)}\n`); process.exit(Number(m.code)); break;
-          case 'settings': case 'tick': broadcast(w, m); break;
+          case 'settings': case 'tick': case 'watch': case 'log': broadcast(w, m); break;
           case 'shutdown': stop('shutdown command'); break;
           case 'stopped': if (++stopped === workers.length) process.exit(0); break;
         }

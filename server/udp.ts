@@ -20,7 +20,16 @@ import {
 import { After, type BinaryConn } from '../protocol/conn.ts';
 import { countFault } from '../protocol/context.ts';
 import type { Loop } from './connection.ts';
-import { log, safeKey } from './log.ts';
+import { log } from './log.ts';
+import { flushVerbose, verboseLine } from './verbose.ts';
+
+/** the fd of a UDP socket (memcached's -vv lines name it): through dgram's internal state, as
+ *  its `_handle` getter is deprecated (and warns) */
+function udpFd(sock: dgram.Socket): number {
+  const k = Object.getOwnPropertySymbols(sock).find((x) => x.description === 'state symbol');
+  const st = k ? (sock as unknown as Record<symbol, { handle?: { fd?: number } }>)[k] : undefined;
+  return st?.handle?.fd ?? -1;
+}
 
 const HEADER = 8;
 /** memcached's UDP_MAX_PAYLOAD_SIZE: header included */
@@ -40,6 +49,8 @@ export class UdpService implements BinaryConn {
   amount = 0;
   afterSwallow: Buffer | null = null;
   lastCmdTime = 0;
+  /** `watch` over UDP: not a stream memcached can keep either; the datagram's rest is dropped */
+  watchFlags = 0;
   /** never asked: -S refuses -U, and memcached serves UDP without -Y authentication */
   authenticated = false;
   private readonly sockets: Array<{ sock: dgram.Socket; addr: string }> = [];
@@ -75,6 +86,7 @@ export class UdpService implements BinaryConn {
         this.sockets.push({ sock, addr });
         sock.on('message', (msg, rinfo) => this.onMessage(sock, msg, rinfo));
         log.info({ addr }, 'listening (udp)');
+        if (this.loop.verbose > 1) { verboseLine(`<${udpFd(sock)} server listening (udp)`); flushVerbose(); }
         resolve();
       });
     });
@@ -101,7 +113,9 @@ export class UdpService implements BinaryConn {
     this.ends.length = this.skips.length = 0;
     this.absorb = false;
     // memcached decides per datagram, from its first byte, whatever -B says (try_read_command_udp)
+    if (loop.verbose > 1) loop.vlog.event();
     this.process(len, loop.window[0] === 0x80 ? 1 : 0);
+    flushVerbose();
     this.sock = this.peer = null;
   }
 
@@ -118,12 +132,15 @@ export class UdpService implements BinaryConn {
       for (let i = 0; i < n; i++) {
         const b = i * WORDS;
         const op = desc[b + D_OP]!;
-        if (loop.logCommands) {
-          log.debug({ conn: 'udp', cmd: bin ? `binary:${op}` : abi.commands[op] || 'unknown',
-            key: desc[b + D_KEY_LEN] ? safeKey(loop.window, desc[b + D_KEY_OFF]!, desc[b + D_KEY_LEN]!) : undefined }, 'command');
-        }
         const before = out.size;
+        // -vv: memcached's lines, with the UDP socket's fd
+        const fd = loop.verbose > 1 ? udpFd(this.sock!) : -1;
+        if (loop.verbose > 1) { if (bin) loop.vlog.binBefore(fd, i); else loop.vlog.textBefore(fd, i); }
         const a = bin ? loop.binary.exec(this, i, len) : loop.text.exec(this, i, len);
+        if (loop.verbose > 1) {
+          if (bin) loop.vlog.binAfter(fd, before);
+          else { loop.vlog.textAfter(fd, i, before, a, this.afterSwallow, loop.text.quiet); loop.text.quiet = null; }
+        }
         const getFamily = bin === 0 && op >= OP.GET && op <= OP.GATS;
         // text.ts dropped what memcached had not sent yet (since our last transmit) for this error
         if (getFamily && desc[b + D_ERR] === PERR.KEY_TOO_LONG) this.ends.length = this.skips.length = 0;

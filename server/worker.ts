@@ -14,8 +14,10 @@ setVerbosity(settings.verbosity);
 const { Server } = await import('./server.ts');
 const server = new Server(settings, { shared, index, fds, post: (m) => port.postMessage(m) });
 
-port.on('message', (m: { type: string; changes?: Record<string, unknown> }) => {
+port.on('message', (m: { type: string; changes?: Record<string, unknown>; from?: number; flags?: number; lines?: Array<number | string> }) => {
   switch (m.type) {
+    case 'watch': server.watch.setRemote(m.from!, m.flags!); break;
+    case 'log': server.watch.receive(m.lines!); break;
     case 'settings': server.applySettings(m.changes!); break;
     case 'tick': server.tick(); break;
     case 'hup': server.reloadAuthFile(); break;

@@ -7,6 +7,7 @@
 //            so nothing running in a domain can change them after validation).
 //  - res:    Float64Array of results (R_* indices below, exported as `abi.R`).
 //  - out:    the connection output buffer (registered by JS, re-registered when it grows).
+#include <vector>
 #include <napi.h>
 
 #include <cerrno>
@@ -681,6 +682,42 @@ Napi::Value ItemSize(const Napi::CallbackInfo& info) {
       remc_store_item_size(S(info)->store, U32(info, 0), static_cast<uint64_t>(F64(info, 1)), U32(info, 2))));
 }
 
+// classFor(keyLen, valueLen, flags): the slab class such an item goes to, 0 if too large (watch).
+Napi::Value ClassFor(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), remc_store_class_for(S(info)->store, U32(info, 0),
+                                                            static_cast<uint64_t>(F64(info, 1)), U32(info, 2)));
+}
+
+// lastMiss(): why the last lookup missed: 0 not found, 2 flushed, 3 expired (watch)
+Napi::Value LastMiss(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), remc_store_last_miss(S(info)->store));
+}
+
+// logEvictions(on): record evictions for `watch evictions` (off: nothing recorded).
+Napi::Value LogEvictions(const Napi::CallbackInfo& info) {
+  remc_store_log_evictions(S(info)->store, U32(info, 0) ? 1 : 0);
+  return info.Env().Undefined();
+}
+
+// takeEvictions() -> flat [key, fetched, exptime, last access, class, value length, ...], oldest
+// first (exptime and last access in store-clock seconds, exptime 0 = never)
+Napi::Value TakeEvictions(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<remc_evict_rec> recs(REMC_EVICT_LOG);
+  uint32_t n = remc_store_take_evictions(S(info)->store, recs.data(), REMC_EVICT_LOG);
+  Napi::Array a = Napi::Array::New(env, n * 6);
+  for (uint32_t i = 0; i < n; i++) {
+    const remc_evict_rec& r = recs[i];
+    a.Set(i * 6, Napi::Buffer<uint8_t>::Copy(env, r.key, r.klen));
+    a.Set(i * 6 + 1, Napi::Number::New(env, r.fetched));
+    a.Set(i * 6 + 2, Napi::Number::New(env, static_cast<double>(r.exptime)));
+    a.Set(i * 6 + 3, Napi::Number::New(env, static_cast<double>(r.last_access)));
+    a.Set(i * 6 + 4, Napi::Number::New(env, r.cls));
+    a.Set(i * 6 + 5, Napi::Number::New(env, r.nbytes));
+  }
+  return a;
+}
+
 // storeStatsReset(): `stats reset` for the store's counters.
 Napi::Value StoreStatsReset(const Napi::CallbackInfo& info) {
   remc_store_stats_reset(S(info)->store);
@@ -943,6 +980,10 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   FN("cachedump", Cachedump)
   FN("metadump", Metadump)
   FN("itemSize", ItemSize)
+  FN("classFor", ClassFor)
+  FN("logEvictions", LogEvictions)
+  FN("lastMiss", LastMiss)
+  FN("takeEvictions", TakeEvictions)
   FN("storeStats", StoreStats)
   FN("storeStatsReset", StoreStatsReset)
   FN("storeTooLarge", StoreTooLarge)

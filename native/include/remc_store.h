@@ -92,6 +92,29 @@ int64_t remc_store_time(const remc_store *s);
 
 /* Item size arithmetic exactly as memcached's: header + cas + key + 1 + value + 2 (+4 if flags). */
 uint64_t remc_store_item_size(const remc_store *s, uint32_t klen, uint64_t vlen, uint32_t flags);
+/* The slab class an item of that size goes to; 0 if it is larger than item_size_max. */
+uint32_t remc_store_class_for(const remc_store *s, uint32_t klen, uint64_t vlen, uint32_t flags);
+
+/* `watch evictions`: while on, each eviction is recorded (key, fetched, exptime, last access,
+ * class, value length) in a ring of REMC_EVICT_LOG records that the server drains after store
+ * calls; when nobody drains it the oldest records are overwritten. */
+#define REMC_EVICT_LOG 64
+typedef struct remc_evict_rec {
+  int64_t exptime;     /* absolute store-clock seconds, 0 = never */
+  int64_t last_access; /* store-clock seconds */
+  uint32_t nbytes;     /* value length */
+  uint8_t klen, fetched, cls;
+  uint8_t key[250];
+} remc_evict_rec;
+void remc_store_log_evictions(remc_store *s, int on);
+/* Why the last lookup found nothing, as memcached's watch prints it (item_get status=): not
+ * found, or found but flushed / expired (and unlinked by that lookup). */
+#define REMC_MISS_NOT_FOUND 0
+#define REMC_MISS_FLUSHED 2
+#define REMC_MISS_EXPIRED 3
+int remc_store_last_miss(const remc_store *s);
+/* Move up to max recorded evictions, oldest first, to out; returns how many. */
+uint32_t remc_store_take_evictions(remc_store *s, remc_evict_rec *out, uint32_t max);
 
 /* Lookup. Returns 1 on hit (ref pinned, info filled), 0 on miss (expired/flushed count as miss,
  * and so does an item already pinned ~65000 times, memcached's refcount guard).

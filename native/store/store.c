@@ -197,14 +197,17 @@ static void item_unlink(remc_store *s, item *it) {
  * unlinked and counted (get_expired / get_flushed), whichever command looked. */
 static item *item_get(remc_store *s, const uint8_t *key, uint32_t klen, uint32_t hv) {
   item *it = hash_find(s, key, klen, hv);
+  s->last_miss = REMC_MISS_NOT_FOUND;
   if (!it) return NULL;
   if (REMC_UNLIKELY(is_flushed(s, it))) {
     s->get_flushed++;
+    s->last_miss = REMC_MISS_FLUSHED;
     item_unlink(s, it);
     return NULL;
   }
   if (REMC_UNLIKELY(is_expired(s, it))) {
     s->get_expired++;
+    s->last_miss = REMC_MISS_EXPIRED;
     item_unlink(s, it);
     return NULL;
   }
@@ -218,6 +221,19 @@ static inline void item_bump_read(remc_store *s, item *it) {
 
 /* ------------------------------------------------------------------------------------------ */
 /* allocation with eviction                                                                    */
+
+static void log_eviction(remc_store *s, item *it) {
+  remc_evict_rec *r = &s->evict_log[(s->evict_head + s->evict_count) % REMC_EVICT_LOG];
+  if (s->evict_count < REMC_EVICT_LOG) s->evict_count++;
+  else s->evict_head = (s->evict_head + 1) % REMC_EVICT_LOG;
+  r->exptime = it->exptime ? s->started + (int64_t)it->exptime : 0;
+  r->last_access = s->started + (int64_t)it->time;
+  r->nbytes = it->nbytes;
+  r->klen = it->nkey;
+  r->fetched = (it->iflags & IT_FETCHED) ? 1 : 0;
+  r->cls = it->cls;
+  memcpy(r->key, item_key(s, it), it->nkey);
+}
 
 /* Free one chunk of class `id` from its LRU tail: reclaim an expired/flushed item, else (with
  * evictions) evict the least recently used unpinned item. Returns 1 if a chunk was freed. */
@@ -263,6 +279,7 @@ static int lru_pull_tail(remc_store *s, uint32_t id) {
     if (!(it->iflags & IT_FETCHED)) c->evicted_unfetched++;
     if (it->iflags & IT_ACTIVE) c->evicted_active++;
     c->evicted_time = s->now - it->time;
+    if (REMC_UNLIKELY(s->log_evictions)) log_eviction(s, it);
     item_unlink(s, it);
     return 1;
   }
@@ -377,6 +394,32 @@ int64_t remc_store_time(const remc_store *s) {
 
 uint64_t remc_store_item_size(const remc_store *s, uint32_t klen, uint64_t vlen, uint32_t flags) {
   return size_of(s, klen, vlen, flags);
+}
+
+uint32_t remc_store_class_for(const remc_store *s, uint32_t klen, uint64_t vlen, uint32_t flags) {
+  uint64_t n = size_of(s, klen, vlen, flags);
+  return n > s->item_size_max ? 0 : mem_class_for(s, n);
+}
+
+int remc_store_last_miss(const remc_store *s) { return s->last_miss; }
+
+void remc_store_log_evictions(remc_store *s, int on) {
+  REMC_STORE_LOCK(s);
+  s->log_evictions = on;
+  s->evict_head = s->evict_count = 0;
+  REMC_STORE_UNLOCK(s);
+}
+
+uint32_t remc_store_take_evictions(remc_store *s, remc_evict_rec *out, uint32_t max) {
+  REMC_STORE_LOCK(s);
+  uint32_t n = 0;
+  while (n < max && s->evict_count > 0) {
+    out[n++] = s->evict_log[s->evict_head];
+    s->evict_head = (s->evict_head + 1) % REMC_EVICT_LOG;
+    s->evict_count--;
+  }
+  REMC_STORE_UNLOCK(s);
+  return n;
 }
 
 static inline int key_ok(uint32_t klen) { return klen >= 1 && klen <= KEY_MAX; }

@@ -145,6 +145,13 @@ struct remc_store {
   uint64_t get_misses, get_expired, get_flushed, delete_misses, incr_misses, decr_misses,
       cas_misses, touch_misses, store_too_large, store_no_memory, total_items, curr_items,
       bytes;
+
+  /* watch evictions: while log_evictions is set, evictions are recorded here (a ring; the
+   * oldest records are overwritten when nobody drains it, as memcached drops log entries) */
+  int log_evictions;
+  int last_miss;          /* why the last lookup missed (remc_store_last_miss) */
+  uint32_t evict_head, evict_count;
+  remc_evict_rec evict_log[REMC_EVICT_LOG];
 };
 
 /* ---- hash: a 64-bit multiply-fold hash in the style of wyhash (mum = 128-bit product folded

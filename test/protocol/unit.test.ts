@@ -10,6 +10,7 @@ import { Output } from '../../protocol/output.ts';
 import type { Settings } from '../../protocol/settings.ts';
 import type { Store } from '../../protocol/store.ts';
 import { TextProtocol } from '../../protocol/text.ts';
+import { Watch } from '../../protocol/watch.ts';
 
 interface Item { value: Buffer; flags: number; cas: number }
 
@@ -67,10 +68,11 @@ function setup() {
     store: store as unknown as Store,
     storeStatsArray: new Float64Array(128),
     settingsChanged: () => {},
+    watch: new Watch(store as unknown as Store, () => 0, 0), // nobody watches: its methods are never reached
   } as ServerContext;
   const out = new Output((b) => store.setOutput(b));
   const text = new TextProtocol(ctx, out, window, desc, res);
-  const conn: TextConn = { amount: 0, afterSwallow: null, lastCmdTime: 0 };
+  const conn: TextConn = { amount: 0, afterSwallow: null, lastCmdTime: 0, watchFlags: 0 };
   /** Put `line` in the window and a descriptor for it at slot i. */
   const put = (i: number, at: number, line: string, fields: Record<number, number>) => {
     window.write(line, at, 'latin1');

@@ -1,0 +1,334 @@
+// `watch` against memcached 1.6.18: the same requests on both servers, the watchers' streams
+// compared byte for byte once what must differ is masked (ts, gid as an offset from the first
+// line's, cfd, rport; the clsid of a too_large line, which memcached fills with the fd).
+// Hostile cases: a watcher that never reads (skipped=N, bounded memory), watch on a binary
+// connection, commands after watch, more watchers than memcached allows; -t 4 fan-out.
+import { suite } from '../helpers/test.ts';
+import * as assert from 'uvu/assert';
+import { Conn, NO_MEMCACHED, startMemcached, startRemcached, type Server } from '../helpers/server.ts';
+
+const test = suite('watch', { skip: NO_MEMCACHED, timeoutMs: 90_000 });
+
+let rem: Server, mc: Server;
+test.before(async () => {
+  [rem, mc] = await Promise.all([startRemcached(['-U', '0', '-t', '1', '-m', '64']), startMemcached(['-m', '64'])]);
+});
+test.after(async () => { await Promise.all([rem?.stop(), mc?.stop()]); });
+
+/** the watcher's stream with what differs between servers and runs masked; with `port`, the
+ *  connection events of other connections (an earlier test's watcher that memcached notices
+ *  closed only now) are dropped and gids become line numbers */
+function mask(s: string, port?: number): string {
+  let first = -1, n = 0;
+  if (port !== undefined) s = s.split('\n').filter((l) => !/ type=conn_/.test(l) || l.includes(` rport=${port} `)).join('\n');
+  return s
+    .replace(/^ts=\d+\.\d+ gid=(\d+) /gm, (_m, g: string) => {
+      if (first < 0) first = Number(g);
+      return `ts=T gid=+${port !== undefined ? n++ : Number(g) - first} `;
+    })
+    .replace(/ cfd=-?\d+/g, ' cfd=F').replace(/ rport=\d+/g, ' rport=P')
+    .replace(/(status=too_large cmd=\w+ ttl=\d+) clsid=\d+/g, '$1 clsid=X');
+}
+
+const bin = (op: number, key: string, extras: Buffer = Buffer.alloc(0), value = '', cas = 0n): Buffer => {
+  const k = Buffer.from(key, 'latin1'), v = Buffer.from(value, 'latin1');
+  const h = Buffer.alloc(24);
+  h[0] = 0x80; h[1] = op; h.writeUInt16BE(k.length, 2); h[4] = extras.length;
+  h.writeUInt32BE(extras.length + k.length + v.length, 8); h.writeBigUInt64BE(cas, 16);
+  return Buffer.concat([h, extras, k, v]);
+};
+const setExtras = (flags: number, exp: number) => { const e = Buffer.alloc(8); e.writeUInt32BE(flags, 0); e.writeUInt32BE(exp, 4); return e; };
+const arithExtras = (delta: bigint, initial: bigint, exp: number) => {
+  const e = Buffer.alloc(20); e.writeBigUInt64BE(delta, 0); e.writeBigUInt64BE(initial, 8); e.writeUInt32BE(exp, 16); return e;
+};
+
+/** Run `steps` (each sent once its predecessor's reply has settled) on a fresh connection while a
+ *  watcher started with `watchCmd` listens; the watcher's stream, masked. */
+async function watched(s: Server, watchCmd: string, steps: Array<string | Buffer>, closeClient = true): Promise<{ stream: string; replies: string[] }> {
+  const w = await Conn.open(s.port);
+  w.send(watchCmd);
+  const ok = (await w.until((b) => b.includes('\n'))).toString('latin1');
+  const c = await Conn.open(s.port);
+  const port = c.sock.localPort;
+  const replies: string[] = [];
+  for (const step of steps) {
+    c.send(step);
+    replies.push((await c.settle(60)).toString('latin1'));
+  }
+  if (closeClient) { c.sock.end(); await c.closedWithin(5000).catch(() => c.close()); }
+  // memcached's logger thread may sleep up to a second: wait for this client's conn_close line
+  const closed = (b: Buffer) => b.toString('latin1').includes(` rport=${port} transport=tcp reason=`);
+  const stream = ok + (await w.until(closed, 5000)).toString('latin1') + (await w.settle(100)).toString('latin1');
+  w.close();
+  c.close();
+  return { stream: mask(stream, port), replies };
+}
+
+async function both(watchCmd: string, steps: Array<string | Buffer>): Promise<string> {
+  const [r, m] = await Promise.all([watched(rem, watchCmd, steps), watched(mc, watchCmd, steps)]);
+  // (compared whole: on a busy machine a reply may come after its step's quiet period)
+  assert.is(r.replies.join(''), m.replies.join(''), 'replies');
+  assert.fixture(r.stream, m.stream);
+  return r.stream;
+}
+
+const ALL = 'watch fetchers mutations connevents\r\n';
+
+test('text commands: item_get / item_store lines, conn_new / conn_close', async () => {
+  const s = await both(ALL, [
+    'set a 0 0 1\r\nx\r\n', 'get a\r\n', 'get b\r\n', 'gets a b\r\n', 'add a 0 0 1\r\ny\r\n', 'append a 0 0 1\r\nz\r\n',
+    'prepend b 0 0 1\r\nz\r\n', 'cas a 0 100 1 999\r\nq\r\n', 'replace b 0 0 1\r\nq\r\n', 'incr a 1\r\n',
+    'set n 5 0 1\r\n5\r\n', 'incr n 3\r\n', 'decr n 1\r\n', 'delete a\r\n', 'delete zz\r\n', 'touch n 10\r\n', 'gat 10 n zz\r\n',
+    'set t 0 100 3\r\nabc\r\n', `set ${'k'.repeat(250)} 0 0 1\r\nx\r\n`, 'set k%/é 0 0 1\r\nx\r\n', 'get k%/é\r\n',
+    'set l 0 0 2000\r\n' + 'v'.repeat(2000) + '\r\n', 'set f 0 0 1\r\nx\r\n', 'flush_all\r\nget f\r\n', 'set big 0 0 2000000\r\n',
+  ]);
+  assert.ok(s.includes('type=item_store key=k%25%2F%E9 status=stored cmd=set ttl=0 clsid=1 cfd=F size=1\n'), s);
+  assert.ok(s.includes('reason=normal'), s);
+  assert.ok(s.includes('type=item_get key=f status=flushed clsid=0 cfd=F size=0\n'), s);
+});
+
+test('meta commands', async () => {
+  await both(ALL, [
+    'set a 0 0 1\r\nx\r\n', 'mg a v\r\n', 'mg zz v\r\n', 'ms t 2 T10\r\nhi\r\n', 'ms b 2\r\nhi\r\n', 'ms b 2 MA\r\nhi\r\n', 'md b\r\n', 'md b q\r\n',
+    'ma c\r\n', 'ma c N0 J5\r\n', 'ma c\r\n', 'mn\r\n', 'ms YmluYXJ5 1 b\r\nx\r\n', 'mg YmluYXJ5 b v\r\n', 'ms big 2000000 T0\r\n',
+  ]);
+});
+
+test('binary commands', async () => {
+  await both(ALL, [
+    bin(0x01, 'bk', setExtras(3, 0), 'vv'), bin(0x00, 'bk'), bin(0x00, 'nope'), bin(0x0c, 'bk'), bin(0x02, 'bk', setExtras(0, 0), 'x'),
+    bin(0x03, 'nope', setExtras(0, 0), 'x'), bin(0x0e, 'bk', Buffer.alloc(0), 'zz'), bin(0x05, 'ctr', arithExtras(1n, 7n, 0)),
+    bin(0x05, 'ctr', arithExtras(2n, 0n, 0)), bin(0x06, 'bk', arithExtras(1n, 0n, 0)), bin(0x04, 'bk'), bin(0x04, 'bk'),
+    bin(0x1c, 'ctr', setExtras(0, 100).subarray(4)),
+  ]);
+});
+
+test('binary SET too large while mutations are watched: memcached 1.6.18 crashes here, remcached logs it', async () => {
+  // memcached logs this store through ITEM_clsid(NULL) (fixed in 1.6.42): only remcached runs it
+  const w = await Conn.open(rem.port);
+  w.send('watch mutations fetchers\r\n');
+  await w.untilEndsWith('OK\r\n');
+  const c = await Conn.open(rem.port);
+  c.send(bin(0x01, 'huge', setExtras(0, 0), 'v'.repeat(2 << 20)));
+  await c.until((b) => b.length >= 24);
+  const lines = mask((await w.until((b) => b.toString().split('\n').length > 2)).toString('latin1'));
+  w.close();
+  assert.is(lines, 'ts=T gid=+0 type=item_store key=huge status=too_large cmd=null ttl=0 clsid=X cfd=F size=0\n' +
+    'ts=T gid=+1 type=item_get key=huge status=not_found clsid=0 cfd=F size=0\n');
+  const v = await Conn.open(rem.port);
+  v.send('version\r\n');
+  assert.is((await v.untilEndsWith('\r\n')).toString(), 'VERSION 1.6.18\r\n');
+  v.close(); c.close(); w.close();
+});
+
+test('watch with no argument is fetchers only; each watcher gets its own kinds', async () => {
+  for (const s of [rem, mc]) {
+    const f = await Conn.open(s.port), m = await Conn.open(s.port);
+    f.send('watch\r\n');
+    m.send('watch mutations\r\n');
+    await f.untilEndsWith('OK\r\n');
+    await m.untilEndsWith('OK\r\n');
+    const c = await Conn.open(s.port);
+    c.send('set w1 0 0 1\r\nx\r\n');
+    await c.untilEndsWith('STORED\r\n');
+    c.send('get w1\r\n');
+    await c.untilEndsWith('END\r\n');
+    c.close();
+    const lines = (n: number) => (b: Buffer) => b.toString('latin1').split('\n').length > n;
+    const fs = mask((await f.until(lines(2))).toString('latin1')), ms = mask((await m.until(lines(1))).toString('latin1'));
+    assert.is(fs, 'ts=T gid=+0 type=item_get key=w1 status=not_found clsid=0 cfd=F size=0\n' +
+      'ts=T gid=+2 type=item_get key=w1 status=found clsid=1 cfd=F size=1\n', `fetchers watcher on ${s === rem ? 'remcached' : 'memcached'}`);
+    assert.is(ms, 'ts=T gid=+0 type=item_store key=w1 status=stored cmd=set ttl=0 clsid=1 cfd=F size=1\n');
+    f.close(); m.close();
+  }
+});
+
+test('bad arguments, noreply, pipelining before watch, commands after it', async () => {
+  const cases = ['watch foo\r\n', 'watch fetchers bar\r\n', 'watch deletions\r\n', 'watch noreply\r\n', 'watch fetchers noreply\r\n',
+    'version\r\nwatch\r\n', 'set q 0 0 1 noreply\r\nx\r\nwatch\r\nget q\r\n', 'mg zz q\r\nwatch\r\n', 'bogus\r\nwatch\r\n',
+    'get q\r\nwatch\r\nget q\r\n', 'mn\r\nwatch\r\nversion\r\n', 'watch\r\nget q\r\nversion\r\n',
+    'watch rawcmds sysevents proxyreqs proxyevents proxyuser\r\n'];
+  for (const input of cases) {
+    const out: string[] = [];
+    for (const s of [rem, mc]) {
+      const c = await Conn.open(s.port);
+      c.send(input);
+      // memcached's OK comes from its logger thread, which sleeps up to a second when idle
+      const last = (x: Buffer) => /(^|\n)(OK|ERROR[^\n]*|WATCHER_TOO_MANY[^\n]*)\r\n/.test(x.toString('latin1'));
+      let got = (await c.until(last, 1500).catch(() => Buffer.alloc(0))).toString('latin1');
+      got += (await c.settle(150)).toString('latin1');
+      // a watcher stays open and silent, whatever else it is sent
+      c.send('get q\r\nset z 0 0 1\r\nx\r\n');
+      got += '|' + (await c.until((x) => x.includes('STORED'), 1000).catch(() => Buffer.alloc(0))).toString('latin1');
+      got += (await c.settle(150)).toString('latin1') + (c.closed ? '(closed)' : '');
+      c.close();
+      out.push(got);
+    }
+    assert.is(out[0], out[1], JSON.stringify(input));
+  }
+});
+
+test('watch on a binary connection: memcached closes it as a bad magic byte; a binary client is watched', async () => {
+  const out: string[] = [];
+  for (const s of [rem, mc]) {
+    const c = await Conn.open(s.port);
+    c.send(bin(0x0a, '')); // NOOP: the connection is binary now
+    await c.until((b) => b.length >= 24);
+    c.send('watch\r\n');
+    const reply = (await c.settle(200)).toString('hex');
+    out.push(`${reply} ${c.closed}`);
+    c.close();
+  }
+  assert.is(out[0], out[1]);
+});
+
+test('more watchers than memcached allows (20): WATCHER_TOO_MANY, and the connection still serves', async () => {
+  for (const s of [rem, mc]) {
+    // remcached frees a watcher's slot when it closes: exactly 20 here. memcached notices
+    // closed watchers (earlier tests') only when it polls them: it may refuse sooner.
+    const ws: Conn[] = [];
+    let extra: Conn | null = null;
+    for (let i = 0; i < 21 && !extra; i++) {
+      const w = await Conn.open(s.port);
+      w.send('watch\r\n');
+      const r = (await w.untilEndsWith('\r\n')).toString();
+      if (r === 'OK\r\n') { ws.push(w); continue; }
+      assert.is(r, 'WATCHER_TOO_MANY log watcher limit reached\r\n');
+      extra = w;
+    }
+    if (s === rem) assert.is(ws.length, 20);
+    assert.ok(extra, 'a 21st watcher was accepted');
+    extra = extra!;
+    extra.send('version\r\n');
+    assert.is((await extra.untilEndsWith('\r\n')).toString(), 'VERSION 1.6.18\r\n');
+    for (const w of ws) w.close();
+    extra.close();
+    // memcached notices a closed watcher when it next polls it
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const again = await Conn.open(s.port);
+      again.send('watch\r\n');
+      const r = (await again.untilEndsWith('\r\n')).toString();
+      again.close();
+      if (r === 'OK\r\n') break;
+      if (Date.now() > deadline) assert.unreachable(`watcher slots not given back: ${r}`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
+});
+
+test('a watcher that never reads loses lines (skipped=N once it reads), memory stays bounded', async () => {
+  const rssOf = async (pid: number) => Number((await import('node:fs')).readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)![1]) / 1024;
+  for (const s of [rem, mc]) {
+    const w = await Conn.open(s.port);
+    w.send('watch fetchers\r\n');
+    await w.untilEndsWith('OK\r\n');
+    w.sock.pause(); // reads nothing from now on
+    const before = await rssOf(s.proc.pid!);
+    const c = await Conn.open(s.port);
+    const key = 'x'.repeat(200);
+    const batch = `get ${Array(200).fill(key).join(' ')}\r\n`; // 200 item_get lines of ~280 bytes
+    for (let i = 0; i < 400; i++) { // 80 000 lines, ~22 MB of log
+      c.send(batch);
+      if (i % 20 === 19) await c.until((b) => b.toString('latin1').split('END\r\n').length > 20, 20_000);
+    }
+    await c.settle(200);
+    const peak = await rssOf(s.proc.pid!);
+    w.sock.resume();
+    const got = (await w.settle(1000, 30_000)).toString('latin1');
+    // memcached mostly drops such lines earlier, silently, from its 64 KiB per-thread log buffer
+    // (stats log_worker_dropped), so its watcher may see no skipped= line at all
+    if (s === rem) assert.match(got, /^skipped=\d+$/m, 'no skipped= line');
+    assert.ok(got.split('\n').length < 80_000, 'every line was kept');
+    if (s === rem) assert.ok(peak - before < 64, `RSS grew by ${(peak - before).toFixed(1)} MiB while the watcher did not read`);
+    c.send('version\r\n');
+    assert.is((await c.untilEndsWith('\r\n')).toString(), 'VERSION 1.6.18\r\n');
+    c.close(); w.close();
+  }
+});
+
+test('stats: log_watchers and log_watcher_sent follow the watchers, as memcached\'s', async () => {
+  for (const s of [rem, mc]) {
+    const w = await Conn.open(s.port);
+    w.send('watch fetchers\r\n');
+    await w.untilEndsWith('OK\r\n');
+    const c = await Conn.open(s.port);
+    const stat = async (name: string) => {
+      c.send('stats\r\n');
+      const r = (await c.untilEndsWith('END\r\n')).toString('latin1');
+      return Number(new RegExp(`^STAT ${name} (\\d+)\r$`, 'm').exec(r)?.[1]);
+    };
+    const before = await stat('log_watcher_sent');
+    c.send('get s1 s2 s3\r\n');
+    await c.untilEndsWith('END\r\n');
+    await w.until((b) => b.toString().split('\n').length > 3);
+    // memcached's logger thread publishes its counters once a loop (up to a second)
+    const deadline = Date.now() + 3000;
+    while ((await stat('log_watcher_sent')) < before + 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.ok((await stat('log_watcher_sent')) >= before + 3, `log_watcher_sent on ${s === rem ? 'remcached' : 'memcached'}`);
+    assert.ok((await stat('log_watchers')) >= 1);
+    c.close(); w.close();
+  }
+});
+
+test('idle_timeout closes an idle client (conn_close reason=idle_timeout), never a watcher', async () => {
+  const [r, m] = await Promise.all([startRemcached(['-U', '0', '-t', '1', '-o', 'idle_timeout=1']), startMemcached(['-o', 'idle_timeout=1'])]);
+  try {
+    const got = await Promise.all([r, m].map(async (s) => {
+      const w = await Conn.open(s.port);
+      w.send('watch connevents\r\n');
+      await w.untilEndsWith('OK\r\n');
+      const c = await Conn.open(s.port);
+      const port = c.sock.localPort;
+      await c.closedWithin(6000);
+      const stream = (await w.until((b) => b.toString().includes(`rport=${port} transport=tcp reason=`), 5000)).toString('latin1');
+      await new Promise((res) => setTimeout(res, 1500));
+      const open = !w.closed;
+      w.close();
+      return `${mask(stream, port)} watcher open: ${open}`;
+    }));
+    assert.is(got[0], got[1]);
+    assert.match(got[0], /reason=idle_timeout/);
+  } finally { await Promise.all([r.stop(), m.stop()]); }
+});
+
+test('evictions: one line per evicted item, in memcached\'s format', async () => {
+  const [r, m] = await Promise.all([startRemcached(['-U', '0', '-t', '1', '-m', '2']), startMemcached(['-m', '2'])]);
+  try {
+    for (const s of [r, m]) {
+      const w = await Conn.open(s.port);
+      w.send('watch evictions\r\n');
+      await w.untilEndsWith('OK\r\n');
+      const c = await Conn.open(s.port);
+      const v = 'v'.repeat(50_000);
+      for (let i = 0; i < 200; i++) { c.send(`set ev${i} 0 0 ${v.length}\r\n${v}\r\n`); await c.untilEndsWith('\r\n'); }
+      c.close();
+      const lines = (await w.settle(500)).toString('latin1').split('\n').filter(Boolean);
+      w.close();
+      assert.ok(lines.length > 0, `no eviction lines from ${s === r ? 'remcached' : 'memcached'}`);
+      for (const l of lines) assert.match(l, /^ts=\d+\.\d+ gid=\d+ type=eviction key=ev\d+ fetch=no ttl=-1 la=\d+ clsid=\d+ size=50000$/);
+    }
+  } finally { await Promise.all([r.stop(), m.stop()]); }
+});
+
+test('-t 4: a watcher sees the events of every worker', async () => {
+  const s = await startRemcached(['-U', '0', '-t', '4']);
+  try {
+    const w = await Conn.open(s.port);
+    w.send('watch mutations connevents\r\n');
+    await w.untilEndsWith('OK\r\n');
+    await new Promise((res) => setTimeout(res, 200)); // the other workers hear of the watcher
+    const conns = await Promise.all(Array.from({ length: 16 }, () => Conn.open(s.port)));
+    await Promise.all(conns.map(async (c, i) => { c.send(`set mt${i} 0 0 1\r\nx\r\n`); await c.untilEndsWith('STORED\r\n'); }));
+    for (const c of conns) c.close();
+    const want = (t: string) => t.split('\n').filter((l) => l.includes('type=conn_close')).length >= 16;
+    const got = (await w.until((b) => want(b.toString('latin1')), 10_000)).toString('latin1');
+    const keys = new Set([...got.matchAll(/type=item_store key=(mt\d+) status=stored/g)].map((x) => x[1]));
+    assert.is(keys.size, 16, got);
+    const gids = [...got.matchAll(/gid=(\d+)/g)].map((x) => Number(x[1]));
+    assert.is(new Set(gids).size, gids.length, 'gids are unique across workers');
+    w.close();
+  } finally { await s.stop(); }
+});
+
+test.run();
