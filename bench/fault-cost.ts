@@ -6,7 +6,7 @@
 //   fault    connect, `debug_fault <id>`, the server rewinds and closes
 // The difference fault - version is what the fault path itself adds (rewind, log, bookkeeping).
 //   node --import tsx bench/fault-cost.ts [--count=5000] [--conc=16] [--isolation=none]
-//        [--kind=null_deref] [--rounds=3] [--node-options="--cpu-prof"] [--server-args="..."]
+//        [--kind=null_deref] [--rounds=3] [--node-options="--perf-basic-prof"] [--server-args="..."]
 import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { startRemcached } from '../test/helpers/server.ts';
