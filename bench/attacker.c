@@ -1,9 +1,11 @@
 /* The resilience bench's attacker (bench/lib/resilience.ts builds it into build/bench/attacker).
  *
  *   attacker PORT RATE ID[,ID...]
+ *   attacker PORT RATE version
  *
  * Opens RATE connections a second to 127.0.0.1:PORT, each sending `debug_fault <id>\r\n` (ids
- * cycled), at most 256 in flight, until SIGTERM; then waits for those in flight (at most 3 s) and
+ * cycled), or `version\r\n` and closing on the reply (the control: the same connections
+ * without a fault), at most 256 in flight, until SIGTERM; then waits for those in flight (at most 3 s) and
  * prints one JSON line: how each connection ended and the CPU this process used (getrusage).
  * An attacker on another host would cost the server's machine nothing; this one shares its
  * cores, so it is written in C to take as little as it can, and it reports what it took.
@@ -45,7 +47,9 @@ int main(int argc, char **argv) {
   int port = atoi(argv[1]);
   double rate = atof(argv[2]);
   int ids[64], nids = 0;
-  for (char *p = strtok(argv[3], ","); p && nids < 64; p = strtok(NULL, ",")) ids[nids++] = atoi(p);
+  const int control = strcmp(argv[3], "version") == 0;
+  if (control) ids[nids++] = 0;
+  else for (char *p = strtok(argv[3], ","); p && nids < 64; p = strtok(NULL, ",")) ids[nids++] = atoi(p);
   if (port <= 0 || rate <= 0 || nids == 0) { fprintf(stderr, "attacker: bad arguments\n"); return 2; }
 
   struct sigaction sa;
@@ -108,7 +112,7 @@ int main(int argc, char **argv) {
       int end = 0; /* 1 closed, 2 reply, 3 refused, 4 other */
       if (!c->sent && (evs[i].events & EPOLLOUT) && !(evs[i].events & EPOLLERR)) {
         char line[32];
-        int len = snprintf(line, sizeof line, "debug_fault %d\r\n", c->id);
+        int len = control ? snprintf(line, sizeof line, "version\r\n") : snprintf(line, sizeof line, "debug_fault %d\r\n", c->id);
         if (write(c->fd, line, (size_t)len) == len) {
           c->sent = 1;
           struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.u32 = (unsigned)slot };

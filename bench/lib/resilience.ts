@@ -19,10 +19,14 @@ export interface ResilienceOptions {
   memory: number; verify: number; isolation?: string; remcachedArgs: string[]; memaslapArgs: string[];
   /** c: bench/attacker.c in its own process (default); node: commitFault() in this process */
   attacker: 'c' | 'node';
+  /** also, for each N > 0, N connections/s sending `version` (the same churn without faults; c only) */
+  control: boolean;
 }
 
 export interface ResilienceRun {
   faultsPerSecond: number; round: number; memaslap: MemaslapResult;
+  /** the control: connections sending `version` instead of a fault (committed = answered) */
+  control: boolean;
   /** faults committed (connection closed by the server after the rewind) / attempted, and per second achieved */
   committed: number; attempted: number; achievedPerSecond: number; notSurvived: Record<string, number>;
   /** the server's parser_faults delta over the run */
@@ -48,9 +52,9 @@ export function buildAttacker(): string {
 }
 
 /** The C attacker: its own process, stopped with SIGTERM; reports its endings and getrusage CPU. */
-function attackC(port: number, perSecond: number, ids: number[]): Attack {
+function attackC(port: number, perSecond: number, ids: number[], control: boolean): Attack {
   if (perSecond <= 0) return { done: Promise.resolve({ attempted: 0, committed: 0, notSurvived: {}, cpuSeconds: 0 }), stop() {} };
-  const p = spawn(ATTACKER_BIN, [String(port), String(perSecond), ids.join(',')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const p = spawn(ATTACKER_BIN, [String(port), String(perSecond), control ? 'version' : ids.join(',')], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   const done = new Promise<AttackResult>((resolve, reject) => {
@@ -59,8 +63,8 @@ function attackC(port: number, perSecond: number, ids: number[]): Attack {
       let r: Record<string, number>;
       try { r = JSON.parse(out) as Record<string, number>; } catch { reject(new Error(`attacker exited ${code}: ${out.slice(0, 300)}`)); return; }
       const notSurvived: Record<string, number> = {};
-      for (const k of ['reply', 'refused', 'timeout', 'other']) if (r[k]) notSurvived[k] = r[k]!;
-      resolve({ attempted: r.attempted!, committed: r.closed!, notSurvived, cpuSeconds: r.cpu_seconds! });
+      for (const k of [control ? 'closed' : 'reply', 'refused', 'timeout', 'other']) if (r[k]) notSurvived[k] = r[k]!;
+      resolve({ attempted: r.attempted!, committed: control ? r.reply! : r.closed!, notSurvived, cpuSeconds: r.cpu_seconds! });
     });
   });
   // bounded: SIGKILL if it has not finished 5 s after SIGTERM (it waits 3 s at most for its connections)
@@ -101,9 +105,14 @@ export async function resilience(o: ResilienceOptions, log: (s: string) => void)
   const known = faultKinds();
   const ids = o.kinds.map((k) => { const id = known.get(k); if (!id) throw new Error(`unknown fault kind ${k}`); return id; });
   if (o.attacker === 'c') buildAttacker();
-  // memaslap's key space (concurrency x a 10k window, 1 KiB values) needs ~600 MB: with less, its
-  // sets evict the canaries and "keys lost" would measure the LRU, not the faults.
-  const args = ['-m', String(Math.max(o.memory, 1024)), '-t', '1', '--enable-fault-injection', ...o.remcachedArgs, ...(o.isolation ? [`--isolation=${o.isolation}`] : [])];
+  else if (o.control) throw new Error('the control (version connections) needs --attacker=c');
+  const experiments = [...o.faults.map((n) => ({ n, control: false })), ...(o.control ? o.faults.filter((n) => n > 0).map((n) => ({ n, control: true })) : [])];
+  // memaslap's sets (1 KiB values, new keys every run) add up over the runs: about 11 MB per
+  // second of run here (9 runs x 10 s fit in 1024 MB, 15 did not). With less memory they evict
+  // the canaries and "keys lost" would measure the LRU, not the faults. The store takes what
+  // it uses, not what -m allows.
+  const memory = Math.max(o.memory, 1024, 256 + 12 * experiments.length * o.rounds * o.duration);
+  const args = ['-m', String(memory), '-t', '1', '--enable-fault-injection', ...o.remcachedArgs, ...(o.isolation ? [`--isolation=${o.isolation}`] : [])];
   const srv: Server = await startRemcached(args);
   const runs: ResilienceRun[] = [];
   try {
@@ -117,12 +126,12 @@ export async function resilience(o: ResilienceOptions, log: (s: string) => void)
     const canaries = Array.from({ length: 10_000 }, (_, i): [string, Buffer] => [`resilience:canary:${i}`, Buffer.from(`value ${i} `.padEnd(100, '*'))]);
     await setMany(srv.port, canaries);
     for (let round = 0; round < o.rounds; round++) {
-      const order = o.faults.map((_, i) => o.faults[(i + round) % o.faults.length]!);
-      for (const n of order) {
+      const order = experiments.map((_, i) => experiments[(i + round) % experiments.length]!);
+      for (const { n, control } of order) {
         // stats may time out right after a heavy run (the server still draining): one retry.
         const before = (await stats(srv.port, 'isolation')) ?? (await stats(srv.port, 'isolation'));
         const p0 = allProcessesCpu(); const s0 = processCpuSeconds(srv.proc.pid!); const c0 = reapedChildrenCpuSeconds(); const t0 = Date.now();
-        const atk = o.attacker === 'c' ? attackC(srv.port, n, ids) : attackNode(srv.port, n, ids);
+        const atk = o.attacker === 'c' ? attackC(srv.port, n, ids, control) : attackNode(srv.port, n, ids);
         const m = await runMemaslap({ port: srv.port, seconds: o.duration, concurrency: o.concurrency, threads: o.threads, binary: false, verify: o.verify, extra: o.memaslapArgs });
         const serverCpu = processCpuSeconds(srv.proc.pid!) - s0;
         const secs = (Date.now() - t0) / 1000;
@@ -132,7 +141,7 @@ export async function resilience(o: ResilienceOptions, log: (s: string) => void)
         // memaslap and the C attacker are both reaped children: memaslap's share is the rest
         const reaped = reapedChildrenCpuSeconds() - c0;
         const run: ResilienceRun = {
-          faultsPerSecond: n, round, memaslap: m, committed: a.committed, attempted: a.attempted,
+          faultsPerSecond: n, control, round, memaslap: m, committed: a.committed, attempted: a.attempted,
           achievedPerSecond: a.committed / secs, notSurvived: a.notSurvived,
           serverFaults: before && after ? Number(after.parser_faults) - Number(before.parser_faults) : null,
           serverCpuSeconds: serverCpu, attackerCpuSeconds: a.cpuSeconds,
@@ -142,8 +151,8 @@ export async function resilience(o: ResilienceOptions, log: (s: string) => void)
           seconds: secs,
         };
         runs.push(run);
-        log(`  [${round + 1}/${o.rounds}] ${String(n).padStart(5)} faults/s: ${Math.round(m.tps).toLocaleString('en-US').padStart(9)} ops/s  `
-          + `faults committed ${run.committed}/${run.attempted} (${run.achievedPerSecond.toFixed(0)}/s, server counted ${run.serverFaults ?? '?'})  `
+        log(`  [${round + 1}/${o.rounds}] ${String(n).padStart(5)} ${control ? 'version conns/s' : 'faults/s'}: ${Math.round(m.tps).toLocaleString('en-US').padStart(9)} ops/s  `
+          + `${control ? 'answered' : 'faults committed'} ${run.committed}/${run.attempted} (${run.achievedPerSecond.toFixed(0)}/s, server counted ${run.serverFaults ?? '?'} faults)  `
           + `benign errors ${m.verifyFailed + m.connErrors}${m.ok ? '' : `  ERROR: ${m.error}`}  CPU cores: server ${(serverCpu / secs).toFixed(2)}, attacker ${(run.attackerCpuSeconds / secs).toFixed(2)}, `
           + `memaslap ${(run.memaslapCpuSeconds / secs).toFixed(2)}, others ${run.otherCores.toFixed(2)}`);
       }
@@ -151,7 +160,7 @@ export async function resilience(o: ResilienceOptions, log: (s: string) => void)
     const intact = await countIntact(srv.port, canaries);
     const evictions = Number((await stats(srv.port))?.evictions ?? NaN);
     const alive = srv.proc.exitCode === null && srv.proc.signalCode === null && Number((await stats(srv.port))?.pid) === srv.proc.pid;
-    return { isolation, runs, keysLost: intact === null ? null : canaries.length - intact, canaries: canaries.length, sameProcess: alive, evictions };
+    return { isolation, experiments, runs, keysLost: intact === null ? null : canaries.length - intact, canaries: canaries.length, sameProcess: alive, evictions };
   } finally {
     await srv.stop();
   }
@@ -159,21 +168,21 @@ export async function resilience(o: ResilienceOptions, log: (s: string) => void)
 
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const n = s.length; return n ? (n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2) : NaN; };
 
-export function resilienceTable(r: Awaited<ReturnType<typeof resilience>>, faults: number[]) {
+export function resilienceTable(r: Awaited<ReturnType<typeof resilience>>) {
   const ok = r.runs.filter((x) => x.memaslap.ok);
   const zero = ok.filter((x) => x.faultsPerSecond === 0);
   // the server's CPU per benign op without faults: what the benign ops of a run under attack
   // would have cost it; the rest of its CPU in that run is put down to the faults
   const perOp0 = zero.reduce((a, x) => a + x.serverCpuSeconds, 0) / zero.reduce((a, x) => a + x.memaslap.ops, 0);
   const cores = (xs: ResilienceRun[], f: (x: ResilienceRun) => number) => median(xs.map((x) => f(x) / x.seconds));
-  const rows = faults.map((n) => {
-    const mine = r.runs.filter((x) => x.faultsPerSecond === n);
+  const rows = r.experiments.map(({ n, control }) => {
+    const mine = r.runs.filter((x) => x.faultsPerSecond === n && x.control === control);
     const good = mine.filter((x) => x.memaslap.ok);
     // kept per round: this N against N=0 of the same round (the rounds interleave the N)
     const perRound = good.map((x) => x.memaslap.tps / (zero.find((z) => z.round === x.round)?.memaslap.tps ?? NaN)).filter(Number.isFinite);
     const committed = good.reduce((a, x) => a + x.committed, 0);
     return {
-      faultsPerSecond: n, tps: median(good.map((x) => x.memaslap.tps)),
+      faultsPerSecond: n, control, tps: median(good.map((x) => x.memaslap.tps)),
       keptMin: Math.min(...perRound), keptMax: Math.max(...perRound),
       achieved: median(mine.map((x) => x.achievedPerSecond)),
       committed: mine.reduce((a, x) => a + x.committed, 0), attempted: mine.reduce((a, x) => a + x.attempted, 0),
@@ -192,13 +201,14 @@ export function resilienceTable(r: Awaited<ReturnType<typeof resilience>>, fault
     ['faults (server)', 22], ['server', 8], ['us/fault', 10], ['attacker', 10], ['memaslap', 10], ['other', 7]];
   const lines = [cols.map(([h, w]) => h.padStart(w)).join('')];
   for (const x of rows) {
-    const cells = [String(x.faultsPerSecond), x.achieved.toFixed(0), Math.round(x.tps).toLocaleString('en-US'), `${pct(x.tps / base)} %`,
+    const cells = [x.control ? `${x.faultsPerSecond} ver` : String(x.faultsPerSecond), x.achieved.toFixed(0), Math.round(x.tps).toLocaleString('en-US'), `${pct(x.tps / base)} %`,
       x.faultsPerSecond ? `${pct(x.keptMin)}..${pct(x.keptMax)}` : '', String(x.benignErrors), `${x.committed}/${x.attempted} (${x.serverFaults})`,
       x.serverCores.toFixed(2), x.faultsPerSecond && Number.isFinite(x.serverUsPerFault) ? x.serverUsPerFault.toFixed(0) : '',
       x.attackerCores.toFixed(2), x.memaslapCores.toFixed(2), x.otherCores.toFixed(2)];
     lines.push(cells.map((c, i) => c.padStart(cols[i]![1])).join(''));
   }
   lines.push('server, attacker, memaslap, other: CPU cores used (median over rounds); us/fault: server CPU beyond what its benign ops cost at N=0, per fault');
+  if (rows.some((x) => x.control)) lines.push('"N ver": the control, N connections/s each sending `version` and closing on the reply: the same connection churn without a fault');
   lines.push(`keys lost: ${r.keysLost ?? '?'} of ${r.canaries} written before the attack (evictions: ${r.evictions}${r.evictions ? ', so some losses may be the LRU' : ''}); `
     + `remcached ${r.sameProcess ? 'still the same process' : 'PROCESS LOST'}`);
   return { rows, base, text: lines.join('\n') };
