@@ -11,7 +11,8 @@ const count = Number(process.argv[2] ?? 3000);
 const isolation = process.argv[3] ?? 'pku';
 const main = fileURLToPath(new URL('../dist/server/main.js', import.meta.url));
 const port = 20000 + (process.pid % 20000);
-const srv = spawn(process.execPath, [main, '-p', String(port), '-l', '127.0.0.1', `--isolation=${isolation}`, '--enable-fault-injection'],
+// -v: every fault is logged in full (by default only the first 10 of each second are, server/log.ts)
+const srv = spawn(process.execPath, [main, '-p', String(port), '-l', '127.0.0.1', `--isolation=${isolation}`, '--enable-fault-injection', '-v'],
   { stdio: ['ignore', 'ignore', 'pipe'] });
 let log = '';
 srv.stderr.on('data', (d) => { log += d; });

@@ -19,7 +19,7 @@ import { CLOSE_REASON, LOG_CONNEVENTS, LOG_EVICTIONS, type Watch, type WatchSink
 import { R } from '../protocol/replies.ts';
 import { readInto } from './fastread.ts';
 import { Gate, type AsciiAuth } from './ascii-auth.ts';
-import { log } from './log.ts';
+import { faultLog, log } from './log.ts';
 import { flushVerbose, verboseLine, type Verbose } from './verbose.ts';
 
 const BINARY_MAGIC = 0x80;
@@ -558,15 +558,16 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
     if (st === P_FAULT) {
       const kind = res[R_FAULT_KIND]!;
       countFault(loop.counters, kind, res[R_FAULT_NS]!);
-      log.warn({
-        conn: this.fd, peer: this.addr, fault: abi.faultKinds[kind] ?? kind, signo: res[R_FAULT_SIGNO],
+      const name = abi.faultKinds[kind] ?? String(kind);
+      if (faultLog.full(name)) log.warn({
+        conn: this.fd, peer: this.addr, fault: name, signo: res[R_FAULT_SIGNO],
         code: res[R_FAULT_CODE], pkey: res[R_FAULT_PKEY], addr: `0x${res[R_FAULT_ADDR]!.toString(16)}`,
         rewind_ns: res[R_FAULT_NS], close_ns: Math.round(res[R_FAULT_CLOSE_NS]!),
       }, 'parser fault rewound; connection closed');
     } else {
       loop.counters.parser_invalid++;
-      log.warn({ conn: this.fd, peer: this.addr, violation: abi.validateErrors[res[R_VALIDATE]!] ?? res[R_VALIDATE] },
-        'parser output failed validation; connection closed');
+      const violation = abi.validateErrors[res[R_VALIDATE]!] ?? String(res[R_VALIDATE]);
+      if (faultLog.full(violation)) log.warn({ conn: this.fd, peer: this.addr, violation }, 'parser output failed validation; connection closed');
     }
   }
 

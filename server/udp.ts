@@ -20,7 +20,7 @@ import {
 import { After, type BinaryConn } from '../protocol/conn.ts';
 import { countFault } from '../protocol/context.ts';
 import type { Loop } from './connection.ts';
-import { log } from './log.ts';
+import { faultLog, log } from './log.ts';
 import { flushVerbose, verboseLine } from './verbose.ts';
 
 /** the fd of a UDP socket (memcached's -vv lines name it): through dgram's internal state, as
@@ -244,7 +244,9 @@ export class UdpService implements BinaryConn {
     if (st === P_FAULT) {
       const kind = res[R_FAULT_KIND]!;
       countFault(loop.counters, kind, res[R_FAULT_NS]!);
-      log.warn({ peer: `udp:${this.peer!.address}:${this.peer!.port}`, fault: abi.faultKinds[kind] ?? kind },
+      const name = abi.faultKinds[kind] ?? String(kind);
+      // bounded like TCP's: a datagram flood of faults is not also a flood of log writes
+      if (faultLog.full(name)) log.warn({ peer: `udp:${this.peer!.address}:${this.peer!.port}`, fault: name },
         'parser fault rewound; udp datagram dropped');
     } else {
       loop.counters.parser_invalid++;
