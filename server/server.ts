@@ -32,7 +32,8 @@ export interface ThreadRole {
   /** a message to the main thread (server/threads.ts routes it) */
   post(msg: unknown): void;
 }
-import { startUdp, type UdpService } from './udp.ts';
+import { bindAny, startUdp, type UdpService } from './udp.ts';
+import { writePortFile } from './cli.ts';
 import { Tls, TlsConfigError } from './tls.ts';
 
 const K = abi.K as Record<string, number>;
@@ -60,7 +61,7 @@ export class Server implements ServerContext {
   /** the clock, refreshed by the 1 s timer (reading Date.now() per event costs) */
   private clock = Math.floor(Date.now() / 1000);
   private readonly conns = new Set<Connection>();
-  private readonly servers: Array<{ server: net.Server; addr: string; fd: number }> = [];
+  private readonly servers: Array<{ server: net.Server; addr: string; fd: number; port: { port: number; ipv6: boolean } | null }> = [];
   private readonly loop: Loop;
   private timer: NodeJS.Timeout | null = null;
   private stopping: Promise<void> | null = null;
@@ -215,8 +216,12 @@ export class Server implements ServerContext {
     for (const c of this.conns) yield { fd: c.fd, addr: c.addr, listenAddr: c.listenAddr, state: c.state, lastCmdTime: c.lastCmdTime };
   }
 
+  listenConns(): number { return this.servers.length; }
+
   *listeners(): Iterable<ConnInfo> {
     for (const l of this.servers) yield { fd: l.fd, addr: l.addr, listenAddr: l.addr, state: 'conn_listening', lastCmdTime: this.startedAt };
+    // one UDP conn per socket: the one event loop that serves it (memcached: one per thread)
+    for (const u of this.udp?.sockets ?? []) yield { fd: u.fd, addr: u.addr, listenAddr: u.addr, state: 'conn_read', lastCmdTime: u.lastCmdTime, udp: true };
   }
 
   shutdown(graceful: boolean): void {
@@ -253,21 +258,25 @@ export class Server implements ServerContext {
       chmodSync(s.unixSocket, s.unixMask);
       return;
     }
+    // memcached's order: the TCP listeners, then the UDP sockets (port 0: TCP off)
+    if (s.port !== 0) {
+      for (const spec of (s.listen ?? '').split(',')) {
+        const port = s.port === -1 ? 0 : s.port;
+        const m = /^(notls:)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(spec.trim());
+        // notls: plain under -Z
+        if (m) await this.listen({ host: m[2]!.replace(/^\[|\]$/g, ''), port: m[3] ? Number(m[3]) : port, backlog: s.listenBacklog }, '', !m[1]);
+        else await bindAny((host) => this.listen({ host, port, backlog: s.listenBacklog, ipv6Only: host === '::' }, '', true));
+      }
+    }
     if (s.udpPort !== 0) {
       this.udp = await startUdp(this.loop, s.listen, s.udpPort);
-      // memcached counts one UDP connection per worker thread
-      this.counters.curr_connections += s.threads;
-      this.counters.total_connections += s.threads;
-      this.counters.connection_structures += s.threads;
+      // memcached counts its UDP conns (one per socket per worker thread) as connections
+      const n = this.udp.sockets.length * s.workerThreads;
+      this.counters.curr_connections += n;
+      this.counters.total_connections += n;
+      this.counters.connection_structures += n;
     }
-    if (s.port === 0) return; // TCP off, as in memcached
-    for (const spec of (s.listen ?? '').split(',')) {
-      let host = spec.trim() || undefined;
-      let port = s.port === -1 ? 0 : s.port;
-      const m = host ? /^(notls:)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host) : null;
-      if (m) { host = m[2]!.replace(/^\[|\]$/g, ''); if (m[3]) port = Number(m[3]); }
-      await this.listen({ host, port, backlog: s.listenBacklog }, '', !m?.[1]); // notls: plain under -Z
-    }
+    writePortFile(this.servers.flatMap((l) => (l.port ? [l.port] : [])), this.udp?.sockets ?? []);
   }
 
   private listen(opts: net.ListenOptions | { fd: number; backlog: number }, label: string, tlsWanted = false): Promise<void> {
@@ -283,9 +292,11 @@ export class Server implements ServerContext {
         server.off('error', reject);
         server.on('error', (err) => log.error({ err: err.message }, 'listener error'));
         const a = server.address();
-        const addr = label || (typeof a === 'object' && a ? `${a.family === 'IPv6' ? 'tcp6' : 'tcp'}:${a.address}:${a.port}` : String(a));
+        const inet = typeof a === 'object' && a ? { port: a.port, ipv6: a.family === 'IPv6' } : null;
+        // memcached's conn_to_str: an IPv6 address in brackets
+        const addr = label || (inet ? (inet.ipv6 ? `tcp6:[${(a as net.AddressInfo).address}]:${inet.port}` : `tcp:${(a as net.AddressInfo).address}:${inet.port}`) : String(a));
         const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
-        this.servers.push({ server, addr, fd });
+        this.servers.push({ server, addr, fd, port: label ? null : inet });
         log.info({ addr }, 'listening');
         resolve();
       });
@@ -322,7 +333,10 @@ export class Server implements ServerContext {
     c.curr_connections++;
     c.total_connections++;
     c.connection_structures = Math.max(c.connection_structures, c.curr_connections);
-    const listenAddr = this.servers.find((s) => s.server === server)?.addr ?? '';
+    // memcached's listen_addr is the connection's own local address (getsockname), not the listener's
+    const listenAddr = sock.localAddress
+      ? (sock.localFamily === 'IPv6' ? `tcp6:[${sock.localAddress}]:${sock.localPort}` : `tcp:${sock.localAddress}:${sock.localPort}`)
+      : this.servers.find((s) => s.server === server)?.addr ?? '';
     if (admission?.kind !== 'delay') { this.open(sock, listenAddr); return; }
     // a slowed peer: this connection waits, unread, for its turn (it holds its -c slot meanwhile)
     c.offender_conns_delayed++;
