@@ -91,6 +91,8 @@ export class Server implements ServerContext {
       evictions: !settings.disableEvictions,
       casEnabled: !settings.disableCas,
       hashpower: settings.hashpower || 16,
+      // memcached's test-suite hook (slabs_init): pretend this much memory is already in use
+      fakeMalloced: /^\d+$/.test(process.env.T_MEMD_INITIAL_MALLOC ?? '') ? Number(process.env.T_MEMD_INITIAL_MALLOC) : 0,
       crossCheck: settings.crossCheck,
     });
     this.isolation = ISOLATION_NAME[init.mode] ?? String(init.mode);
