@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { test } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
 import { Conn, NO_MEMCACHED, REMCACHED_MAIN } from '../helpers/server.ts';
+import { isolationArgs } from './harness.ts';
 
 type Kind = 'memcached' | 'remcached';
 interface Started { proc: ChildProcess; ports: Array<[string, number]>; stop(): Promise<void> }
@@ -30,7 +31,7 @@ async function start(kind: Kind, args: string[], env: NodeJS.ProcessEnv = {}): P
   const root = process.getuid?.() === 0 ? ['-u', 'nobody'] : [];
   const [cmd, argv] = kind === 'memcached'
     ? ['memcached', [...args, ...root]]
-    : [process.execPath, [REMCACHED_MAIN, ...args]];
+    : [process.execPath, [REMCACHED_MAIN, ...isolationArgs(), ...args]]; // scripts/test.sh runs compare/ per mode
   const proc = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env, MEMCACHED_PORT_FILENAME: file } });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
