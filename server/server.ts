@@ -287,7 +287,18 @@ export class Server implements ServerContext {
       const server: net.Server = t
         ? tls.createServer({ ...t.serverOptions(), noDelay: true }, (sock) => { if (t.admit(sock)) this.accept(sock, server); })
         : net.createServer({ noDelay: true, pauseOnConnect: true }, (sock) => this.accept(sock, server));
-      if (t) t.track(server as tls.Server);
+      if (t) {
+        t.track(server as tls.Server);
+        // over -c, refuse in plain text before the TLS layer takes the socket, as memcached does
+        // (tls.Server wraps sockets in its own 'connection' listener)
+        const wrap = server.listeners('connection') as Array<(s: net.Socket) => void>;
+        server.removeAllListeners('connection');
+        server.on('connection', (raw: net.Socket) => {
+          raw.on('error', () => {});
+          if (this.stopping || this.refuseIfFull(raw)) { if (this.stopping) raw.destroy(); return; }
+          for (const f of wrap) f.call(server, raw);
+        });
+      }
       server.maxConnections = Number.MAX_SAFE_INTEGER;
       server.once('error', reject);
       server.listen(opts as net.ListenOptions, () => {
@@ -305,6 +316,24 @@ export class Server implements ServerContext {
     });
   }
 
+  /** memcached (maxconns_fast) answers one error line and closes connections over -c, on the
+   *  bare socket (under -Z before any handshake, so a TLS client sees its handshake fail). Its
+   *  limit counts the descriptors it holds for itself (listener, stdio, per-thread pipes and
+   *  event bases: 8 + 4 per thread, measured on 1.6.18), so the same -c/-t admit as many
+   *  clients here as there. */
+  private refuseIfFull(sock: net.Socket): boolean {
+    const c = this.counters;
+    let open = c.curr_connections;
+    if (this.role) { open = 0; for (const w of this.everyCounters) open += w.curr_connections; } // -c counts every worker's
+    if (open < this.settings.connLimit - (8 + 4 * this.settings.threads)) return false;
+    c.rejected_connections++;
+    // memcached write()s the line and close()s the fd at once. end() alone would keep the
+    // fd until this paused socket read the peer's EOF: never.
+    if (this.settings.maxconnsFast) sock.write(R.TOO_MANY_CONNECTIONS, () => sock.destroy());
+    else sock.destroy();
+    return true;
+  }
+
   private accept(sock: net.Socket, server: net.Server): void {
     const c = this.counters;
     // A socket we never read reports its errors (a reset from a peer already gone) as events.
@@ -317,19 +346,8 @@ export class Server implements ServerContext {
       sock.destroy();
       return;
     }
-    // memcached (maxconns_fast) answers one error line and closes connections over -c. Its
-    // limit counts the descriptors it holds for itself (listener, stdio, per-thread pipes and
-    // event bases: 8 + 4 per thread, measured on 1.6.18), so the same -c/-t admit as many
-    // clients here as there.
-    let open = c.curr_connections;
-    if (this.role) { open = 0; for (const w of this.everyCounters) open += w.curr_connections; } // -c counts every worker's
-    if (open >= this.settings.connLimit - (8 + 4 * this.settings.threads)) {
-      c.rejected_connections++;
+    if (this.refuseIfFull(sock)) {
       if (admission?.kind === 'delay') admission.done();
-      // memcached write()s the line and close()s the fd at once. end() alone would keep the
-      // fd until this paused socket read the peer's EOF: never.
-      if (this.settings.maxconnsFast) sock.write(R.TOO_MANY_CONNECTIONS, () => sock.destroy());
-      else sock.destroy();
       return;
     }
     c.curr_connections++;
