@@ -22,6 +22,8 @@ export interface InitOptions {
   evictions: boolean;
   casEnabled: boolean;
   hashpower: number;
+  /** total_malloced to start from (memcached's T_MEMD_INITIAL_MALLOC test hook); 0 normally */
+  fakeMalloced?: number;
   /** --cross-check: the wasm parser parses every event too; any difference closes the connection */
   crossCheck?: boolean;
 }

@@ -89,6 +89,8 @@ export interface ConnInfo {
   listenAddr: string;
   state: string;
   lastCmdTime: number;
+  /** a UDP socket: memcached lists it as an `N:UDP UDP` conn in state conn_read */
+  udp?: boolean;
 }
 
 export interface ServerContext {
@@ -124,6 +126,9 @@ export interface ServerContext {
   setVerbosity(v: number): void;
   connections(): Iterable<ConnInfo>;
   listeners(): Iterable<ConnInfo>;
+  /** listening sockets: memcached counts each as a connection (its curr_connections is all its
+   *  conns minus one); the counters hold clients and UDP conns only */
+  listenConns(): number;
   /** -Z: the TLS state (server/tls.ts); absent without TLS */
   tls?: TlsState;
   /** `shutdown` / `shutdown graceful` with -A */

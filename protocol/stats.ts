@@ -46,10 +46,10 @@ const GENERAL: Array<[string, Value]> = [
   ['rusage_user', () => rusage().user],
   ['rusage_system', () => rusage().system],
   ['max_connections', (c) => c.settings.connLimit],
-  ['curr_connections', (_c, t) => t.curr_connections],
-  ['total_connections', (_c, t) => t.total_connections],
+  ['curr_connections', (c, t) => t.curr_connections + c.listenConns() - 1],
+  ['total_connections', (c, t) => t.total_connections + c.listenConns()],
   ['rejected_connections', (_c, t) => t.rejected_connections],
-  ['connection_structures', (_c, t) => t.connection_structures],
+  ['connection_structures', (c, t) => t.connection_structures + c.listenConns()],
   zero('response_obj_oom'), zero('response_obj_count'), zero('response_obj_bytes'),
   zero('read_buf_count'), zero('read_buf_bytes'), zero('read_buf_bytes_free'), zero('read_buf_oom'),
   zero('reserved_fds'),
@@ -133,7 +133,8 @@ const SETTINGS: Array<[string, Value]> = [
   ['growth_factor', (c) => c.settings.growthFactor.toFixed(2)],
   ['chunk_size', (c) => c.settings.slabMinSize],
   ['num_threads', (c) => c.settings.workerThreads],
-  ['num_threads_per_udp', () => 1],
+  // memcached: one UDP conn per worker thread on each UDP socket
+  ['num_threads_per_udp', (c) => c.settings.workerThreads],
   ['stat_key_prefix', (c) => c.settings.prefixDelimiter],
   ['detail_enabled', (c) => yesNo(c.settings.detailEnabled)],
   ['reqs_per_event', (c) => c.settings.maxReqsPerEvent],
@@ -287,6 +288,7 @@ export function writeSlabStats(stat: Emit, ctx: ServerContext): void {
 export function writeConnStats(stat: Emit, ctx: ServerContext): void {
   const now = ctx.now();
   for (const l of ctx.listeners()) {
+    if (l.udp) stat(`${l.fd}:UDP`, 'UDP');
     stat(`${l.fd}:addr`, l.addr);
     stat(`${l.fd}:state`, l.state);
     stat(`${l.fd}:secs_since_last_cmd`, now - l.lastCmdTime);

@@ -1,7 +1,7 @@
 // memcached's start-up behaviour that is not option parsing: what it refuses with a low -c,
 // -V, and -d (daemonise, with -P). Kept apart from config.ts's option table.
 import { spawn } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { appendFileSync, openSync, renameSync } from 'node:fs';
 import { PROTOCOL_VERSION, REMCACHED_VERSION } from './config.ts';
 
 /** memcached sets RLIMIT_NOFILE to -c and then opens its event bases: with too low a -c it
@@ -48,4 +48,22 @@ export function daemonize(): boolean {
   });
   child.unref();
   return true;
+}
+
+interface BoundPort { port: number; ipv6: boolean }
+
+/** memcached's MEMCACHED_PORT_FILENAME (scripts and its test suite find ephemeral ports by it):
+ *  a line per bound TCP then UDP socket, "TCP INET: 11211", "UDP INET6: 11211", written to
+ *  NAME.lck and renamed to NAME once every socket is bound. Not with -s (memcached neither). */
+export function writePortFile(tcp: readonly BoundPort[], udp: readonly BoundPort[]): void {
+  const name = process.env.MEMCACHED_PORT_FILENAME;
+  if (!name) return;
+  const lines = [...tcp.map((p) => ['TCP', p] as const), ...udp.map((p) => ['UDP', p] as const)]
+    .map(([t, p]) => `${t} ${p.ipv6 ? 'INET6' : 'INET'}: ${p.port}\n`).join('');
+  try {
+    appendFileSync(`${name}.lck`, lines); // memcached opens it "a"
+    renameSync(`${name}.lck`, name);
+  } catch (e) {
+    process.stderr.write(`Failed to open "${name}.lck": ${(e as Error).message}\n`);
+  }
 }

@@ -6,6 +6,8 @@ import type { Store } from '../protocol/store.ts';
 
 /** Items examined per slice: a few ms of work at most. */
 const SLICE = 5000;
+/** flush_all to the drain's first slice (memcached's maintainer: 100k items gone in ~130 ms) */
+const DRAIN_DELAY_MS = 50;
 /** memcached's rule: an exptime up to 30 days is relative, beyond it a unix time */
 const REL_MAX = 60 * 60 * 24 * 30;
 
@@ -25,7 +27,9 @@ export function drainingStore(store: Store, now: () => number): Store {
   };
   const flush = (exptime: number): void => {
     store.flush(exptime);
-    if (exptime <= 0) { drain(); return; }
+    // not at once: memcached's LRU maintainer gets to the flushed items some ms later, so a get
+    // right after flush_all still finds one and counts it in get_flushed (its t/stats.t checks)
+    if (exptime <= 0) { setTimeout(drain, DRAIN_DELAY_MS).unref(); return; }
     const delay = exptime <= REL_MAX ? exptime : exptime - now();
     // one second late: the flush covers items stored before its (second-granular) time
     if (delay >= 0 && delay <= REL_MAX) setTimeout(drain, (delay + 1) * 1000).unref();

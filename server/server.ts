@@ -34,7 +34,8 @@ export interface ThreadRole {
   /** a message to the main thread (server/threads.ts routes it) */
   post(msg: unknown): void;
 }
-import { startUdp, type UdpService } from './udp.ts';
+import { bindAny, startUdp, type UdpService } from './udp.ts';
+import { writePortFile } from './cli.ts';
 import { Tls, TlsConfigError } from './tls.ts';
 
 const K = abi.K as Record<string, number>;
@@ -83,7 +84,7 @@ export class Server implements ServerContext {
   /** the clock, refreshed by the 1 s timer (reading Date.now() per event costs) */
   private clock = Math.floor(Date.now() / 1000);
   private readonly conns = new Set<Connection>();
-  private readonly servers: Array<{ server: net.Server; addr: string; fd: number }> = [];
+  private readonly servers: Array<{ server: net.Server; addr: string; fd: number; port: { port: number; ipv6: boolean } | null }> = [];
   private readonly loop: Loop;
   private timer: NodeJS.Timeout | null = null;
   private stopping: Promise<void> | null = null;
@@ -113,6 +114,8 @@ export class Server implements ServerContext {
       evictions: !settings.disableEvictions,
       casEnabled: !settings.disableCas,
       hashpower: settings.hashpower || 16,
+      // memcached's test-suite hook (slabs_init): pretend this much memory is already in use
+      fakeMalloced: /^\d+$/.test(process.env.T_MEMD_INITIAL_MALLOC ?? '') ? Number(process.env.T_MEMD_INITIAL_MALLOC) : 0,
       crossCheck: settings.crossCheck,
     });
     this.isolation = ISOLATION_NAME[init.mode] ?? String(init.mode);
@@ -244,8 +247,12 @@ export class Server implements ServerContext {
     for (const c of this.conns) yield { fd: c.fd, addr: c.addr, listenAddr: c.listenAddr, state: c.state, lastCmdTime: c.lastCmdTime };
   }
 
+  listenConns(): number { return this.servers.length; }
+
   *listeners(): Iterable<ConnInfo> {
     for (const l of this.servers) yield { fd: l.fd, addr: l.addr, listenAddr: l.addr, state: 'conn_listening', lastCmdTime: this.startedAt };
+    // one UDP conn per socket: the one event loop that serves it (memcached: one per thread)
+    for (const u of this.udp?.sockets ?? []) yield { fd: u.fd, addr: u.addr, listenAddr: u.addr, state: 'conn_read', lastCmdTime: u.lastCmdTime, udp: true };
   }
 
   shutdown(graceful: boolean): void {
@@ -282,21 +289,25 @@ export class Server implements ServerContext {
       chmodSync(s.unixSocket, s.unixMask);
       return;
     }
+    // memcached's order: the TCP listeners, then the UDP sockets (port 0: TCP off)
+    if (s.port !== 0) {
+      for (const spec of (s.listen ?? '').split(',')) {
+        const port = s.port === -1 ? 0 : s.port;
+        const m = /^(notls:)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(spec.trim());
+        // notls: plain under -Z
+        if (m) await this.listen({ host: m[2]!.replace(/^\[|\]$/g, ''), port: m[3] ? Number(m[3]) : port, backlog: s.listenBacklog }, '', !m[1]);
+        else await bindAny((host) => this.listen({ host, port, backlog: s.listenBacklog, ipv6Only: host === '::' }, '', true));
+      }
+    }
     if (s.udpPort !== 0) {
       this.udp = await startUdp(this.loop, s.listen, s.udpPort);
-      // memcached counts one UDP connection per worker thread
-      this.counters.curr_connections += s.threads;
-      this.counters.total_connections += s.threads;
-      this.counters.connection_structures += s.threads;
+      // memcached counts its UDP conns (one per socket per worker thread) as connections
+      const n = this.udp.sockets.length * s.workerThreads;
+      this.counters.curr_connections += n;
+      this.counters.total_connections += n;
+      this.counters.connection_structures += n;
     }
-    if (s.port === 0) return; // TCP off, as in memcached
-    for (const spec of (s.listen ?? '').split(',')) {
-      let host = spec.trim() || undefined;
-      let port = s.port === -1 ? 0 : s.port;
-      const m = host ? /^(notls:)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host) : null;
-      if (m) { host = m[2]!.replace(/^\[|\]$/g, ''); if (m[3]) port = Number(m[3]); }
-      await this.listen({ host, port, backlog: s.listenBacklog }, '', !m?.[1]); // notls: plain under -Z
-    }
+    writePortFile(this.servers.flatMap((l) => (l.port ? [l.port] : [])), this.udp?.sockets ?? []);
   }
 
   private listen(opts: net.ListenOptions | { fd: number; backlog: number }, label: string, tlsWanted = false): Promise<void> {
@@ -305,16 +316,29 @@ export class Server implements ServerContext {
       const server: net.Server = t
         ? tls.createServer({ ...t.serverOptions(), noDelay: true }, (sock) => { if (t.admit(sock)) this.accept(sock, server); })
         : net.createServer({ noDelay: true, pauseOnConnect: true }, (sock) => this.accept(sock, server));
-      if (t) t.track(server as tls.Server);
+      if (t) {
+        t.track(server as tls.Server);
+        // over -c, refuse in plain text before the TLS layer takes the socket, as memcached does
+        // (tls.Server wraps sockets in its own 'connection' listener)
+        const wrap = server.listeners('connection') as Array<(s: net.Socket) => void>;
+        server.removeAllListeners('connection');
+        server.on('connection', (raw: net.Socket) => {
+          raw.on('error', () => {});
+          if (this.stopping || this.refuseIfFull(raw)) { if (this.stopping) raw.destroy(); return; }
+          for (const f of wrap) f.call(server, raw);
+        });
+      }
       server.maxConnections = Number.MAX_SAFE_INTEGER;
       server.once('error', reject);
       server.listen(opts as net.ListenOptions, () => {
         server.off('error', reject);
         server.on('error', (err) => log.error({ err: err.message }, 'listener error'));
         const a = server.address();
-        const addr = label || (typeof a === 'object' && a ? `${a.family === 'IPv6' ? 'tcp6' : 'tcp'}:${a.address}:${a.port}` : String(a));
+        const inet = typeof a === 'object' && a ? { port: a.port, ipv6: a.family === 'IPv6' } : null;
+        // memcached's conn_to_str: an IPv6 address in brackets
+        const addr = label || (inet ? (inet.ipv6 ? `tcp6:[${(a as net.AddressInfo).address}]:${inet.port}` : `tcp:${(a as net.AddressInfo).address}:${inet.port}`) : String(a));
         const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
-        this.servers.push({ server, addr, fd });
+        this.servers.push({ server, addr, fd, port: label ? null : inet });
         if (this.loop.verbose > 1) { // memcached's prot_text
           const p = this.settings.protocol;
           verboseLine(`<${fd} server listening (${p === 'auto' ? 'auto-negotiate' : p})`);
@@ -324,6 +348,24 @@ export class Server implements ServerContext {
         resolve();
       });
     });
+  }
+
+  /** memcached (maxconns_fast) answers one error line and closes connections over -c, on the
+   *  bare socket (under -Z before any handshake, so a TLS client sees its handshake fail). Its
+   *  limit counts the descriptors it holds for itself (listener, stdio, per-thread pipes and
+   *  event bases: 8 + 4 per thread, measured on 1.6.18), so the same -c/-t admit as many
+   *  clients here as there. */
+  private refuseIfFull(sock: net.Socket): boolean {
+    const c = this.counters;
+    let open = c.curr_connections;
+    if (this.role) { open = 0; for (const w of this.everyCounters) open += w.curr_connections; } // -c counts every worker's
+    if (open < this.settings.connLimit - (8 + 4 * this.settings.threads)) return false;
+    c.rejected_connections++;
+    // memcached write()s the line and close()s the fd at once. end() alone would keep the
+    // fd until this paused socket read the peer's EOF: never.
+    if (this.settings.maxconnsFast) sock.write(R.TOO_MANY_CONNECTIONS, () => sock.destroy());
+    else sock.destroy();
+    return true;
   }
 
   private accept(sock: net.Socket, server: net.Server): void {
@@ -338,25 +380,17 @@ export class Server implements ServerContext {
       sock.destroy();
       return;
     }
-    // memcached (maxconns_fast) answers one error line and closes connections over -c. Its
-    // limit counts the descriptors it holds for itself (listener, stdio, per-thread pipes and
-    // event bases: 8 + 4 per thread, measured on 1.6.18), so the same -c/-t admit as many
-    // clients here as there.
-    let open = c.curr_connections;
-    if (this.role) { open = 0; for (const w of this.everyCounters) open += w.curr_connections; } // -c counts every worker's
-    if (open >= this.settings.connLimit - (8 + 4 * this.settings.threads)) {
-      c.rejected_connections++;
+    if (this.refuseIfFull(sock)) {
       if (admission?.kind === 'delay') admission.done();
-      // memcached write()s the line and close()s the fd at once. end() alone would keep the
-      // fd until this paused socket read the peer's EOF: never.
-      if (this.settings.maxconnsFast) sock.write(R.TOO_MANY_CONNECTIONS, () => sock.destroy());
-      else sock.destroy();
       return;
     }
     c.curr_connections++;
     c.total_connections++;
     c.connection_structures = Math.max(c.connection_structures, c.curr_connections);
-    const listenAddr = this.servers.find((s) => s.server === server)?.addr ?? '';
+    // memcached's listen_addr is the connection's own local address (getsockname), not the listener's
+    const listenAddr = sock.localAddress
+      ? (sock.localFamily === 'IPv6' ? `tcp6:[${sock.localAddress}]:${sock.localPort}` : `tcp:${sock.localAddress}:${sock.localPort}`)
+      : this.servers.find((s) => s.server === server)?.addr ?? '';
     if (admission?.kind !== 'delay') { this.open(sock, listenAddr); return; }
     // a slowed peer: this connection waits, unread, for its turn (it holds its -c slot meanwhile)
     c.offender_conns_delayed++;

@@ -42,6 +42,8 @@ const FLUSH_AT = 256 * 1024;
 const QUEUE_LIMIT = 16 << 20;
 
 interface Peer { address: string; port: number; family: string }
+/** One bound UDP socket, listed by `stats conns` as memcached lists its UDP conns. */
+interface UdpSocket { sock: dgram.Socket; addr: string; fd: number; port: number; ipv6: boolean; lastCmdTime: number }
 
 /** One UDP socket per listen address; one shared state, as memcached's UDP conn is one object
  *  read by one thread (its state does not outlive a datagram here). */
@@ -53,7 +55,7 @@ export class UdpService implements BinaryConn {
   watchFlags = 0;
   /** never asked: -S refuses -U, and memcached serves UDP without -Y authentication */
   authenticated = false;
-  private readonly sockets: Array<{ sock: dgram.Socket; addr: string }> = [];
+  readonly sockets: UdpSocket[] = [];
   /** responses of the current datagram not yet sent: end offset in the output, and whether
    *  memcached would have suppressed it (noreply, quiet) rather than sent it empty */
   private ends: number[] = [];
@@ -63,6 +65,7 @@ export class UdpService implements BinaryConn {
   private absorb = false;
   private reqId = 0;
   private sock: dgram.Socket | null = null;
+  private entry: UdpSocket | null = null;
   private peer: Peer | null = null;
   dropped = 0;
 
@@ -70,23 +73,25 @@ export class UdpService implements BinaryConn {
 
   get addrs(): string[] { return this.sockets.map((s) => s.addr); }
 
-  /** Bind host:port (host undefined: every address, IPv6 and IPv4). */
-  listen(host: string | undefined, port: number): Promise<void> {
-    const type = host === undefined || host.includes(':') ? 'udp6' : 'udp4';
-    const sock = dgram.createSocket({ type, reuseAddr: true });
+  /** Bind host:port. IPv6 sockets are IPv6 only: memcached binds 0.0.0.0 and :: apart. */
+  listen(host: string, port: number): Promise<void> {
+    const ipv6 = host.includes(':');
+    const sock = dgram.createSocket({ type: ipv6 ? 'udp6' : 'udp4', reuseAddr: true, ipv6Only: ipv6 });
     return new Promise((resolve, reject) => {
       sock.once('error', reject);
-      sock.bind({ address: host ?? '::', port }, () => {
+      sock.bind({ address: host, port }, () => {
         sock.off('error', reject);
         sock.on('error', (err) => log.warn({ err: err.message }, 'udp socket error'));
         // memcached maximises SO_SNDBUF on its UDP sockets (maximize_sndbuf)
         try { sock.setSendBufferSize(4 << 20); } catch { /* the kernel's cap stays */ }
         const a = sock.address();
-        const addr = `${a.family === 'IPv6' ? 'udp6' : 'udp'}:${a.address}:${a.port}`;
-        this.sockets.push({ sock, addr });
-        sock.on('message', (msg, rinfo) => this.onMessage(sock, msg, rinfo));
+        const addr = ipv6 ? `udp6:[${a.address}]:${a.port}` : `udp:${a.address}:${a.port}`;
+        const fd = udpFd(sock);
+        const entry: UdpSocket = { sock, addr, fd, port: a.port, ipv6, lastCmdTime: this.loop.now() };
+        this.sockets.push(entry);
+        sock.on('message', (msg, rinfo) => this.onMessage(entry, msg, rinfo));
         log.info({ addr }, 'listening (udp)');
-        if (this.loop.verbose > 1) { verboseLine(`<${udpFd(sock)} server listening (udp)`); flushVerbose(); }
+        if (this.loop.verbose > 1) { verboseLine(`<${fd} server listening (udp)`); flushVerbose(); }
         resolve();
       });
     });
@@ -97,7 +102,7 @@ export class UdpService implements BinaryConn {
     this.sockets.length = 0;
   }
 
-  private onMessage(sock: dgram.Socket, msg: Buffer, rinfo: Peer): void {
+  private onMessage(entry: UdpSocket, msg: Buffer, rinfo: Peer): void {
     const loop = this.loop;
     if (msg.length <= HEADER) return; // memcached reads nothing from it
     loop.counters.bytes_read += msg.length;
@@ -107,7 +112,8 @@ export class UdpService implements BinaryConn {
     const len = msg.length - HEADER;
     if (len > loop.window.length) return;
     loop.window.set(msg.subarray(HEADER), 0);
-    this.sock = sock;
+    this.sock = entry.sock;
+    this.entry = entry;
     this.peer = rinfo;
     this.reqId = msg.readUInt16BE(0);
     this.ends.length = this.skips.length = 0;
@@ -116,7 +122,7 @@ export class UdpService implements BinaryConn {
     if (loop.verbose > 1) loop.vlog.event();
     this.process(len, loop.window[0] === 0x80 ? 1 : 0);
     flushVerbose();
-    this.sock = this.peer = null;
+    this.sock = this.peer = this.entry = null;
   }
 
   private process(len: number, bin: number): void {
@@ -128,13 +134,13 @@ export class UdpService implements BinaryConn {
       loop.counters.parser_calls++;
       if (st < 0) { this.parserFailed(st); return; }
       const n = res[R_NDESC]!;
-      if (n > 0) this.lastCmdTime = loop.now();
+      if (n > 0) this.lastCmdTime = this.entry!.lastCmdTime = loop.now();
       for (let i = 0; i < n; i++) {
         const b = i * WORDS;
         const op = desc[b + D_OP]!;
         const before = out.size;
         // -vv: memcached's lines, with the UDP socket's fd
-        const fd = loop.verbose > 1 ? udpFd(this.sock!) : -1;
+        const fd = this.entry!.fd;
         if (loop.verbose > 1) { if (bin) loop.vlog.binBefore(fd, i); else loop.vlog.textBefore(fd, i); }
         const a = bin ? loop.binary.exec(this, i, len) : loop.text.exec(this, i, len);
         if (loop.verbose > 1) {
@@ -256,14 +262,32 @@ export class UdpService implements BinaryConn {
   }
 }
 
-/** -U: a UDP socket on each -l address (every address without -l), as memcached does. */
+/** -U: a UDP socket on each -l address, as memcached does; without -l, one on 0.0.0.0 and one
+ *  on :: (memcached's getaddrinfo order), either of which may fail as long as one binds. */
 export async function startUdp(loop: Loop, listen: string | null, port: number): Promise<UdpService> {
   const udp = new UdpService(loop);
   // memcached's UDP conns never ask for -Y's token (try_read_command_udp): neither does this
   if (loop.asciiAuth) log.warn('-Y does not cover UDP: as in memcached, UDP requests are served without authentication');
   for (const spec of (listen ?? '').split(',')) {
     const m = /^(?:notls:)?(\[[^\]]+\]|[^:]+)/.exec(spec.trim());
-    await udp.listen(m ? m[1]!.replace(/^\[|\]$/g, '') : undefined, port);
+    const p = port === -1 ? 0 : port; // -U -1: an ephemeral port, as memcached
+    if (m) { await udp.listen(m[1]!.replace(/^\[|\]$/g, ''), p); continue; }
+    await bindAny((host) => udp.listen(host, p));
   }
   return udp;
+}
+
+/** Bind a listener without -l as memcached does: 0.0.0.0, then :: (IPv6 only); an address
+ *  family the host lacks, or a port taken on one family, is passed over if the other binds. */
+export async function bindAny(bind: (host: string) => Promise<void>): Promise<void> {
+  let bound = 0;
+  let first: unknown = null;
+  for (const host of ['0.0.0.0', '::']) {
+    try { await bind(host); bound++; } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL' && code !== 'EADDRINUSE') throw e;
+      first ??= e;
+    }
+  }
+  if (bound === 0) throw first;
 }

@@ -185,6 +185,7 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   sc.cas_enabled = flag("casEnabled") ? 1 : 0;
   sc.pkey = remc_domain_store_pkey();
   sc.hashpower = static_cast<uint32_t>(num("hashpower", 16));
+  sc.fake_malloced = static_cast<uint64_t>(num("fakeMalloced", 0));
   {
     std::lock_guard<std::mutex> lock(g_store_mu);
     if (!g_store) {

@@ -35,6 +35,7 @@ typedef struct remc_store_config {
   int cas_enabled;         /* 0 with -C */
   int pkey;                /* protection key to tag all store memory with, or -1 */
   uint32_t hashpower;      /* initial hash table size 2^hashpower (16) */
+  uint64_t fake_malloced;  /* test hook (memcached's T_MEMD_INITIAL_MALLOC): total_malloced starts here */
 } remc_store_config;
 
 /* Result codes of store operations. TS maps them to replies (protocol/replies.ts). */

@@ -113,6 +113,7 @@ int mem_init(remc_store *s, const remc_store_config *cfg, const char **err) {
   s->cls[i].perslab = 1;
   s->nclasses = i;
   s->mem_limit = cfg->mem_limit;
+  s->mem_malloced = cfg->fake_malloced;
   return reserve_to(s, s->mem_limit, err);
 }
 

@@ -96,7 +96,7 @@ export const subjectKind = (): 'remcached' | 'memcached' =>
 /** REMC_TEST_ISOLATION=sfi|pku|pku-strict|none runs remcached in that mode (unset: its default),
  *  REMC_TEST_CROSS_CHECK=1 with --cross-check. CI runs the whole suite once in the default mode
  *  and once with REMC_TEST_ISOLATION=sfi. */
-const isolationArgs = (): string[] => [
+export const isolationArgs = (): string[] => [
   ...(process.env.REMC_TEST_ISOLATION ? [`--isolation=${process.env.REMC_TEST_ISOLATION}`] : []),
   ...(process.env.REMC_TEST_CROSS_CHECK === '1' ? ['--cross-check'] : []),
 ];

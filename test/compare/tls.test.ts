@@ -142,6 +142,38 @@ t('refresh_certs: OK, and the error once a file is gone (the old certificate sta
   }
 });
 
+t('over -c: the error line in plain text before any handshake (memcached\'s t/maxconns.t under SSL_TEST)', async () => {
+  const base = `ssl_chain_cert=${f('server.pem')},ssl_key=${f('server.key')}`;
+  const [mc, rc] = await Promise.all([startMemcached(['-Z', '-o', base, '-c', '24']), startRemcached(['-t', '1', '-Z', '-o', base, '-c', '24'])]);
+  const held: net.Socket[] = [];
+  try {
+    const out: string[] = [];
+    for (const srv of [mc, rc]) {
+      // fill the slots with TLS clients that finished their handshake and were answered
+      let served = 0;
+      for (let i = 0; i < 40; i++) {
+        const ok = await new Promise<boolean>((resolve) => {
+          const s = tls.connect({ port: srv.port, host: '127.0.0.1', ca: [ossl('x509', '-in', f('ca.pem'))], checkServerIdentity: () => undefined },
+            () => s.write('version\r\n'));
+          held.push(s);
+          const timer = setTimeout(() => resolve(false), 3000);
+          s.once('data', (d: Buffer) => { clearTimeout(timer); resolve(d.toString().startsWith('VERSION ')); });
+          s.on('error', () => { clearTimeout(timer); resolve(false); });
+          s.on('close', () => { clearTimeout(timer); resolve(false); });
+        });
+        if (!ok) break;
+        served++;
+      }
+      out.push(`${await talk(srv.port, '', { tls: false })} (TLS clients served first: ${served})`);
+    }
+    assert.match(out[0]!, /^ERROR Too many open connections\r\n<closed>/);
+    assert.equal(out[1]!.split(' (')[0], out[0]!.split(' (')[0], `memcached: ${out[0]}, remcached: ${out[1]}`);
+  } finally {
+    for (const s of held) s.destroy();
+    await Promise.all([mc.stop(), rc.stop()]);
+  }
+});
+
 t('startup: memcached\'s refusals', async () => {
   const run = (args: string[]) => {
     try { execFileSync(process.execPath, [join(import.meta.dirname, '..', '..', 'dist', 'server', 'main.js'), ...args], { stdio: 'pipe' }); return { code: 0, err: '' }; }
