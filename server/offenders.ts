@@ -7,6 +7,11 @@
 // Behind a proxy every client has the proxy's address, so one client's faults slow and then
 // refuse all of them: raise --offender-slow/--offender-refuse there, or set them to 0. Loopback
 // peers are exempt unless --offender-loopback; unix-socket peers have no address and are exempt.
+//
+// With -t N every worker keeps a copy of the table: a worker tells the others (through the main
+// thread) of each fault it counts and of each paced connection it lets in, and they apply the same
+// events, so a peer is judged on its faults on every worker. Within one message's way (well under
+// a millisecond) a worker may still let in one connection the table would have paced.
 import net from 'node:net';
 import type { Settings } from './config.ts';
 
@@ -26,7 +31,8 @@ interface Peer {
   waiting: boolean;
 }
 
-export type Admission = { kind: 'ok' } | { kind: 'refuse' } | { kind: 'delay'; ms: number; done: () => void };
+/** `paced`: let in under the slowing, which the other workers must hear of (-t N) */
+export type Admission = { kind: 'ok'; paced?: boolean } | { kind: 'refuse' } | { kind: 'delay'; ms: number; done: () => void };
 
 export class Offenders {
   private readonly peers = new Map<string, Peer>();
@@ -72,9 +78,15 @@ export class Offenders {
     if (p.waiting) return { kind: 'refuse' };
     const ms = Math.max(0, p.nextStart - nowMs);
     p.nextStart = Math.max(nowMs, p.nextStart) + SLOW_MS;
-    if (ms === 0) return { kind: 'ok' };
+    if (ms === 0) return { kind: 'ok', paced: true };
     p.waiting = true;
     return { kind: 'delay', ms, done: () => { p.waiting = false; } };
+  }
+
+  /** Another worker let in a connection of slowed `key` at `nowMs` (the pace is the process's). */
+  paced(key: string, nowMs: number): void {
+    const p = this.peers.get(key);
+    if (p) p.nextStart = Math.max(nowMs, p.nextStart) + SLOW_MS;
   }
 
   get size(): number { return this.peers.size; }

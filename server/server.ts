@@ -10,7 +10,7 @@ import type { Store } from '../protocol/store.ts';
 import { drainingStore } from './reclaim.ts';
 import { TextProtocol } from '../protocol/text.ts';
 import { BinaryProtocol } from '../protocol/binary.ts';
-import type { PrefixStats } from '../protocol/admin.ts';
+import type { PrefixRow, PrefixStats } from '../protocol/admin.ts';
 import { SaslPlain } from './sasl.ts';
 import { AsciiAuth, AuthFileError } from './ascii-auth.ts';
 import { R } from '../protocol/replies.ts';
@@ -18,7 +18,8 @@ import { REMCACHED_VERSION, type Settings } from './config.ts';
 import { Connection, InputBudget, READ_SIZE, type Loop } from './connection.ts';
 import { log, setVerbosity } from './log.ts';
 import { Offenders } from './offenders.ts';
-import { allSlotCounters, slotCounters, type SharedBuffers } from './shared.ts';
+import { GATHER_CONNS, GATHER_PREFIXES, Gather, allSlotCounters, slotCounters, type GatherKind, type SharedBuffers } from './shared.ts';
+import type { OtherWorkers } from '../protocol/context.ts';
 
 /** A listening socket made by the main thread (-t N): one per worker per address. */
 export interface ListenFd { fd: number; label: string }
@@ -70,6 +71,12 @@ export class Server implements ServerContext {
   private udp: UdpService | null = null;
   /** -Z */
   readonly tls?: Tls;
+  /** -t N: asks the other workers for their connections and prefix counts (server/shared.ts) */
+  private readonly gather: Gather | null = null;
+  /** this worker's `stats detail` counts */
+  private readonly prefixes: PrefixStats | null;
+  readonly others?: OtherWorkers;
+  get workerIndex(): number { return this.role?.index ?? 0; }
 
   constructor(readonly settings: Settings, private readonly role: ThreadRole | null = null) {
     this.counters = role ? slotCounters(role.shared, role.index) : newCounters(abi.faultKinds.length);
@@ -118,7 +125,18 @@ export class Server implements ServerContext {
       }
     }
     this.offenders = new Offenders(settings);
+    if (role) {
+      const gather = new Gather(role.shared.gather, role.shared.workers, role.index,
+        (kind) => this.answerGather(kind), () => role.post({ type: 'gather' }));
+      this.gather = gather;
+      this.others = {
+        prefixRows: () => gather.ask<PrefixRow[]>(GATHER_PREFIXES).flat(),
+        clearPrefixes: () => role.post({ type: 'clear-prefixes' }),
+        prefixSeq: () => gather.nextPrefixSeq(),
+      };
+    }
     const text = new TextProtocol(this, out, init.window, init.desc, init.res);
+    this.prefixes = (text as unknown as { admin?: { prefixes?: PrefixStats } }).admin?.prefixes ?? null;
     this.loop = {
       window: init.window,
       desc: init.desc,
@@ -127,7 +145,7 @@ export class Server implements ServerContext {
       text,
       // `stats detail` prefix counts are shared: memcached records binary commands there too
       binary: new BinaryProtocol(this, out, init.window, init.desc, init.res, settings.enableSasl ? SaslPlain.fromEnv() : null,
-        (text as unknown as { admin?: { prefixes?: PrefixStats } }).admin?.prefixes ?? null),
+        this.prefixes),
       counters: this.counters,
       binaryAllowed: settings.protocol !== 'ascii',
       binaryOnly: settings.protocol === 'binary',
@@ -211,9 +229,28 @@ export class Server implements ServerContext {
     this.loop.logCommands = log.isLevelEnabled('debug');
   }
 
-  *connections(): Iterable<ConnInfo> {
-    for (const c of this.conns) yield { fd: c.fd, addr: c.addr, listenAddr: c.listenAddr, state: c.state, lastCmdTime: c.lastCmdTime };
+  private localConnections(): ConnInfo[] {
+    return [...this.conns].map((c) => ({ fd: c.fd, addr: c.addr, listenAddr: c.listenAddr, state: c.state, lastCmdTime: c.lastCmdTime }));
   }
+
+  /** Every worker's connections, in fd order as memcached walks its connection table. */
+  connections(): Iterable<ConnInfo> {
+    const all = this.localConnections();
+    if (this.gather) for (const part of this.gather.ask<ConnInfo[]>(GATHER_CONNS)) all.push(...part);
+    return all.sort((a, b) => a.fd - b.fd);
+  }
+
+  /** Another worker gathers (stats conns, stats detail dump): this worker's part. */
+  private answerGather(kind: GatherKind): unknown {
+    if (kind === GATHER_CONNS) return this.localConnections();
+    return this.prefixes?.rows() ?? [];
+  }
+
+  /** -t N: a gather message from the main thread */
+  serveGather(): void { this.gather?.serve(); }
+
+  /** -t N: another worker's `stats reset` */
+  clearPrefixes(): void { this.prefixes?.clear(); }
 
   *listeners(): Iterable<ConnInfo> {
     for (const l of this.servers) yield { fd: l.fd, addr: l.addr, listenAddr: l.addr, state: 'conn_listening', lastCmdTime: this.startedAt };
@@ -304,6 +341,9 @@ export class Server implements ServerContext {
       sock.destroy();
       return;
     }
+    if (this.role && peer && (admission?.kind === 'delay' || (admission?.kind === 'ok' && admission.paced))) {
+      this.role.post({ type: 'paced', peer, nowMs: Date.now() });
+    }
     // memcached (maxconns_fast) answers one error line and closes connections over -c. Its
     // limit counts the descriptors it holds for itself (listener, stdio, per-thread pipes and
     // event bases: 8 + 4 per thread, measured on 1.6.18), so the same -c/-t admit as many
@@ -341,22 +381,43 @@ export class Server implements ServerContext {
   private onFault(conn: Connection): void {
     const peer = this.offenders.key(conn.socket.remoteAddress);
     if (!peer) return;
-    const what = this.offenders.fault(peer, this.clock);
+    // -t N: the main thread puts every worker's faults in one order and hands them to every
+    // worker (offense()), so each copy of the table reaches the same verdicts
+    if (this.role) { this.role.post({ type: 'offense', peer, now: this.clock, from: this.role.index }); return; }
+    this.judged(peer, this.offenders.fault(peer, this.clock), conn, true);
+  }
+
+  /** -t N: a fault of `peer` counted on worker `from` (this one's own faults come back here too) */
+  offense(peer: string, now: number, from: number): void {
+    this.judged(peer, this.offenders.fault(peer, now), null, from === this.role?.index);
+  }
+
+  /** What a fault changed for `peer`; the worker it happened on (`mine`) counts and logs it. */
+  private judged(peer: string, what: 'slowed' | 'refused' | null, conn: Connection | null, mine: boolean): void {
     const s = this.settings;
-    if (what === 'slowed') {
+    if (what === 'slowed' && mine) {
       this.counters.offender_slowed++;
       log.warn({ peer, faults: s.offenderSlow, window_s: s.offenderWindow }, 'repeat offender slowed: one new connection per second');
     } else if (what === 'refused') {
-      this.counters.offender_refused++;
       // its other open connections go too: they could each fault (or hang the watchdog) once more
-      let closed = 0;
-      for (const o of this.conns) {
-        if (o !== conn && this.offenders.key(o.socket.remoteAddress) === peer) { o.socket.destroy(); closed++; }
-      }
+      const closed = this.closePeer(peer, conn);
+      if (!mine) return;
+      this.counters.offender_refused++;
       log.warn({ peer, faults: s.offenderRefuse, window_s: s.offenderWindow, backoff_s: s.offenderBackoff, closed },
         'repeat offender refused');
     }
   }
+
+  private closePeer(peer: string, except: Connection | null): number {
+    let closed = 0;
+    for (const o of this.conns) {
+      if (o !== except && !o.socket.destroyed && this.offenders.key(o.socket.remoteAddress) === peer) { o.socket.destroy(); closed++; }
+    }
+    return closed;
+  }
+
+  /** -t N: another worker let in a paced connection of `peer` */
+  paced(peer: string, nowMs: number): void { this.offenders.paced(peer, nowMs); }
 
   /** memcached's idle_timeout (its conn_timeout thread): a TCP connection waiting for a command
    *  whose last command is more than `seconds` old is closed without a word and counted in

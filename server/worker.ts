@@ -14,8 +14,13 @@ setVerbosity(settings.verbosity);
 const { Server } = await import('./server.ts');
 const server = new Server(settings, { shared, index, fds, post: (m) => port.postMessage(m) });
 
-port.on('message', (m: { type: string; changes?: Record<string, unknown> }) => {
+port.on('message', (m: { type: string; changes?: Record<string, unknown>; peer?: string; now?: number; nowMs?: number; from?: number }) => {
   switch (m.type) {
+    case 'listen': void listen(); break;
+    case 'gather': server.serveGather(); break;
+    case 'clear-prefixes': server.clearPrefixes(); break;
+    case 'offense': server.offense(m.peer!, m.now!, m.from!); break;
+    case 'paced': server.paced(m.peer!, m.nowMs!); break;
     case 'settings': server.applySettings(m.changes!); break;
     case 'tick': server.tick(); break;
     case 'hup': server.reloadAuthFile(); break;
@@ -23,10 +28,15 @@ port.on('message', (m: { type: string; changes?: Record<string, unknown> }) => {
   }
 });
 
-try {
-  await server.start();
-} catch (e) {
-  port.postMessage({ type: 'fatal', code: 71, message: `failed to listen: ${(e as Error).message}` });
-  process.exit(71);
+// Listen only when every worker is loaded (the main thread says so): a worker listening alone
+// would take every connection made meanwhile, and keep them.
+async function listen(): Promise<void> {
+  try {
+    await server.start();
+  } catch (e) {
+    port.postMessage({ type: 'fatal', code: 71, message: `failed to listen: ${(e as Error).message}` });
+    process.exit(71);
+  }
+  port.postMessage({ type: 'ready', isolation: server.isolation, why: server.isolationWhy });
 }
-port.postMessage({ type: 'ready', isolation: server.isolation, why: server.isolationWhy });
+port.postMessage({ type: 'loaded' });
