@@ -18,7 +18,7 @@ import { REMCACHED_VERSION, type Settings } from './config.ts';
 import { Connection, InputBudget, READ_SIZE, type Loop } from './connection.ts';
 import { log, setVerbosity } from './log.ts';
 import { Offenders } from './offenders.ts';
-import { GATHER_CONNS, GATHER_PREFIXES, Gather, allSlotCounters, slotCounters, type GatherKind, type SharedBuffers } from './shared.ts';
+import { GATHER_CLEAR_PREFIXES, GATHER_CONNS, GATHER_PREFIXES, Gather, allSlotCounters, slotCounters, type GatherKind, type SharedBuffers } from './shared.ts';
 import type { OtherWorkers } from '../protocol/context.ts';
 
 /** A listening socket made by the main thread (-t N): one per worker per address. */
@@ -131,7 +131,7 @@ export class Server implements ServerContext {
       this.gather = gather;
       this.others = {
         prefixRows: () => gather.ask<PrefixRow[]>(GATHER_PREFIXES).flat(),
-        clearPrefixes: () => role.post({ type: 'clear-prefixes' }),
+        clearPrefixes: () => { gather.ask(GATHER_CLEAR_PREFIXES); },
         prefixSeq: () => gather.nextPrefixSeq(),
       };
     }
@@ -243,14 +243,12 @@ export class Server implements ServerContext {
   /** Another worker gathers (stats conns, stats detail dump): this worker's part. */
   private answerGather(kind: GatherKind): unknown {
     if (kind === GATHER_CONNS) return this.localConnections();
+    if (kind === GATHER_CLEAR_PREFIXES) { this.prefixes?.clear(); return []; }
     return this.prefixes?.rows() ?? [];
   }
 
   /** -t N: a gather message from the main thread */
   serveGather(): void { this.gather?.serve(); }
-
-  /** -t N: another worker's `stats reset` */
-  clearPrefixes(): void { this.prefixes?.clear(); }
 
   *listeners(): Iterable<ConnInfo> {
     for (const l of this.servers) yield { fd: l.fd, addr: l.addr, listenAddr: l.addr, state: 'conn_listening', lastCmdTime: this.startedAt };

@@ -36,7 +36,8 @@ export function allSlotCounters(sh: SharedBuffers): Counters[] {
   return Array.from({ length: sh.workers }, (_, i) => slotCounters(sh, i));
 }
 
-// ---- Gathering from every worker, synchronously (`stats conns`, `stats detail dump`) ----
+// ---- Gathering from every worker, synchronously (`stats conns`, `stats detail dump`, and
+// `stats reset`, which must have cleared every worker's prefix counts before it answers) ----
 // memcached's stats walk every thread's state under its locks; here each worker's state lives in
 // its own isolate. The asking worker takes the gather lock, names what it wants, wakes the others
 // (a message through the main thread) and blocks in Atomics.wait until each has written its part
@@ -55,8 +56,8 @@ export function createGather(workers: number): SharedArrayBuffer {
   return new SharedArrayBuffer(4 * (G_HEAD + 2 * workers) + GATHER_REGION * workers);
 }
 
-export type GatherKind = 1 | 2; // 1: connections, 2: prefix rows
-export const GATHER_CONNS: GatherKind = 1, GATHER_PREFIXES: GatherKind = 2;
+export type GatherKind = 1 | 2 | 3; // 1: connections, 2: prefix rows, 3: clear the prefix counts
+export const GATHER_CONNS: GatherKind = 1, GATHER_PREFIXES: GatherKind = 2, GATHER_CLEAR_PREFIXES: GatherKind = 3;
 
 export class Gather {
   private readonly ctl: Int32Array;

@@ -18,7 +18,6 @@ port.on('message', (m: { type: string; changes?: Record<string, unknown>; peer?:
   switch (m.type) {
     case 'listen': void listen(); break;
     case 'gather': server.serveGather(); break;
-    case 'clear-prefixes': server.clearPrefixes(); break;
     case 'offense': server.offense(m.peer!, m.now!, m.from!); break;
     case 'paced': server.paced(m.peer!, m.nowMs!); break;
     case 'settings': server.applySettings(m.changes!); break;
