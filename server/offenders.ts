@@ -8,10 +8,10 @@
 // refuse all of them: raise --offender-slow/--offender-refuse there, or set them to 0. Loopback
 // peers are exempt unless --offender-loopback; unix-socket peers have no address and are exempt.
 //
-// With -t N every worker keeps a copy of the table: a worker tells the others (through the main
-// thread) of each fault it counts and of each paced connection it lets in, and they apply the same
-// events, so a peer is judged on its faults on every worker. Within one message's way (well under
-// a millisecond) a worker may still let in one connection the table would have paced.
+// With -t N every worker keeps a copy of the table. A worker that changes a peer's record (a
+// fault, a paced admission) does so under the process-wide gather lock and hands the new record
+// to every other worker before it lets go (server/shared.ts Gather), so the next connection of
+// that peer is judged the same on any worker.
 import net from 'node:net';
 import type { Settings } from './config.ts';
 
@@ -20,7 +20,7 @@ export const SLOW_MS = 1000;
 /** Peers remembered at most (oldest forgotten first), so that many addresses cannot grow memory. */
 const MAX_PEERS = 10_000;
 
-interface Peer {
+export interface Peer {
   /** faults since `since` (seconds, server clock) */
   faults: number;
   since: number;
@@ -31,8 +31,7 @@ interface Peer {
   waiting: boolean;
 }
 
-/** `paced`: let in under the slowing, which the other workers must hear of (-t N) */
-export type Admission = { kind: 'ok'; paced?: boolean } | { kind: 'refuse' } | { kind: 'delay'; ms: number; done: () => void };
+export type Admission = { kind: 'ok' } | { kind: 'refuse' } | { kind: 'delay'; ms: number; done: () => void };
 
 export class Offenders {
   private readonly peers = new Map<string, Peer>();
@@ -78,18 +77,30 @@ export class Offenders {
     if (p.waiting) return { kind: 'refuse' };
     const ms = Math.max(0, p.nextStart - nowMs);
     p.nextStart = Math.max(nowMs, p.nextStart) + SLOW_MS;
-    if (ms === 0) return { kind: 'ok', paced: true };
+    if (ms === 0) return { kind: 'ok' };
     p.waiting = true;
     return { kind: 'delay', ms, done: () => { p.waiting = false; } };
   }
 
-  /** Another worker let in a connection of slowed `key` at `nowMs` (the pace is the process's). */
-  paced(key: string, nowMs: number): void {
+  get size(): number { return this.peers.size; }
+
+  /** -t N: the peer's record, to hand to the other workers (null: none) */
+  record(key: string): Peer | null { return this.peers.get(key) ?? null; }
+
+  /** -t N: another worker's record of the peer; true if it is newly refused here */
+  replace(key: string, rec: Peer | null, now: number): boolean {
     const p = this.peers.get(key);
-    if (p) p.nextStart = Math.max(nowMs, p.nextStart) + SLOW_MS;
+    if (!rec) { this.peers.delete(key); return false; }
+    const wasRefused = !!p && p.refusedUntil > now;
+    if (p) Object.assign(p, rec); // in place: a waiting admission's done() holds this object
+    else {
+      if (this.peers.size >= MAX_PEERS) this.peers.delete(this.peers.keys().next().value!);
+      this.peers.set(key, { ...rec });
+    }
+    return !wasRefused && rec.refusedUntil > now;
   }
 
-  get size(): number { return this.peers.size; }
+  has(key: string): boolean { return this.peers.has(key); }
 }
 
 /** An IPv6 address as its 8 groups. */

@@ -17,8 +17,8 @@ import { R } from '../protocol/replies.ts';
 import { REMCACHED_VERSION, type Settings } from './config.ts';
 import { Connection, InputBudget, READ_SIZE, type Loop } from './connection.ts';
 import { log, setVerbosity } from './log.ts';
-import { Offenders } from './offenders.ts';
-import { GATHER_CLEAR_PREFIXES, GATHER_CONNS, GATHER_PREFIXES, Gather, allSlotCounters, slotCounters, type GatherKind, type SharedBuffers } from './shared.ts';
+import { Offenders, type Admission, type Peer } from './offenders.ts';
+import { GATHER_CLEAR_PREFIXES, GATHER_CONNS, GATHER_OFFENDER, GATHER_PREFIXES, Gather, allSlotCounters, slotCounters, type GatherKind, type SharedBuffers } from './shared.ts';
 import type { OtherWorkers } from '../protocol/context.ts';
 
 /** A listening socket made by the main thread (-t N): one per worker per address. */
@@ -127,7 +127,7 @@ export class Server implements ServerContext {
     this.offenders = new Offenders(settings);
     if (role) {
       const gather = new Gather(role.shared.gather, role.shared.workers, role.index,
-        (kind) => this.answerGather(kind), () => role.post({ type: 'gather' }));
+        (kind, req) => this.answerGather(kind, req), () => role.post({ type: 'gather' }));
       this.gather = gather;
       this.others = {
         prefixRows: () => gather.ask<PrefixRow[]>(GATHER_PREFIXES).flat(),
@@ -155,8 +155,9 @@ export class Server implements ServerContext {
       onFault: (c) => this.onFault(c),
       logCommands: log.isLevelEnabled('debug'),
       reqsPerEvent: Math.max(1, settings.maxReqsPerEvent),
-      // pending input of all connections together: room for a few of the largest commands
-      budget: new InputBudget(Math.max(64 << 20, 2 * windowCap)),
+      // pending input of all connections together: room for a few of the largest commands;
+      // -t N: the process's 64 MiB shared out, so that N workers hold no more than one loop
+      budget: new InputBudget(Math.max((64 << 20) / (role?.shared.workers ?? 1), 2 * windowCap)),
     };
   }
 
@@ -241,8 +242,9 @@ export class Server implements ServerContext {
   }
 
   /** Another worker gathers (stats conns, stats detail dump): this worker's part. */
-  private answerGather(kind: GatherKind): unknown {
+  private answerGather(kind: GatherKind, req: unknown): unknown {
     if (kind === GATHER_CONNS) return this.localConnections();
+    if (kind === GATHER_OFFENDER) { this.offenderRecord(req as { peer: string; rec: Peer | null; now: number }); return null; }
     if (kind === GATHER_CLEAR_PREFIXES) { this.prefixes?.clear(); return []; }
     return this.prefixes?.rows() ?? [];
   }
@@ -333,14 +335,11 @@ export class Server implements ServerContext {
     sock.on('error', () => {});
     if (this.stopping) { sock.destroy(); return; }
     const peer = this.offenders.key(sock.remoteAddress);
-    const admission = peer ? this.offenders.admit(peer, this.clock, Date.now()) : null;
+    const admission = peer ? this.admit(peer) : null;
     if (admission?.kind === 'refuse') {
       c.offender_conns_refused++;
       sock.destroy();
       return;
-    }
-    if (this.role && peer && (admission?.kind === 'delay' || (admission?.kind === 'ok' && admission.paced))) {
-      this.role.post({ type: 'paced', peer, nowMs: Date.now() });
     }
     // memcached (maxconns_fast) answers one error line and closes connections over -c. Its
     // limit counts the descriptors it holds for itself (listener, stdio, per-thread pipes and
@@ -379,15 +378,31 @@ export class Server implements ServerContext {
   private onFault(conn: Connection): void {
     const peer = this.offenders.key(conn.socket.remoteAddress);
     if (!peer) return;
-    // -t N: the main thread puts every worker's faults in one order and hands them to every
-    // worker (offense()), so each copy of the table reaches the same verdicts
-    if (this.role) { this.role.post({ type: 'offense', peer, now: this.clock, from: this.role.index }); return; }
-    this.judged(peer, this.offenders.fault(peer, this.clock), conn, true);
+    let what = null as 'slowed' | 'refused' | null;
+    this.offenderChange(peer, () => { what = this.offenders.fault(peer, this.clock); });
+    this.judged(peer, what, conn, true);
   }
 
-  /** -t N: a fault of `peer` counted on worker `from` (this one's own faults come back here too) */
-  offense(peer: string, now: number, from: number): void {
-    this.judged(peer, this.offenders.fault(peer, now), null, from === this.role?.index);
+  /** Decide on a new connection of a judged peer; -t N: as one table for every worker. */
+  private admit(peer: string): Admission {
+    if (!this.gather || !this.offenders.has(peer)) return this.offenders.admit(peer, this.clock, Date.now());
+    let a = { kind: 'ok' } as Admission;
+    this.offenderChange(peer, () => { a = this.offenders.admit(peer, this.clock, Date.now()); });
+    if (a.kind !== 'delay') return a;
+    const done = a.done;
+    return { ...a, done: () => this.offenderChange(peer, done) };
+  }
+
+  /** Change `peer`'s record; -t N: under the gather lock, and every worker has the new record
+   *  before the lock is let go (so the peer's next connection, on any worker, sees it). */
+  private offenderChange(peer: string, change: () => void): void {
+    if (!this.gather) { change(); return; }
+    this.gather.ask(GATHER_OFFENDER, () => { change(); return { peer, rec: this.offenders.record(peer), now: this.clock }; });
+  }
+
+  /** -t N: another worker's new record of `peer`; a newly refused peer's connections here go too */
+  private offenderRecord(req: { peer: string; rec: Peer | null; now: number }): void {
+    if (this.offenders.replace(req.peer, req.rec, req.now)) this.closePeer(req.peer, null);
   }
 
   /** What a fault changed for `peer`; the worker it happened on (`mine`) counts and logs it. */
@@ -414,8 +429,6 @@ export class Server implements ServerContext {
     return closed;
   }
 
-  /** -t N: another worker let in a paced connection of `peer` */
-  paced(peer: string, nowMs: number): void { this.offenders.paced(peer, nowMs); }
 
   /** memcached's idle_timeout (its conn_timeout thread): a TCP connection waiting for a command
    *  whose last command is more than `seconds` old is closed without a word and counted in

@@ -37,7 +37,9 @@ export function allSlotCounters(sh: SharedBuffers): Counters[] {
 }
 
 // ---- Gathering from every worker, synchronously (`stats conns`, `stats detail dump`, and
-// `stats reset`, which must have cleared every worker's prefix counts before it answers) ----
+// `stats reset`, which must have cleared every worker's prefix counts before it answers), and
+// telling every worker, synchronously (a repeat offender's new record: the peer's next
+// connection may land on any worker at once) ----
 // memcached's stats walk every thread's state under its locks; here each worker's state lives in
 // its own isolate. The asking worker takes the gather lock, names what it wants, wakes the others
 // (a message through the main thread) and blocks in Atomics.wait until each has written its part
@@ -49,23 +51,25 @@ export const GATHER_MS = 2000;
 /** Bytes of JSON a worker's answer may take (about 30 000 connections); the rest is dropped. */
 const GATHER_REGION = 4 << 20;
 // control words
-const G_LOCK = 0, G_SEQ = 1, G_KIND = 2, G_ANSWERS = 3, G_PREFIX_SEQ = 4, G_HEAD = 8;
+const G_LOCK = 0, G_SEQ = 1, G_KIND = 2, G_ANSWERS = 3, G_PREFIX_SEQ = 4, G_ASKER = 5, G_REQ_LEN = 6, G_HEAD = 8;
 // then per worker: [answered seq, answer length]
 
 export function createGather(workers: number): SharedArrayBuffer {
   return new SharedArrayBuffer(4 * (G_HEAD + 2 * workers) + GATHER_REGION * workers);
 }
 
-export type GatherKind = 1 | 2 | 3; // 1: connections, 2: prefix rows, 3: clear the prefix counts
-export const GATHER_CONNS: GatherKind = 1, GATHER_PREFIXES: GatherKind = 2, GATHER_CLEAR_PREFIXES: GatherKind = 3;
+/** 1: connections, 2: prefix rows, 3: clear the prefix counts, 4: a repeat offender's record */
+export type GatherKind = 1 | 2 | 3 | 4;
+export const GATHER_CONNS: GatherKind = 1, GATHER_PREFIXES: GatherKind = 2, GATHER_CLEAR_PREFIXES: GatherKind = 3,
+  GATHER_OFFENDER: GatherKind = 4;
 
 export class Gather {
   private readonly ctl: Int32Array;
   private readonly bytes: Uint8Array;
 
   constructor(sab: SharedArrayBuffer, private readonly workers: number, private readonly me: number,
-    /** this worker's answer to `kind` */
-    private readonly answer: (kind: GatherKind) => unknown,
+    /** this worker's answer to `kind`, given what the asker sent */
+    private readonly answer: (kind: GatherKind, request: unknown) => unknown,
     /** wake the other workers (they call serve()) */
     private readonly wake: () => void) {
     this.ctl = new Int32Array(sab, 0, G_HEAD + 2 * workers);
@@ -82,7 +86,10 @@ export class Gather {
     const seq = Atomics.load(this.ctl, G_SEQ);
     const at = G_HEAD + 2 * this.me;
     if (Atomics.load(this.ctl, at) === seq) return;
-    const json = new TextEncoder().encode(JSON.stringify(this.answer(Atomics.load(this.ctl, G_KIND) as GatherKind)));
+    const asker = Atomics.load(this.ctl, G_ASKER), reqLen = Atomics.load(this.ctl, G_REQ_LEN);
+    const request: unknown = reqLen > 0
+      ? JSON.parse(new TextDecoder().decode(this.bytes.slice(asker * GATHER_REGION, asker * GATHER_REGION + reqLen))) : null;
+    const json = new TextEncoder().encode(JSON.stringify(this.answer(Atomics.load(this.ctl, G_KIND) as GatherKind, request)));
     const region = this.bytes.subarray(this.me * GATHER_REGION, (this.me + 1) * GATHER_REGION);
     const n = json.length <= GATHER_REGION ? json.length : 0; // too big: answers nothing rather than half a JSON
     region.set(json.subarray(0, n));
@@ -92,8 +99,10 @@ export class Gather {
     Atomics.notify(this.ctl, G_ANSWERS);
   }
 
-  /** Every other worker's answer to `kind` (those that answered within GATHER_MS). */
-  ask<T>(kind: GatherKind): T[] {
+  /** Every other worker's answer to `kind` (those that answered within GATHER_MS). `local` runs
+   *  under the gather lock, before the others are woken (so in one order with every other
+   *  asker's), and what it returns is the request they are given. */
+  ask<T>(kind: GatherKind, local?: () => unknown): T[] {
     const deadline = Date.now() + GATHER_MS;
     while (Atomics.compareExchange(this.ctl, G_LOCK, 0, this.me + 1) !== 0) {
       this.serve();
@@ -101,6 +110,11 @@ export class Gather {
       Atomics.wait(this.ctl, G_LOCK, Atomics.load(this.ctl, G_LOCK), 2);
     }
     try {
+      const req = local ? new TextEncoder().encode(JSON.stringify(local() ?? null)) : new Uint8Array(0);
+      const n = req.length <= GATHER_REGION ? req.length : 0;
+      this.bytes.set(req.subarray(0, n), this.me * GATHER_REGION);
+      Atomics.store(this.ctl, G_ASKER, this.me);
+      Atomics.store(this.ctl, G_REQ_LEN, n);
       Atomics.store(this.ctl, G_KIND, kind);
       const seq = Atomics.add(this.ctl, G_SEQ, 1) + 1;
       this.wake();

@@ -62,8 +62,7 @@ export async function startThreads(settings: Settings): Promise<Started> {
           case 'loaded': loaded(); break;
           case 'ready': isReady = true; resolve(m as unknown as { isolation: string; why: string }); break;
           case 'fatal': process.stderr.write(`${String(m.message)}\n`); process.exit(Number(m.code)); break;
-          case 'settings': case 'tick': case 'gather': case 'paced': broadcast(w, m); break;
-          case 'offense': broadcast(null, m); break; // to its own worker too: one order for every copy
+          case 'settings': case 'tick': case 'gather': broadcast(w, m); break;
           case 'shutdown': stop('shutdown command'); break;
           case 'stopped': if (++stopped === workers.length) process.exit(0); break;
         }

@@ -14,12 +14,10 @@ setVerbosity(settings.verbosity);
 const { Server } = await import('./server.ts');
 const server = new Server(settings, { shared, index, fds, post: (m) => port.postMessage(m) });
 
-port.on('message', (m: { type: string; changes?: Record<string, unknown>; peer?: string; now?: number; nowMs?: number; from?: number }) => {
+port.on('message', (m: { type: string; changes?: Record<string, unknown> }) => {
   switch (m.type) {
     case 'listen': void listen(); break;
     case 'gather': server.serveGather(); break;
-    case 'offense': server.offense(m.peer!, m.now!, m.from!); break;
-    case 'paced': server.paced(m.peer!, m.nowMs!); break;
     case 'settings': server.applySettings(m.changes!); break;
     case 'tick': server.tick(); break;
     case 'hup': server.reloadAuthFile(); break;
