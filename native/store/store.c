@@ -309,10 +309,11 @@ static inline void item_bump_read(remc_store *s, item *it) {
 /* allocation with eviction                                                                    */
 
 /* Free one chunk of class `id` from its LRU tail: reclaim an expired/flushed item, else (with
- * evictions) evict the least recently used unpinned item. Returns 1 if a chunk was freed. */
-static int lru_pull_tail(remc_store *s, uint32_t id, uint32_t own) {
+ * evictions) evict the least recently used unpinned item. Returns the unlinked chunk, or NULL. */
+static item *lru_pull_tail(remc_store *s, uint32_t id, uint32_t own) {
   sclass *c = &s->cls[id];
-  int tries = TAIL_TRIES, rescues = TAIL_RESCUES, freed = 0;
+  int tries = TAIL_TRIES, rescues = TAIL_RESCUES;
+  item *freed = NULL; /* the unlinked chunk, handed to the caller rather than to the free list */
   lru_lock(s, id);
   item *it = c->tail;
   while (it && tries > 0) {
@@ -336,8 +337,8 @@ static int lru_pull_tail(remc_store *s, uint32_t id, uint32_t own) {
       if (flushed || is_expired(s, it)) {
         CNT_INC(c->reclaimed);
         if (!(it->iflags & IT_FETCHED) && !flushed) CNT_INC(c->expired_unfetched);
-        item_unlink_l(s, it, 1);
-        freed = 1;
+        item_unlink_keep(s, it, 1);
+        freed = it;
       } else if (!s->evictions) {
         tries--;
       } else if ((it->iflags & IT_ACTIVE) && rescues > 0) {
@@ -352,8 +353,8 @@ static int lru_pull_tail(remc_store *s, uint32_t id, uint32_t own) {
         if (!(it->iflags & IT_FETCHED)) CNT_INC(c->evicted_unfetched);
         if (it->iflags & IT_ACTIVE) CNT_INC(c->evicted_active);
         c->evicted_time = NOW(s) - it->time;
-        item_unlink_l(s, it, 1);
-        freed = 1;
+        item_unlink_keep(s, it, 1);
+        freed = it;
       }
     }
     if (st != own) pthread_mutex_unlock(&s->item_locks[st]);
@@ -364,17 +365,14 @@ static int lru_pull_tail(remc_store *s, uint32_t id, uint32_t own) {
   return freed;
 }
 
-/* The caller holds stripe `own`. */
+/* The caller holds stripe `own`. A chunk freed from the tail is used at once (memcached's
+ * do_item_alloc_pull), without going through the free list. */
 static item *item_alloc(remc_store *s, uint32_t id, uint32_t own) {
   slabs_lock(s);
   item *it = mem_chunk_alloc(s, id);
   slabs_unlock(s);
   if (REMC_UNLIKELY(!it)) {
-    if (lru_pull_tail(s, id, own)) {
-      slabs_lock(s);
-      it = mem_chunk_alloc(s, id);
-      slabs_unlock(s);
-    }
+    it = lru_pull_tail(s, id, own);
     if (!it) {
       CNT_INC(s->cls[id].outofmemory);
       return NULL;
@@ -1081,9 +1079,12 @@ void remc_store_flush(remc_store *s, int64_t exptime) {
 static void lru_maintain(remc_store *s) {
   for (uint32_t i = 1; i <= s->nclasses; i++) {
     sclass *c = &s->cls[i];
-    if (!__atomic_load_n(&c->evicted, __ATOMIC_RELAXED)) continue;
     uint32_t budget = TAIL_PREP;
-    enter(s);
+    enter(s); /* before reading `evicted`: stats reset writes it with the store stopped */
+    if (!__atomic_load_n(&c->evicted, __ATOMIC_RELAXED)) {
+      leave(s);
+      continue;
+    }
     lru_lock(s, i);
     item *it = c->tail;
     while (it && budget--) {
