@@ -1,6 +1,8 @@
 // The server: native init (domain + store), listeners, connections, the clock, the reclaimer,
 // graceful shutdown. Implements the ServerContext the protocol layer sees.
 import net from 'node:net';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import tls from 'node:tls';
 import { chmodSync, unlinkSync, existsSync } from 'node:fs';
 import { abi, native, ISO_SFI, crossStats } from '../native/index.ts';
@@ -47,6 +49,32 @@ const ISOLATION_NAME: Record<number, string> = {
 const RECLAIM_PER_TICK = 10_000;
 /** How long shutdown waits for clients to go before it cuts them off. */
 const SHUTDOWN_GRACE_MS = 1500;
+
+/**
+ * -t N: an input budget whose over-budget closes make this worker collect its garbage soon (at
+ * most every 100 ms). V8 collects a worker's dropped input buffers only after its own external
+ * memory has grown by some 64 MB, so N isolates under a burst of oversized input would each hold
+ * that much: N times what one loop holds.
+ */
+function collectingBudget(limit: number): InputBudget {
+  const b = new InputBudget(limit);
+  let closed = 0, timer: NodeJS.Timeout | null = null, gc: (() => void) | null = null;
+  Object.defineProperty(b, 'closed', {
+    get: () => closed,
+    set: (v: number) => {
+      closed = v;
+      if (timer) return;
+      timer = setTimeout(() => {
+        timer = null;
+        if (!gc) { v8.setFlagsFromString('--expose-gc'); gc = vm.runInNewContext('gc') as () => void; }
+        gc();
+        native.trimMemory();
+      }, 100);
+      timer.unref();
+    },
+  });
+  return b;
+}
 
 export class Server implements ServerContext {
   readonly counters: Counters;
@@ -157,7 +185,8 @@ export class Server implements ServerContext {
       reqsPerEvent: Math.max(1, settings.maxReqsPerEvent),
       // pending input of all connections together: room for a few of the largest commands;
       // -t N: the process's 64 MiB shared out, so that N workers hold no more than one loop
-      budget: new InputBudget(Math.max((64 << 20) / (role?.shared.workers ?? 1), 2 * windowCap)),
+      budget: role ? collectingBudget(Math.max((64 << 20) / role.shared.workers, 2 * windowCap))
+        : new InputBudget(Math.max(64 << 20, 2 * windowCap)),
     };
   }
 
