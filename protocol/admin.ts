@@ -108,12 +108,18 @@ function jenkins(k: Buffer): number {
   return c >>> 0;
 }
 
-interface PrefixEntry { prefix: Buffer; get: number; hit: number; set: number; del: number }
+/** `seq` orders entries as memcached's one table does (newest first in a bucket) when the
+ *  tables of several worker threads are merged */
+interface PrefixEntry { prefix: Buffer; seq: number; get: number; hit: number; set: number; del: number }
+/** One prefix's counts as another worker thread holds them: [prefix (latin1), seq, get, hit, set, del] */
+export type PrefixRow = [string, number, number, number, number, number];
 
 export class PrefixStats {
   private buckets: PrefixEntry[][] = Array.from({ length: 256 }, () => []);
   private readonly hash: (key: Buffer) => number;
-  constructor(private readonly delimiter: number, hashAlgorithm = 'murmur3') {
+  private localSeq = 0;
+  /** `nextSeq`: creation order shared by every worker thread (-t N) */
+  constructor(private readonly delimiter: number, hashAlgorithm = 'murmur3', private readonly nextSeq = () => ++this.localSeq) {
     this.hash = hashAlgorithm === 'jenkins' ? jenkins : murmur3;
   }
 
@@ -126,7 +132,7 @@ export class PrefixStats {
     const bucket = this.buckets[this.hash(prefix) % 256]!;
     // QUIRK (strncmp over the new prefix's length): an entry that starts with it matches
     for (const e of bucket) if (e.prefix.length >= n && e.prefix.subarray(0, n).equals(prefix)) return e;
-    const e = { prefix, get: 0, hit: 0, set: 0, del: 0 };
+    const e = { prefix, seq: this.nextSeq(), get: 0, hit: 0, set: 0, del: 0 };
     bucket.unshift(e);
     return e;
   }
@@ -143,8 +149,30 @@ export class PrefixStats {
     if (e) e.del++;
   }
   clear(): void { for (const b of this.buckets) b.length = 0; }
-  dump(out: Output): void {
-    for (const b of this.buckets) {
+  rows(): PrefixRow[] {
+    const r: PrefixRow[] = [];
+    for (const b of this.buckets) for (const e of b) r.push([e.prefix.toString('latin1'), e.seq, e.get, e.hit, e.set, e.del]);
+    return r;
+  }
+  /** `others`: the other worker threads' rows, merged in as memcached's one table would hold them
+   *  (a prefix counted on several threads is one entry, placed by its first creation) */
+  dump(out: Output, others: PrefixRow[] = []): void {
+    let buckets = this.buckets;
+    if (others.length > 0) {
+      const byPrefix = new Map<string, PrefixEntry>();
+      const add = (prefix: Buffer, seq: number, get: number, hit: number, set: number, del: number) => {
+        const key = prefix.toString('latin1');
+        const e = byPrefix.get(key);
+        if (!e) { byPrefix.set(key, { prefix, seq, get, hit, set, del }); return; }
+        e.seq = Math.min(e.seq, seq); e.get += get; e.hit += hit; e.set += set; e.del += del;
+      };
+      for (const b of this.buckets) for (const e of b) add(e.prefix, e.seq, e.get, e.hit, e.set, e.del);
+      for (const [p, seq, get, hit, set, del] of others) add(Buffer.from(p, 'latin1'), seq, get, hit, set, del);
+      buckets = Array.from({ length: 256 }, () => []);
+      for (const e of byPrefix.values()) buckets[this.hash(e.prefix) % 256]!.push(e);
+      for (const b of buckets) b.sort((x, y) => y.seq - x.seq);
+    }
+    for (const b of buckets) {
       for (const e of b) {
         out.ascii('PREFIX ');
         out.copy(e.prefix, 0, e.prefix.length);
@@ -164,7 +192,7 @@ export class Admin {
     private readonly window: Buffer,
     private readonly desc: Uint32Array,
   ) {
-    this.prefixes = new PrefixStats(ctx.settings.prefixDelimiter.charCodeAt(0), ctx.settings.hashAlgorithm);
+    this.prefixes = new PrefixStats(ctx.settings.prefixDelimiter.charCodeAt(0), ctx.settings.hashAlgorithm, ctx.others?.prefixSeq);
   }
 
   /** Argument token i of the admin descriptor at b (undefined past the ones given). */
@@ -382,7 +410,7 @@ export class Admin {
     const arg = ntokens < 4 ? '' : this.window.toString('latin1', d[b + D_DATA_OFF]!, d[b + D_DATA_OFF]! + d[b + D_DATA_LEN]!);
     if (arg === 'on') { this.ctx.settings.detailEnabled = true; this.out.bytes(R.OK); }
     else if (arg === 'off') { this.ctx.settings.detailEnabled = false; this.out.bytes(R.OK); }
-    else if (arg === 'dump') this.prefixes.dump(this.out);
+    else if (arg === 'dump') this.prefixes.dump(this.out, this.ctx.others?.prefixRows());
     else this.out.bytes(R.STATS_DETAIL_USAGE);
   }
 

@@ -368,6 +368,7 @@ export class BinaryProtocol {
     } else if (group.startsWith('reset')) {
       resetStats(ctx);
       this.prefixes?.clear();
+      ctx.others?.clearPrefixes();
     } else if (group.startsWith('settings')) {
       writeSettingsStats(emit, ctx);
     } else if (group === 'isolation') {
@@ -378,7 +379,7 @@ export class BinaryProtocol {
         // one stat, "detailed", whose value is the whole text dump (END included)
         out.ensure(256 * 1024);
         const mark = out.pos;
-        if (this.prefixes) this.prefixes.dump(out); else out.ascii('END\r\n');
+        if (this.prefixes) this.prefixes.dump(out, ctx.others?.prefixRows()); else out.ascii('END\r\n');
         const dump = Buffer.from(out.buf.subarray(mark, out.pos));
         out.pos = mark;
         out.ensure(REMC_BIN_HEADER + 8 + dump.length);

@@ -1,6 +1,7 @@
 // What the protocol layer needs from the server: settings, counters, the clock, a way to reach
 // the connections (for `stats conns`) and to shut down. Kept as an interface so that protocol/
 // does no I/O of its own.
+import type { PrefixRow } from './admin.ts';
 import type { Settings } from './settings.ts';
 import type { Store } from './store.ts';
 import type { Watch } from './watch.ts';
@@ -93,6 +94,16 @@ export interface ConnInfo {
   udp?: boolean;
 }
 
+/** What -t N keeps of `stats detail` in the other worker threads (memcached has one table). */
+export interface OtherWorkers {
+  /** their prefix counts, gathered now */
+  prefixRows(): PrefixRow[];
+  /** `stats reset` clears theirs too */
+  clearPrefixes(): void;
+  /** a new prefix entry's place in the creation order every worker shares */
+  prefixSeq(): number;
+}
+
 export interface ServerContext {
   settings: Settings;
   counters: Counters;
@@ -124,11 +135,16 @@ export interface ServerContext {
   /** debugtime p / r: stop the clock / let it run again from where it stopped */
   pauseClock(paused: boolean): void;
   setVerbosity(v: number): void;
+  /** every worker thread's client connections (-t N: gathered from the others too) */
   connections(): Iterable<ConnInfo>;
   listeners(): Iterable<ConnInfo>;
   /** listening sockets: memcached counts each as a connection (its curr_connections is all its
    *  conns minus one); the counters hold clients and UDP conns only */
   listenConns(): number;
+  /** -t N: the worker thread this is (`stats isolation` worker_thread) */
+  workerIndex?: number;
+  /** -t N: the `stats detail` state of the other worker threads (absent with one loop) */
+  others?: OtherWorkers;
   /** -Z: the TLS state (server/tls.ts); absent without TLS */
   tls?: TlsState;
   /** `shutdown` / `shutdown graceful` with -A */

@@ -101,6 +101,8 @@ const GENERAL: Array<[string, Value]> = [
 const ISOLATION: Array<[string, Value]> = [
   ['remcached_version', (c) => c.remcachedVersion],
   ['isolation', (c) => c.isolation],
+  // which worker thread of -t N answers (0 with one loop): the connection is served there
+  ['worker_thread', (c) => c.workerIndex ?? 0],
   ['parser_calls', (_c, t) => t.parser_calls],
   ['parser_faults', (_c, t) => t.parser_faults],
   ['parser_invalid', (_c, t) => t.parser_invalid],

@@ -319,6 +319,7 @@ export class TextProtocol {
       case 'reset': {
         resetStats(ctx);
         this.admin.prefixes.clear(); // memcached's stats_prefix_clear
+        ctx.others?.clearPrefixes();
         out.bytes(R.RESET);
         return;
       }

@@ -7,6 +7,11 @@
 // Behind a proxy every client has the proxy's address, so one client's faults slow and then
 // refuse all of them: raise --offender-slow/--offender-refuse there, or set them to 0. Loopback
 // peers are exempt unless --offender-loopback; unix-socket peers have no address and are exempt.
+//
+// With -t N every worker keeps a copy of the table. A worker that changes a peer's record (a
+// fault, a paced admission) does so under the process-wide gather lock and hands the new record
+// to every other worker before it lets go (server/shared.ts Gather), so the next connection of
+// that peer is judged the same on any worker.
 import net from 'node:net';
 import type { Settings } from './config.ts';
 
@@ -15,7 +20,7 @@ export const SLOW_MS = 1000;
 /** Peers remembered at most (oldest forgotten first), so that many addresses cannot grow memory. */
 const MAX_PEERS = 10_000;
 
-interface Peer {
+export interface Peer {
   /** faults since `since` (seconds, server clock) */
   faults: number;
   since: number;
@@ -78,6 +83,24 @@ export class Offenders {
   }
 
   get size(): number { return this.peers.size; }
+
+  /** -t N: the peer's record, to hand to the other workers (null: none) */
+  record(key: string): Peer | null { return this.peers.get(key) ?? null; }
+
+  /** -t N: another worker's record of the peer; true if it is newly refused here */
+  replace(key: string, rec: Peer | null, now: number): boolean {
+    const p = this.peers.get(key);
+    if (!rec) { this.peers.delete(key); return false; }
+    const wasRefused = !!p && p.refusedUntil > now;
+    if (p) Object.assign(p, rec); // in place: a waiting admission's done() holds this object
+    else {
+      if (this.peers.size >= MAX_PEERS) this.peers.delete(this.peers.keys().next().value!);
+      this.peers.set(key, { ...rec });
+    }
+    return !wasRefused && rec.refusedUntil > now;
+  }
+
+  has(key: string): boolean { return this.peers.has(key); }
 }
 
 /** An IPv6 address as its 8 groups. */

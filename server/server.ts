@@ -1,6 +1,8 @@
 // The server: native init (domain + store), listeners, connections, the clock, the reclaimer,
 // graceful shutdown. Implements the ServerContext the protocol layer sees.
 import net from 'node:net';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import tls from 'node:tls';
 import { chmodSync, unlinkSync, existsSync } from 'node:fs';
 import { abi, native, ISO_SFI, crossStats } from '../native/index.ts';
@@ -10,7 +12,7 @@ import type { Store } from '../protocol/store.ts';
 import { drainingStore } from './reclaim.ts';
 import { TextProtocol } from '../protocol/text.ts';
 import { BinaryProtocol } from '../protocol/binary.ts';
-import type { PrefixStats } from '../protocol/admin.ts';
+import type { PrefixRow, PrefixStats } from '../protocol/admin.ts';
 import { SaslPlain } from './sasl.ts';
 import { AsciiAuth, AuthFileError } from './ascii-auth.ts';
 import { R } from '../protocol/replies.ts';
@@ -18,8 +20,9 @@ import { REMCACHED_VERSION, type Settings } from './config.ts';
 import { Connection, InputBudget, READ_SIZE, type Loop } from './connection.ts';
 import { flushVerbose, Verbose, verboseLine } from './verbose.ts';
 import { log, setVerbosity } from './log.ts';
-import { Offenders } from './offenders.ts';
-import { allSlotCounters, slotCounters, type SharedBuffers } from './shared.ts';
+import { Offenders, type Admission, type Peer } from './offenders.ts';
+import { GATHER_CLEAR_PREFIXES, GATHER_CONNS, GATHER_OFFENDER, GATHER_PREFIXES, Gather, allSlotCounters, slotCounters, type GatherKind, type SharedBuffers } from './shared.ts';
+import type { OtherWorkers } from '../protocol/context.ts';
 import { CLOSE_REASON, Watch, WATCHER_LIMIT, type WatchLink } from '../protocol/watch.ts';
 
 /** A listening socket made by the main thread (-t N): one per worker per address. */
@@ -70,6 +73,32 @@ const RECLAIM_PER_TICK = 10_000;
 /** How long shutdown waits for clients to go before it cuts them off. */
 const SHUTDOWN_GRACE_MS = 1500;
 
+/**
+ * -t N: an input budget whose over-budget closes make this worker collect its garbage soon (at
+ * most every 100 ms). V8 collects a worker's dropped input buffers only after its own external
+ * memory has grown by some 64 MB, so N isolates under a burst of oversized input would each hold
+ * that much: N times what one loop holds.
+ */
+function collectingBudget(limit: number): InputBudget {
+  const b = new InputBudget(limit);
+  let closed = 0, timer: NodeJS.Timeout | null = null, gc: (() => void) | null = null;
+  Object.defineProperty(b, 'closed', {
+    get: () => closed,
+    set: (v: number) => {
+      closed = v;
+      if (timer) return;
+      timer = setTimeout(() => {
+        timer = null;
+        if (!gc) { v8.setFlagsFromString('--expose-gc'); gc = vm.runInNewContext('gc') as () => void; }
+        gc();
+        native.trimMemory();
+      }, 100);
+      timer.unref();
+    },
+  });
+  return b;
+}
+
 export class Server implements ServerContext {
   readonly counters: Counters;
   private readonly everyCounters: Counters[];
@@ -94,6 +123,12 @@ export class Server implements ServerContext {
   private udp: UdpService | null = null;
   /** -Z */
   readonly tls?: Tls;
+  /** -t N: asks the other workers for their connections and prefix counts (server/shared.ts) */
+  private readonly gather: Gather | null = null;
+  /** this worker's `stats detail` counts */
+  private readonly prefixes: PrefixStats | null;
+  readonly others?: OtherWorkers;
+  get workerIndex(): number { return this.role?.index ?? 0; }
 
   constructor(readonly settings: Settings, private readonly role: ThreadRole | null = null) {
     this.counters = role ? slotCounters(role.shared, role.index) : newCounters(abi.faultKinds.length);
@@ -145,7 +180,18 @@ export class Server implements ServerContext {
       }
     }
     this.offenders = new Offenders(settings);
+    if (role) {
+      const gather = new Gather(role.shared.gather, role.shared.workers, role.index,
+        (kind, req) => this.answerGather(kind, req), () => role.post({ type: 'gather' }));
+      this.gather = gather;
+      this.others = {
+        prefixRows: () => gather.ask<PrefixRow[]>(GATHER_PREFIXES).flat(),
+        clearPrefixes: () => { gather.ask(GATHER_CLEAR_PREFIXES); },
+        prefixSeq: () => gather.nextPrefixSeq(),
+      };
+    }
     const text = new TextProtocol(this, out, init.window, init.desc, init.res);
+    this.prefixes = (text as unknown as { admin?: { prefixes?: PrefixStats } }).admin?.prefixes ?? null;
     this.loop = {
       window: init.window,
       desc: init.desc,
@@ -154,7 +200,7 @@ export class Server implements ServerContext {
       text,
       // `stats detail` prefix counts are shared: memcached records binary commands there too
       binary: new BinaryProtocol(this, out, init.window, init.desc, init.res, settings.enableSasl ? SaslPlain.fromEnv() : null,
-        (text as unknown as { admin?: { prefixes?: PrefixStats } }).admin?.prefixes ?? null),
+        this.prefixes),
       counters: this.counters,
       binaryAllowed: settings.protocol !== 'ascii',
       binaryOnly: settings.protocol === 'binary',
@@ -166,8 +212,10 @@ export class Server implements ServerContext {
       verbose: settings.verbosity,
       vlog: new Verbose(init.window, init.desc, init.res, out, this.store),
       reqsPerEvent: Math.max(1, settings.maxReqsPerEvent),
-      // pending input of all connections together: room for a few of the largest commands
-      budget: new InputBudget(Math.max(64 << 20, 2 * windowCap)),
+      // pending input of all connections together: room for a few of the largest commands;
+      // -t N: the process's 64 MiB shared out, so that N workers hold no more than one loop
+      budget: role ? collectingBudget(Math.max((64 << 20) / role.shared.workers, 2 * windowCap))
+        : new InputBudget(Math.max(64 << 20, 2 * windowCap)),
     };
   }
 
@@ -243,11 +291,29 @@ export class Server implements ServerContext {
     this.loop.verbose = v;
   }
 
-  *connections(): Iterable<ConnInfo> {
-    for (const c of this.conns) yield { fd: c.fd, addr: c.addr, listenAddr: c.listenAddr, state: c.state, lastCmdTime: c.lastCmdTime };
+  private localConnections(): ConnInfo[] {
+    return [...this.conns].map((c) => ({ fd: c.fd, addr: c.addr, listenAddr: c.listenAddr, state: c.state, lastCmdTime: c.lastCmdTime }));
   }
 
   listenConns(): number { return this.servers.length; }
+
+  /** Every worker's connections, in fd order as memcached walks its connection table. */
+  connections(): Iterable<ConnInfo> {
+    const all = this.localConnections();
+    if (this.gather) for (const part of this.gather.ask<ConnInfo[]>(GATHER_CONNS)) all.push(...part);
+    return all.sort((a, b) => a.fd - b.fd);
+  }
+
+  /** Another worker gathers (stats conns, stats detail dump): this worker's part. */
+  private answerGather(kind: GatherKind, req: unknown): unknown {
+    if (kind === GATHER_CONNS) return this.localConnections();
+    if (kind === GATHER_OFFENDER) { this.offenderRecord(req as { peer: string; rec: Peer | null; now: number }); return null; }
+    if (kind === GATHER_CLEAR_PREFIXES) { this.prefixes?.clear(); return []; }
+    return this.prefixes?.rows() ?? [];
+  }
+
+  /** -t N: a gather message from the main thread */
+  serveGather(): void { this.gather?.serve(); }
 
   *listeners(): Iterable<ConnInfo> {
     for (const l of this.servers) yield { fd: l.fd, addr: l.addr, listenAddr: l.addr, state: 'conn_listening', lastCmdTime: this.startedAt };
@@ -374,7 +440,7 @@ export class Server implements ServerContext {
     sock.on('error', () => {});
     if (this.stopping) { sock.destroy(); return; }
     const peer = this.offenders.key(sock.remoteAddress);
-    const admission = peer ? this.offenders.admit(peer, this.clock, Date.now()) : null;
+    const admission = peer ? this.admit(peer) : null;
     if (admission?.kind === 'refuse') {
       c.offender_conns_refused++;
       sock.destroy();
@@ -409,22 +475,57 @@ export class Server implements ServerContext {
   private onFault(conn: Connection): void {
     const peer = this.offenders.key(conn.socket.remoteAddress);
     if (!peer) return;
-    const what = this.offenders.fault(peer, this.clock);
+    let what = null as 'slowed' | 'refused' | null;
+    this.offenderChange(peer, () => { what = this.offenders.fault(peer, this.clock); });
+    this.judged(peer, what, conn, true);
+  }
+
+  /** Decide on a new connection of a judged peer; -t N: as one table for every worker. */
+  private admit(peer: string): Admission {
+    if (!this.gather || !this.offenders.has(peer)) return this.offenders.admit(peer, this.clock, Date.now());
+    let a = { kind: 'ok' } as Admission;
+    this.offenderChange(peer, () => { a = this.offenders.admit(peer, this.clock, Date.now()); });
+    if (a.kind !== 'delay') return a;
+    const done = a.done;
+    return { ...a, done: () => this.offenderChange(peer, done) };
+  }
+
+  /** Change `peer`'s record; -t N: under the gather lock, and every worker has the new record
+   *  before the lock is let go (so the peer's next connection, on any worker, sees it). */
+  private offenderChange(peer: string, change: () => void): void {
+    if (!this.gather) { change(); return; }
+    this.gather.ask(GATHER_OFFENDER, () => { change(); return { peer, rec: this.offenders.record(peer), now: this.clock }; });
+  }
+
+  /** -t N: another worker's new record of `peer`; a newly refused peer's connections here go too */
+  private offenderRecord(req: { peer: string; rec: Peer | null; now: number }): void {
+    if (this.offenders.replace(req.peer, req.rec, req.now)) this.closePeer(req.peer, null);
+  }
+
+  /** What a fault changed for `peer`; the worker it happened on (`mine`) counts and logs it. */
+  private judged(peer: string, what: 'slowed' | 'refused' | null, conn: Connection | null, mine: boolean): void {
     const s = this.settings;
-    if (what === 'slowed') {
+    if (what === 'slowed' && mine) {
       this.counters.offender_slowed++;
       log.warn({ peer, faults: s.offenderSlow, window_s: s.offenderWindow }, 'repeat offender slowed: one new connection per second');
     } else if (what === 'refused') {
-      this.counters.offender_refused++;
       // its other open connections go too: they could each fault (or hang the watchdog) once more
-      let closed = 0;
-      for (const o of this.conns) {
-        if (o !== conn && this.offenders.key(o.socket.remoteAddress) === peer) { o.socket.destroy(); closed++; }
-      }
+      const closed = this.closePeer(peer, conn);
+      if (!mine) return;
+      this.counters.offender_refused++;
       log.warn({ peer, faults: s.offenderRefuse, window_s: s.offenderWindow, backoff_s: s.offenderBackoff, closed },
         'repeat offender refused');
     }
   }
+
+  private closePeer(peer: string, except: Connection | null): number {
+    let closed = 0;
+    for (const o of this.conns) {
+      if (o !== except && !o.socket.destroyed && this.offenders.key(o.socket.remoteAddress) === peer) { o.socket.destroy(); closed++; }
+    }
+    return closed;
+  }
+
 
   /** memcached's idle_timeout (its conn_timeout thread): a TCP connection waiting for a command
    *  whose last command is more than `seconds` old is closed without a word and counted in

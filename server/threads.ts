@@ -48,16 +48,21 @@ export async function startThreads(settings: Settings): Promise<Started> {
     setTimeout(() => process.exit(0), 2500).unref(); // the workers' own grace period is 1.5 s
   };
 
-  function spawn(index: number): Promise<{ isolation: string; why: string }> {
-    return new Promise((resolve) => {
+  const ready: Array<Promise<{ isolation: string; why: string }>> = [];
+  /** resolves when the worker is loaded; ready[index] when it listens */
+  function spawn(index: number): Promise<void> {
+    let resolve!: (r: { isolation: string; why: string }) => void;
+    ready[index] = new Promise((r) => { resolve = r; });
+    return new Promise((loaded) => {
       const w = new Worker(url, { workerData: { settings, shared, index, fds: fds[index] } });
       workers.push(w);
-      let ready = false;
+      let isReady = false;
       w.on('message', (m: { type: string; [k: string]: unknown }) => {
         switch (m.type) {
-          case 'ready': ready = true; resolve(m as unknown as { isolation: string; why: string }); break;
+          case 'loaded': loaded(); break;
+          case 'ready': isReady = true; resolve(m as unknown as { isolation: string; why: string }); break;
           case 'fatal': process.stderr.write(`${String(m.message)}\n`); process.exit(Number(m.code)); break;
-          case 'settings': case 'tick': case 'watch': case 'log': broadcast(w, m); break;
+          case 'settings': case 'tick': case 'watch': case 'log': case 'gather': broadcast(w, m); break;
           case 'shutdown': stop('shutdown command'); break;
           case 'stopped': if (++stopped === workers.length) process.exit(0); break;
         }
@@ -68,15 +73,18 @@ export async function startThreads(settings: Settings): Promise<Started> {
       });
       w.on('exit', (code) => {
         if (stopping) return;
-        if (!ready && code !== 0) process.exit(code); // refused to start (bad -Y file, isolation): its message is out
+        if (!isReady && code !== 0) process.exit(code); // refused to start (bad -Y file, isolation): its message is out
         log.fatal({ worker: index, code }, 'worker thread exited; exiting rather than serving half a cache');
         process.exit(70);
       });
     });
   }
 
-  // worker 0 first: it creates the shared store and settles the isolation mode for the others
-  const first = await spawn(0);
+  // worker 0 first: it creates the shared store and settles the isolation mode for the others;
+  // then all listen at once
+  await spawn(0);
   await Promise.all(Array.from({ length: n - 1 }, (_, i) => spawn(i + 1)));
+  broadcast(null, { type: 'listen' });
+  const first = (await Promise.all(ready))[0]!;
   return { isolation: first.isolation, why: first.why, stop, hup: () => broadcast(null, { type: 'hup' }) };
 }

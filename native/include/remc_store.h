@@ -4,9 +4,9 @@
  * it owns, which it tags with a protection key when given one, so that the parser domain can
  * neither read nor write the cache.
  *
- * Threading: today one thread calls it. Every public function takes the store pointer and does
- * its own locking through the REMC_STORE_LOCK/UNLOCK hooks (no-ops now), so that -t N threads can
- * later share one store with striped locks. Items leave the store only as copies (value bytes
+ * Threading: any number of threads may call it at once (the -t N workers share one store). Every
+ * public function does its own locking (store_int.h: striped item locks, per-class LRU locks, a
+ * slabs lock), and each command is atomic. Items leave the store only as copies (value bytes
  * into a caller buffer) or through a reference held by a remc_item_ref, released explicitly.
  *
  * Time: the store has its own clock in seconds (remc_store_set_time), set by the server once a
@@ -81,8 +81,13 @@ typedef struct remc_item_info {
   uint32_t meta;           /* REMC_META_* */
 } remc_item_info;
 
-/* A pinned item: valid until remc_store_release. */
-typedef struct remc_item_ref { void *it; } remc_item_ref;
+/* A pinned item: valid until remc_store_release. `data`/`nbytes`: its value, noted when pinned
+ * (a pinned value does not change), so that copying it takes no lock. */
+typedef struct remc_item_ref {
+  void *it;
+  const uint8_t *data;
+  uint32_t nbytes;
+} remc_item_ref;
 
 /* Returns NULL on failure (e.g. mem_limit too small); *err gets a short reason. */
 remc_store *remc_store_create(const remc_store_config *cfg, const char **err);

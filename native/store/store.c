@@ -38,12 +38,12 @@ static uint32_t realtime(const remc_store *s, int64_t exptime) {
     int64_t r = exptime - s->started;
     return r > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)r;
   }
-  int64_t r = exptime + (int64_t)s->now;
+  int64_t r = exptime + (int64_t)NOW(s);
   return r > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)r;
 }
 
 static inline int is_flushed(const remc_store *s, const item *it) {
-  if (REMC_LIKELY(s->oldest_live == 0 || s->oldest_live > s->now)) return 0;
+  if (REMC_LIKELY(s->oldest_live == 0 || s->oldest_live > NOW(s))) return 0;
   if (it->time <= s->oldest_live) return 1;
   if (s->oldest_cas != 0) {
     uint64_t c = item_cas(s, it);
@@ -53,7 +53,7 @@ static inline int is_flushed(const remc_store *s, const item *it) {
 }
 
 static inline int is_expired(const remc_store *s, const item *it) {
-  return it->exptime != 0 && it->exptime <= s->now;
+  return it->exptime != 0 && it->exptime <= NOW(s);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -61,10 +61,48 @@ static inline int is_expired(const remc_store *s, const item *it) {
 
 static inline size_t hsize(uint32_t power) { return (size_t)1 << power; }
 
+/* ------------------------------------------------------------------------------------------ */
+/* locks (store_int.h)                                                                         */
+
+/* This thread's reader slot (store_int.h): threads take slots in turn as they first call. */
+static __thread int32_t my_slot = -1;
+static inline pthread_mutex_t *reader(remc_store *s) {
+  if (REMC_UNLIKELY(my_slot < 0))
+    my_slot = (int32_t)(__atomic_fetch_add(&s->next_slot, 1, __ATOMIC_RELAXED) % READER_SLOTS);
+  return &s->readers[my_slot];
+}
+static inline void enter(remc_store *s) { pthread_mutex_lock(reader(s)); }
+static inline void leave(remc_store *s) { pthread_mutex_unlock(reader(s)); }
+
+static inline uint32_t stripe_of(uint32_t hv) { return hv & (ITEM_LOCKS - 1); }
+/* A command: its reader slot, then its key's stripe. */
+static inline void item_lock(remc_store *s, uint32_t hv) {
+  enter(s);
+  pthread_mutex_lock(&s->item_locks[stripe_of(hv)]);
+}
+static inline void item_unlock(remc_store *s, uint32_t hv) {
+  pthread_mutex_unlock(&s->item_locks[stripe_of(hv)]);
+  leave(s);
+}
+static inline void lru_lock(remc_store *s, uint32_t id) { pthread_mutex_lock(&s->cls[id].lru_lock); }
+static inline void lru_unlock(remc_store *s, uint32_t id) {
+  pthread_mutex_unlock(&s->cls[id].lru_lock);
+}
+static inline void slabs_lock(remc_store *s) { pthread_mutex_lock(&s->slabs_lock); }
+static inline void slabs_unlock(remc_store *s) { pthread_mutex_unlock(&s->slabs_lock); }
+
+/* Every reader slot, in order: no command and no crawler slice runs, the store holds still. */
+static void lock_all(remc_store *s) {
+  for (uint32_t i = 0; i < READER_SLOTS; i++) pthread_mutex_lock(&s->readers[i]);
+}
+static void unlock_all(remc_store *s) {
+  for (uint32_t i = READER_SLOTS; i-- > 0;) pthread_mutex_unlock(&s->readers[i]);
+}
+
 static inline item **bucket_of(const remc_store *s, uint32_t hv) {
   if (REMC_UNLIKELY(s->expanding)) {
     uint64_t ob = hv & (hsize(s->hashpower - 1) - 1);
-    if (ob >= s->expand_bucket) return &s->old_buckets[ob];
+    if (ob >= __atomic_load_n(&s->expand_bucket, __ATOMIC_RELAXED)) return &s->old_buckets[ob];
   }
   return &s->buckets[hv & (hsize(s->hashpower) - 1)];
 }
@@ -84,22 +122,44 @@ static void hash_remove(remc_store *s, item *it) {
   it->h_next = NULL;
 }
 
+/* Move old bucket b's chain into the new table (its items keep their stripe). */
+static void migrate_bucket(remc_store *s, uint64_t b) {
+  size_t mask = hsize(s->hashpower) - 1;
+  item *it = s->old_buckets[b];
+  while (it) {
+    item *nx = it->h_next;
+    item **nb = &s->buckets[it->hv & mask];
+    it->h_next = *nb;
+    *nb = it;
+    it = nx;
+  }
+  s->old_buckets[b] = NULL;
+  __atomic_store_n(&s->expand_bucket, b + 1, __ATOMIC_RELAXED);
+}
+
+/* A writer's share of a migration: up to nbuckets old buckets, each under its own stripe (the
+ * caller holds stripe `own`; others are only tried). The cursor can only pass bucket b under
+ * b's stripe, so a lookup holding that stripe sees b in one table or the other, never between. */
+static void expand_step_striped(remc_store *s, uint32_t own, uint32_t nbuckets) {
+  size_t oldn = hsize(s->hashpower - 1);
+  while (nbuckets--) {
+    uint64_t b = __atomic_load_n(&s->expand_bucket, __ATOMIC_RELAXED);
+    if (b >= oldn) {
+      __atomic_store_n(&s->expand_wanted, 1, __ATOMIC_RELAXED); /* lock_all frees the old table */
+      return;
+    }
+    uint32_t st = stripe_of((uint32_t)b);
+    if (st != own && pthread_mutex_trylock(&s->item_locks[st]) != 0) return;
+    if (__atomic_load_n(&s->expand_bucket, __ATOMIC_RELAXED) == b) migrate_bucket(s, b);
+    if (st != own) pthread_mutex_unlock(&s->item_locks[st]);
+  }
+}
+
+/* Under lock_all: migrate up to nbuckets, and free the old table once all have moved. */
 static void expand_step(remc_store *s, uint32_t nbuckets) {
   if (!s->expanding) return;
   size_t oldn = hsize(s->hashpower - 1);
-  size_t mask = hsize(s->hashpower) - 1;
-  while (nbuckets-- && s->expand_bucket < oldn) {
-    item *it = s->old_buckets[s->expand_bucket];
-    while (it) {
-      item *nx = it->h_next;
-      item **b = &s->buckets[it->hv & mask];
-      it->h_next = *b;
-      *b = it;
-      it = nx;
-    }
-    s->old_buckets[s->expand_bucket] = NULL;
-    s->expand_bucket++;
-  }
+  while (nbuckets-- && s->expand_bucket < oldn) migrate_bucket(s, s->expand_bucket);
   if (s->expand_bucket >= oldn) {
     mem_unmap_region(s->old_buckets, oldn * sizeof(item *));
     s->old_buckets = NULL;
@@ -107,20 +167,37 @@ static void expand_step(remc_store *s, uint32_t nbuckets) {
   }
 }
 
-static void maybe_expand(remc_store *s) {
+/* Called by a writer holding stripe `own`: migrate a little, or ask for the table to grow
+ * (which needs every lock: expand_run, once the writer has let go of its stripe). */
+static void maybe_expand(remc_store *s, uint32_t own) {
   if (s->expanding) {
-    expand_step(s, EXPAND_STEP);
+    expand_step_striped(s, own, EXPAND_STEP);
     return;
   }
-  if (s->curr_items <= hsize(s->hashpower) * 3 / 2 || s->hashpower >= 31) return;
-  item **nb = mem_map_region(s->pkey, hsize(s->hashpower + 1) * sizeof(item *), NULL);
-  if (!nb) return; /* keep serving with longer chains; retried on a later insert */
-  s->old_buckets = s->buckets;
-  s->buckets = nb;
-  s->hashpower++;
-  s->expand_bucket = 0;
-  s->expanding = 1;
-  expand_step(s, EXPAND_STEP);
+  if (__atomic_load_n(&s->curr_items, __ATOMIC_RELAXED) > hsize(s->hashpower) * 3 / 2 &&
+      s->hashpower < 31)
+    __atomic_store_n(&s->expand_wanted, 1, __ATOMIC_RELAXED);
+}
+
+/* Start growing the table, or free the old one after a migration; the caller holds no lock. */
+static void expand_run(remc_store *s) {
+  if (REMC_LIKELY(!__atomic_load_n(&s->expand_wanted, __ATOMIC_RELAXED))) return;
+  lock_all(s);
+  __atomic_store_n(&s->expand_wanted, 0, __ATOMIC_RELAXED);
+  if (s->expanding) {
+    expand_step(s, 0); /* frees the old table if every bucket has moved */
+  } else if (s->curr_items > hsize(s->hashpower) * 3 / 2 && s->hashpower < 31) {
+    item **nb = mem_map_region(s->pkey, hsize(s->hashpower + 1) * sizeof(item *), NULL);
+    if (nb) { /* else keep serving with longer chains; retried on a later insert */
+      s->old_buckets = s->buckets;
+      s->buckets = nb;
+      s->hashpower++;
+      s->expand_bucket = 0;
+      s->expanding = 1;
+      expand_step(s, EXPAND_STEP);
+    }
+  }
+  unlock_all(s);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -156,58 +233,74 @@ static inline void lru_link_above(sclass *c, item *it, item *below) {
 /* ------------------------------------------------------------------------------------------ */
 /* link / unlink                                                                               */
 
+/* The caller holds the item's stripe. */
 static void item_link(remc_store *s, item *it) {
   sclass *c = &s->cls[it->cls];
   uint64_t n = item_ntotal(s, it);
   it->iflags |= IT_LINKED;
-  it->time = s->now;
-  item_set_cas(s, it, s->cas_sz ? ++s->cas_counter : 0);
+  it->time = NOW(s);
+  item_set_cas(s, it, s->cas_sz ? __atomic_add_fetch(&s->cas_counter, 1, __ATOMIC_RELAXED) : 0);
   item **b = bucket_of(s, it->hv);
   it->h_next = *b;
   *b = it;
+  lru_lock(s, it->cls);
   lru_link_head(c, it);
-  c->nitems++;
-  c->requested += n;
-  s->curr_items++;
-  s->total_items++;
-  s->bytes += n;
-  maybe_expand(s);
+  lru_unlock(s, it->cls);
+  CNT_INC(c->nitems);
+  CNT_ADD(c->requested, n);
+  CNT_INC(s->curr_items);
+  CNT_INC(s->total_items);
+  CNT_ADD(s->bytes, n);
+  maybe_expand(s, stripe_of(it->hv));
 }
 
-/* Remove from the hash table and LRU; the chunk stays allocated (caller reuses or frees). */
-static void item_unlink_keep(remc_store *s, item *it) {
+/* Remove from the hash table and LRU; the chunk stays allocated (caller reuses or frees). The
+ * caller holds the item's stripe, and the class's LRU lock when lru_held. */
+static void item_unlink_keep(remc_store *s, item *it, int lru_held) {
   sclass *c = &s->cls[it->cls];
   uint64_t n = item_ntotal(s, it);
   hash_remove(s, it);
+  if (!lru_held) lru_lock(s, it->cls);
   lru_unlink(c, it);
+  if (!lru_held) lru_unlock(s, it->cls);
   it->iflags &= (uint8_t)~IT_LINKED;
-  c->nitems--;
-  c->requested -= n;
-  s->curr_items--;
-  s->bytes -= n;
+  CNT_SUB(c->nitems, 1);
+  CNT_SUB(c->requested, n);
+  CNT_SUB(s->curr_items, 1);
+  CNT_SUB(s->bytes, n);
 }
 
 /* Unlink and free the chunk unless a pin still holds it (then remc_store_release frees it). */
-static void item_unlink(remc_store *s, item *it) {
-  item_unlink_keep(s, it);
-  if (it->refcount == 0) mem_chunk_free(s, it);
+static void item_unlink_l(remc_store *s, item *it, int lru_held) {
+  item_unlink_keep(s, it, lru_held);
+  if (it->refcount == 0) {
+    slabs_lock(s);
+    mem_chunk_free(s, it);
+    slabs_unlock(s);
+  }
 }
+static void item_unlink(remc_store *s, item *it) { item_unlink_l(s, it, 0); }
+
+/* Why this thread's last lookup missed (remc_store_last_miss, for `watch`'s item_get status):
+ * per thread, as each worker asks about its own command. */
+static _Thread_local int last_miss;
 
 /* Lookup with lazy expiry, as memcached's do_item_get: an expired or flushed item found here is
- * unlinked and counted (get_expired / get_flushed), whichever command looked. */
+ * unlinked and counted (get_expired / get_flushed), whichever command looked. The caller holds
+ * the key's stripe. */
 static item *item_get(remc_store *s, const uint8_t *key, uint32_t klen, uint32_t hv) {
   item *it = hash_find(s, key, klen, hv);
-  s->last_miss = REMC_MISS_NOT_FOUND;
+  last_miss = REMC_MISS_NOT_FOUND;
   if (!it) return NULL;
   if (REMC_UNLIKELY(is_flushed(s, it))) {
-    s->get_flushed++;
-    s->last_miss = REMC_MISS_FLUSHED;
+    CNT_INC(s->get_flushed);
+    last_miss = REMC_MISS_FLUSHED;
     item_unlink(s, it);
     return NULL;
   }
   if (REMC_UNLIKELY(is_expired(s, it))) {
-    s->get_expired++;
-    s->last_miss = REMC_MISS_EXPIRED;
+    CNT_INC(s->get_expired);
+    last_miss = REMC_MISS_EXPIRED;
     item_unlink(s, it);
     return NULL;
   }
@@ -216,13 +309,16 @@ static item *item_get(remc_store *s, const uint8_t *key, uint32_t klen, uint32_t
 
 static inline void item_bump_read(remc_store *s, item *it) {
   it->iflags |= IT_FETCHED | IT_ACTIVE;
-  it->time = s->now;
+  it->time = NOW(s);
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* allocation with eviction                                                                    */
 
+/* Called with the item's stripe and its class's LRU lock held; the ring has its own lock, as
+ * pullers of different classes record into it at once. */
 static void log_eviction(remc_store *s, item *it) {
+  pthread_mutex_lock(&s->evict_lock);
   remc_evict_rec *r = &s->evict_log[(s->evict_head + s->evict_count) % REMC_EVICT_LOG];
   if (s->evict_count < REMC_EVICT_LOG) s->evict_count++;
   else s->evict_head = (s->evict_head + 1) % REMC_EVICT_LOG;
@@ -233,65 +329,77 @@ static void log_eviction(remc_store *s, item *it) {
   r->fetched = (it->iflags & IT_FETCHED) ? 1 : 0;
   r->cls = it->cls;
   memcpy(r->key, item_key(s, it), it->nkey);
+  pthread_mutex_unlock(&s->evict_lock);
 }
 
 /* Free one chunk of class `id` from its LRU tail: reclaim an expired/flushed item, else (with
- * evictions) evict the least recently used unpinned item. Returns 1 if a chunk was freed. */
-static int lru_pull_tail(remc_store *s, uint32_t id) {
+ * evictions) evict the least recently used unpinned item. Returns the unlinked chunk, or NULL. */
+static item *lru_pull_tail(remc_store *s, uint32_t id, uint32_t own) {
   sclass *c = &s->cls[id];
   int tries = TAIL_TRIES, rescues = TAIL_RESCUES;
+  item *freed = NULL; /* the unlinked chunk, handed to the caller rather than to the free list */
+  lru_lock(s, id);
   item *it = c->tail;
   while (it && tries > 0) {
     item *up = it->prev;
-    if (it->iflags & IT_CRAWLER) {
+    if (it == &c->crawler) {
+      it = up;
+      continue;
+    }
+    /* the item's stripe: held already (own), or tried; a busy one is skipped as memcached does */
+    uint32_t st = stripe_of(it->hv);
+    if (st != own && pthread_mutex_trylock(&s->item_locks[st]) != 0) {
+      tries--;
       it = up;
       continue;
     }
     if (it->refcount) { /* pinned: never evicted */
-      c->lrutail_reflocked++;
+      CNT_INC(c->lrutail_reflocked);
       tries--;
-      it = up;
-      continue;
+    } else {
+      int flushed = is_flushed(s, it);
+      if (flushed || is_expired(s, it)) {
+        CNT_INC(c->reclaimed);
+        if (!(it->iflags & IT_FETCHED) && !flushed) CNT_INC(c->expired_unfetched);
+        item_unlink_keep(s, it, 1);
+        freed = it;
+      } else if (!s->evictions) {
+        tries--;
+      } else if ((it->iflags & IT_ACTIVE) && rescues > 0) {
+        it->iflags &= (uint8_t)~IT_ACTIVE;
+        lru_unlink(c, it);
+        lru_link_head(c, it);
+        CNT_INC(c->moves_within_lru);
+        rescues--;
+      } else {
+        CNT_INC(c->evicted);
+        if (it->exptime != 0) CNT_INC(c->evicted_nonzero);
+        if (!(it->iflags & IT_FETCHED)) CNT_INC(c->evicted_unfetched);
+        if (it->iflags & IT_ACTIVE) CNT_INC(c->evicted_active);
+        c->evicted_time = NOW(s) - it->time;
+        if (REMC_UNLIKELY(__atomic_load_n(&s->log_evictions, __ATOMIC_RELAXED))) log_eviction(s, it);
+        item_unlink_keep(s, it, 1);
+        freed = it;
+      }
     }
-    int flushed = is_flushed(s, it);
-    if (flushed || is_expired(s, it)) {
-      c->reclaimed++;
-      if (!(it->iflags & IT_FETCHED) && !flushed) c->expired_unfetched++;
-      item_unlink(s, it);
-      return 1;
-    }
-    if (!s->evictions) {
-      tries--;
-      it = up;
-      continue;
-    }
-    if ((it->iflags & IT_ACTIVE) && rescues > 0) {
-      it->iflags &= (uint8_t)~IT_ACTIVE;
-      lru_unlink(c, it);
-      lru_link_head(c, it);
-      c->moves_within_lru++;
-      rescues--;
-      it = up;
-      continue;
-    }
-    c->evicted++;
-    if (it->exptime != 0) c->evicted_nonzero++;
-    if (!(it->iflags & IT_FETCHED)) c->evicted_unfetched++;
-    if (it->iflags & IT_ACTIVE) c->evicted_active++;
-    c->evicted_time = s->now - it->time;
-    if (REMC_UNLIKELY(s->log_evictions)) log_eviction(s, it);
-    item_unlink(s, it);
-    return 1;
+    if (st != own) pthread_mutex_unlock(&s->item_locks[st]);
+    if (freed) break;
+    it = up;
   }
-  return 0;
+  lru_unlock(s, id);
+  return freed;
 }
 
-static item *item_alloc(remc_store *s, uint32_t id) {
+/* The caller holds stripe `own`. A chunk freed from the tail is used at once (memcached's
+ * do_item_alloc_pull), without going through the free list. */
+static item *item_alloc(remc_store *s, uint32_t id, uint32_t own) {
+  slabs_lock(s);
   item *it = mem_chunk_alloc(s, id);
+  slabs_unlock(s);
   if (REMC_UNLIKELY(!it)) {
-    if (lru_pull_tail(s, id)) it = mem_chunk_alloc(s, id);
+    it = lru_pull_tail(s, id, own);
     if (!it) {
-      s->cls[id].outofmemory++;
+      CNT_INC(s->cls[id].outofmemory);
       return NULL;
     }
   }
@@ -340,7 +448,12 @@ remc_store *remc_store_create(const remc_store_config *cfg, const char **err) {
   pthread_mutexattr_init(&ma);
   /* short critical sections: spin a little before sleeping */
   pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
-  pthread_mutex_init(&s->lock, &ma);
+  for (uint32_t i = 0; i < ITEM_LOCKS; i++) pthread_mutex_init(&s->item_locks[i], &ma);
+  for (uint32_t i = 0; i < READER_SLOTS; i++) pthread_mutex_init(&s->readers[i], &ma);
+  for (uint32_t i = 0; i <= MAX_CLASSES; i++) pthread_mutex_init(&s->cls[i].lru_lock, &ma);
+  pthread_mutex_init(&s->slabs_lock, &ma);
+  pthread_mutex_init(&s->bg_lock, NULL);
+  pthread_mutex_init(&s->evict_lock, &ma);
   pthread_mutexattr_destroy(&ma);
   s->pkey = cfg->pkey;
   s->evictions = cfg->evictions;
@@ -352,7 +465,7 @@ remc_store *remc_store_create(const remc_store_config *cfg, const char **err) {
   s->started = (int64_t)time(NULL) - 2;
   s->now = 2;
   uint32_t hp = cfg->hashpower ? cfg->hashpower : 16;
-  if (hp < 10) hp = 10;
+  if (hp < 10) hp = 10; /* at least ITEM_LOCKS buckets: one stripe per bucket */
   if (hp > 30) hp = 30;
   s->hashpower = hp;
   if (mem_init(s, cfg, err) != 0) {
@@ -373,24 +486,22 @@ remc_store *remc_store_create(const remc_store_config *cfg, const char **err) {
 void remc_store_destroy(remc_store *s) {
   if (!s) return;
   mem_destroy(s);
-  pthread_mutex_destroy(&s->lock);
+  for (uint32_t i = 0; i < ITEM_LOCKS; i++) pthread_mutex_destroy(&s->item_locks[i]);
+  for (uint32_t i = 0; i < READER_SLOTS; i++) pthread_mutex_destroy(&s->readers[i]);
+  for (uint32_t i = 0; i <= MAX_CLASSES; i++) pthread_mutex_destroy(&s->cls[i].lru_lock);
+  pthread_mutex_destroy(&s->slabs_lock);
+  pthread_mutex_destroy(&s->bg_lock);
+  pthread_mutex_destroy(&s->evict_lock);
   if (s->buckets) mem_unmap_region(s->buckets, hsize(s->hashpower) * sizeof(item *));
   if (s->old_buckets) mem_unmap_region(s->old_buckets, hsize(s->hashpower - 1) * sizeof(item *));
   mem_unmap_region(s, s->self_size);
 }
 
 void remc_store_set_time(remc_store *s, int64_t unix_now) {
-  REMC_STORE_LOCK(s);
-  s->now = clamp_rel(unix_now - s->started);
-  REMC_STORE_UNLOCK(s);
+  __atomic_store_n(&s->now, clamp_rel(unix_now - s->started), __ATOMIC_RELAXED);
 }
 
-int64_t remc_store_time(const remc_store *s) {
-  REMC_STORE_LOCK(s);
-  int64_t t = s->started + (int64_t)s->now;
-  REMC_STORE_UNLOCK(s);
-  return t;
-}
+int64_t remc_store_time(const remc_store *s) { return s->started + (int64_t)NOW(s); }
 
 uint64_t remc_store_item_size(const remc_store *s, uint32_t klen, uint64_t vlen, uint32_t flags) {
   return size_of(s, klen, vlen, flags);
@@ -401,24 +512,24 @@ uint32_t remc_store_class_for(const remc_store *s, uint32_t klen, uint64_t vlen,
   return n > s->item_size_max ? 0 : mem_class_for(s, n);
 }
 
-int remc_store_last_miss(const remc_store *s) { return s->last_miss; }
+int remc_store_last_miss(const remc_store *s) { (void)s; return last_miss; }
 
 void remc_store_log_evictions(remc_store *s, int on) {
-  REMC_STORE_LOCK(s);
-  s->log_evictions = on;
+  pthread_mutex_lock(&s->evict_lock);
+  __atomic_store_n(&s->log_evictions, on, __ATOMIC_RELAXED);
   s->evict_head = s->evict_count = 0;
-  REMC_STORE_UNLOCK(s);
+  pthread_mutex_unlock(&s->evict_lock);
 }
 
 uint32_t remc_store_take_evictions(remc_store *s, remc_evict_rec *out, uint32_t max) {
-  REMC_STORE_LOCK(s);
+  pthread_mutex_lock(&s->evict_lock);
   uint32_t n = 0;
   while (n < max && s->evict_count > 0) {
     out[n++] = s->evict_log[s->evict_head];
     s->evict_head = (s->evict_head + 1) % REMC_EVICT_LOG;
     s->evict_count--;
   }
-  REMC_STORE_UNLOCK(s);
+  pthread_mutex_unlock(&s->evict_lock);
   return n;
 }
 
@@ -429,20 +540,19 @@ static inline int key_ok(uint32_t klen) { return klen >= 1 && klen <= KEY_MAX; }
 
 int remc_store_get(remc_store *s, const uint8_t *key, uint32_t klen, int bump,
                    const int64_t *touch_exptime, remc_item_ref *ref, remc_item_info *info) {
-  REMC_STORE_LOCK(s);
   ref->it = NULL;
   item *it = NULL;
-  if (REMC_LIKELY(key_ok(klen))) {
-    uint32_t hv = (uint32_t)remc_hash64(key, klen, s->seed);
-    it = item_get(s, key, klen, hv);
-  }
+  uint32_t hv = 0;
+  if (REMC_LIKELY(key_ok(klen))) hv = (uint32_t)remc_hash64(key, klen, s->seed);
+  item_lock(s, hv);
+  if (REMC_LIKELY(key_ok(klen))) it = item_get(s, key, klen, hv);
   /* A pin count at its cap reports a miss, like memcached's refcount guard (CVE-2018-1000127). */
   if (!it || REMC_UNLIKELY(it->refcount >= REFCOUNT_MAX)) {
     if (touch_exptime)
-      s->touch_misses++; /* gat/gats count as touches, not gets (memcached) */
+      CNT_INC(s->touch_misses); /* gat/gats count as touches, not gets (memcached) */
     else
-      s->get_misses++;
-    REMC_STORE_UNLOCK(s);
+      CNT_INC(s->get_misses);
+    item_unlock(s, hv);
     return 0;
   }
   sclass *c = &s->cls[it->cls];
@@ -457,34 +567,42 @@ int remc_store_get(remc_store *s, const uint8_t *key, uint32_t klen, int bump,
   }
   if (touch_exptime) {
     it->exptime = realtime(s, *touch_exptime);
-    c->touch_hits++;
+    CNT_INC(c->touch_hits);
   } else {
-    c->get_hits++;
+    CNT_INC(c->get_hits);
   }
   if (info) info->exptime = it->exptime ? s->started + (int64_t)it->exptime : 0;
   if (bump) item_bump_read(s, it);
   it->refcount++;
   ref->it = it;
-  REMC_STORE_UNLOCK(s);
+  ref->data = item_data(s, it);
+  ref->nbytes = it->nbytes;
+  item_unlock(s, hv);
   return 1;
 }
 
+/* No lock: a pinned item's value and length do not change (writers replace pinned items, the
+ * page mover skips pages holding them), and the pin was taken under the stripe. */
 void remc_store_copy_value(remc_store *s, const remc_item_ref *ref, uint8_t *dst) {
-  REMC_STORE_LOCK(s);
-  const item *it = (const item *)ref->it;
-  if (it) memcpy(dst, item_data(s, it), it->nbytes);
-  REMC_STORE_UNLOCK(s);
+  (void)s;
+  if (ref->it) memcpy(dst, ref->data, ref->nbytes);
 }
 
 void remc_store_release(remc_store *s, remc_item_ref *ref) {
-  REMC_STORE_LOCK(s);
   item *it = (item *)ref->it;
-  if (it && it->refcount > 0) {
-    it->refcount--;
-    if (it->refcount == 0 && !(it->iflags & IT_LINKED)) mem_chunk_free(s, it);
-  }
   ref->it = NULL;
-  REMC_STORE_UNLOCK(s);
+  if (!it) return;
+  uint32_t hv = it->hv; /* fixed while pinned */
+  item_lock(s, hv);
+  if (it->refcount > 0) {
+    it->refcount--;
+    if (it->refcount == 0 && !(it->iflags & IT_LINKED)) {
+      slabs_lock(s);
+      mem_chunk_free(s, it);
+      slabs_unlock(s);
+    }
+  }
+  item_unlock(s, hv);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -493,18 +611,17 @@ void remc_store_release(remc_store *s, remc_item_ref *ref) {
 int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
                      const uint8_t *value, uint32_t vlen, uint32_t flags, int64_t exptime,
                      uint64_t cas, uint64_t *new_cas) {
-  REMC_STORE_LOCK(s);
   int rc;
-  if (REMC_UNLIKELY(!key_ok(klen) || mode < REMC_MODE_SET || mode > REMC_MODE_CAS_STALE)) {
-    rc = REMC_STORE_NOT_STORED;
-    goto out;
-  }
+  if (REMC_UNLIKELY(!key_ok(klen) || mode < REMC_MODE_SET || mode > REMC_MODE_CAS_STALE))
+    return REMC_STORE_NOT_STORED;
   uint32_t hv = (uint32_t)remc_hash64(key, klen, s->seed);
+  const uint32_t own = stripe_of(hv);
+  item_lock(s, hv);
   uint64_t ntotal = size_of(s, klen, vlen, flags);
   if (REMC_UNLIKELY(ntotal > s->item_size_max)) {
     /* memcached fails the allocation of the incoming item; only a set also drops the old
      * value so that stale data does not survive a failed overwrite (observed 1.6.18). */
-    s->store_too_large++;
+    CNT_INC(s->store_too_large);
     if (mode == REMC_MODE_SET) {
       item *old = item_get(s, key, klen, hv);
       if (old) item_unlink(s, old);
@@ -529,10 +646,12 @@ int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
   case REMC_MODE_ADD:
     if (old) { /* add on an existing item promotes it in the LRU and fails */
       sclass *oc = &s->cls[old->cls];
+      lru_lock(s, old->cls);
       lru_unlink(oc, old);
       lru_link_head(oc, old);
-      old->time = s->now;
-      s->cls[piece_id].cmd_set++;
+      lru_unlock(s, old->cls);
+      old->time = NOW(s);
+      CNT_INC(s->cls[piece_id].cmd_set);
       rc = REMC_STORE_NOT_STORED;
       goto out;
     }
@@ -541,37 +660,37 @@ int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
   case REMC_MODE_APPEND:
   case REMC_MODE_PREPEND:
     if (!old) {
-      s->cls[piece_id].cmd_set++;
+      CNT_INC(s->cls[piece_id].cmd_set);
       rc = REMC_STORE_NOT_STORED;
       goto out;
     }
     /* binary append/prepend may carry a CAS to compare */
     if (mode != REMC_MODE_REPLACE && cas != 0 && cas != old_cas) {
-      s->cls[piece_id].cmd_set++;
+      CNT_INC(s->cls[piece_id].cmd_set);
       rc = REMC_STORE_EXISTS;
       goto out;
     }
     break;
   case REMC_MODE_CAS:
-    s->cls[piece_id].cmd_set++;
+    CNT_INC(s->cls[piece_id].cmd_set);
     if (!old) {
-      s->cas_misses++;
+      CNT_INC(s->cas_misses);
       rc = REMC_STORE_NOT_FOUND;
       goto out;
     }
     /* A zero compare value never matches, and with -C nothing does (memcached's CAS_NONE;
      * observed on 1.6.18: `cas k 0 0 1 0` -> EXISTS, with and without -C). */
     if (!stale && (cas == 0 || !s->cas_sz || old_cas != cas)) {
-      s->cls[old->cls].cas_badval++;
+      CNT_INC(s->cls[old->cls].cas_badval);
       rc = REMC_STORE_EXISTS;
       goto out;
     }
-    s->cls[old->cls].cas_hits++;
+    CNT_INC(s->cls[old->cls].cas_hits);
     break;
   default:
     break;
   }
-  if (mode != REMC_MODE_CAS) s->cls[piece_id].cmd_set++;
+  if (mode != REMC_MODE_CAS) CNT_INC(s->cls[piece_id].cmd_set);
 
   uint32_t ex;
   uint64_t nbytes = vlen;
@@ -614,22 +733,22 @@ int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
     memcpy(d, value, vlen);
     d[vlen] = '\r';
     d[vlen + 1] = '\n';
-    it->time = s->now;
-    item_set_cas(s, it, s->cas_sz ? ++s->cas_counter : 0);
+    it->time = NOW(s);
+    item_set_cas(s, it, s->cas_sz ? __atomic_add_fetch(&s->cas_counter, 1, __ATOMIC_RELAXED) : 0);
     uint64_t newn = item_ntotal(s, it);
-    c->requested += newn - oldn; /* modular arithmetic: fine when the item shrinks */
-    s->bytes += newn - oldn;
-    s->total_items++;
+    CNT_ADD(c->requested, newn - oldn); /* modular arithmetic: fine when the item shrinks */
+    CNT_ADD(s->bytes, newn - oldn);
+    CNT_INC(s->total_items);
     if (new_cas) *new_cas = item_cas(s, it);
     rc = REMC_STORE_STORED;
     goto out;
   }
   if (old) old->refcount++; /* keep it from being evicted while we allocate */
-  it = item_alloc(s, id);
+  it = item_alloc(s, id, own);
   if (old) old->refcount--;
   if (!it) {
-    s->store_no_memory++;
-    s->cls[piece_id].cmd_set--; /* memcached counts set_cmds only for allocated items */
+    CNT_INC(s->store_no_memory);
+    CNT_SUB(s->cls[piece_id].cmd_set, 1); /* memcached counts set_cmds only for allocated items */
     if (mode == REMC_MODE_SET && old) item_unlink(s, old);
     rc = REMC_STORE_NO_MEMORY;
     goto out;
@@ -650,44 +769,47 @@ int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
   if (new_cas) *new_cas = item_cas(s, it);
   rc = REMC_STORE_STORED;
 out:
-  REMC_STORE_UNLOCK(s);
+  item_unlock(s, hv);
+  expand_run(s);
   return rc;
 }
 
 int remc_store_delete(remc_store *s, const uint8_t *key, uint32_t klen, uint64_t cas) {
-  REMC_STORE_LOCK(s);
   int rc;
   item *it = NULL;
-  if (key_ok(klen)) it = item_get(s, key, klen, (uint32_t)remc_hash64(key, klen, s->seed));
+  uint32_t hv = key_ok(klen) ? (uint32_t)remc_hash64(key, klen, s->seed) : 0;
+  item_lock(s, hv);
+  if (key_ok(klen)) it = item_get(s, key, klen, hv);
   if (!it) {
-    s->delete_misses++;
+    CNT_INC(s->delete_misses);
     rc = REMC_STORE_NOT_FOUND;
   } else if (cas != 0 && cas != item_cas(s, it)) {
     rc = REMC_STORE_EXISTS;
   } else {
-    s->cls[it->cls].delete_hits++;
+    CNT_INC(s->cls[it->cls].delete_hits);
     item_unlink(s, it);
     rc = REMC_STORE_DELETED;
   }
-  REMC_STORE_UNLOCK(s);
+  item_unlock(s, hv);
   return rc;
 }
 
 int remc_store_touch(remc_store *s, const uint8_t *key, uint32_t klen, int64_t exptime) {
-  REMC_STORE_LOCK(s);
   int rc;
   item *it = NULL;
-  if (key_ok(klen)) it = item_get(s, key, klen, (uint32_t)remc_hash64(key, klen, s->seed));
+  uint32_t hv = key_ok(klen) ? (uint32_t)remc_hash64(key, klen, s->seed) : 0;
+  item_lock(s, hv);
+  if (key_ok(klen)) it = item_get(s, key, klen, hv);
   if (!it) {
-    s->touch_misses++;
+    CNT_INC(s->touch_misses);
     rc = REMC_STORE_NOT_FOUND;
   } else {
     it->exptime = realtime(s, exptime);
     item_bump_read(s, it); /* memcached's touch fetches with update */
-    s->cls[it->cls].touch_hits++;
+    CNT_INC(s->cls[it->cls].touch_hits);
     rc = REMC_STORE_TOUCHED;
   }
-  REMC_STORE_UNLOCK(s);
+  item_unlock(s, hv);
   return rc;
 }
 
@@ -746,19 +868,17 @@ int remc_store_arith(remc_store *s, const uint8_t *key, uint32_t klen, int incr,
 
 int remc_store_arith_cas(remc_store *s, const uint8_t *key, uint32_t klen, int incr,
                          uint64_t delta, uint64_t cas, uint64_t *result, uint64_t *new_cas) {
-  REMC_STORE_LOCK(s);
   int rc;
   uint32_t hv = 0;
   item *it = NULL;
-  if (key_ok(klen)) {
-    hv = (uint32_t)remc_hash64(key, klen, s->seed);
-    it = item_get(s, key, klen, hv);
-  }
+  if (key_ok(klen)) hv = (uint32_t)remc_hash64(key, klen, s->seed);
+  item_lock(s, hv);
+  if (key_ok(klen)) it = item_get(s, key, klen, hv);
   if (!it) {
     if (incr)
-      s->incr_misses++;
+      CNT_INC(s->incr_misses);
     else
-      s->decr_misses++;
+      CNT_INC(s->decr_misses);
     rc = REMC_STORE_NOT_FOUND;
     goto out;
   }
@@ -782,9 +902,9 @@ int remc_store_arith_cas(remc_store *s, const uint8_t *key, uint32_t klen, int i
   else
     v = delta > v ? 0 : v - delta;
   if (incr)
-    s->cls[it->cls].incr_hits++;
+    CNT_INC(s->cls[it->cls].incr_hits);
   else
-    s->cls[it->cls].decr_hits++;
+    CNT_INC(s->cls[it->cls].decr_hits);
   char buf[20];
   uint32_t len = u64_to_dec(v, buf);
   if (len <= it->nbytes && it->refcount == 0) {
@@ -792,13 +912,13 @@ int remc_store_arith_cas(remc_store *s, const uint8_t *key, uint32_t klen, int i
     uint8_t *d = item_data(s, it);
     memcpy(d, buf, len);
     memset(d + len, ' ', it->nbytes - len);
-    item_set_cas(s, it, s->cas_sz ? ++s->cas_counter : 0);
-    it->time = s->now;
+    item_set_cas(s, it, s->cas_sz ? __atomic_add_fetch(&s->cas_counter, 1, __ATOMIC_RELAXED) : 0);
+    it->time = NOW(s);
   } else {
     uint32_t flags = item_flags(s, it);
     uint32_t id = mem_class_for(s, size_of(s, klen, len, flags));
     it->refcount++;
-    item *nit = item_alloc(s, id);
+    item *nit = item_alloc(s, id, stripe_of(hv));
     it->refcount--;
     if (!nit) {
       rc = REMC_STORE_NO_MEMORY;
@@ -814,7 +934,8 @@ int remc_store_arith_cas(remc_store *s, const uint8_t *key, uint32_t klen, int i
   if (new_cas) *new_cas = item_cas(s, it);
   rc = REMC_STORE_STORED;
 out:
-  REMC_STORE_UNLOCK(s);
+  item_unlock(s, hv);
+  expand_run(s);
   return rc;
 }
 
@@ -841,7 +962,7 @@ static void item_relocate(remc_store *s, sclass *c, item *from, item *to) {
   if (*pp) *pp = to;
 }
 
-/* Take one page from class `id` into the pool: the items on it move to free chunks elsewhere
+/* Under lock_all. Take one page from class `id` into the pool: the items on it move to free chunks elsewhere
  * in the class (rescues) or, when there are none, are evicted; its free chunks leave the free
  * list. A page holding a pinned item is left alone. Returns 1 if moved. */
 static int slab_move_page(remc_store *s, uint32_t id) {
@@ -887,7 +1008,7 @@ static int slab_move_page(remc_store *s, uint32_t id) {
           s->slab_reassign_rescues++;
         } else {
           s->slab_reassign_evictions_nomem++;
-          item_unlink_keep(s, it);
+          item_unlink_keep(s, it, 1);
         }
       }
       it->iflags = IT_MOVING;
@@ -907,15 +1028,15 @@ static int slab_move_page(remc_store *s, uint32_t id) {
 static uint32_t tail_age(const remc_store *s, const sclass *c) {
   const item *t = c->tail;
   if (t && (t->iflags & IT_CRAWLER)) t = t->prev;
-  return t ? s->now - t->time : 0;
+  return t ? NOW(s) - t->time : 0;
 }
 
 /* Once per store second: give back memory above -m, return surplus free pages of a class to
  * the pool, and move a page from the class whose LRU tail is oldest to one that is evicting
  * much younger items (memcached's automove=1 idea: equalise the age of what gets evicted). */
 static void slab_automove(remc_store *s) {
-  if (s->last_automove == s->now) return;
-  s->last_automove = s->now;
+  if (s->last_automove == NOW(s)) return;
+  s->last_automove = NOW(s);
   mem_release_over_limit(s, RELEASE_PER_CALL);
   for (uint32_t n = 0; n < RELEASE_PER_CALL && s->mem_malloced > s->mem_limit; n++) {
     if (!s->pool) { /* shrink: take from the class with the oldest tail (or no items) */
@@ -948,7 +1069,7 @@ static void slab_automove(remc_store *s) {
 }
 
 int remc_store_slabs_reassign(remc_store *s, int32_t src, int32_t dst) {
-  REMC_STORE_LOCK(s);
+  lock_all(s);
   int rc = REMC_REASSIGN_OK;
   if (src == dst) {
     rc = REMC_REASSIGN_SAME;
@@ -975,77 +1096,97 @@ int remc_store_slabs_reassign(remc_store *s, int32_t src, int32_t dst) {
       mem_give_page(s, &s->cls[dst], page);
     }
   }
-  REMC_STORE_UNLOCK(s);
+  unlock_all(s);
   return rc;
 }
 
 void remc_store_set_automove(remc_store *s, int mode) {
-  REMC_STORE_LOCK(s);
+  lock_all(s);
   s->automove = mode != 0;
-  REMC_STORE_UNLOCK(s);
+  unlock_all(s);
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* flush, reclaim, memory limit                                                                */
 
 void remc_store_flush(remc_store *s, int64_t exptime) {
-  REMC_STORE_LOCK(s);
+  lock_all(s);
   /* memcached's process_flush_all: with CAS, everything stored before this point is caught by
    * its CAS (oldest_cas) and the time rule is shifted one second back; without CAS, items
    * stored later in the same second are flushed too (observed 1.6.18 with -C). An absolute
    * time in the past yields oldest_live 0, i.e. no flush at all (also observed). */
-  uint32_t new_oldest = exptime > 0 ? realtime(s, exptime) : s->now;
+  uint32_t new_oldest = exptime > 0 ? realtime(s, exptime) : NOW(s);
   if (s->cas_sz) {
     s->oldest_live = new_oldest - 1;
-    if (s->oldest_live <= s->now) s->oldest_cas = ++s->cas_counter;
+    if (s->oldest_live <= NOW(s)) s->oldest_cas = __atomic_add_fetch(&s->cas_counter, 1, __ATOMIC_RELAXED);
   } else {
     s->oldest_live = new_oldest;
   }
-  REMC_STORE_UNLOCK(s);
+  unlock_all(s);
 }
 
 /* In classes that evict, give the active items at the LRU tail their second chance ahead of
  * time (memcached's LRU maintainer does this in the background), so that allocations find an
- * inactive tail item at once instead of moving many active ones themselves. */
+ * inactive tail item at once instead of moving many active ones themselves. Per class under its
+ * LRU lock; an item whose stripe is busy ends the class's turn. */
 static void lru_maintain(remc_store *s) {
   for (uint32_t i = 1; i <= s->nclasses; i++) {
     sclass *c = &s->cls[i];
-    if (!c->evicted) continue;
     uint32_t budget = TAIL_PREP;
+    enter(s); /* before reading `evicted`: stats reset writes it with the store stopped */
+    if (!__atomic_load_n(&c->evicted, __ATOMIC_RELAXED)) {
+      leave(s);
+      continue;
+    }
+    lru_lock(s, i);
     item *it = c->tail;
     while (it && budget--) {
       item *up = it->prev;
-      if (!(it->iflags & IT_CRAWLER)) {
-        if (!(it->iflags & IT_ACTIVE)) break;
-        it->iflags &= (uint8_t)~IT_ACTIVE;
-        lru_unlink(c, it);
-        lru_link_head(c, it);
-        c->moves_within_lru++;
+      if (it != &c->crawler) {
+        uint32_t st = stripe_of(it->hv);
+        if (pthread_mutex_trylock(&s->item_locks[st]) != 0) break;
+        int active = it->iflags & IT_ACTIVE;
+        if (active) {
+          it->iflags &= (uint8_t)~IT_ACTIVE;
+          lru_unlink(c, it);
+          lru_link_head(c, it);
+          CNT_INC(c->moves_within_lru);
+        }
+        pthread_mutex_unlock(&s->item_locks[st]);
+        if (!active) break;
       }
       it = up;
     }
+    lru_unlock(s, i);
+    leave(s);
   }
 }
 
 uint32_t remc_store_reclaim(remc_store *s, uint32_t max_items) {
-  /* Background work, run from a timer: the lock is taken per slice (the housekeeping, then at
-   * most CRAWL_SLICE items of one class), so a worker waits for one slice at most. */
-  REMC_STORE_LOCK(s);
+  /* Background work, run from a timer, one caller at a time (bg_lock): the housekeeping under
+   * every lock (the table migration, page moves: at most a few ms a second), then the crawler
+   * one slice at a time under one class's LRU lock, trying each item's stripe (a busy item is
+   * passed over, as memcached's crawler does), so a worker waits for one slice at most. */
+  pthread_mutex_lock(&s->bg_lock);
   uint32_t freed = 0, checked = 0, idle_classes = 0;
+  lock_all(s);
   expand_step(s, EXPAND_STEP * 16);
+  __atomic_store_n(&s->expand_wanted, 0, __ATOMIC_RELAXED);
   slab_automove(s);
+  unlock_all(s);
   lru_maintain(s);
-  REMC_STORE_UNLOCK(s);
-  for (;;) {
-    REMC_STORE_LOCK(s);
-    if (!(checked < max_items && idle_classes <= s->nclasses)) break;
-    sclass *c = &s->cls[s->crawl_cls];
+  while (checked < max_items && idle_classes <= s->nclasses) {
+    uint32_t id = s->crawl_cls;
+    sclass *c = &s->cls[id];
     item *cr = &c->crawler;
+    enter(s);
+    lru_lock(s, id);
     if (!c->crawling) {
       if (!c->tail) { /* nothing to crawl in this class */
         idle_classes++;
         s->crawl_cls = s->crawl_cls % s->nclasses + 1;
-        REMC_STORE_UNLOCK(s);
+        lru_unlock(s, id);
+        leave(s);
         continue;
       }
       cr->next = NULL; /* start a pass: the marker goes below the tail */
@@ -1068,32 +1209,37 @@ uint32_t remc_store_reclaim(remc_store *s, uint32_t max_items) {
       lru_link_above(c, cr, it);
       checked++;
       slice--;
-      c->crawler_items_checked++;
-      if (it->refcount) continue;
-      int flushed = is_flushed(s, it);
-      if (flushed || is_expired(s, it)) {
-        c->crawler_reclaimed++;
-        if (!(it->iflags & IT_FETCHED) && !flushed) c->expired_unfetched++;
-        item_unlink(s, it);
-        freed++;
+      CNT_INC(c->crawler_items_checked);
+      uint32_t st = stripe_of(it->hv);
+      if (pthread_mutex_trylock(&s->item_locks[st]) != 0) continue;
+      if (!it->refcount) {
+        int flushed = is_flushed(s, it);
+        if (flushed || is_expired(s, it)) {
+          CNT_INC(c->crawler_reclaimed);
+          if (!(it->iflags & IT_FETCHED) && !flushed) CNT_INC(c->expired_unfetched);
+          item_unlink_l(s, it, 1);
+          freed++;
+        }
       }
+      pthread_mutex_unlock(&s->item_locks[st]);
     }
     if (!c->crawling || slice == 0) s->crawl_cls = s->crawl_cls % s->nclasses + 1;
     if (!c->crawling) idle_classes++;
-    REMC_STORE_UNLOCK(s);
+    lru_unlock(s, id);
+    leave(s);
   }
-  REMC_STORE_UNLOCK(s);
+  pthread_mutex_unlock(&s->bg_lock);
   return freed;
 }
 
 int remc_store_set_mem_limit(remc_store *s, uint64_t bytes) {
-  REMC_STORE_LOCK(s);
+  lock_all(s);
   int rc = -1;
   if (bytes > 0 && mem_grow_reserve(s, bytes) == 0) {
     s->mem_limit = bytes; /* shrinking: remc_store_reclaim hands pages back over time */
     rc = 0;
   }
-  REMC_STORE_UNLOCK(s);
+  unlock_all(s);
   return rc;
 }
 
@@ -1101,7 +1247,7 @@ int remc_store_set_mem_limit(remc_store *s, uint64_t bytes) {
 /* statistics                                                                                  */
 
 void remc_store_stats_reset(remc_store *s) {
-  REMC_STORE_LOCK(s);
+  lock_all(s);
   /* what memcached's `stats reset` zeroes: every counter, not the gauges (curr_items, bytes,
    * pages) */
   s->get_misses = s->get_expired = s->get_flushed = s->delete_misses = s->incr_misses = 0;
@@ -1117,11 +1263,11 @@ void remc_store_stats_reset(remc_store *s) {
     c->evicted_time = 0;
     c->evicted_seen = 0;
   }
-  REMC_STORE_UNLOCK(s);
+  unlock_all(s);
 }
 
 void remc_store_stats(remc_store *s, double out[REMC_STAT_COUNT]) {
-  REMC_STORE_LOCK(s);
+  lock_all(s);
   uint64_t hits = 0, evictions = 0, reclaimed = 0, exp_unf = 0, ev_unf = 0, ev_act = 0;
   uint64_t delete_hits = 0, incr_hits = 0, decr_hits = 0, cas_hits = 0, cas_badval = 0,
            touch_hits = 0;
@@ -1175,7 +1321,7 @@ void remc_store_stats(remc_store *s, double out[REMC_STAT_COUNT]) {
   out[REMC_STAT_slab_reassign_evictions_nomem] = (double)s->slab_reassign_evictions_nomem;
   out[REMC_STAT_slab_reassign_busy_items] = (double)s->slab_reassign_busy_items;
   out[REMC_STAT_slab_reassign_rescues] = (double)s->slab_reassign_rescues;
-  REMC_STORE_UNLOCK(s);
+  unlock_all(s);
 }
 
 uint32_t remc_store_class_count(const remc_store *s) { return s->nclasses; }
@@ -1183,7 +1329,7 @@ uint32_t remc_store_class_count(const remc_store *s) { return s->nclasses; }
 int remc_store_class_stats(remc_store *s, uint32_t cls, double so[REMC_SSTAT_COUNT],
                            double io[REMC_ISTAT_COUNT]) {
   if (cls < 1 || cls > s->nclasses) return 0;
-  REMC_STORE_LOCK(s);
+  lock_all(s);
   const sclass *c = &s->cls[cls];
   uint64_t total = (uint64_t)c->pages * c->perslab;
   if (so) {
@@ -1211,7 +1357,7 @@ int remc_store_class_stats(remc_store *s, uint32_t cls, double so[REMC_SSTAT_COU
     /* one LRU per class: reported as memcached's COLD LRU (hot/warm stay 0) */
     io[REMC_ISTAT_number] = c->nitems;
     io[REMC_ISTAT_number_cold] = c->nitems;
-    io[REMC_ISTAT_age] = tail ? (double)(s->now - tail->time) : 0;
+    io[REMC_ISTAT_age] = tail ? (double)(NOW(s) - tail->time) : 0;
     io[REMC_ISTAT_mem_requested] = (double)c->requested;
     io[REMC_ISTAT_evicted] = (double)c->evicted;
     io[REMC_ISTAT_evicted_nonzero] = (double)c->evicted_nonzero;
@@ -1228,14 +1374,14 @@ int remc_store_class_stats(remc_store *s, uint32_t cls, double so[REMC_SSTAT_COU
     io[REMC_ISTAT_hits_to_cold] = (double)c->get_hits;
   }
   int used = c->pages > 0;
-  REMC_STORE_UNLOCK(s);
+  unlock_all(s);
   return used;
 }
 
 uint32_t remc_store_cachedump(remc_store *s, uint32_t cls, uint32_t limit, remc_store_dump_fn fn,
                               void *ctx) {
   if (cls < 1 || cls > s->nclasses || !fn) return 0;
-  REMC_STORE_LOCK(s);
+  lock_all(s);
   uint32_t shown = 0;
   for (item *it = s->cls[cls].head; it && (limit == 0 || shown < limit); it = it->next) {
     if ((it->iflags & IT_CRAWLER) || (it->mflags & REMC_META_KEY_BINARY)) continue;
@@ -1244,13 +1390,13 @@ uint32_t remc_store_cachedump(remc_store *s, uint32_t cls, uint32_t limit, remc_
            it->exptime ? s->started + (int64_t)it->exptime : 0))
       break;
   }
-  REMC_STORE_UNLOCK(s);
+  unlock_all(s);
   return shown;
 }
 
 uint32_t remc_store_metadump(remc_store *s, uint32_t cls, remc_store_meta_fn fn, void *ctx) {
   if (cls > s->nclasses || !fn) return 0;
-  REMC_STORE_LOCK(s);
+  lock_all(s);
   uint32_t shown = 0;
   for (uint32_t c = cls ? cls : 1; c <= (cls ? cls : s->nclasses); c++) {
     for (item *it = s->cls[c].tail; it; it = it->prev) {
@@ -1272,7 +1418,7 @@ uint32_t remc_store_metadump(remc_store *s, uint32_t cls, remc_store_meta_fn fn,
     }
   }
 done:
-  REMC_STORE_UNLOCK(s);
+  unlock_all(s);
   return shown;
 }
 
@@ -1280,7 +1426,7 @@ done:
 /* fault-injection support                                                                     */
 
 void *remc_store_probe_address(remc_store *s) {
-  REMC_STORE_LOCK(s);
+  lock_all(s);
   void *p = s->buckets;
   for (uint32_t i = 1; i <= s->nclasses; i++) {
     item *it = s->cls[i].head;
@@ -1290,7 +1436,7 @@ void *remc_store_probe_address(remc_store *s) {
       break;
     }
   }
-  REMC_STORE_UNLOCK(s);
+  unlock_all(s);
   return p;
 }
 
@@ -1308,13 +1454,13 @@ static uint64_t checksum_bucket(remc_store *s, item *it) {
 }
 
 uint64_t remc_store_checksum(remc_store *s) {
-  REMC_STORE_LOCK(s);
+  lock_all(s);
   uint64_t sum = 0;
   for (size_t b = 0; b < hsize(s->hashpower); b++) sum += checksum_bucket(s, s->buckets[b]);
   if (s->expanding)
     for (size_t b = s->expand_bucket; b < hsize(s->hashpower - 1); b++)
       sum += checksum_bucket(s, s->old_buckets[b]);
-  REMC_STORE_UNLOCK(s);
+  unlock_all(s);
   return sum;
 }
 
@@ -1323,20 +1469,21 @@ uint64_t remc_store_checksum(remc_store *s) {
 
 int remc_store_meta_get(remc_store *s, const uint8_t *key, uint32_t klen, int count,
                         remc_item_ref *ref, remc_item_info *info) {
-  REMC_STORE_LOCK(s);
   ref->it = NULL;
   item *it = NULL;
-  if (REMC_LIKELY(key_ok(klen))) it = item_get(s, key, klen, (uint32_t)remc_hash64(key, klen, s->seed));
+  uint32_t hv = key_ok(klen) ? (uint32_t)remc_hash64(key, klen, s->seed) : 0;
+  item_lock(s, hv);
+  if (REMC_LIKELY(key_ok(klen))) it = item_get(s, key, klen, hv);
   int rc = 1;
   if (it && REMC_UNLIKELY(it->refcount >= REFCOUNT_MAX)) {
     rc = -1; /* mg: "SERVER_ERROR refcount overflow during fetch", counted as nothing */
   } else if (!it) {
-    if (count == 1 || count == 3) s->get_misses++;
-    else if (count == 2) s->touch_misses++;
+    if (count == 1 || count == 3) CNT_INC(s->get_misses);
+    else if (count == 2) CNT_INC(s->touch_misses);
     rc = 0;
   } else {
-    if (count == 1) s->cls[it->cls].get_hits++;
-    else if (count >= 2) s->cls[it->cls].touch_hits++;
+    if (count == 1) CNT_INC(s->cls[it->cls].get_hits);
+    else if (count >= 2) CNT_INC(s->cls[it->cls].touch_hits);
     info->flags = item_flags(s, it);
     info->nbytes = it->nbytes;
     info->cas = item_cas(s, it);
@@ -1347,16 +1494,18 @@ int remc_store_meta_get(remc_store *s, const uint8_t *key, uint32_t klen, int co
     info->meta = it->mflags;
     it->refcount++;
     ref->it = it;
+    ref->data = item_data(s, it);
+    ref->nbytes = it->nbytes;
   }
-  REMC_STORE_UNLOCK(s);
+  item_unlock(s, hv);
   return rc;
 }
 
 void remc_store_meta_update(remc_store *s, const remc_item_ref *ref, uint32_t set, uint32_t clear,
                             const int64_t *exptime, int bump, remc_item_info *info) {
-  REMC_STORE_LOCK(s);
   item *it = (item *)ref->it;
   if (it) {
+    item_lock(s, it->hv); /* fixed while pinned */
     it->mflags = (uint8_t)((it->mflags | set) & ~clear);
     if (exptime) it->exptime = realtime(s, *exptime);
     if (bump) item_bump_read(s, it);
@@ -1364,35 +1513,36 @@ void remc_store_meta_update(remc_store *s, const remc_item_ref *ref, uint32_t se
       info->exptime = it->exptime ? s->started + (int64_t)it->exptime : 0;
       info->meta = it->mflags;
     }
+    item_unlock(s, it->hv);
   }
-  REMC_STORE_UNLOCK(s);
 }
 
 int remc_store_meta_delete(remc_store *s, const uint8_t *key, uint32_t klen, int has_cas,
                            uint64_t cas, int invalidate, const int64_t *exptime,
                            uint64_t *new_cas) {
-  REMC_STORE_LOCK(s);
   int rc;
   item *it = NULL;
-  if (key_ok(klen)) it = item_get(s, key, klen, (uint32_t)remc_hash64(key, klen, s->seed));
+  uint32_t hv = key_ok(klen) ? (uint32_t)remc_hash64(key, klen, s->seed) : 0;
+  item_lock(s, hv);
+  if (key_ok(klen)) it = item_get(s, key, klen, hv);
   if (!it) {
-    s->delete_misses++;
+    CNT_INC(s->delete_misses);
     rc = REMC_STORE_NOT_FOUND;
   } else if (has_cas && cas != item_cas(s, it)) {
-    s->delete_misses++; /* memcached counts a CAS mismatch as a delete miss */
+    CNT_INC(s->delete_misses); /* memcached counts a CAS mismatch as a delete miss */
     rc = REMC_STORE_EXISTS;
   } else if (invalidate) {
     /* mark stale, let the next fetch win again, bump the CAS; TTL only when given */
     if (exptime) it->exptime = realtime(s, *exptime);
     it->mflags = (uint8_t)((it->mflags | REMC_META_STALE) & ~REMC_META_TOKEN_SENT);
-    item_set_cas(s, it, s->cas_sz ? ++s->cas_counter : 0);
+    item_set_cas(s, it, s->cas_sz ? __atomic_add_fetch(&s->cas_counter, 1, __ATOMIC_RELAXED) : 0);
     if (new_cas) *new_cas = item_cas(s, it);
     rc = REMC_STORE_DELETED;
   } else {
-    s->cls[it->cls].delete_hits++;
+    CNT_INC(s->cls[it->cls].delete_hits);
     item_unlink(s, it);
     rc = REMC_STORE_DELETED;
   }
-  REMC_STORE_UNLOCK(s);
+  item_unlock(s, hv);
   return rc;
 }

@@ -14,14 +14,30 @@
 
 #include "remc_store.h"
 
-/* Locking: every public entry point brackets its work with these, so each command is atomic
- * (incr, cas, append, ms modes, gat: no lost update) whatever thread calls it. One store-wide
- * lock for now: a store call is a hash lookup and a copy (~100 ns) next to ~1-2 us of parsing
- * and JS per command, so on a few cores the lock is rarely contended. Striped item locks plus
- * per-class LRU locks would go here; the background work (remc_store_reclaim) already takes
- * the lock in short slices so that it never holds a worker up for long. */
-#define REMC_STORE_LOCK(s) pthread_mutex_lock(&((remc_store *)(s))->lock)
-#define REMC_STORE_UNLOCK(s) pthread_mutex_unlock(&((remc_store *)(s))->lock)
+/* Locking, memcached's discipline (thread.c item_lock, items.c lru_locks, slabs_lock):
+ *  - item locks: ITEM_LOCKS mutexes striped by key hash. A command holds its key's stripe from
+ *    lookup to reply, so each is atomic (incr, cas, append, ms modes, gat: no lost update). A
+ *    hash bucket's items all have one stripe (the table has at least ITEM_LOCKS buckets), so the
+ *    stripe also guards the bucket's chain, and the item's fields (flags, exptime, refcount,
+ *    value, time).
+ *  - per-class LRU locks: the LRU links of the class, its crawler marker.
+ *  - the slabs lock: free lists, pages, the pool, the arenas.
+ *  - the background lock: the reclaimer's own state (one reclaimer at a time).
+ *  - reader slots: a command (and a crawler slice) holds its thread's slot, a mutex no other
+ *    thread uses while there are at most READER_SLOTS threads, so it costs no shared cache
+ *    line. What must see everything at once (flush_all, stats, slab page moves, the start and
+ *    end of a table expansion, dumps) takes every slot (lock_all): the store holds still, as
+ *    memcached's pause_threads. Beyond READER_SLOTS threads, two share a slot and serialise.
+ * Order: background -> reader slot (or all) -> item stripe -> LRU -> slabs. Who walks an LRU
+ * (the tail puller, the crawler) holds the LRU lock and only trylocks an item's stripe,
+ * skipping the item when busy (memcached's do_item_lru_pull_tail). Counters are atomic adds;
+ * the clock is an atomic word. */
+#define ITEM_LOCKS 1024 /* <= 2^10, the smallest table (remc_store_create clamps hashpower) */
+#define READER_SLOTS 32
+#define CNT_ADD(x, n) __atomic_fetch_add(&(x), (n), __ATOMIC_RELAXED)
+#define CNT_SUB(x, n) __atomic_fetch_sub(&(x), (n), __ATOMIC_RELAXED)
+#define CNT_INC(x) CNT_ADD(x, 1)
+#define NOW(s) __atomic_load_n(&(s)->now, __ATOMIC_RELAXED)
 
 #define REMC_LIKELY(x) __builtin_expect(!!(x), 1)
 #define REMC_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -84,6 +100,7 @@ typedef struct sclass {
       lrutail_reflocked, moves_within_lru;
   uint32_t evicted_time;
   uint64_t evicted_seen; /* `evicted` at the last automove check */
+  pthread_mutex_t lru_lock;
 } sclass;
 
 typedef struct arena {
@@ -95,7 +112,11 @@ typedef struct arena {
 } arena;
 
 struct remc_store {
-  pthread_mutex_t lock;   /* REMC_STORE_LOCK */
+  pthread_mutex_t item_locks[ITEM_LOCKS];
+  pthread_mutex_t readers[READER_SLOTS];
+  uint32_t next_slot;     /* atomic: the next thread's reader slot */
+  pthread_mutex_t slabs_lock;
+  pthread_mutex_t bg_lock;
   size_t self_size;       /* size of this struct's own mapping */
   int pkey;
   int evictions;
@@ -116,7 +137,8 @@ struct remc_store {
   uint32_t hashpower;
   int expanding;
   item **old_buckets;     /* while expanding: buckets < expand_bucket have moved */
-  uint64_t expand_bucket;
+  uint64_t expand_bucket; /* atomic: moves on under the stripe of the bucket it names */
+  int expand_wanted;      /* atomic: a writer saw the table must start or finish growing */
 
   /* memory */
   uint64_t mem_limit;
@@ -148,8 +170,8 @@ struct remc_store {
 
   /* watch evictions: while log_evictions is set, evictions are recorded here (a ring; the
    * oldest records are overwritten when nobody drains it, as memcached drops log entries) */
-  int log_evictions;
-  int last_miss;          /* why the last lookup missed (remc_store_last_miss) */
+  int log_evictions;      /* atomic */
+  pthread_mutex_t evict_lock;
   uint32_t evict_head, evict_count;
   remc_evict_rec evict_log[REMC_EVICT_LOG];
 };

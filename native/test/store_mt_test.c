@@ -9,6 +9,12 @@
  *  2. Churn under eviction: a small store, threads setting, getting, appending, deleting and
  *     touching random keys while the background thread reclaims and moves pages; only the
  *     store's own invariants are checked (and, under ThreadSanitizer, that there is no race).
+ *  3. Spread over the item lock stripes while the table grows: 4 threads each incr 512 shared
+ *     keys (on most stripes) per round and insert new keys that make the hash table double
+ *     several times under them (the migration moves bucket by bucket under the stripes), with
+ *     gat, meta ms in CAS_STALE mode and mg/md beside; a sixth thread takes the whole store
+ *     again and again (stats, stats reset, dumps, flush_all in the future, checksum). Every
+ *     increment must land: each shared key ends at 4 x rounds, every inserted key is found.
  * native/test/tsan.sh builds this file with clang -fsanitize=thread; run.sh builds it plainly.
  */
 #include <pthread.h>
@@ -22,9 +28,11 @@
 
 #define THREADS 4
 /* per thread; divided by the first argument (tsan.sh passes 4: ThreadSanitizer runs ~10x slower) */
-static int INCRS = 10000, APPENDS = 2000, CASES = 2000, CHURN_OPS = 40000;
+static int INCRS = 10000, APPENDS = 2000, CASES = 2000, CHURN_OPS = 40000, SPREAD_ROUNDS = 40;
+#define SPREAD_KEYS 512
+#define FILL_PER_ROUND 400
 
-static int failures;
+static atomic_int failures;
 #define CHECK(c)                                                                           \
   do {                                                                                     \
     if (!(c)) {                                                                            \
@@ -125,7 +133,7 @@ static void exact(void) {
   remc_item_ref ref;
   remc_item_info info;
   CHECK(remc_store_get(S, K("tags"), 4, 0, NULL, &ref, &info) == 1);
-  CHECK(info.nbytes == THREADS * APPENDS);
+  CHECK(info.nbytes == (uint32_t)(THREADS * APPENDS));
   uint8_t *buf = calloc(1, info.nbytes + 1);
   remc_store_copy_value(S, &ref, buf);
   remc_store_release(S, &ref);
@@ -211,11 +219,114 @@ static void churn(void) {
   remc_store_destroy(S);
 }
 
+static void *spread_worker(void *arg) {
+  int id = (int)(intptr_t)arg;
+  char key[48];
+  for (int r = 0; r < SPREAD_ROUNDS; r++) {
+    for (int k = 0; k < SPREAD_KEYS; k++) {
+      int n = snprintf(key, sizeof key, "n:%d", (k + id * 97) % SPREAD_KEYS);
+      uint64_t v, nc;
+      CHECK(remc_store_arith(S, K(key), (uint32_t)n, 1, 1, &v, &nc) == REMC_STORE_STORED);
+    }
+    for (int f = 0; f < FILL_PER_ROUND; f++) {
+      int n = snprintf(key, sizeof key, "fill:%d:%d:%d", id, r, f);
+      CHECK(remc_store_store(S, REMC_MODE_SET, K(key), (uint32_t)n, K(key), (uint32_t)n, 7, 0, 0, NULL) ==
+            REMC_STORE_STORED);
+    }
+    /* gat, then ms with a stale CAS (stored as stale), mg + update, md invalidate: own keys */
+    int n = snprintf(key, sizeof key, "own:%d", id);
+    uint64_t cas = 0;
+    remc_store_store(S, REMC_MODE_SET, K(key), (uint32_t)n, K("x"), 1, 0, 0, 0, &cas);
+    remc_item_ref ref;
+    remc_item_info info;
+    int64_t exp = 3600;
+    if (remc_store_get(S, K(key), (uint32_t)n, 1, &exp, &ref, &info)) remc_store_release(S, &ref);
+    CHECK(remc_store_store(S, REMC_MODE_CAS_STALE, K(key), (uint32_t)n, K("y"), 1, 0, 0, cas > 1 ? cas - 1 : 1, NULL) ==
+          REMC_STORE_STORED);
+    if (remc_store_meta_get(S, K(key), (uint32_t)n, 1, &ref, &info) == 1) {
+      remc_store_meta_update(S, &ref, REMC_META_TOKEN_SENT, 0, &exp, 1, &info);
+      remc_store_release(S, &ref);
+    }
+    uint64_t nc;
+    remc_store_meta_delete(S, K(key), (uint32_t)n, 0, 0, 1, NULL, &nc);
+  }
+  return NULL;
+}
+
+static int count_dump(void *ctx, const uint8_t *key, uint32_t klen, uint32_t nbytes, int64_t exptime) {
+  (void)key, (void)klen, (void)nbytes, (void)exptime;
+  ++*(uint32_t *)ctx;
+  return 0;
+}
+static int count_meta(void *ctx, const uint8_t *key, uint32_t klen, const remc_item_info *info, uint64_t ntotal) {
+  (void)key, (void)klen, (void)info, (void)ntotal;
+  ++*(uint32_t *)ctx;
+  return 0;
+}
+
+/* the whole store, again and again: everything that stops the other threads */
+static void *world(void *arg) {
+  (void)arg;
+  double st[REMC_STAT_COUNT];
+  while (!atomic_load(&stop_bg)) {
+    uint32_t seen = 0;
+    remc_store_stats(S, st);
+    remc_store_cachedump(S, 1, 100, count_dump, &seen);
+    remc_store_metadump(S, 1, count_meta, &seen);
+    remc_store_flush(S, (int64_t)time(NULL) + 3600); /* in the future: flushes nothing now */
+    remc_store_stats_reset(S);
+    (void)remc_store_checksum(S);
+  }
+  return NULL;
+}
+
+static void spread(void) {
+  S = make(64); /* hashpower 10: grows to 2^15 under the threads */
+  char key[48];
+  for (int k = 0; k < SPREAD_KEYS; k++) {
+    int n = snprintf(key, sizeof key, "n:%d", k);
+    CHECK(remc_store_store(S, REMC_MODE_SET, K(key), (uint32_t)n, K("0"), 1, 0, 0, 0, NULL) == REMC_STORE_STORED);
+  }
+  pthread_t th[THREADS], bg, wd;
+  atomic_store(&stop_bg, 0);
+  pthread_create(&bg, NULL, background, NULL);
+  pthread_create(&wd, NULL, world, NULL);
+  for (int i = 0; i < THREADS; i++) pthread_create(&th[i], NULL, spread_worker, (void *)(intptr_t)i);
+  for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+  atomic_store(&stop_bg, 1);
+  pthread_join(bg, NULL);
+  pthread_join(wd, NULL);
+  int wrong = 0, missing = 0;
+  for (int k = 0; k < SPREAD_KEYS; k++) {
+    snprintf(key, sizeof key, "n:%d", k);
+    if (read_u64(S, key, NULL) != (uint64_t)THREADS * SPREAD_ROUNDS) wrong++;
+  }
+  for (int i = 0; i < THREADS; i++)
+    for (int r = 0; r < SPREAD_ROUNDS; r++)
+      for (int f = 0; f < FILL_PER_ROUND; f++) {
+        int n = snprintf(key, sizeof key, "fill:%d:%d:%d", i, r, f);
+        remc_item_ref ref;
+        remc_item_info info;
+        if (!remc_store_get(S, K(key), (uint32_t)n, 0, NULL, &ref, &info)) { missing++; continue; }
+        remc_store_release(S, &ref);
+      }
+  CHECK(wrong == 0);
+  CHECK(missing == 0);
+  double st[REMC_STAT_COUNT];
+  remc_store_stats(S, st);
+  CHECK(st[REMC_STAT_hash_power_level] > 10);
+  CHECK(st[REMC_STAT_evictions] == 0);
+  printf("spread: %d keys x %d, %d wrong, %d of %d inserted missing, hash power 10 -> %.0f\n", SPREAD_KEYS,
+         THREADS * SPREAD_ROUNDS, wrong, missing, THREADS * SPREAD_ROUNDS * FILL_PER_ROUND, st[REMC_STAT_hash_power_level]);
+  remc_store_destroy(S);
+}
+
 int main(int argc, char **argv) {
   int scale = argc > 1 ? atoi(argv[1]) : 1;
-  if (scale > 1) { INCRS /= scale; APPENDS /= scale; CASES /= scale; CHURN_OPS /= scale; }
+  if (scale > 1) { INCRS /= scale; APPENDS /= scale; CASES /= scale; CHURN_OPS /= scale; SPREAD_ROUNDS /= scale; }
   exact();
   churn();
+  spread();
   if (failures) { fprintf(stderr, "%d check(s) failed\n", failures); return 1; }
   printf("store_mt_test: ok\n");
   return 0;

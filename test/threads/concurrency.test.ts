@@ -1,5 +1,5 @@
 // -t 4: four clients on four connections that landed on four different worker threads (checked
-// with `stats conns`, which lists the connections of the worker that answers it) race on three
+// with `stats isolation`'s worker_thread) race on three
 // keys: 10 000 incr each of one key, 10 000 appends each of their own tag to another, and CAS
 // increment loops on a third. The final values must be exact (no lost update). The same test
 // runs against memcached -t 4.
@@ -9,12 +9,12 @@ import { Conn, NO_MEMCACHED, startMemcached, startRemcached, type Server } from 
 
 const N = 10_000, CAS_N = 1_000, BATCH = 200;
 
-/** The fds `stats conns` lists as client connections (not listeners). */
-async function connFds(c: Conn): Promise<string> {
-  c.send('stats conns\r\n');
+/** The worker thread serving the connection (`stats isolation`). */
+async function workerOf(c: Conn): Promise<string> {
+  c.send('stats isolation\r\n');
   const r = (await c.untilEndsWith('END\r\n')).toString('latin1');
   c.take();
-  return [...r.matchAll(/STAT (\d+):listen_addr/g)].map((m) => m[1]).sort().join(',');
+  return /STAT worker_thread (\d+)/.exec(r)![1]!;
 }
 
 /** Four connections, each on a different worker (remcached), or any four (memcached). */
@@ -24,8 +24,7 @@ async function fourOnFourWorkers(port: number, checkWorkers: boolean): Promise<C
   if (!checkWorkers) return all;
   for (let tries = 0; tries < 64; tries++) {
     const byWorker = new Map<string, Conn>();
-    // connections of one worker see the same set of client fds
-    for (const c of all) { const k = await connFds(c); if (!byWorker.has(k)) byWorker.set(k, c); }
+    for (const c of all) { const k = await workerOf(c); if (!byWorker.has(k)) byWorker.set(k, c); }
     if (byWorker.size >= 4) {
       const chosen = [...byWorker.values()].slice(0, 4);
       for (const c of all) if (!chosen.includes(c)) c.close();
