@@ -12,7 +12,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import dgram from 'node:dgram';
 
-const { parseArgs } = await import(new URL('../dist/server/config.js', import.meta.url).href);
+const { parseArgs, parseListenSpec } = await import(new URL('../dist/server/config.js', import.meta.url).href);
 
 const fail = (why) => { process.stderr.write(`unhealthy: ${why}\n`); process.exit(1); };
 const ok = (what) => { process.stdout.write(`healthy: ${what}\n`); process.exit(0); };
@@ -53,9 +53,8 @@ function probe(connect, where) {
 }
 
 // the first -l address (memcached's `notls:` prefix and `host:port` form); a wildcard is asked on loopback
-const spec = (s.listen ?? '').split(',')[0].trim();
-const m = /^(notls:)?(\[[^\]]+\]|[^:]+)?(?::(\d+))?$/.exec(spec) ?? [];
-let host = (m[2] ?? '').replace(/^\[|\]$/g, '');
+const first = parseListenSpec((s.listen ?? '').split(',')[0]);
+let host = first?.host ?? '';
 if (host === '' || host === '0.0.0.0') host = '127.0.0.1';
 if (host === '::') host = '::1';
 const hostText = host.includes(':') ? `[${host}]` : host;
@@ -63,8 +62,8 @@ const hostText = host.includes(':') ? `[${host}]` : host;
 if (s.unixSocket) {
   probe(() => net.connect(s.unixSocket), `unix:${s.unixSocket}`);
 } else if (s.port > 0) {
-  const port = m[3] ? Number(m[3]) : s.port;
-  if (s.enableSsl && !m[1]) {
+  const port = first?.port ?? s.port;
+  if (s.enableSsl && !first?.notls) {
     // liveness, not trust: any certificate; the server's own pair as client certificate, for
     // servers that require one (ssl_verify_mode 2 or 3)
     const pair = s.ssl.chainCert && s.ssl.key ? { cert: readFileSync(s.ssl.chainCert), key: readFileSync(s.ssl.key) } : {};

@@ -251,6 +251,26 @@ export const OPTIONS: readonly Option[] = [
   { long: 'enable-debugtime', help: 'tests only: the debugtime <seconds> command moves the server clock', apply: (s) => { s.enableDebugtime = true; } },
 ];
 
+/** One address of -l as memcached's server_sockets reads it: an optional `notls:` prefix (plain
+ *  under -Z), a host (an IPv6 address in brackets, or bare when it has no port) and an optional
+ *  `:port` overriding -p/-U. null: any address (empty or `*`). */
+export interface ListenSpec { notls: boolean; host: string; port: number | null }
+export function parseListenSpec(spec: string): ListenSpec | null {
+  let rest = spec.trim();
+  const notls = rest.startsWith('notls:');
+  if (notls) rest = rest.slice(6);
+  let host = rest, port: number | null = null;
+  const bracket = /^\[([^\]]*)\](?::(.*))?$/.exec(rest);
+  if (bracket) [host, port] = [bracket[1]!, bracket[2] !== undefined ? Number(bracket[2]) : null];
+  else if (rest.indexOf(':') >= 0 && rest.indexOf(':') === rest.lastIndexOf(':')) {
+    [host, port] = [rest.slice(0, rest.indexOf(':')), Number(rest.slice(rest.indexOf(':') + 1))];
+  }
+  if (host === '' || host === '*') return null;
+  return { notls, host, port: port !== null && Number.isInteger(port) ? port : null };
+}
+/** The addresses of -l, one entry per comma-separated part (null where the part is empty). */
+export const listenSpecs = (listen: string | null): Array<ListenSpec | null> => (listen ?? '').split(',').map(parseListenSpec);
+
 export interface Parsed { settings: Settings; action: 'run' | 'help' | 'version' | 'license'; given: Set<string> }
 
 /** getopt_long-compatible parsing: -p 1, -p1, -vv, -MC, --port=1, --port 1. */

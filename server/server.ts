@@ -16,7 +16,7 @@ import type { PrefixRow, PrefixStats } from '../protocol/admin.ts';
 import { SaslPlain } from './sasl.ts';
 import { AsciiAuth, AuthFileError } from './ascii-auth.ts';
 import { R } from '../protocol/replies.ts';
-import { REMCACHED_VERSION, type Settings } from './config.ts';
+import { REMCACHED_VERSION, listenSpecs, type Settings } from './config.ts';
 import { Connection, InputBudget, READ_SIZE, type Loop } from './connection.ts';
 import { flushVerbose, Verbose, verboseLine } from './verbose.ts';
 import { log, setVerbosity } from './log.ts';
@@ -357,11 +357,10 @@ export class Server implements ServerContext {
     }
     // memcached's order: the TCP listeners, then the UDP sockets (port 0: TCP off)
     if (s.port !== 0) {
-      for (const spec of (s.listen ?? '').split(',')) {
+      for (const l of listenSpecs(s.listen)) {
         const port = s.port === -1 ? 0 : s.port;
-        const m = /^(notls:)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(spec.trim());
         // notls: plain under -Z
-        if (m) await this.listen({ host: m[2]!.replace(/^\[|\]$/g, ''), port: m[3] ? Number(m[3]) : port, backlog: s.listenBacklog }, '', !m[1]);
+        if (l) await this.listen({ host: l.host, port: l.port ?? port, backlog: s.listenBacklog }, '', !l.notls);
         else await bindAny((host) => this.listen({ host, port, backlog: s.listenBacklog, ipv6Only: host === '::' }, '', true));
       }
     }

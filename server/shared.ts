@@ -52,8 +52,10 @@ export function allSlotCounters(sh: SharedBuffers): Counters[] {
 // into its own region, or GATHER_MS passed. While it waits for the lock, it answers the worker
 // that holds it, so two workers asking at once cannot wait on each other.
 
-/** The longest an answer is awaited (a worker busy in a watchdog-length parse answers late). */
-export const GATHER_MS = 2000;
+/** The longest an answer is awaited. Long: a missing part makes the reply silently short (seen
+ *  once at 2 s, with the host's two cores taken by an emulator), and a live worker always answers
+ *  between two events (a parse is bounded by the watchdog). */
+export const GATHER_MS = 10_000;
 /** Bytes of JSON a worker's answer may take (about 30 000 connections); the rest is dropped. */
 const GATHER_REGION = 4 << 20;
 // control words

@@ -5,7 +5,7 @@
 // SIGHUP re-reads -Y in each). A worker that dies takes the process down, loudly.
 import { Worker } from 'node:worker_threads';
 import { native, abi } from '../native/index.ts';
-import type { Settings } from './config.ts';
+import { listenSpecs, type Settings } from './config.ts';
 import { log } from './log.ts';
 import type { ListenFd } from './server.ts';
 import { createShared } from './shared.ts';
@@ -16,11 +16,9 @@ export interface Started { isolation: string; why: string; stop(sig: string): vo
 function listeners(s: Settings, n: number): ListenFd[][] {
   const per: ListenFd[][] = Array.from({ length: n }, () => []);
   if (s.unixSocket || s.port === 0) return per; // -s: worker 0 listens on the path itself
-  for (const spec of (s.listen ?? '').split(',')) {
-    let host = spec.trim();
-    let port = s.port === -1 ? 0 : s.port;
-    const m = host ? /^(?:notls:)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host) : null;
-    if (m) { host = m[1]!.replace(/^\[|\]$/g, ''); if (m[2]) port = Number(m[2]); }
+  for (const l of listenSpecs(s.listen)) {
+    const host = l?.host ?? '';
+    let port = l?.port ?? (s.port === -1 ? 0 : s.port);
     for (let i = 0; i < n; i++) {
       const fd = (native.listenSocket as (h: string, p: number, b: number) => number)(host, port, s.listenBacklog);
       if (fd < 0) throw Object.assign(new Error(`listen ${host || '*'}:${port}: errno ${-fd}`), { code: -fd });

@@ -22,6 +22,7 @@ import { countFault } from '../protocol/context.ts';
 import type { Loop } from './connection.ts';
 import { faultLog, log } from './log.ts';
 import { flushVerbose, verboseLine } from './verbose.ts';
+import { listenSpecs } from './config.ts';
 
 /** the fd of a UDP socket (memcached's -vv lines name it): through dgram's internal state, as
  *  its `_handle` getter is deprecated (and warns) */
@@ -268,10 +269,9 @@ export async function startUdp(loop: Loop, listen: string | null, port: number):
   const udp = new UdpService(loop);
   // memcached's UDP conns never ask for -Y's token (try_read_command_udp): neither does this
   if (loop.asciiAuth) log.warn('-Y does not cover UDP: as in memcached, UDP requests are served without authentication');
-  for (const spec of (listen ?? '').split(',')) {
-    const m = /^(?:notls:)?(\[[^\]]+\]|[^:]+)/.exec(spec.trim());
+  for (const l of listenSpecs(listen)) {
     const p = port === -1 ? 0 : port; // -U -1: an ephemeral port, as memcached
-    if (m) { await udp.listen(m[1]!.replace(/^\[|\]$/g, ''), p); continue; }
+    if (l) { await udp.listen(l.host, l.port ?? p); continue; } // host:port: that port, as memcached
     await bindAny((host) => udp.listen(host, p));
   }
   return udp;
