@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { anyOf, needs, suite } from '../helpers/test.ts';
 import { NO_MEMCACHED, freePort, startMemcached, startRemcached, type Server } from '../helpers/server.ts';
+import { isolationArgs } from './harness.ts';
 
 const t = suite('tls vs memcached 1.6.18', { skip: anyOf(NO_MEMCACHED, needs('openssl', 'openssl')), timeoutMs: 60_000 });
 
@@ -39,7 +40,7 @@ async function start(opts: string): Promise<Pair> {
   const [mp, rp] = [await freePort(), await freePort()];
   // the helpers already give -l 127.0.0.1: both servers add this second -l to it
   const [mc, rc] = await Promise.all([startMemcached(['-Z', '-o', opts, '-l', `notls:127.0.0.1:${mp}`]),
-    startRemcached(['-t', '1', '-Z', '-o', opts, '-l', `notls:127.0.0.1:${rp}`])]);
+    startRemcached([...isolationArgs(), '-t', '1', '-Z', '-o', opts, '-l', `notls:127.0.0.1:${rp}`])]);
   return { mc, rc, mcPlain: mp, rcPlain: rp };
 }
 
@@ -144,7 +145,7 @@ t('refresh_certs: OK, and the error once a file is gone (the old certificate sta
 
 t('over -c: the error line in plain text before any handshake (memcached\'s t/maxconns.t under SSL_TEST)', async () => {
   const base = `ssl_chain_cert=${f('server.pem')},ssl_key=${f('server.key')}`;
-  const [mc, rc] = await Promise.all([startMemcached(['-Z', '-o', base, '-c', '24']), startRemcached(['-t', '1', '-Z', '-o', base, '-c', '24'])]);
+  const [mc, rc] = await Promise.all([startMemcached(['-Z', '-o', base, '-c', '24']), startRemcached([...isolationArgs(), '-t', '1', '-Z', '-o', base, '-c', '24'])]);
   const held: net.Socket[] = [];
   try {
     const out: string[] = [];

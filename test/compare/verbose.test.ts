@@ -5,6 +5,7 @@
 import { suite } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
 import { Conn, NO_MEMCACHED, startMemcached, startRemcached, type Server } from '../helpers/server.ts';
+import { isolationArgs } from './harness.ts';
 
 const test = suite('-vv', { skip: NO_MEMCACHED, timeoutMs: 60_000 });
 
@@ -48,7 +49,7 @@ async function run(s: Server, steps: Array<string | Buffer>): Promise<string[]> 
 }
 
 async function both(args: string[], steps: Array<string | Buffer>, binary = false): Promise<string[]> {
-  const [r, m] = await Promise.all([startRemcached(['-U', '0', '-t', '1', ...args]), startMemcached(args)]);
+  const [r, m] = await Promise.all([startRemcached([...isolationArgs(), '-U', '0', '-t', '1', ...args]), startMemcached(args)]);
   try {
     let [rl, ml] = await Promise.all([run(r, steps), run(m, steps)]);
     if (binary) { rl = maskCas(rl); ml = maskCas(ml); }
@@ -96,7 +97,7 @@ test('UDP: the same lines, with the UDP socket\'s fd', async () => {
   const { freePort } = await import('../helpers/server.ts');
   const dgram = await import('node:dgram');
   const [pr, pm] = [await freePort(), await freePort()];
-  const [r, m] = await Promise.all([startRemcached(['-t', '1', '-vv', '-U', String(pr)]), startMemcached(['-vv', '-U', String(pm)])]);
+  const [r, m] = await Promise.all([startRemcached([...isolationArgs(), '-t', '1', '-vv', '-U', String(pr)]), startMemcached(['-vv', '-U', String(pm)])]);
   try {
     const got = await Promise.all([[r, pr], [m, pm]].map(async ([s, port]) => {
       const srv = s as Server;

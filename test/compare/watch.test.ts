@@ -6,12 +6,13 @@
 import { suite } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
 import { Conn, NO_MEMCACHED, startMemcached, startRemcached, type Server } from '../helpers/server.ts';
+import { isolationArgs } from './harness.ts';
 
 const test = suite('watch', { skip: NO_MEMCACHED, timeoutMs: 90_000 });
 
 let rem: Server, mc: Server;
 test.before(async () => {
-  [rem, mc] = await Promise.all([startRemcached(['-U', '0', '-t', '1', '-m', '64']), startMemcached(['-m', '64'])]);
+  [rem, mc] = await Promise.all([startRemcached([...isolationArgs(), '-U', '0', '-t', '1', '-m', '64']), startMemcached(['-m', '64'])]);
 });
 test.after(async () => { await Promise.all([rem?.stop(), mc?.stop()]); });
 
@@ -272,7 +273,7 @@ test('stats: log_watchers and log_watcher_sent follow the watchers, as memcached
 });
 
 test('idle_timeout closes an idle client (conn_close reason=idle_timeout), never a watcher', async () => {
-  const [r, m] = await Promise.all([startRemcached(['-U', '0', '-t', '1', '-o', 'idle_timeout=1']), startMemcached(['-o', 'idle_timeout=1'])]);
+  const [r, m] = await Promise.all([startRemcached([...isolationArgs(), '-U', '0', '-t', '1', '-o', 'idle_timeout=1']), startMemcached(['-o', 'idle_timeout=1'])]);
   try {
     const got = await Promise.all([r, m].map(async (s) => {
       const w = await Conn.open(s.port);
@@ -293,7 +294,7 @@ test('idle_timeout closes an idle client (conn_close reason=idle_timeout), never
 });
 
 test('evictions: one line per evicted item, in memcached\'s format', async () => {
-  const [r, m] = await Promise.all([startRemcached(['-U', '0', '-t', '1', '-m', '2']), startMemcached(['-m', '2'])]);
+  const [r, m] = await Promise.all([startRemcached([...isolationArgs(), '-U', '0', '-t', '1', '-m', '2']), startMemcached(['-m', '2'])]);
   try {
     for (const s of [r, m]) {
       const w = await Conn.open(s.port);
@@ -312,7 +313,7 @@ test('evictions: one line per evicted item, in memcached\'s format', async () =>
 });
 
 test('-t 4: a watcher sees the events of every worker', async () => {
-  const s = await startRemcached(['-U', '0', '-t', '4']);
+  const s = await startRemcached([...isolationArgs(), '-U', '0', '-t', '4']);
   try {
     const w = await Conn.open(s.port);
     w.send('watch mutations connevents\r\n');
