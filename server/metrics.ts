@@ -57,6 +57,11 @@ function stat(name: string, type: Family['type'], help: string, group: 'stats' |
 }
 const fromStats = (name: string, type: Family['type'], help: string, key: string) => stat(name, type, help, 'stats', key);
 
+/** A counter of remcached's own, one unlabelled sample. */
+function ownCounter(name: string, help: string, get: (s: Snapshot) => number): Family {
+  return { name, type: 'counter', help, *samples(s) { yield ['', [], get(s)]; } };
+}
+
 /** The exporter reads the LRU crawler's settings only while the crawler is on; yes/no are 1/0. */
 function crawlerSetting(name: string, help: string, key: string, bool = false): Family {
   return {
@@ -201,12 +206,11 @@ const FAMILIES: Family[] = [
     *samples(s) { yield ['', [['version', s.ctx.remcachedVersion]], 1]; } },
   { name: 'remcached_isolation_info', type: 'gauge', help: 'The parser isolation mode in force (pku, pku-strict, sfi or none), as label mode.',
     *samples(s) { yield ['', [['mode', s.ctx.isolation]], 1]; } },
-  { name: 'remcached_parser_calls_total', type: 'counter', help: 'Parser calls (one per read event).',
-    *samples(s) { yield ['', [], s.t.parser_calls]; } },
+  ownCounter('remcached_parser_calls_total', 'Parser calls (one per read event).', (s) => s.t.parser_calls),
   { name: 'remcached_parser_faults_total', type: 'counter', help: 'Parser faults caught and rewound (each closed its connection), by kind.',
     *samples(s) { for (const [i, kind] of FAULT_KINDS.entries()) yield ['', [['kind', kind]], s.t.faults_by_kind[i + 1] ?? 0]; } },
-  { name: 'remcached_watchdog_interrupts_total', type: 'counter', help: 'Parser calls the watchdog interrupted and rewound (the timeout kind of remcached_parser_faults_total).',
-    *samples(s) { yield ['', [], s.t.faults_by_kind[TIMEOUT] ?? 0]; } },
+  ownCounter('remcached_watchdog_interrupts_total', 'Parser calls the watchdog interrupted and rewound (the timeout kind of remcached_parser_faults_total).',
+    (s) => s.t.faults_by_kind[TIMEOUT] ?? 0),
   { name: 'remcached_parser_rewind_seconds', type: 'histogram', help: 'Time from a parser fault to its domain rewound.',
     *samples(s) {
       let n = 0;
@@ -219,18 +223,12 @@ const FAMILIES: Family[] = [
       yield ['_sum', [], Math.round(s.t.rewind_ns_sum) / 1e9]; // whole ns: sfi times are fractional
       yield ['_count', [], n];
     } },
-  { name: 'remcached_parser_invalid_total', type: 'counter', help: "Parser results that failed root's validation (each closed its connection).",
-    *samples(s) { yield ['', [], s.t.parser_invalid]; } },
-  { name: 'remcached_parser_divergences_total', type: 'counter', help: 'Events the native and WebAssembly parsers parsed differently (--cross-check; each closed its connection).',
-    *samples(s) { yield ['', [], s.ctx.parserDivergences()]; } },
-  { name: 'remcached_offender_peers_slowed_total', type: 'counter', help: 'Peers slowed to one new connection per second after --offender-slow faults.',
-    *samples(s) { yield ['', [], s.t.offender_slowed]; } },
-  { name: 'remcached_offender_peers_refused_total', type: 'counter', help: 'Peers refused for --offender-backoff seconds after --offender-refuse faults.',
-    *samples(s) { yield ['', [], s.t.offender_refused]; } },
-  { name: 'remcached_offender_connections_delayed_total', type: 'counter', help: 'Connections of slowed peers made to wait for their turn.',
-    *samples(s) { yield ['', [], s.t.offender_conns_delayed]; } },
-  { name: 'remcached_offender_connections_refused_total', type: 'counter', help: 'Connections refused by the offender table.',
-    *samples(s) { yield ['', [], s.t.offender_conns_refused]; } },
+  ownCounter('remcached_parser_invalid_total', "Parser results that failed root's validation (each closed its connection).", (s) => s.t.parser_invalid),
+  ownCounter('remcached_parser_divergences_total', 'Events the native and WebAssembly parsers parsed differently (--cross-check; each closed its connection).', (s) => s.ctx.parserDivergences()),
+  ownCounter('remcached_offender_peers_slowed_total', 'Peers slowed to one new connection per second after --offender-slow faults.', (s) => s.t.offender_slowed),
+  ownCounter('remcached_offender_peers_refused_total', 'Peers refused for --offender-backoff seconds after --offender-refuse faults.', (s) => s.t.offender_refused),
+  ownCounter('remcached_offender_connections_delayed_total', 'Connections of slowed peers made to wait for their turn.', (s) => s.t.offender_conns_delayed),
+  ownCounter('remcached_offender_connections_refused_total', 'Connections refused by the offender table.', (s) => s.t.offender_conns_refused),
 ];
 
 /** Text format 0.0.4 escaping: HELP text (\ and newline), label values (also "). */
