@@ -149,7 +149,10 @@ test('a get right after flush_all finds the flushed item: get_flushed 1 on both'
       out.push(`cmd_flush ${stat(st, 'cmd_flush')} get_flushed ${stat(st, 'get_flushed')} get_misses ${stat(st, 'get_misses')}`);
       c.close();
     }
-    assert.is(out[1], out[0]);
+    // memcached's LRU maintainer thread may unlink the flushed item before the get looks (seen
+    // once in CI: get_flushed 0); its t/stats.t expects 1, which is what remcached gives
+    assert.ok(['cmd_flush 1 get_flushed 1 get_misses 1', 'cmd_flush 1 get_flushed 0 get_misses 1'].includes(out[0]!), `memcached: ${out[0]}`);
+    assert.is(out[1], 'cmd_flush 1 get_flushed 1 get_misses 1');
   });
 }, { skip: NO_MEMCACHED });
 
