@@ -963,9 +963,10 @@ static void item_relocate(remc_store *s, sclass *c, item *from, item *to) {
 }
 
 /* Under lock_all. Take one page from class `id` into the pool: the items on it move to free chunks elsewhere
- * in the class (rescues) or, when there are none, are evicted; its free chunks leave the free
- * list. A page holding a pinned item is left alone. Returns 1 if moved. */
-static int slab_move_page(remc_store *s, uint32_t id) {
+ * in the class (rescues) or, when there are none and may_evict, are evicted; its free chunks
+ * leave the free list. A page holding a pinned item, or (without may_evict) more items than the
+ * rest of the class has free chunks for, is left alone. Returns 1 if moved. */
+static int slab_move_page(remc_store *s, uint32_t id, int may_evict) {
   sclass *c = &s->cls[id];
   if (c->pages <= 1) return 0; /* a class keeps one page, so every size stays storable */
   size_t span = (size_t)c->perslab * c->size;
@@ -983,6 +984,14 @@ static int slab_move_page(remc_store *s, uint32_t id) {
     if (busy) {
       s->slab_reassign_busy_items++;
       continue;
+    }
+    if (!may_evict) {
+      uint32_t linked = 0, free_here = 0;
+      for (uint8_t *p = page; p < end; p += c->size) {
+        if (((item *)p)->iflags & IT_LINKED) linked++;
+        else if (((item *)p)->iflags & IT_SLABBED) free_here++;
+      }
+      if (c->nfree - free_here < linked) continue;
     }
     /* drop this page's chunks from the free list, so that rescues go elsewhere */
     for (uint8_t *p = page; p < end; p += c->size)
@@ -1038,7 +1047,11 @@ static void slab_automove(remc_store *s) {
   if (s->last_automove == NOW(s)) return;
   s->last_automove = NOW(s);
   mem_release_over_limit(s, RELEASE_PER_CALL);
-  for (uint32_t n = 0; n < RELEASE_PER_CALL && s->mem_malloced > s->mem_limit; n++) {
+  /* Only a lowered cache_memlimit shrinks what is mapped. Going over -m by itself is normal:
+   * a class's first page is granted past the limit (as memcached does), and moving pages out
+   * for that would evict live items every second. With -M nothing live is evicted. */
+  if (s->mem_malloced <= s->mem_limit) s->shrinking = 0;
+  for (uint32_t n = 0; n < RELEASE_PER_CALL && s->shrinking && s->mem_malloced > s->mem_limit; n++) {
     if (!s->pool) { /* shrink: take from the class with the oldest tail (or no items) */
       uint32_t best = 0, best_age = 0;
       for (uint32_t i = 1; i <= s->nclasses; i++) {
@@ -1046,7 +1059,7 @@ static void slab_automove(remc_store *s) {
         uint32_t age = c->nitems ? tail_age(s, c) : UINT32_MAX;
         if (c->pages > 1 && (!best || age > best_age)) best = i, best_age = age;
       }
-      if (!best || !slab_move_page(s, best)) break;
+      if (!best || !slab_move_page(s, best, s->evictions)) break;
     }
     mem_release_over_limit(s, 1);
   }
@@ -1055,7 +1068,7 @@ static void slab_automove(remc_store *s) {
   for (uint32_t i = 1; i <= s->nclasses; i++) {
     sclass *c = &s->cls[i];
     if (c->pages > 2 && c->nfree + c->end_free > 2 * c->perslab) {
-      slab_move_page(s, i); /* more than two pages' worth of free chunks */
+      slab_move_page(s, i, 1); /* more than two pages' worth of free chunks: all rescued */
       continue;
     }
     uint32_t age = tail_age(s, c);
@@ -1065,7 +1078,7 @@ static void slab_automove(remc_store *s) {
   }
   if (recv && donor && donor != recv && s->evictions &&
       donor_age > 2 * (uint64_t)recv_age + 2 && !s->pool)
-    slab_move_page(s, donor); /* the pool page goes to the next class that needs one */
+    slab_move_page(s, donor, 1); /* the pool page goes to the next class that needs one */
 }
 
 int remc_store_slabs_reassign(remc_store *s, int32_t src, int32_t dst) {
@@ -1086,7 +1099,7 @@ int remc_store_slabs_reassign(remc_store *s, int32_t src, int32_t dst) {
       if (s->pool_pages < 2) rc = REMC_REASSIGN_NOSPARE;
     } else if (s->cls[src].pages < 2) {
       rc = REMC_REASSIGN_NOSPARE;
-    } else if (!slab_move_page(s, (uint32_t)src)) {
+    } else if (!slab_move_page(s, (uint32_t)src, 1)) {
       rc = REMC_REASSIGN_BUSY; /* every page of the class holds a pinned item */
     }
     if (rc == REMC_REASSIGN_OK && dst > 0) { /* the pool page goes to dst now */
@@ -1237,6 +1250,7 @@ int remc_store_set_mem_limit(remc_store *s, uint64_t bytes) {
   int rc = -1;
   if (bytes > 0 && mem_grow_reserve(s, bytes) == 0) {
     s->mem_limit = bytes; /* shrinking: remc_store_reclaim hands pages back over time */
+    s->shrinking = bytes < s->mem_malloced;
     rc = 0;
   }
   unlock_all(s);

@@ -143,6 +143,7 @@ struct remc_store {
   /* memory */
   uint64_t mem_limit;
   uint64_t mem_malloced;  /* pages handed to classes */
+  int shrinking;          /* cache_memlimit went below mem_malloced: move pages out until under */
   uint64_t reserved;      /* bytes of arena address space mapped */
   size_t page_size;
   arena arenas[MAX_ARENAS];

@@ -1201,6 +1201,58 @@ static void test_mem_limit_shrink(void) {
   remc_store_destroy(s);
 }
 
+/* A class's first page may take memory past -m (as memcached grants it). That alone must never
+ * make the page mover evict live items: only a lowered cache_memlimit shrinks, and with -M even
+ * that moves only pages whose items can be rescued. (Seen in CI: `-M -m 2`, 20 x 100 KB stored,
+ * one small item, and the next second a 100 KB item had gone.) */
+static void test_over_limit_first_pages(void) {
+  static char big[100001];
+  memset(big, 'v', 100000);
+  char key[32];
+  for (int evictions = 0; evictions <= 1; evictions++) {
+    remc_store_config c = cfg_default();
+    c.mem_limit = 2 * MiB;
+    c.evictions = evictions;
+    remc_store *s = mk(c);
+    int64_t t = remc_store_time(s);
+    int stored = 0;
+    for (int i = 0; i < 20; i++) {
+      snprintf(key, sizeof key, "o%d", i);
+      if (set(s, key, big, 0, 0) == REMC_STORE_STORED) stored++;
+    }
+    CHECK_EQ(set(s, "small", "x", 0, 0), REMC_STORE_STORED);
+    CHECK(STAT(s, total_malloced) > 2 * MiB); /* the small class's first page */
+    for (int i = 0; i < 5; i++) {
+      remc_store_set_time(s, ++t);
+      remc_store_reclaim(s, 100);
+    }
+    CHECK_EQ(STAT(s, slab_reassign_evictions_nomem), 0);
+    CHECK_EQ(STAT(s, curr_items), stored + 1);
+    for (int i = 0; i < stored; i++) {
+      snprintf(key, sizeof key, "o%d", i);
+      CHECK(has(s, key));
+    }
+    remc_store_destroy(s);
+  }
+  /* -M and cache_memlimit lowered under a full class: nothing live goes */
+  remc_store_config c = cfg_default();
+  c.mem_limit = 16 * MiB;
+  c.evictions = 0;
+  remc_store *s = mk(c);
+  int64_t t = remc_store_time(s);
+  fill(s, "k:", 0, 100000, 100);
+  double items = STAT(s, curr_items);
+  CHECK_EQ(remc_store_set_mem_limit(s, 8 * MiB), 0);
+  for (int i = 0; i < 10; i++) {
+    remc_store_set_time(s, ++t);
+    remc_store_reclaim(s, 100);
+  }
+  CHECK_EQ(STAT(s, curr_items), items);
+  CHECK_EQ(STAT(s, slab_reassign_evictions_nomem), 0);
+  CHECK_EQ(check_invariants(s), 0);
+  remc_store_destroy(s);
+}
+
 /* The meta-command entry points (added for protocol/meta.ts): their store-side contract. */
 static void test_meta(void) {
   remc_store *s = mk(cfg_default());
@@ -1753,7 +1805,7 @@ int main(int argc, char **argv) {
       {"pinned", test_pinned},           {"checksum", test_checksum},
       {"class_table", test_class_table}, {"meta", test_meta},
       {"model", test_model}, {"slab_move", test_slab_move},
-      {"mem_limit_shrink", test_mem_limit_shrink}, {"slabs_reassign", test_slabs_reassign},
+      {"mem_limit_shrink", test_mem_limit_shrink}, {"over_limit_first_pages", test_over_limit_first_pages}, {"slabs_reassign", test_slabs_reassign},
       {"cachedump", test_cachedump},     {"metadump", test_metadump},
       {"memory_bound", test_memory_bound},
       {"pkey", test_pkey},
