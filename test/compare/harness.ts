@@ -39,9 +39,11 @@ export interface Step {
    *  - 'sentinel' (default): send `version\r\n` after the step and read up to its reply (or a close);
    *  - 'quiet': read until nothing arrives for quietMs (or close) — for steps that leave the server
    *    waiting for data, where a sentinel would be read as data;
+   *  - 'reply': as 'quiet', but quiet counts only after the first byte (steps that are always
+   *    answered, where the sentinel cannot be used);
    *  - 'none': do not read; whatever comes is attributed to the next step on that connection.
    */
-  wait?: 'sentinel' | 'quiet' | 'none';
+  wait?: 'sentinel' | 'quiet' | 'reply' | 'none';
   quietMs?: number;
   /** VERSION lines the step itself produces (auto-counted from `version` command lines if omitted) */
   versions?: number;
@@ -282,8 +284,8 @@ export async function runSequence(port: number, seq: Sequence): Promise<StepResu
         const s = stripSentinel(got.toString('latin1'), own);
         raw = s.reply;
         if (!s.seen && !c.closed && !note) note = 'sentinel reply missing';
-      } else if (wait === 'quiet') {
-        raw = (await c.settle(step.quietMs ?? seq.quietMs ?? 150, timeout)).toString('latin1');
+      } else if (wait === 'quiet' || wait === 'reply') {
+        raw = (await c.settle(step.quietMs ?? seq.quietMs ?? 150, timeout, wait === 'reply')).toString('latin1');
       }
       harvestCas(raw, cas);
       results.push({ conn: name, request: data.toString('latin1'), reply: raw, closed: c.closed, ...(note ? { note } : {}) });

@@ -64,7 +64,7 @@ test('text commands: <fd line, >fd reply, NOREPLY, sending key, CAS failure, con
     'set a 0 0 1 noreply\r\nx\r\n', 'get a b\r\n', 'delete zz noreply\r\n', 'incr zz 1\r\n', 'mg a v\r\n', 'mg zz\r\n',
     'ms c 1\r\nx\r\n', 'ms c 1 q\r\nx\r\n', 'ms c 1 Z\r\nx\r\n', 'md c q\r\n', 'mn\r\n', 'me a\r\n', 'ma zz\r\n',
     'stats settings\r\n', 'stats detail dump\r\n', 'stats detail on\r\n', 'version\r\n', 'verbosity 2\r\n', 'flush_all noreply\r\n',
-    'bogus\r\n', `get ${'k'.repeat(251)}\r\n`, 'set a 0 0 z\r\n', 'watch foo\r\n', 'set b 0 0 1\r\nx\r\n', 'touch b 1\r\n',
+    'bogus\r\n', `get ${'k'.repeat(251)}\r\n`, 'set a 0 0 z\r\n', 'watch foo\r\n', 'set b 0 0 1\r\nx\r\n', 'touch b 100\r\n',
     'gat 0 b\r\n', 'gets b\r\n', 'cas b 0 0 1 1\r\ny\r\n', 'append b 0 0 1\r\nz\r\n', 'incr b 1\r\n', 'set n 0 0 1\r\n1\r\n',
     'incr n 5\r\n', 'incr n 5 noreply\r\n', 'set s 0 0 5\r\nab', 'cde\r\n', 'set ctl\x01\x1b[2J 0 0 1\r\nx\r\n', 'set big 0 0 2000000\r\n',
   ]);

@@ -178,11 +178,13 @@ export class Conn {
     })]).finally(() => clearTimeout(t));
   }
 
-  /** Collect until nothing new arrives for `quietMs` (or close). */
-  async settle(quietMs = 100, maxMs = 5000): Promise<Buffer> {
+  /** Collect until nothing new arrives for `quietMs` (or close). With `replyExpected`, quiet
+   *  counts only once something has arrived: a loaded machine can take longer than quietMs to
+   *  send the first byte. */
+  async settle(quietMs = 100, maxMs = 5000, replyExpected = false): Promise<Buffer> {
     const deadline = Date.now() + maxMs;
     while (!this.closed && Date.now() < deadline) {
-      if (!(await this.changed(quietMs))) break;
+      if (!(await this.changed(quietMs)) && (!replyExpected || this.buf.length > 0)) break;
     }
     return this.take();
   }

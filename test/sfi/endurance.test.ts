@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Conn, startRemcached, type Server } from '../helpers/server.ts';
 import { INJECTIONS, changedItems, makeItems, stats, storeItems } from '../isolation/helpers.ts';
 
-const FAULTS = Number(process.env.SFI_FAULTS ?? 10_000);
+const FAULTS = Number(process.env.SFI_FAULTS ?? 30_000);
 const PARALLEL = 8;
 
 const rssKb = (pid: number) => Number(/VmRSS:\s*(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
@@ -71,9 +71,9 @@ test(`sfi: ${FAULTS} faults in a row, each after a good request: keys, PID, coun
     assert.is(Number(s1.get('parser_faults')) - Number(s0.get('parser_faults')), FAULTS + WARM);
     assert.equal(await changedItems(srv.port, items), []);
     console.log(`  ${FAULTS} faults in ${ms} ms; RSS ${rss0} kB -> ${rss1} kB (${rss1 - rss0 >= 0 ? '+' : ''}${rss1 - rss0} kB)`);
-    // The JS heap breathes with the garbage collector; a leak of even 1 KiB per fault would be
-    // 10 MB here.
-    assert.ok(rss1 - rss0 < 8 * 1024, `RSS grew by ${rss1 - rss0} kB over ${FAULTS} faults`);
+    // The JS heap breathes with the garbage collector by up to ~10 MB (seen under load); a leak
+    // of even 1 KiB per fault would be 30 MB here.
+    assert.ok(rss1 - rss0 < 16 * 1024, `RSS grew by ${rss1 - rss0} kB over ${FAULTS} faults`);
   } finally {
     await srv?.stop();
   }

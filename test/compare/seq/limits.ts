@@ -174,7 +174,7 @@ const asciiAuth: Group = {
     seq('-Y: bad data terminator', 'set x 0 0 9\r\nuser passXX\r\n', 'get a\r\n'),
     seq('-Y: auth with other storage verbs', 'add x 0 0 9\r\nuser pass\r\n', 'get a\r\n'),
     seq('-Y: bad command line before auth', 'set x 0 0\r\n', 'set x 0 0 abc\r\n'),
-  ].map((s) => ({ ...s, wait: 'quiet' as const, quietMs: 200 })), // generous: other work shares the machine
+  ].map((s) => ({ ...s, wait: 'reply' as const, quietMs: 200 })), // every step is answered (or the connection closed)
 };
 
 // -B: protocol forced. A binary VERSION request (magic 0x80, opcode 0x0b, no body).
