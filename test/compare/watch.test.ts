@@ -150,8 +150,8 @@ test('bad arguments, noreply, pipelining before watch, commands after it', async
     'get q\r\nwatch\r\nget q\r\n', 'mn\r\nwatch\r\nversion\r\n', 'watch\r\nget q\r\nversion\r\n',
     'watch rawcmds sysevents proxyreqs proxyevents proxyuser\r\n'];
   for (const input of cases) {
-    const out: string[] = [];
-    for (const s of [rem, mc]) {
+    // both servers at once: most cases wait out a timeout (a silent watcher), ~1 s each
+    const out = await Promise.all([rem, mc].map(async (s) => {
       const c = await Conn.open(s.port);
       c.send(input);
       // memcached's OK comes from its logger thread, which sleeps up to a second when idle
@@ -163,8 +163,8 @@ test('bad arguments, noreply, pipelining before watch, commands after it', async
       got += '|' + (await c.until((x) => x.includes('STORED'), 1000).catch(() => Buffer.alloc(0))).toString('latin1');
       got += (await c.settle(150)).toString('latin1') + (c.closed ? '(closed)' : '');
       c.close();
-      out.push(got);
-    }
+      return got;
+    }));
     assert.is(out[0], out[1], JSON.stringify(input));
   }
 });
@@ -184,22 +184,23 @@ test('watch on a binary connection: memcached closes it as a bad magic byte; a b
 });
 
 test('more watchers than memcached allows (20): WATCHER_TOO_MANY, and the connection still serves', async () => {
-  for (const s of [rem, mc]) {
+  // both servers at once: memcached gives slots back only when its logger polls (seconds)
+  await Promise.all([rem, mc].map(async (s) => {
     // remcached frees a watcher's slot when it closes: exactly 20 here. memcached notices
     // closed watchers (earlier tests') only when it polls them: it may refuse sooner.
-    const ws: Conn[] = [];
-    let extra: Conn | null = null;
-    for (let i = 0; i < 21 && !extra; i++) {
-      const w = await Conn.open(s.port);
+    // all 21 at once: memcached's OK comes from its logger thread, up to a second each in turn
+    const conns = await Promise.all(Array.from({ length: 21 }, () => Conn.open(s.port)));
+    const replies = await Promise.all(conns.map(async (w) => {
       w.send('watch\r\n');
-      const r = (await w.untilEndsWith('\r\n')).toString();
-      if (r === 'OK\r\n') { ws.push(w); continue; }
-      assert.is(r, 'WATCHER_TOO_MANY log watcher limit reached\r\n');
-      extra = w;
-    }
+      return (await w.untilEndsWith('\r\n')).toString();
+    }));
+    const ws = conns.filter((_, i) => replies[i] === 'OK\r\n');
+    const refused = conns.filter((_, i) => replies[i] !== 'OK\r\n');
+    for (const r of replies) if (r !== 'OK\r\n') assert.is(r, 'WATCHER_TOO_MANY log watcher limit reached\r\n');
     if (s === rem) assert.is(ws.length, 20);
-    assert.ok(extra, 'a 21st watcher was accepted');
-    extra = extra!;
+    assert.ok(refused.length > 0, 'a 21st watcher was accepted');
+    const extra = refused[0]!;
+    for (const r of refused.slice(1)) r.close();
     extra.send('version\r\n');
     assert.is((await extra.untilEndsWith('\r\n')).toString(), 'VERSION 1.6.18\r\n');
     for (const w of ws) w.close();
@@ -215,7 +216,7 @@ test('more watchers than memcached allows (20): WATCHER_TOO_MANY, and the connec
       if (Date.now() > deadline) assert.unreachable(`watcher slots not given back: ${r}`);
       await new Promise((res) => setTimeout(res, 100));
     }
-  }
+  }));
 });
 
 test('a watcher that never reads loses lines (skipped=N once it reads), memory stays bounded', async () => {

@@ -97,6 +97,7 @@ export function suite(name = '', opts: { skip?: Why; timeoutMs?: number } = {}):
     const t0 = Date.now();
     await limited(`${label}${t}`, ms, () => handler(ctx));
     // near its limit: say so before it becomes a timeout on a busier machine
+    if (process.env.TEST_TIMING) console.log(`\n  [${Date.now() - t0} ms] ${label}${t}`);
     if (Date.now() - t0 > ms / 3) console.log(`\n  (slow: ${label}${t}: ${((Date.now() - t0) / 1000).toFixed(1)} s of its ${ms / 1000} s)`);
   };
   const t = ((tn: string, handler: Handler, o: TestOpts = {}) => {
