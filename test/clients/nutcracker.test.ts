@@ -8,12 +8,11 @@
 // server_failure_limit 1 and 2 and auto_eject_hosts false.
 import { suite, needs, hasCommand } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Conn, freePort, NO_MEMCACHED, REMCACHED_MAIN } from '../helpers/server.ts';
+import { Conn, freePort, launch, waitListening, NO_MEMCACHED, REMCACHED_MAIN, type Server } from '../helpers/server.ts';
 
 // Debian installs it in /usr/sbin, which a non-root PATH may lack
 const NUTCRACKER = hasCommand('nutcracker') ? 'nutcracker' : existsSync('/usr/sbin/nutcracker') ? '/usr/sbin/nutcracker' : null;
@@ -22,44 +21,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---- processes -------------------------------------------------------------------------------
 
-interface Proc { port: number; proc: ChildProcess; out(): string; stop(): Promise<void> }
-
-async function waitListening(port: number, p: ChildProcess, out: () => string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (p.exitCode !== null || p.signalCode !== null) throw new Error(`exited early (${p.exitCode ?? p.signalCode}): ${out()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => { s.destroy(); resolve(true); });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await sleep(25);
-  }
-  throw new Error(`nothing listening on ${port}: ${out()}`);
-}
+type Proc = Server;
 
 /** A process that listens on `port`; stop() is SIGTERM, SIGKILL after 5 s, bounded. */
-async function run(cmd: string, args: string[], port: number): Promise<Proc> {
-  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const keep = (d: Buffer) => { out = (out + d.toString()).slice(-65536); };
-  proc.stdout!.on('data', keep);
-  proc.stderr!.on('data', keep);
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  const p: Proc = {
-    port, proc, out: () => out,
-    async stop() {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill('SIGTERM');
-      const k = setTimeout(() => proc.kill('SIGKILL'), 5000);
-      await Promise.race([exited, sleep(10_000).then(() => { throw new Error(`${cmd} (pid ${proc.pid}) did not exit`); })]);
-      clearTimeout(k);
-    },
-  };
-  await waitListening(port, proc, () => out);
-  return p;
-}
+const run = (cmd: string, args: string[], port: number): Promise<Proc> => launch(cmd, args, port);
 
 type Kind = 'remcached' | 'memcached';
 /** A backend on a given port (restarting one on the same port is the point of the eject test). */
@@ -92,7 +57,7 @@ async function nutcracker(pools: Pool[], dir: string): Promise<Proc & { statsPor
   writeFileSync(conf, yml);
   const statsPort = await freePort();
   const p = await run(NUTCRACKER!, ['-c', conf, '-s', String(statsPort), '-a', '127.0.0.1', '-i', '100', '-o', join(dir, 'nutcracker.log')], pools[0]!.port);
-  for (const pool of pools.slice(1)) await waitListening(pool.port, p.proc, p.out);
+  for (const pool of pools.slice(1)) await waitListening(pool.port, p.proc, p.output);
   return Object.assign(p, { statsPort });
 }
 

@@ -6,12 +6,11 @@
 // started with -p, -l, -s, -U, -B, -S, -Y and -Z.
 import { suite, needs } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { Conn, freePort, REMCACHED_MAIN, ROOT } from '../helpers/server.ts';
+import { Conn, freePort, launch, REMCACHED_MAIN, ROOT, type Server } from '../helpers/server.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -221,39 +220,10 @@ entry('any other command runs as given (`docker run -it IMAGE sh`)', () => {
 
 // ---- the final stage's files, run ------------------------------------------------------------------
 
-/** A process that listens (TCP port, or a unix socket path); stop() bounded. */
-interface Proc { proc: ChildProcess; out(): string; stop(): Promise<void> }
-async function server(args: string[], ready: { port?: number; path?: string }, env: NodeJS.ProcessEnv = process.env, main = REMCACHED_MAIN): Promise<Proc> {
-  const proc = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
-  let out = '';
-  const keep = (d: Buffer) => { out = (out + d.toString()).slice(-65536); };
-  proc.stdout!.on('data', keep);
-  proc.stderr!.on('data', keep);
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  const p: Proc = {
-    proc, out: () => out,
-    async stop() {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill('SIGCONT');
-      proc.kill('SIGTERM');
-      const k = setTimeout(() => proc.kill('SIGKILL'), 5000);
-      await Promise.race([exited, sleep(10_000)]);
-      clearTimeout(k);
-    },
-  };
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`remcached ${args.join(' ')} exited ${proc.exitCode}: ${out}`);
-    if (ready.path && !existsSync(ready.path)) { await sleep(25); continue; }
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = ready.path ? net.connect(ready.path) : net.connect(ready.port!, '127.0.0.1');
-      s.once('connect', () => { s.destroy(); resolve(true); });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return p;
-    if (Date.now() > deadline) { await p.stop(); throw new Error(`remcached ${args.join(' ')} not ready: ${out}`); }
-    await sleep(25);
-  }
+/** remcached (or `main`) started from the stage; ready on a TCP port or a unix socket path. */
+type Proc = Server;
+function server(args: string[], ready: { port?: number; path?: string }, env: NodeJS.ProcessEnv = process.env, main = REMCACHED_MAIN): Promise<Proc> {
+  return launch(process.execPath, [main, ...args], ready.path ? { path: ready.path } : ready.port!, env);
 }
 
 const image = suite('the final stage\'s files, laid out as in the image', { timeoutMs: 60_000 });

@@ -12,10 +12,13 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const REMCACHED_MAIN = join(ROOT, 'dist', 'server', 'main.js');
 
 export interface Server {
+  /** 0 when it was started on a unix socket */
   port: number;
   proc: ChildProcess;
   /** stderr collected so far (logs) */
   stderr(): string;
+  /** stdout and stderr together, as they came */
+  output(): string;
   /** SIGTERM, wait for exit (SIGKILL after 5 s); resolves with the exit code/signal */
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -55,35 +58,45 @@ export async function freePort(): Promise<number> {
   throw new Error(`no free port in ${from}-${to} after 200 tries`);
 }
 
-async function waitListening(port: number, proc: ChildProcess, err: () => string): Promise<void> {
+/** Where a started process is ready: a TCP port on 127.0.0.1, or a unix socket's path. */
+export type Ready = number | { path: string };
+
+/** Wait (10 s at most) until something accepts a connection at `ready`; fail early if `proc` exits. */
+export async function waitListening(ready: Ready, proc: ChildProcess, output: () => string): Promise<void> {
   const deadline = Date.now() + 10_000;
+  const where = typeof ready === 'number' ? String(ready) : ready.path;
   while (Date.now() < deadline) {
     if (proc.exitCode !== null || proc.signalCode !== null) {
-      throw new Error(`server exited early (${proc.exitCode ?? proc.signalCode}): ${err()}`);
+      throw new Error(`server exited early (${proc.exitCode ?? proc.signalCode}): ${output()}`);
     }
     const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
+      const s = typeof ready === 'number' ? net.connect(ready, '127.0.0.1') : net.connect(ready.path);
       s.once('connect', () => { s.destroy(); resolve(true); });
       s.once('error', () => resolve(false));
     });
     if (ok) return;
     await new Promise((r) => setTimeout(r, 25));
   }
-  throw new Error(`server did not listen on ${port}: ${err()}`);
+  throw new Error(`server did not listen on ${where}: ${output()}`);
 }
 
-function launch(cmd: string, args: string[], port: number, env?: NodeJS.ProcessEnv): Promise<Server> {
+/** Start `cmd` and wait until it accepts connections at `ready`. Its stderr, and its stdout and
+ *  stderr together, are kept (the last MiB). A process that does not get ready is stopped. */
+export async function launch(cmd: string, args: string[], ready: Ready, env?: NodeJS.ProcessEnv): Promise<Server> {
   const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
-  let err = '';
-  proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); if (err.length > 1 << 20) err = err.slice(-(1 << 19)); });
-  proc.stdout!.on('data', () => {});
+  let err = '', out = '';
+  const bounded = (s: string) => (s.length > 1 << 20 ? s.slice(-(1 << 19)) : s);
+  proc.stderr!.on('data', (d: Buffer) => { err = bounded(err + d.toString()); out = bounded(out + d.toString()); });
+  proc.stdout!.on('data', (d: Buffer) => { out = bounded(out + d.toString()); });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.once('exit', (code, signal) => resolve({ code, signal })));
   const server: Server = {
-    port, proc,
+    port: typeof ready === 'number' ? ready : 0, proc,
     stderr: () => err,
+    output: () => out,
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGCONT'); // a test may have stopped it
         proc.kill('SIGTERM');
         const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
         // bounded even if SIGKILL somehow does not end it (uninterruptible sleep)
@@ -95,7 +108,13 @@ function launch(cmd: string, args: string[], port: number, env?: NodeJS.ProcessE
       return exited;
     },
   };
-  return waitListening(port, proc, () => err).then(() => server);
+  try {
+    await waitListening(ready, proc, () => err);
+  } catch (e) {
+    await server.stop().catch(() => undefined);
+    throw e;
+  }
+  return server;
 }
 
 /** remcached from dist/ (run `npm run build` first; `npm test` does). */
