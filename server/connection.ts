@@ -121,6 +121,10 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
   /** discard this many more bytes (the rest of a too-large value) */
   private swallow = 0;
   private decided = false;
+  /** bytes have arrived (memcached lists a connection that never sent any as conn_new_cmd) */
+  private heard = false;
+  /** its commands are running now (the one asking `stats conns` is in conn_parse_cmd) */
+  private running = false;
   /** 1 once the connection speaks the binary protocol (REMC_IN_BINARY for the parser) */
   private binary = 0;
   /** -S: SASL authentication succeeded on this connection; -Y: ASCII authentication did */
@@ -230,7 +234,13 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
     this.flush();
   }
 
-  get state(): string { return this.closing ? 'conn_closing' : this.need ? 'conn_nread' : 'conn_parse_cmd'; }
+  /** memcached's name for what the connection is doing (`stats conns`) */
+  get state(): string {
+    if (this.closing) return 'conn_closing';
+    if (this.need) return 'conn_nread';
+    if (this.running) return 'conn_parse_cmd';
+    return this.heard ? 'conn_read' : 'conn_new_cmd';
+  }
 
   /** waiting for (the rest of) a command line, not stalled on our own output or a yield, not a
    *  watcher: what memcached's idle_timeout may close */
@@ -241,6 +251,7 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
     const loop = this.loop;
     const window = loop.window;
     loop.counters.bytes_read += nread;
+    this.heard = true;
     if (this.closing) return false;
     if (this.watching) return true; // memcached reads a watcher only to see it close
     let start = 0;
@@ -286,7 +297,9 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
     const answerFirst = this.binary === 1 && this.need > 0;
     this.need = 0;
     this.left = loop.reqsPerEvent + 1; // memcached runs one more than -R in a read event
+    this.running = true;
     this.process(len, 0, answerFirst);
+    this.running = false;
     if (!this.stalled && this.pendingLen === 0) this.shrinkPending();
     return !this.readStopped;
   }
@@ -484,9 +497,9 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
       const answerFirst = this.binary === 1 && this.need > 0;
       const resume = this.resumeOff;
       this.need = this.resumeOff = 0;
-      this.fromPending = true;
+      this.fromPending = this.running = true;
       this.process(n, resume, answerFirst);
-      this.fromPending = false;
+      this.fromPending = this.running = false;
       const ran = this.pendingOff - before;
       if (ran > 0) this.sliceLen = Math.min(SLICE_MAX, Math.max(SLICE_MIN, 2 * ran));
       if (ran !== 0 || this.closing || this.stalled) this.wide = false;

@@ -54,7 +54,8 @@ export interface Step {
    * depends on how fast the client reads): compare summary(normalised reply) instead of the bytes.
    */
   summary?: (reply: string) => string;
-  /** STAT names whose values are compared exactly in this step (counters on a fresh server pair) */
+  /** STAT names whose values are compared exactly in this step (counters on a fresh server pair;
+   *  `<fd>:state` for a value of every connection in `stats conns`) */
   statsExact?: string[];
   /** the client closes this connection after the step */
   closeAfter?: boolean;
@@ -178,9 +179,11 @@ export class Normaliser {
     return mapLines(raw, (l) => {
       let m = /^(VALUE \S+ \d+ \d+) (\d+)$/.exec(l);
       if (m) return `${m[1]} ${this.casName(m[2]!)}`;
-      m = /^STAT (\S+)(?: .*)?$/.exec(l);
+      m = /^STAT (\S+)(?: (.*))?$/.exec(l);
       if (m && keepStats?.has(m[1]!)) return l;
-      if (m) return `STAT ${m[1]!.replace(/^\d+:/, '<fd>:')}`;
+      const name = m?.[1]!.replace(/^\d+:/, '<fd>:');
+      if (m && keepStats?.has(name!)) return `STAT ${name} ${m[2] ?? ''}`; // `<fd>:state`: per connection
+      if (m) return `STAT ${name}`;
       if (l.startsWith('VERSION ')) return 'VERSION <version>';
       m = /^(ITEM \S+ \[\d+ b; )\d+( s\])$/.exec(l);
       if (m) return `${m[1]}<t>${m[2]}`;

@@ -35,6 +35,9 @@ export const admin: Sequence[] = [
   seq('stats items names', set('i1', 'x'), set('i2', 'y'.repeat(1000)), 'stats items\r\n'),
   seq('stats slabs names', set('s1', 'x'), set('s2', 'y'.repeat(5000)), 'stats slabs\r\n'),
   seq('stats conns names', { conn: 'other', send: 'version\r\n' }, 'stats conns\r\n'),
+  // idle after a command, connected but silent, inside a value, and the one asking
+  seq('stats conns states', { conn: 'idle', send: 'version\r\n' }, { conn: 'silent' }, { conn: 'value', send: 'set k 0 0 10\r\nab' },
+    { send: 'stats conns\r\n', statsExact: ['<fd>:state'] }),
   seq('stats reset', 'stats reset\r\n', 'stats reset x\r\n'),
   seq('stats sizes', 'stats sizes\r\n'),
   seq('stats detail', 'stats detail on\r\n', 'stats detail dump\r\n', 'stats detail off\r\n', 'stats detail\r\n', 'stats detail bogus\r\n'),
