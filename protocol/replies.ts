@@ -48,6 +48,7 @@ export const R = {
   METADUMP_DISABLED: line('ERROR metadump not allowed'),
   WATCH_DISABLED: line('CLIENT_ERROR watch commands not allowed'),
   WATCH_PIPELINE: line('ERROR cannot pipeline other commands before watch'),
+  METADUMP_PIPELINE: line('ERROR cannot pipeline other commands before metadump'),
   WATCHER_TOO_MANY: line('WATCHER_TOO_MANY log watcher limit reached'),
   TLS_NOT_ENABLED: line('Error TLS not enabled'),
   // ASCII auth (-Y, server/ascii-auth.ts)

@@ -112,6 +112,16 @@ export interface SslSettings {
 }
 
 /** A `stats settings` ssl_* value, as memcached prints it. */
+/** The store's LRU flags (remc_store_set_lru: 1 maintainer, 2 flat LRU) for these settings. */
+export function lruFlags(s: Settings): number {
+  return (s.lruMaintainer ? 1 : 0) | (s.lruSegmented ? 0 : 2);
+}
+
+/** Whether the background crawler runs (memcached: its maintainer schedules the crawls). */
+export function crawls(s: Settings): boolean {
+  return s.lruCrawler && s.lruMaintainer;
+}
+
 export function sslStat(s: Settings, name: string): string | number {
   const ssl = s.ssl;
   switch (name) {

@@ -93,7 +93,7 @@ export class TextProtocol {
       return After.WATCH;
     }
     if (op >= OP.SLABS && op <= OP.REFRESH_CERTS) {
-      this.admin.exec(b, op, noreply);
+      this.admin.exec(b, op, noreply, this.stacked > 1);
       this.ctx.settingsChanged();
       return After.CONTINUE;
     }

@@ -18,6 +18,7 @@
 #define TAIL_PREP 256     /* active items the reclaimer moves off each evicting class's tail */
 #define EXPAND_STEP 64    /* old buckets migrated per write while the hash table grows */
 #define SLAB_CHUNK_MAX 524288 /* memcached's default slab_chunk_max (half its 1 MiB page) */
+#define MAINTAIN_TRIES 500 /* tail items the maintainer checks per class and call (memcached: 500 juggles) */
 #define CRAWL_SLICE 64    /* items one class's crawler checks before the next class's turn */
 
 /* ------------------------------------------------------------------------------------------ */
@@ -390,6 +391,49 @@ static item *lru_pull_tail(remc_store *s, uint32_t id, uint32_t own) {
   return freed;
 }
 
+/* Free the expired or flushed items at class `id`'s LRU tail, up to `tries` examined, stopping
+ * at the first live one (memcached's lru_pull_tail without LRU_PULL_EVICT). `own`: the stripe
+ * the caller holds (NO_STRIPE: none); a busy or pinned item is passed over. */
+#define NO_STRIPE UINT32_MAX
+static uint32_t lru_reclaim_tail(remc_store *s, uint32_t id, uint32_t own, uint32_t tries) {
+  sclass *c = &s->cls[id];
+  uint32_t freed = 0;
+  lru_lock(s, id);
+  item *it = c->tail;
+  while (it && tries) {
+    item *up = it->prev;
+    if (it == &c->crawler) {
+      it = up;
+      continue;
+    }
+    tries--;
+    uint32_t st = stripe_of(it->hv);
+    if (st != own && pthread_mutex_trylock(&s->item_locks[st]) != 0) {
+      it = up;
+      continue;
+    }
+    int live = 0;
+    if (it->refcount) {
+      CNT_INC(c->lrutail_reflocked);
+    } else {
+      int flushed = is_flushed(s, it);
+      if (flushed || is_expired(s, it)) {
+        CNT_INC(c->reclaimed);
+        if (!(it->iflags & IT_FETCHED) && !flushed) CNT_INC(c->expired_unfetched);
+        item_unlink_l(s, it, 1);
+        freed++;
+      } else {
+        live = 1;
+      }
+    }
+    if (st != own) pthread_mutex_unlock(&s->item_locks[st]);
+    if (live) break;
+    it = up;
+  }
+  lru_unlock(s, id);
+  return freed;
+}
+
 /* The caller holds stripe `own`. A chunk freed from the tail is used at once (memcached's
  * do_item_alloc_pull), without going through the free list. */
 static item *item_alloc(remc_store *s, uint32_t id, uint32_t own) {
@@ -479,6 +523,7 @@ remc_store *remc_store_create(const remc_store_config *cfg, const char **err) {
   }
   s->crawl_cls = 1;
   s->automove = 1; /* memcached 1.6's default (slab_automove=1) */
+  s->lru_flags = REMC_LRU_MAINTAINER;
   for (uint32_t i = 1; i <= s->nclasses; i++) s->cls[i].crawler.iflags = IT_CRAWLER;
   return s;
 }
@@ -631,6 +676,9 @@ int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
   }
   uint32_t id = mem_class_for(s, ntotal);
   const uint32_t piece_id = id; /* memcached counts cmd_set in the incoming item's class */
+  /* flat LRU: memcached's allocation frees expired tail items first, and allocates before it
+   * looks the key up, so an expired or flushed old value at the tail is `reclaimed` here */
+  if (REMC_UNLIKELY(s->lru_flags & REMC_LRU_FLAT)) lru_reclaim_tail(s, id, own, TAIL_TRIES);
   item *old = item_get(s, key, klen, hv);
   uint64_t old_cas = old ? item_cas(s, old) : 0;
   uint8_t mflags = 0; /* a stored item starts with no meta state (memcached: a new item) */
@@ -1113,6 +1161,12 @@ int remc_store_slabs_reassign(remc_store *s, int32_t src, int32_t dst) {
   return rc;
 }
 
+void remc_store_set_lru(remc_store *s, int flags) {
+  lock_all(s);
+  s->lru_flags = flags;
+  unlock_all(s);
+}
+
 void remc_store_set_automove(remc_store *s, int mode) {
   lock_all(s);
   s->automove = mode != 0;
@@ -1138,15 +1192,19 @@ void remc_store_flush(remc_store *s, int64_t exptime) {
   unlock_all(s);
 }
 
-/* In classes that evict, give the active items at the LRU tail their second chance ahead of
- * time (memcached's LRU maintainer does this in the background), so that allocations find an
- * inactive tail item at once instead of moving many active ones themselves. Per class under its
- * LRU lock; an item whose stripe is busy ends the class's turn. */
-static void lru_maintain(remc_store *s) {
+/* memcached's LRU maintainer, per class: free the expired items at the LRU tail (with
+ * REMC_LRU_MAINTAINER), and in classes that evict, give the active items at the tail their
+ * second chance ahead of time, so that allocations find an inactive tail item at once instead
+ * of moving many active ones themselves. Per class under its LRU lock; an item whose stripe is
+ * busy ends the class's turn. Returns how many items it freed. */
+static uint32_t lru_maintain(remc_store *s) {
+  uint32_t freed = 0;
   for (uint32_t i = 1; i <= s->nclasses; i++) {
     sclass *c = &s->cls[i];
     uint32_t budget = TAIL_PREP;
     enter(s); /* before reading `evicted`: stats reset writes it with the store stopped */
+    /* memcached's maintainer: expired items at the tail go first, counted as `reclaimed` */
+    if (s->lru_flags & REMC_LRU_MAINTAINER) freed += lru_reclaim_tail(s, i, NO_STRIPE, MAINTAIN_TRIES);
     if (!__atomic_load_n(&c->evicted, __ATOMIC_RELAXED)) {
       leave(s);
       continue;
@@ -1173,6 +1231,7 @@ static void lru_maintain(remc_store *s) {
     lru_unlock(s, i);
     leave(s);
   }
+  return freed;
 }
 
 uint32_t remc_store_reclaim(remc_store *s, uint32_t max_items) {
@@ -1187,7 +1246,7 @@ uint32_t remc_store_reclaim(remc_store *s, uint32_t max_items) {
   __atomic_store_n(&s->expand_wanted, 0, __ATOMIC_RELAXED);
   slab_automove(s);
   unlock_all(s);
-  lru_maintain(s);
+  freed += lru_maintain(s);
   while (checked < max_items && idle_classes <= s->nclasses) {
     uint32_t id = s->crawl_cls;
     sclass *c = &s->cls[id];
