@@ -91,7 +91,8 @@ const GENERAL: Array<[string, Value]> = [
   fromStore('bytes'), fromStore('curr_items'), fromStore('total_items'),
   fromStore('slab_global_page_pool'), fromStore('expired_unfetched'), fromStore('evicted_unfetched'),
   fromStore('evicted_active'), fromStore('evictions'), fromStore('reclaimed'),
-  ...['crawler_reclaimed', 'crawler_items_checked', 'lrutail_reflocked', 'moves_to_cold',
+  fromStore('crawler_reclaimed'), fromStore('crawler_items_checked'), fromStore('lrutail_reflocked'),
+  ...['moves_to_cold',
     'moves_to_warm', 'moves_within_lru', 'direct_reclaims', 'lru_bumps_dropped'].map(zero),
 ];
 

@@ -254,7 +254,7 @@ uint32_t remc_store_metadump(remc_store *s, uint32_t cls, remc_store_meta_fn fn,
   X(evicted_unfetched) X(evicted_active) X(limit_maxbytes) X(total_malloced) \
   X(hash_power_level) X(hash_bytes) X(hash_is_expanding) X(slab_global_page_pool) \
   X(slabs_moved) X(slab_reassign_rescues) X(slab_reassign_evictions_nomem) \
-  X(slab_reassign_busy_items)
+  X(slab_reassign_busy_items) X(crawler_reclaimed) X(crawler_items_checked) X(lrutail_reflocked)
 
 enum remc_store_stat {
 #define REMC_X_ENUM(id) REMC_STAT_##id,

@@ -361,7 +361,7 @@ static item *lru_pull_tail(remc_store *s, uint32_t id, uint32_t own) {
       int flushed = is_flushed(s, it);
       if (flushed || is_expired(s, it)) {
         CNT_INC(c->reclaimed);
-        if (!(it->iflags & IT_FETCHED) && !flushed) CNT_INC(c->expired_unfetched);
+        if (!(it->iflags & IT_FETCHED)) CNT_INC(c->expired_unfetched); /* flushed too (memcached) */
         item_unlink_keep(s, it, 1);
         freed = it;
       } else if (!s->evictions) {
@@ -419,7 +419,7 @@ static uint32_t lru_reclaim_tail(remc_store *s, uint32_t id, uint32_t own, uint3
       int flushed = is_flushed(s, it);
       if (flushed || is_expired(s, it)) {
         CNT_INC(c->reclaimed);
-        if (!(it->iflags & IT_FETCHED) && !flushed) CNT_INC(c->expired_unfetched);
+        if (!(it->iflags & IT_FETCHED)) CNT_INC(c->expired_unfetched); /* flushed too (memcached) */
         item_unlink_l(s, it, 1);
         freed++;
       } else {
@@ -1343,7 +1343,7 @@ void remc_store_stats(remc_store *s, double out[REMC_STAT_COUNT]) {
   lock_all(s);
   uint64_t hits = 0, evictions = 0, reclaimed = 0, exp_unf = 0, ev_unf = 0, ev_act = 0;
   uint64_t delete_hits = 0, incr_hits = 0, decr_hits = 0, cas_hits = 0, cas_badval = 0,
-           touch_hits = 0;
+           touch_hits = 0, cr_reclaimed = 0, cr_checked = 0, reflocked = 0;
   for (uint32_t i = 1; i <= s->nclasses; i++) {
     const sclass *c = &s->cls[i];
     hits += c->get_hits;
@@ -1358,6 +1358,9 @@ void remc_store_stats(remc_store *s, double out[REMC_STAT_COUNT]) {
     exp_unf += c->expired_unfetched;
     ev_unf += c->evicted_unfetched;
     ev_act += c->evicted_active;
+    cr_reclaimed += c->crawler_reclaimed;
+    cr_checked += c->crawler_items_checked;
+    reflocked += c->lrutail_reflocked;
   }
   out[REMC_STAT_get_hits] = (double)hits;
   out[REMC_STAT_get_misses] = (double)s->get_misses;
@@ -1384,6 +1387,9 @@ void remc_store_stats(remc_store *s, double out[REMC_STAT_COUNT]) {
   out[REMC_STAT_expired_unfetched] = (double)exp_unf;
   out[REMC_STAT_evicted_unfetched] = (double)ev_unf;
   out[REMC_STAT_evicted_active] = (double)ev_act;
+  out[REMC_STAT_crawler_reclaimed] = (double)cr_reclaimed;
+  out[REMC_STAT_crawler_items_checked] = (double)cr_checked;
+  out[REMC_STAT_lrutail_reflocked] = (double)reflocked;
   out[REMC_STAT_limit_maxbytes] = (double)s->mem_limit;
   out[REMC_STAT_total_malloced] = (double)s->mem_malloced;
   out[REMC_STAT_hash_power_level] = (double)s->hashpower;
