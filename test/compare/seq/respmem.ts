@@ -14,7 +14,7 @@ const sequences: Sequence[] = [
   seq('replies stacked before the get are dropped with it', 'set foo 0 0 1\r\nx\r\n' + get(420), oom),
   seq('403 stacked meta replies fit', mg(403), oom),
   seq('404 stacked meta replies close the connection, nothing written', { send: mg(404), expect: '', expectClosed: true }),
-  seq('the refusal is counted', oom, 'stats settings\r\n'),
+  seq('the refusal is counted, and zeroed by stats reset', oom, 'stats reset\r\n', oom),
 ];
 
 export const respMemGroups: Group[] = [
