@@ -18,6 +18,7 @@
 #define TAIL_PREP 256     /* active items the reclaimer moves off each evicting class's tail */
 #define EXPAND_STEP 64    /* old buckets migrated per write while the hash table grows */
 #define SLAB_CHUNK_MAX 524288 /* memcached's default slab_chunk_max (half its 1 MiB page) */
+#define ITEM_UPDATE_INTERVAL 60 /* memcached: a read relinks an item at most this often (s) */
 #define MAINTAIN_TRIES 500 /* tail items the maintainer checks per class and call (memcached: 500 juggles) */
 #define CRAWL_SLICE 64    /* items one class's crawler checks before the next class's turn */
 
@@ -308,7 +309,20 @@ static item *item_get(remc_store *s, const uint8_t *key, uint32_t klen, uint32_t
   return it;
 }
 
+/* Move a linked item to its LRU's head. The caller holds its stripe. */
+static void lru_bump_head(remc_store *s, item *it) {
+  sclass *c = &s->cls[it->cls];
+  lru_lock(s, it->cls);
+  lru_unlink(c, it);
+  lru_link_head(c, it);
+  lru_unlock(s, it->cls);
+}
+
 static inline void item_bump_read(remc_store *s, item *it) {
+  /* flat LRU (memcached's do_item_update): a read moves the item to the head, at most once a
+   * minute; no second chance at the tail. Segmented: marked active, rescued at the tail. */
+  if (REMC_UNLIKELY(s->lru_flags & REMC_LRU_FLAT) && it->time + ITEM_UPDATE_INTERVAL < NOW(s))
+    lru_bump_head(s, it);
   it->iflags |= IT_FETCHED | IT_ACTIVE;
   it->time = NOW(s);
 }
@@ -366,7 +380,7 @@ static item *lru_pull_tail(remc_store *s, uint32_t id, uint32_t own) {
         freed = it;
       } else if (!s->evictions) {
         tries--;
-      } else if ((it->iflags & IT_ACTIVE) && rescues > 0) {
+      } else if ((it->iflags & IT_ACTIVE) && rescues > 0 && !(s->lru_flags & REMC_LRU_FLAT)) {
         it->iflags &= (uint8_t)~IT_ACTIVE;
         lru_unlink(c, it);
         lru_link_head(c, it);
@@ -776,6 +790,10 @@ int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
     it->nbytes = (uint32_t)nbytes;
     it->iflags = IT_LINKED | IT_ACTIVE | (flags ? IT_HASFLAGS : 0);
     it->mflags = mflags;
+    if (REMC_UNLIKELY(s->lru_flags & REMC_LRU_FLAT)) { /* no second chance: a new item's place */
+      it->iflags &= (uint8_t)~IT_ACTIVE;
+      lru_bump_head(s, it);
+    }
     if (flags) memcpy(item_key(s, it) + klen + 1, &flags, 4);
     uint8_t *d = item_data(s, it);
     memcpy(d, value, vlen);
@@ -1205,7 +1223,7 @@ static uint32_t lru_maintain(remc_store *s) {
     enter(s); /* before reading `evicted`: stats reset writes it with the store stopped */
     /* memcached's maintainer: expired items at the tail go first, counted as `reclaimed` */
     if (s->lru_flags & REMC_LRU_MAINTAINER) freed += lru_reclaim_tail(s, i, NO_STRIPE, MAINTAIN_TRIES);
-    if (!__atomic_load_n(&c->evicted, __ATOMIC_RELAXED)) {
+    if (!__atomic_load_n(&c->evicted, __ATOMIC_RELAXED) || (s->lru_flags & REMC_LRU_FLAT)) {
       leave(s);
       continue;
     }

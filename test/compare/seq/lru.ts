@@ -42,6 +42,18 @@ const dumps: Sequence[] = [
     dump('lru_crawler metadump 1,2,3,4,5,6,7,8,9,10,11,12\r\n'), 'lru_crawler disable\r\n'),
 ];
 
+// flat LRU: a read just after the store does not save an item from eviction (t/lru.t, with -m 8)
+const BIG = 'x'.repeat(1024 * 1024 - 250);
+const flatEviction: Sequence[] = [
+  seq('flat LRU: a fetched item is evicted in store order',
+    set('big', BIG), 'get big\r\n', ...Array.from({ length: 12 }, (_, i) => set(`item_${i}`, BIG)),
+    { send: 'stats\r\n', statsExact: ['evictions', 'curr_items'] }, 'mg big v\r\nmg item_0 s\r\nmg item_1 s\r\nmg item_11 s\r\n'),
+  seq('flat LRU: an item overwritten in place goes back to the head',
+    set('o1', 'x'.repeat(100)), set('o2', 'x'.repeat(100)), set('o1', 'y'.repeat(100)),
+    'lru_crawler enable\r\n', { send: 'lru_crawler metadump 4\r\n', wait: 'quiet', quietMs: 1000, summary: (r) => r.replace(/ exp=.*/g, '') },
+    'lru_crawler disable\r\n'),
+];
+
 // default (segmented LRU with its maintainer): an expired item at a tail is the maintainer's
 const modern: Sequence[] = [
   seq('maintainer: an expired tail item is reclaimed in the background (t/issue_163.t, t/lru-maintainer.t)',
@@ -51,5 +63,6 @@ const modern: Sequence[] = [
 export const lruGroups: Group[] = [
   { name: 'LRU: -o no_modern (flat, no maintainer or crawler)', args: ['-o', 'no_modern'], flushBefore: false, sequences: flat },
   { name: 'LRU: metadump', args: ['-o', 'no_modern'], flushBefore: false, sequences: dumps },
+  { name: 'LRU: -o no_modern -m 8 evictions', args: ['-o', 'no_modern', '-m', '8'], flushBefore: false, sequences: flatEviction },
   { name: 'LRU: default maintainer', flushBefore: false, sequences: modern },
 ];
