@@ -1133,10 +1133,15 @@ static void slab_automove(remc_store *s) {
   uint32_t recv = 0, recv_age = 0, donor = 0, donor_age = 0;
   for (uint32_t i = 1; i <= s->nclasses; i++) {
     sclass *c = &s->cls[i];
-    if (c->pages > 2 && c->nfree + c->end_free > 2 * c->perslab) {
-      slab_move_page(s, i, 1); /* more than two pages' worth of free chunks: all rescued */
-      continue;
-    }
+    /* more than 2.5 pages' worth of free chunks (memcached's MIN_PAGES_FOR_RECLAIM): pages go
+     * back to the global pool at once, not one a second (memcached re-runs its automover
+     * without sleeping for these); their items are rescued into the free chunks. (memcached
+     * carves a page into free chunks at once: the chunks not carved yet count as free.) */
+    uint32_t moved = 0;
+    while (moved < RELEASE_PER_CALL && (uint64_t)(c->nfree + c->end_free) * 2 > (uint64_t)c->perslab * 5 &&
+           slab_move_page(s, i, 1))
+      moved++;
+    if (moved) continue;
     uint32_t age = tail_age(s, c);
     if (c->evicted != c->evicted_seen && (!recv || age < recv_age)) recv = i, recv_age = age;
     if (c->pages > 1 && (!donor || age > donor_age)) donor = i, donor_age = age;
