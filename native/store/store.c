@@ -984,6 +984,7 @@ int remc_store_arith_cas(remc_store *s, const uint8_t *key, uint32_t klen, int i
     uint32_t flags = item_flags(s, it);
     uint32_t id = mem_class_for(s, size_of(s, klen, len, flags));
     it->refcount++;
+    if (REMC_UNLIKELY(s->lru_flags & REMC_LRU_FLAT)) lru_reclaim_tail(s, id, stripe_of(hv), TAIL_TRIES);
     item *nit = item_alloc(s, id, stripe_of(hv));
     it->refcount--;
     if (!nit) {

@@ -748,6 +748,28 @@ static void test_lru_modes(void) {
   set(s, "e", "v", 0, 0);
   CHECK_EQ(STAT(s, reclaimed), 3);
   CHECK_EQ(STAT(s, curr_items), 3);
+  /* a growing incr allocates: it frees an expired tail item first too */
+  set(s, "n", "9", 0, 0);
+  set(s, "x", "v", 0, 1);
+  remc_store_set_time(s, remc_store_time(s) + 3);
+  uint64_t v;
+  CHECK_EQ(remc_store_arith(s, (const uint8_t *)"n", 1, 1, 1, &v, NULL), REMC_STORE_STORED);
+  CHECK_EQ(v, 10);
+  remc_store_destroy(s);
+
+  /* flat LRU: a read just after the store gives no second chance at the tail (t/lru.t) */
+  remc_store_config c = cfg_default();
+  c.mem_limit = 2 * MiB;
+  s = mk(c);
+  remc_store_set_lru(s, REMC_LRU_FLAT);
+  char key[32];
+  set(s, "first", "v", 0, 0);
+  CHECK(has(s, "first"));
+  for (int i = 0; i < 100000 && STAT(s, evictions) == 0; i++) {
+    snprintf(key, sizeof key, "fill:%d", i);
+    set(s, key, "value", 0, 0);
+  }
+  CHECK(!has(s, "first"));
   remc_store_destroy(s);
 }
 
