@@ -113,7 +113,6 @@ export interface SslSettings {
   minVersion: number;
 }
 
-/** A `stats settings` ssl_* value, as memcached prints it. */
 /** The store's LRU flags (remc_store_set_lru: 1 maintainer, 2 flat LRU) for these settings. */
 export function lruFlags(s: Settings): number {
   return (s.lruMaintainer ? 1 : 0) | (s.lruSegmented ? 0 : 2);
@@ -143,6 +142,7 @@ export function crawls(s: Settings): boolean {
   return s.lruCrawler && s.lruMaintainer;
 }
 
+/** A `stats settings` ssl_* value, as memcached prints it. */
 export function sslStat(s: Settings, name: string): string | number {
   const ssl = s.ssl;
   switch (name) {
