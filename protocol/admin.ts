@@ -9,6 +9,7 @@ import type { ServerContext } from './context.ts';
 import type { Output } from './output.ts';
 import { R, REASSIGN_REPLY } from './replies.ts';
 import { uriencode, WATCH_ARGS, WATCH_DEFAULT } from './watch.ts';
+import { lruFlags } from './settings.ts';
 
 
 /** MAX_NUMBER_OF_SLAB_CLASSES: class ids are 1..63 */
@@ -203,15 +204,16 @@ export class Admin {
     return this.window.toString('latin1', off, off + d[b + D_A_TOK + 2 * i + 1]!);
   }
 
-  /** slabs, lru, lru_crawler, extstore, refresh_certs (watch: text.ts) */
-  exec(b: number, op: number, noreply: boolean): void {
+  /** slabs, lru, lru_crawler, extstore, refresh_certs (watch: text.ts). pipelined: other
+   *  commands' replies are still unwritten (memcached's resp_has_stack). */
+  exec(b: number, op: number, noreply: boolean, pipelined = false): void {
     // memcached's ntokens: at most 23 tokens, plus the terminal one
     const ntokens = Math.min(this.desc[b + D_AUX]!, 23) + 1;
     let reply: Buffer | null;
     switch (op) {
       case OP.SLABS: reply = this.slabs(b, ntokens, noreply); break;
       case OP.LRU: reply = noreply ? null : this.lru(b, ntokens); break;
-      case OP.LRU_CRAWLER: reply = this.lruCrawler(b, ntokens); break;
+      case OP.LRU_CRAWLER: reply = this.lruCrawler(b, ntokens, pipelined); break;
       case OP.REFRESH_CERTS: reply = this.refreshCerts(noreply); break;
       default: reply = noreply ? null : this.extstore(b, ntokens);
     }
@@ -279,6 +281,7 @@ export class Admin {
       if (mode === 'flat') s.lruSegmented = false;
       else if (mode === 'segmented') s.lruSegmented = true;
       else return R.ERROR;
+      this.ctx.store.setLru(lruFlags(s));
       return R.OK;
     }
     if (sub === 'temp_ttl' && ntokens >= 4 && s.lruMaintainer) {
@@ -304,7 +307,7 @@ export class Admin {
     return ids.length ? ids : R.CRAWLER_NOTSTARTED;
   }
 
-  private lruCrawler(b: number, ntokens: number): Buffer | null {
+  private lruCrawler(b: number, ntokens: number, pipelined: boolean): Buffer | null {
     const s = this.ctx.settings;
     const sub = this.tok(b, 0);
     if (ntokens === 4 && sub === 'crawl') {
@@ -318,6 +321,7 @@ export class Admin {
     if (ntokens === 4 && sub === 'metadump') {
       if (!s.lruCrawler) return R.CRAWLER_DISABLED;
       if (this.ctx.settings.disableDumping) return R.METADUMP_DISABLED;
+      if (pipelined) return R.METADUMP_PIPELINE;
       const classes = this.crawlClasses(this.tok(b, 1)!);
       if (!Array.isArray(classes)) return classes;
       this.metadump(classes);
@@ -344,13 +348,28 @@ export class Admin {
   }
 
   /** The crawler's metadump lines (crawler_metadump_eval); classes [] = all. memcached's crawler
-   *  interleaves the classes (and its hot/warm/cold LRUs) item by item; here each class is
-   *  listed whole, oldest first, so the lines are the same but their order may differ. */
+   *  takes one item from each class in turn (class id order, each from its LRU tail), so the
+   *  classes are interleaved the same way here. (Its segmented LRU puts each class's hot items
+   *  in a round of their own; a quiet cache's items are all cold after a second.) */
   private metadump(classes: number[]): void {
     const out = this.out;
-    for (const cls of classes.length ? [...new Set(classes)].sort((x, y) => x - y) : [0]) {
-      const f = this.ctx.store.metadump(cls);
-      for (let i = 0; i < f.length; i += 7) {
+    const W = 7; // fields per item
+    const f = this.ctx.store.metadump(0); // every class, in class order, each oldest first
+    const want = classes.length ? new Set(classes) : null;
+    const starts: number[] = [], ends: number[] = [];
+    for (let i = 0; i < f.length; i += W) {
+      const cls = f[i + 5] as number;
+      if (want && !want.has(cls)) continue;
+      if (!starts.length || f[starts[starts.length - 1]! + 5] !== cls) { starts.push(i); ends.push(i); }
+      ends[ends.length - 1] = i + W;
+    }
+    for (let live = starts.length; live > 0;) {
+      live = 0;
+      for (let c = 0; c < starts.length; c++) {
+        const i = starts[c]!;
+        if (i >= ends[c]!) continue;
+        starts[c] = i + W;
+        live++;
         const exp = f[i + 1] as number;
         out.ascii(`key=${uriencode(f[i] as Buffer)} exp=${exp === 0 ? -1 : exp} la=${f[i + 2] as number} cas=${f[i + 3] as bigint}` +
           ` fetch=${f[i + 4] ? 'yes' : 'no'} cls=${f[i + 5] as number} size=${f[i + 6] as number}\n`);

@@ -20,6 +20,8 @@ export interface Counters {
   rejected_connections: number;
   connection_structures: number;
   conn_yields: number;
+  /** replies refused for want of response memory (-o read_buf_mem_limit) */
+  response_obj_oom: number;
   parser_calls: number;
   parser_faults: number;
   parser_invalid: number;
@@ -76,7 +78,7 @@ export function newCounters(faultKinds: number): Counters {
   return {
     cmd_get: 0, cmd_set: 0, cmd_flush: 0, cmd_touch: 0, cmd_meta: 0, bytes_read: 0,
     bytes_written: 0, curr_connections: 0, total_connections: 0, rejected_connections: 0,
-    connection_structures: 0, conn_yields: 0, parser_calls: 0, parser_faults: 0,
+    connection_structures: 0, conn_yields: 0, response_obj_oom: 0, parser_calls: 0, parser_faults: 0,
     parser_invalid: 0, auth_cmds: 0, auth_errors: 0, idle_kicks: 0, offender_slowed: 0,
     offender_refused: 0, offender_conns_delayed: 0, offender_conns_refused: 0, rewind_ns_sum: 0,
     faults_by_kind: new Array<number>(faultKinds).fill(0),

@@ -48,6 +48,8 @@ export const R = {
   METADUMP_DISABLED: line('ERROR metadump not allowed'),
   WATCH_DISABLED: line('CLIENT_ERROR watch commands not allowed'),
   WATCH_PIPELINE: line('ERROR cannot pipeline other commands before watch'),
+  METADUMP_PIPELINE: line('ERROR cannot pipeline other commands before metadump'),
+  OOM_GET: line('SERVER_ERROR out of memory writing get response'),
   WATCHER_TOO_MANY: line('WATCHER_TOO_MANY log watcher limit reached'),
   TLS_NOT_ENABLED: line('Error TLS not enabled'),
   // ASCII auth (-Y, server/ascii-auth.ts)

@@ -32,6 +32,8 @@ export interface Settings {
   largePages: boolean;
   prefixDelimiter: string;
   threads: number;
+  /** -o read_buf_mem_limit (bytes, 0 = none): memcached's cap on read and response buffers */
+  readBufMemLimit: number;
   /** worker threads actually serving (1: one event loop in the main thread; see server/main.ts) */
   workerThreads: number;
   maxReqsPerEvent: number;
@@ -109,6 +111,35 @@ export interface SslSettings {
   kernelTls: boolean;
   /** 0..3: TLS 1.0 .. 1.3 */
   minVersion: number;
+}
+
+/** The store's LRU flags (remc_store_set_lru: 1 maintainer, 2 flat LRU) for these settings. */
+export function lruFlags(s: Settings): number {
+  return (s.lruMaintainer ? 1 : 0) | (s.lruSegmented ? 0 : 2);
+}
+
+/** memcached's read buffer size: its response objects come in bundles of this size */
+const READ_BUFFER_SIZE = 16384;
+/** response objects per bundle: (READ_BUFFER_SIZE - 24) / sizeof(mc_resp), 1184 bytes on 64-bit */
+const RESP_PER_BUNDLE = 13;
+
+/**
+ * -o read_buf_mem_limit: the replies a connection may stack before memcached runs out of
+ * response objects. memcached splits the limit between its -t threads in 16 KiB buffers, and a
+ * connection being read holds one of its thread's buffers; the others hold 13 replies each.
+ * (memcached's threads share their buffers among their connections; here each connection has
+ * its thread's share.) Infinity: no limit.
+ */
+export function responseCap(s: Settings): number {
+  if (!s.readBufMemLimit) return Infinity;
+  const perThread = Math.floor(s.readBufMemLimit / s.threads);
+  const buffers = perThread < READ_BUFFER_SIZE ? 1 : Math.floor(perThread / READ_BUFFER_SIZE);
+  return (buffers - 1) * RESP_PER_BUNDLE;
+}
+
+/** Whether the background crawler runs (memcached: its maintainer schedules the crawls). */
+export function crawls(s: Settings): boolean {
+  return s.lruCrawler && s.lruMaintainer;
 }
 
 /** A `stats settings` ssl_* value, as memcached prints it. */

@@ -50,7 +50,7 @@ const GENERAL: Array<[string, Value]> = [
   ['total_connections', (c, t) => t.total_connections + c.listenConns()],
   ['rejected_connections', (_c, t) => t.rejected_connections],
   ['connection_structures', (c, t) => t.connection_structures + c.listenConns()],
-  zero('response_obj_oom'), zero('response_obj_count'), zero('response_obj_bytes'),
+  ['response_obj_oom', (_c, t) => t.response_obj_oom], zero('response_obj_count'), zero('response_obj_bytes'),
   zero('read_buf_count'), zero('read_buf_bytes'), zero('read_buf_bytes_free'), zero('read_buf_oom'),
   zero('reserved_fds'),
   ['cmd_get', (_c, t) => t.cmd_get],
@@ -91,7 +91,8 @@ const GENERAL: Array<[string, Value]> = [
   fromStore('bytes'), fromStore('curr_items'), fromStore('total_items'),
   fromStore('slab_global_page_pool'), fromStore('expired_unfetched'), fromStore('evicted_unfetched'),
   fromStore('evicted_active'), fromStore('evictions'), fromStore('reclaimed'),
-  ...['crawler_reclaimed', 'crawler_items_checked', 'lrutail_reflocked', 'moves_to_cold',
+  fromStore('crawler_reclaimed'), fromStore('crawler_items_checked'), fromStore('lrutail_reflocked'),
+  ...['moves_to_cold',
     'moves_to_warm', 'moves_within_lru', 'direct_reclaims', 'lru_bumps_dropped'].map(zero),
 ];
 
@@ -171,7 +172,7 @@ const SETTINGS: Array<[string, Value]> = [
   ['idle_timeout', (c) => c.settings.idleTimeout],
   ['watcher_logbuf_size', () => 262144],
   ['worker_logbuf_size', () => 65536],
-  ['read_buf_mem_limit', () => 0],
+  ['read_buf_mem_limit', (c) => c.settings.readBufMemLimit],
   ['track_sizes', () => 'no'],
   ['inline_ascii_response', () => 'no'],
   ...['ext_item_size', 'ext_item_age', 'ext_low_ttl', 'ext_recache_rate', 'ext_wbuf_size',
@@ -227,7 +228,7 @@ export function resetStats(ctx: ServerContext): void {
   for (const c of ctx.allCounters()) {
   c.cmd_get = c.cmd_set = c.cmd_flush = c.cmd_touch = c.cmd_meta = 0;
   c.bytes_read = c.bytes_written = c.total_connections = c.rejected_connections = 0;
-  c.auth_cmds = c.auth_errors = c.idle_kicks = 0;
+  c.auth_cmds = c.auth_errors = c.idle_kicks = c.response_obj_oom = 0;
   }
   ctx.store.storeStatsReset();
 }

@@ -50,6 +50,8 @@ export interface Store {
   setMemLimit(bytes: number): number;
   slabsReassign(src: number, dst: number): number;
   setAutomove(mode: number): void;
+  /** the LRU maintainer (1) and flat LRU (2) flags: settings.ts lruFlags */
+  setLru(flags: number): void;
   /** flat [key, value length, exptime] triples, most recent first */
   cachedump(cls: number, limit: number): Array<Buffer | number>;
   /** flat [key, exptime, last access, cas, fetched, class, size] */

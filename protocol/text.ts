@@ -7,7 +7,7 @@ import {
   R_ARITH_LEN, R_CAS, R_CLASS, R_FLAGS, STORE, WORDS,
 } from './abi.ts';
 import { After, type TextConn } from './conn.ts';
-import { VERSION_STRING } from './settings.ts';
+import { responseCap, VERSION_STRING } from './settings.ts';
 import type { ServerContext } from './context.ts';
 import type { Store } from './store.ts';
 import type { Output } from './output.ts';
@@ -45,6 +45,10 @@ export class TextProtocol {
   /** commands run since memcached last wrote its replies out (after a get, an mn, or the end of
    *  a read event): `watch` refuses to follow any */
   stacked = 0;
+  /** replies that may stack up before memcached runs out of response memory (responseCap) */
+  private readonly respCap: number;
+  /** a get ran out of response memory: its remaining keys are skipped */
+  private oomGet = false;
   /** the reply a noreply command did not send (-vv prints it as `>fd NOREPLY ...`) */
   quiet: Buffer | null = null;
 
@@ -57,6 +61,7 @@ export class TextProtocol {
   ) {
     this.store = ctx.store;
     this.watch = ctx.watch;
+    this.respCap = responseCap(ctx.settings);
     this.emit = textStats(out);
     this.meta = new MetaProtocol(ctx, out, window, desc, res);
     this.admin = new Admin(ctx, out, window, desc);
@@ -74,6 +79,7 @@ export class TextProtocol {
     const b = i * WORDS;
     const op = d[b + D_OP]!;
     this.stacked++;
+    if (this.stacked > this.respCap) return this.outOfMemory(b, op);
     if (op >= OP.MG) {
       const a = this.meta.exec(conn, i, len);
       if (op === OP.MN) { this.out.mark(); this.stacked = 0; } // memcached has written everything up to an mn
@@ -93,7 +99,7 @@ export class TextProtocol {
       return After.WATCH;
     }
     if (op >= OP.SLABS && op <= OP.REFRESH_CERTS) {
-      this.admin.exec(b, op, noreply);
+      this.admin.exec(b, op, noreply, this.stacked > 1);
       this.ctx.settingsChanged();
       return After.CONTINUE;
     }
@@ -232,6 +238,28 @@ export class TextProtocol {
     if (w.flags & LOG_MUTATIONS) w.stored(this.window, keyOff, keyLen, this.res, r, mode, d[b + D_N1_LO]! | 0, dataLen, clientFlags);
     if (!noreply) out.bytes(STORE_REPLY[r]!);
     else this.quiet = STORE_REPLY[r]!;
+    return After.CONTINUE;
+  }
+
+  /**
+   * One reply more than -o read_buf_mem_limit leaves room for (memcached: resp_start fails):
+   * memcached drops the replies it has not written yet; a get then answers SERVER_ERROR and skips
+   * its other keys, any other command closes the connection.
+   */
+  private outOfMemory(b: number, op: number): After {
+    const out = this.out;
+    if (op < OP.GET || op > OP.GATS) {
+      this.ctx.counters.response_obj_oom++;
+      out.discard();
+      return After.CLOSE;
+    }
+    if (!this.oomGet) {
+      this.ctx.counters.response_obj_oom++;
+      out.rewindToMark();
+      out.bytes(R.OOM_GET);
+      this.oomGet = true;
+    }
+    if (this.desc[b + D_FLAGS]! & REMC_DF_LAST_KEY) { this.oomGet = false; out.mark(); this.stacked = 0; }
     return After.CONTINUE;
   }
 

@@ -27,7 +27,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   port: 11211, udpPort: 0, unixSocket: null, unixMask: 0o700, enableShutdown: false, listen: null,
   daemon: false, enableCoredumps: false, user: null, memoryLimitMb: 64, disableEvictions: false,
   connLimit: 1024, lockMemory: false, verbosity: 0, pidfile: null, growthFactor: 1.25,
-  slabMinSize: 48, largePages: false, prefixDelimiter: ':', threads: 4, workerThreads: 1, maxReqsPerEvent: 20,
+  slabMinSize: 48, largePages: false, prefixDelimiter: ':', threads: 4, readBufMemLimit: 0, workerThreads: 1, maxReqsPerEvent: 20,
   disableCas: false, listenBacklog: 1024, protocol: 'auto', maxItemSize: 1024 * 1024, slabChunkMax: 512 * 1024,
   enableSasl: false, disableFlushAll: false, disableDumping: false, disableWatch: false,
   authFile: null, memoryFile: null, enableSsl: false, ssl: SSL_DEFAULTS, maxconnsFast: true, idleTimeout: 0,
@@ -117,6 +117,12 @@ const SUBOPTIONS: Record<string, (s: Settings, v: string | undefined) => void> =
   no_lru_crawler: (s) => { s.lruCrawler = false; },
   lru_maintainer: (s) => { s.lruMaintainer = true; s.lruSegmented = true; },
   no_lru_maintainer: (s) => { s.lruMaintainer = false; s.lruSegmented = false; },
+  // megabytes, stored in bytes as memcached does (stats settings shows bytes)
+  read_buf_mem_limit: (s, v) => {
+    if (v === undefined) throw new UsageError('Missing read_buf_mem_limit argument');
+    if (!/^\d+$/.test(v)) throw new UsageError('could not parse argument to read_buf_mem_limit');
+    s.readBufMemLimit = (Number(v) * 1024 * 1024) % 2 ** 32; // memcached's unsigned int
+  },
   hashpower: (s, v) => {
     const n = int(v ?? '', 'hashpower');
     if (n < 12 || n > 32) throw new UsageError('Initial hashtable multiplier of 12 is the minimum, 32 the maximum');
@@ -125,7 +131,7 @@ const SUBOPTIONS: Record<string, (s: Settings, v: string | undefined) => void> =
 };
 const IGNORED_SUBOPTIONS = new Set([
   'tail_repair_time', 'no_slab_reassign', 'slab_automove_window',
-  'slab_automove_freeratio', 'watcher_logbuf_size', 'worker_logbuf_size', 'read_buf_mem_limit',
+  'slab_automove_freeratio', 'watcher_logbuf_size', 'worker_logbuf_size',
   'track_sizes', 'no_hashexpand', 'sock_cookie_id', 'drop_privileges',
   'no_drop_privileges', 'inline_ascii_resp', 'no_inline_ascii_resp', 'lru_segmented',
   'no_lru_segmented', 'ext_path', 'ext_page_size', 'ext_wbuf_size', 'ext_threads',

@@ -9,6 +9,7 @@ import { abi, native, ISO_SFI, crossStats } from '../native/index.ts';
 import { newCounters, type ConnInfo, type Counters, type ServerContext } from '../protocol/context.ts';
 import { Output } from '../protocol/output.ts';
 import type { Store } from '../protocol/store.ts';
+import { crawls, lruFlags } from '../protocol/settings.ts';
 import { drainingStore } from './reclaim.ts';
 import { TextProtocol } from '../protocol/text.ts';
 import { BinaryProtocol } from '../protocol/binary.ts';
@@ -105,7 +106,7 @@ export class Server implements ServerContext {
   readonly isolation: string;
   readonly isolationWhy: string;
   readonly startedAt: number;
-  readonly store: Store = drainingStore(native, () => this.now());
+  readonly store: Store = drainingStore(native, () => this.now(), () => crawls(this.settings));
   readonly storeStatsArray: Float64Array;
   readonly remcachedVersion = REMCACHED_VERSION;
   readonly watch: Watch;
@@ -332,10 +333,11 @@ export class Server implements ServerContext {
     const s = this.settings;
     this.tick();
     native.setAutomove(s.slabAutomove); // -o no_modern / slab_automove=N
+    native.setLru(lruFlags(s)); // -o no_modern / no_lru_maintainer: no maintainer, flat LRU
     const reclaims = !this.role || this.role.index === 0; // one thread does the store's background work
     this.timer = setInterval(() => {
       this.tick();
-      if (reclaims) native.reclaim(RECLAIM_PER_TICK);
+      if (reclaims) native.reclaim(crawls(s) ? RECLAIM_PER_TICK : 0); // 0: housekeeping only
       if (s.idleTimeout > 0) this.kickIdle(s.idleTimeout);
     }, 1000);
     this.timer.unref();

@@ -677,6 +677,12 @@ Napi::Value SetAutomove(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// setLru(flags): REMC_LRU_MAINTAINER | REMC_LRU_FLAT
+Napi::Value SetLru(const Napi::CallbackInfo& info) {
+  remc_store_set_lru(S(info)->store, static_cast<int>(U32(info, 0)));
+  return info.Env().Undefined();
+}
+
 // itemSize(keyLen, valueLen, flags): memcached's item size arithmetic (for -I checks).
 Napi::Value ItemSize(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(
@@ -978,6 +984,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   FN("setMemLimit", SetMemLimit)
   FN("slabsReassign", SlabsReassign)
   FN("setAutomove", SetAutomove)
+  FN("setLru", SetLru)
   FN("cachedump", Cachedump)
   FN("metadump", Metadump)
   FN("itemSize", ItemSize)

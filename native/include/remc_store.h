@@ -214,6 +214,16 @@ int remc_store_slabs_reassign(remc_store *s, int32_t src, int32_t dst);
  * lowered -m still happens); 1 and 2 run them (the default). */
 void remc_store_set_automove(remc_store *s, int mode);
 
+/* memcached's LRU maintainer and flat LRU (`-o no_modern`, `no_lru_maintainer`, `lru mode`):
+ * MAINTAINER: each remc_store_reclaim call first frees the expired or flushed items found at
+ * each class's LRU tail (memcached's maintainer thread; counted as `reclaimed`, not as crawler
+ * reclaims). FLAT: each store first frees up to 5 expired or flushed items from its class's
+ * LRU tail, stopping at the first live one (memcached's do_item_alloc_pull without a segmented
+ * LRU; also `reclaimed`). Default: MAINTAINER. */
+#define REMC_LRU_MAINTAINER 1
+#define REMC_LRU_FLAT 2
+void remc_store_set_lru(remc_store *s, int flags);
+
 /* stats cachedump <cls> <limit>: the items of class cls, most recently stored first, at most
  * `limit` (0 = all). fn gets each key, value length and exptime (Unix seconds, 0 = never) and
  * returns nonzero to stop (memcached stops at 2 MiB of output). Items stored with a binary
@@ -244,7 +254,7 @@ uint32_t remc_store_metadump(remc_store *s, uint32_t cls, remc_store_meta_fn fn,
   X(evicted_unfetched) X(evicted_active) X(limit_maxbytes) X(total_malloced) \
   X(hash_power_level) X(hash_bytes) X(hash_is_expanding) X(slab_global_page_pool) \
   X(slabs_moved) X(slab_reassign_rescues) X(slab_reassign_evictions_nomem) \
-  X(slab_reassign_busy_items)
+  X(slab_reassign_busy_items) X(crawler_reclaimed) X(crawler_items_checked) X(lrutail_reflocked)
 
 enum remc_store_stat {
 #define REMC_X_ENUM(id) REMC_STAT_##id,

@@ -18,6 +18,8 @@
 #define TAIL_PREP 256     /* active items the reclaimer moves off each evicting class's tail */
 #define EXPAND_STEP 64    /* old buckets migrated per write while the hash table grows */
 #define SLAB_CHUNK_MAX 524288 /* memcached's default slab_chunk_max (half its 1 MiB page) */
+#define ITEM_UPDATE_INTERVAL 60 /* memcached: a read relinks an item at most this often (s) */
+#define MAINTAIN_TRIES 500 /* tail items the maintainer checks per class and call (memcached: 500 juggles) */
 #define CRAWL_SLICE 64    /* items one class's crawler checks before the next class's turn */
 
 /* ------------------------------------------------------------------------------------------ */
@@ -307,7 +309,20 @@ static item *item_get(remc_store *s, const uint8_t *key, uint32_t klen, uint32_t
   return it;
 }
 
+/* Move a linked item to its LRU's head. The caller holds its stripe. */
+static void lru_bump_head(remc_store *s, item *it) {
+  sclass *c = &s->cls[it->cls];
+  lru_lock(s, it->cls);
+  lru_unlink(c, it);
+  lru_link_head(c, it);
+  lru_unlock(s, it->cls);
+}
+
 static inline void item_bump_read(remc_store *s, item *it) {
+  /* flat LRU (memcached's do_item_update): a read moves the item to the head, at most once a
+   * minute; no second chance at the tail. Segmented: marked active, rescued at the tail. */
+  if (REMC_UNLIKELY(s->lru_flags & REMC_LRU_FLAT) && it->time + ITEM_UPDATE_INTERVAL < NOW(s))
+    lru_bump_head(s, it);
   it->iflags |= IT_FETCHED | IT_ACTIVE;
   it->time = NOW(s);
 }
@@ -360,12 +375,12 @@ static item *lru_pull_tail(remc_store *s, uint32_t id, uint32_t own) {
       int flushed = is_flushed(s, it);
       if (flushed || is_expired(s, it)) {
         CNT_INC(c->reclaimed);
-        if (!(it->iflags & IT_FETCHED) && !flushed) CNT_INC(c->expired_unfetched);
+        if (!(it->iflags & IT_FETCHED)) CNT_INC(c->expired_unfetched); /* flushed too (memcached) */
         item_unlink_keep(s, it, 1);
         freed = it;
       } else if (!s->evictions) {
         tries--;
-      } else if ((it->iflags & IT_ACTIVE) && rescues > 0) {
+      } else if ((it->iflags & IT_ACTIVE) && rescues > 0 && !(s->lru_flags & REMC_LRU_FLAT)) {
         it->iflags &= (uint8_t)~IT_ACTIVE;
         lru_unlink(c, it);
         lru_link_head(c, it);
@@ -384,6 +399,49 @@ static item *lru_pull_tail(remc_store *s, uint32_t id, uint32_t own) {
     }
     if (st != own) pthread_mutex_unlock(&s->item_locks[st]);
     if (freed) break;
+    it = up;
+  }
+  lru_unlock(s, id);
+  return freed;
+}
+
+/* Free the expired or flushed items at class `id`'s LRU tail, up to `tries` examined, stopping
+ * at the first live one (memcached's lru_pull_tail without LRU_PULL_EVICT). `own`: the stripe
+ * the caller holds (NO_STRIPE: none); a busy or pinned item is passed over. */
+#define NO_STRIPE UINT32_MAX
+static uint32_t lru_reclaim_tail(remc_store *s, uint32_t id, uint32_t own, uint32_t tries) {
+  sclass *c = &s->cls[id];
+  uint32_t freed = 0;
+  lru_lock(s, id);
+  item *it = c->tail;
+  while (it && tries) {
+    item *up = it->prev;
+    if (it == &c->crawler) {
+      it = up;
+      continue;
+    }
+    tries--;
+    uint32_t st = stripe_of(it->hv);
+    if (st != own && pthread_mutex_trylock(&s->item_locks[st]) != 0) {
+      it = up;
+      continue;
+    }
+    int live = 0;
+    if (it->refcount) {
+      CNT_INC(c->lrutail_reflocked);
+    } else {
+      int flushed = is_flushed(s, it);
+      if (flushed || is_expired(s, it)) {
+        CNT_INC(c->reclaimed);
+        if (!(it->iflags & IT_FETCHED)) CNT_INC(c->expired_unfetched); /* flushed too (memcached) */
+        item_unlink_l(s, it, 1);
+        freed++;
+      } else {
+        live = 1;
+      }
+    }
+    if (st != own) pthread_mutex_unlock(&s->item_locks[st]);
+    if (live) break;
     it = up;
   }
   lru_unlock(s, id);
@@ -479,6 +537,7 @@ remc_store *remc_store_create(const remc_store_config *cfg, const char **err) {
   }
   s->crawl_cls = 1;
   s->automove = 1; /* memcached 1.6's default (slab_automove=1) */
+  s->lru_flags = REMC_LRU_MAINTAINER;
   for (uint32_t i = 1; i <= s->nclasses; i++) s->cls[i].crawler.iflags = IT_CRAWLER;
   return s;
 }
@@ -631,6 +690,9 @@ int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
   }
   uint32_t id = mem_class_for(s, ntotal);
   const uint32_t piece_id = id; /* memcached counts cmd_set in the incoming item's class */
+  /* flat LRU: memcached's allocation frees expired tail items first, and allocates before it
+   * looks the key up, so an expired or flushed old value at the tail is `reclaimed` here */
+  if (REMC_UNLIKELY(s->lru_flags & REMC_LRU_FLAT)) lru_reclaim_tail(s, id, own, TAIL_TRIES);
   item *old = item_get(s, key, klen, hv);
   uint64_t old_cas = old ? item_cas(s, old) : 0;
   uint8_t mflags = 0; /* a stored item starts with no meta state (memcached: a new item) */
@@ -728,6 +790,10 @@ int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
     it->nbytes = (uint32_t)nbytes;
     it->iflags = IT_LINKED | IT_ACTIVE | (flags ? IT_HASFLAGS : 0);
     it->mflags = mflags;
+    if (REMC_UNLIKELY(s->lru_flags & REMC_LRU_FLAT)) { /* no second chance: a new item's place */
+      it->iflags &= (uint8_t)~IT_ACTIVE;
+      lru_bump_head(s, it);
+    }
     if (flags) memcpy(item_key(s, it) + klen + 1, &flags, 4);
     uint8_t *d = item_data(s, it);
     memcpy(d, value, vlen);
@@ -918,6 +984,7 @@ int remc_store_arith_cas(remc_store *s, const uint8_t *key, uint32_t klen, int i
     uint32_t flags = item_flags(s, it);
     uint32_t id = mem_class_for(s, size_of(s, klen, len, flags));
     it->refcount++;
+    if (REMC_UNLIKELY(s->lru_flags & REMC_LRU_FLAT)) lru_reclaim_tail(s, id, stripe_of(hv), TAIL_TRIES);
     item *nit = item_alloc(s, id, stripe_of(hv));
     it->refcount--;
     if (!nit) {
@@ -1067,10 +1134,15 @@ static void slab_automove(remc_store *s) {
   uint32_t recv = 0, recv_age = 0, donor = 0, donor_age = 0;
   for (uint32_t i = 1; i <= s->nclasses; i++) {
     sclass *c = &s->cls[i];
-    if (c->pages > 2 && c->nfree + c->end_free > 2 * c->perslab) {
-      slab_move_page(s, i, 1); /* more than two pages' worth of free chunks: all rescued */
-      continue;
-    }
+    /* more than 2.5 pages' worth of free chunks (memcached's MIN_PAGES_FOR_RECLAIM): pages go
+     * back to the global pool at once, not one a second (memcached re-runs its automover
+     * without sleeping for these); their items are rescued into the free chunks. (memcached
+     * carves a page into free chunks at once: the chunks not carved yet count as free.) */
+    uint32_t moved = 0;
+    while (moved < RELEASE_PER_CALL && (uint64_t)(c->nfree + c->end_free) * 2 > (uint64_t)c->perslab * 5 &&
+           slab_move_page(s, i, 1))
+      moved++;
+    if (moved) continue;
     uint32_t age = tail_age(s, c);
     if (c->evicted != c->evicted_seen && (!recv || age < recv_age)) recv = i, recv_age = age;
     if (c->pages > 1 && (!donor || age > donor_age)) donor = i, donor_age = age;
@@ -1113,6 +1185,12 @@ int remc_store_slabs_reassign(remc_store *s, int32_t src, int32_t dst) {
   return rc;
 }
 
+void remc_store_set_lru(remc_store *s, int flags) {
+  lock_all(s);
+  s->lru_flags = flags;
+  unlock_all(s);
+}
+
 void remc_store_set_automove(remc_store *s, int mode) {
   lock_all(s);
   s->automove = mode != 0;
@@ -1138,16 +1216,20 @@ void remc_store_flush(remc_store *s, int64_t exptime) {
   unlock_all(s);
 }
 
-/* In classes that evict, give the active items at the LRU tail their second chance ahead of
- * time (memcached's LRU maintainer does this in the background), so that allocations find an
- * inactive tail item at once instead of moving many active ones themselves. Per class under its
- * LRU lock; an item whose stripe is busy ends the class's turn. */
-static void lru_maintain(remc_store *s) {
+/* memcached's LRU maintainer, per class: free the expired items at the LRU tail (with
+ * REMC_LRU_MAINTAINER), and in classes that evict, give the active items at the tail their
+ * second chance ahead of time, so that allocations find an inactive tail item at once instead
+ * of moving many active ones themselves. Per class under its LRU lock; an item whose stripe is
+ * busy ends the class's turn. Returns how many items it freed. */
+static uint32_t lru_maintain(remc_store *s) {
+  uint32_t freed = 0;
   for (uint32_t i = 1; i <= s->nclasses; i++) {
     sclass *c = &s->cls[i];
     uint32_t budget = TAIL_PREP;
     enter(s); /* before reading `evicted`: stats reset writes it with the store stopped */
-    if (!__atomic_load_n(&c->evicted, __ATOMIC_RELAXED)) {
+    /* memcached's maintainer: expired items at the tail go first, counted as `reclaimed` */
+    if (s->lru_flags & REMC_LRU_MAINTAINER) freed += lru_reclaim_tail(s, i, NO_STRIPE, MAINTAIN_TRIES);
+    if (!__atomic_load_n(&c->evicted, __ATOMIC_RELAXED) || (s->lru_flags & REMC_LRU_FLAT)) {
       leave(s);
       continue;
     }
@@ -1173,6 +1255,7 @@ static void lru_maintain(remc_store *s) {
     lru_unlock(s, i);
     leave(s);
   }
+  return freed;
 }
 
 uint32_t remc_store_reclaim(remc_store *s, uint32_t max_items) {
@@ -1187,7 +1270,7 @@ uint32_t remc_store_reclaim(remc_store *s, uint32_t max_items) {
   __atomic_store_n(&s->expand_wanted, 0, __ATOMIC_RELAXED);
   slab_automove(s);
   unlock_all(s);
-  lru_maintain(s);
+  freed += lru_maintain(s);
   while (checked < max_items && idle_classes <= s->nclasses) {
     uint32_t id = s->crawl_cls;
     sclass *c = &s->cls[id];
@@ -1284,7 +1367,7 @@ void remc_store_stats(remc_store *s, double out[REMC_STAT_COUNT]) {
   lock_all(s);
   uint64_t hits = 0, evictions = 0, reclaimed = 0, exp_unf = 0, ev_unf = 0, ev_act = 0;
   uint64_t delete_hits = 0, incr_hits = 0, decr_hits = 0, cas_hits = 0, cas_badval = 0,
-           touch_hits = 0;
+           touch_hits = 0, cr_reclaimed = 0, cr_checked = 0, reflocked = 0;
   for (uint32_t i = 1; i <= s->nclasses; i++) {
     const sclass *c = &s->cls[i];
     hits += c->get_hits;
@@ -1299,6 +1382,9 @@ void remc_store_stats(remc_store *s, double out[REMC_STAT_COUNT]) {
     exp_unf += c->expired_unfetched;
     ev_unf += c->evicted_unfetched;
     ev_act += c->evicted_active;
+    cr_reclaimed += c->crawler_reclaimed;
+    cr_checked += c->crawler_items_checked;
+    reflocked += c->lrutail_reflocked;
   }
   out[REMC_STAT_get_hits] = (double)hits;
   out[REMC_STAT_get_misses] = (double)s->get_misses;
@@ -1325,6 +1411,9 @@ void remc_store_stats(remc_store *s, double out[REMC_STAT_COUNT]) {
   out[REMC_STAT_expired_unfetched] = (double)exp_unf;
   out[REMC_STAT_evicted_unfetched] = (double)ev_unf;
   out[REMC_STAT_evicted_active] = (double)ev_act;
+  out[REMC_STAT_crawler_reclaimed] = (double)cr_reclaimed;
+  out[REMC_STAT_crawler_items_checked] = (double)cr_checked;
+  out[REMC_STAT_lrutail_reflocked] = (double)reflocked;
   out[REMC_STAT_limit_maxbytes] = (double)s->mem_limit;
   out[REMC_STAT_total_malloced] = (double)s->mem_malloced;
   out[REMC_STAT_hash_power_level] = (double)s->hashpower;

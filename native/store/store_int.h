@@ -161,6 +161,7 @@ struct remc_store {
   void *released;
   uint32_t last_automove;
   int automove;           /* slabs automove: 0 = only -m shrinking moves pages */
+  int lru_flags;          /* REMC_LRU_* (remc_store_set_lru); written with the store stopped */
   uint64_t slabs_moved, slab_reassign_rescues, slab_reassign_evictions_nomem,
       slab_reassign_busy_items;
 

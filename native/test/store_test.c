@@ -708,6 +708,71 @@ static void test_reclaim(void) {
   remc_store_destroy(s);
 }
 
+/* memcached's maintainer frees expired items at an LRU tail (`reclaimed`, not a crawler
+ * reclaim); without it nothing does; with a flat LRU (-o no_modern) the store itself frees them
+ * first, before it looks up its own key (t/issue_163.t, t/issue_183.t). */
+static void test_lru_modes(void) {
+  remc_store *s = mk(cfg_default());
+  double io[REMC_ISTAT_COUNT];
+  set(s, "a", "v", 0, 1);
+  remc_store_set_time(s, remc_store_time(s) + 3);
+  CHECK_EQ(remc_store_reclaim(s, 0), 1); /* 0: the crawler does nothing, the maintainer does */
+  CHECK_EQ(STAT(s, reclaimed), 1);
+  remc_store_class_stats(s, 1, NULL, io);
+  CHECK_EQ(io[REMC_ISTAT_crawler_reclaimed], 0);
+  CHECK_EQ(io[REMC_ISTAT_reclaimed], 1);
+  CHECK_EQ(STAT(s, curr_items), 0);
+
+  remc_store_set_lru(s, 0); /* no maintainer: expired items stay until someone looks */
+  set(s, "b", "v", 0, 1);
+  remc_store_set_time(s, remc_store_time(s) + 3);
+  CHECK_EQ(remc_store_reclaim(s, 0), 0);
+  CHECK_EQ(STAT(s, curr_items), 1);
+
+  remc_store_set_lru(s, REMC_LRU_FLAT); /* the next store in the class frees it */
+  set(s, "c", "v", 0, 0);
+  CHECK_EQ(STAT(s, reclaimed), 2);
+  CHECK_EQ(STAT(s, curr_items), 1);
+  CHECK(!has(s, "b"));
+  /* a flushed old value of the stored key itself: reclaimed, not a get_flushed lookup */
+  remc_store_set_time(s, remc_store_time(s) + 2);
+  remc_store_flush(s, 0);
+  double flushed = STAT(s, get_flushed);
+  set(s, "c", "w", 0, 0);
+  CHECK_EQ(STAT(s, reclaimed), 3);
+  CHECK_EQ(STAT(s, get_flushed), flushed);
+  CHECK(has(s, "c"));
+  /* a live tail item stops the walk: nothing above it is freed */
+  set(s, "d", "v", 0, 1);
+  remc_store_set_time(s, remc_store_time(s) + 3);
+  set(s, "e", "v", 0, 0);
+  CHECK_EQ(STAT(s, reclaimed), 3);
+  CHECK_EQ(STAT(s, curr_items), 3);
+  /* a growing incr allocates: it frees an expired tail item first too */
+  set(s, "n", "9", 0, 0);
+  set(s, "x", "v", 0, 1);
+  remc_store_set_time(s, remc_store_time(s) + 3);
+  uint64_t v;
+  CHECK_EQ(remc_store_arith(s, (const uint8_t *)"n", 1, 1, 1, &v, NULL), REMC_STORE_STORED);
+  CHECK_EQ(v, 10);
+  remc_store_destroy(s);
+
+  /* flat LRU: a read just after the store gives no second chance at the tail (t/lru.t) */
+  remc_store_config c = cfg_default();
+  c.mem_limit = 2 * MiB;
+  s = mk(c);
+  remc_store_set_lru(s, REMC_LRU_FLAT);
+  char key[32];
+  set(s, "first", "v", 0, 0);
+  CHECK(has(s, "first"));
+  for (int i = 0; i < 100000 && STAT(s, evictions) == 0; i++) {
+    snprintf(key, sizeof key, "fill:%d", i);
+    set(s, key, "value", 0, 0);
+  }
+  CHECK(!has(s, "first"));
+  remc_store_destroy(s);
+}
+
 static void test_hash_growth(void) {
   remc_store_config c = cfg_default();
   c.mem_limit = 512 * MiB;
@@ -1801,7 +1866,8 @@ int main(int argc, char **argv) {
       {"commands", test_commands},       {"expiry", test_expiry},
       {"flush", test_flush},             {"arith", test_arith},
       {"eviction_lru", test_eviction_lru}, {"no_evictions", test_no_evictions},
-      {"reclaim", test_reclaim},         {"hash_growth", test_hash_growth},
+      {"reclaim", test_reclaim},         {"lru_modes", test_lru_modes},
+      {"hash_growth", test_hash_growth},
       {"pinned", test_pinned},           {"checksum", test_checksum},
       {"class_table", test_class_table}, {"meta", test_meta},
       {"model", test_model}, {"slab_move", test_slab_move},

@@ -1,0 +1,4 @@
+import { runGroups } from './harness.ts';
+import { lruGroups } from './seq/lru.ts';
+
+runGroups(lruGroups);

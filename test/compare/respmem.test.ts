@@ -1,0 +1,4 @@
+import { runGroups } from './harness.ts';
+import { respMemGroups } from './seq/respmem.ts';
+
+runGroups(respMemGroups);

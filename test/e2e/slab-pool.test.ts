@@ -1,0 +1,81 @@
+// memcached's automover gives a class's pages back to the global pool as soon as the class has
+// more than 2.5 pages of free chunks, page after page (t/slabs-reassign2.t): after deleting half
+// of 5000 11 KB items, and again after flush_all. Run on both servers side by side; only that
+// each gets there within the time memcached's own test allows is checked, not how fast.
+import { test } from '../helpers/test.ts';
+import * as assert from 'uvu/assert';
+import net from 'node:net';
+import { Conn, NO_MEMCACHED, startMemcached, startRemcached, type Server } from '../helpers/server.ts';
+
+const ARGS = ['-m', '60', '-o', 'slab_reassign,slab_automove,lru_crawler,lru_maintainer,slab_automove_window=3'];
+const KEYS = 5000;
+const VALUE = 'B'.repeat(11000);
+const WAIT_MS = 20_000;
+
+async function stat(port: number, name: string): Promise<number> {
+  const c = await Conn.open(port);
+  try {
+    c.send('stats\r\n');
+    const r = (await c.untilEndsWith('END\r\n')).toString('latin1');
+    const m = new RegExp(`^STAT ${name} (\\d+)\\r$`, 'm').exec(r);
+    if (!m) throw new Error(`no ${name} in stats`);
+    return Number(m[1]);
+  } finally { c.close(); }
+}
+
+/** Send everything with noreply (respecting backpressure), then wait for a `version` reply. */
+async function pour(port: number, lines: string[]): Promise<void> {
+  const sock = net.connect(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject); });
+  let got = '';
+  sock.on('data', (d: Buffer) => { got += d.toString('latin1'); });
+  try {
+    for (let i = 0; i < lines.length; i += 200) {
+      if (!sock.write(lines.slice(i, i + 200).join(''), 'latin1')) await new Promise((r) => sock.once('drain', r));
+    }
+    sock.write('version\r\n');
+    const deadline = Date.now() + 30_000;
+    while (!got.includes('VERSION')) {
+      if (Date.now() > deadline || sock.destroyed) throw new Error(`no reply to version: ${JSON.stringify(got.slice(0, 200))}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally { sock.destroy(); }
+}
+
+/** Poll until slab_global_page_pool exceeds `min`; the pool size reached (or -1 on timeout). */
+async function poolOver(port: number, min: number): Promise<number> {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const p = await stat(port, 'slab_global_page_pool');
+    if (p > min) return p;
+    if (Date.now() > deadline) return -1;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+async function scenario(s: Server): Promise<{ items: number; afterDelete: number; afterFlush: number }> {
+  await pour(s.port, Array.from({ length: KEYS }, (_, i) => `set nfoo${i + 1} 0 0 ${VALUE.length} noreply\r\n${VALUE}\r\n`));
+  const items = await stat(s.port, 'curr_items');
+  await pour(s.port, Array.from({ length: items }, (_, i) => (i + 1) % 2 === 0 ? `delete nfoo${i + 1} noreply\r\n` : '').filter(Boolean));
+  const afterDelete = await poolOver(s.port, 24);
+  const c = await Conn.open(s.port);
+  c.send('flush_all\r\n');
+  await c.untilEndsWith('OK\r\n');
+  c.close();
+  const afterFlush = await poolOver(s.port, 50);
+  return { items, afterDelete, afterFlush };
+}
+
+test('free pages go back to the global pool after deletes and after flush_all, on both servers', async () => {
+  const [rem, mem] = await Promise.all([startRemcached(ARGS), startMemcached(ARGS)]);
+  try {
+    const [r, m] = await Promise.all([scenario(rem), scenario(mem)]);
+    for (const [who, x] of [['memcached', m], ['remcached', r]] as const) {
+      assert.ok(x.items > 4000, `${who}: stored ${x.items} 11 KB items, want > 4000`);
+      assert.ok(x.afterDelete > 24, `${who}: global page pool did not pass 24 pages within ${WAIT_MS} ms of the deletes`);
+      assert.ok(x.afterFlush > 50, `${who}: global page pool did not pass 50 pages within ${WAIT_MS} ms of flush_all`);
+    }
+  } finally { await Promise.all([rem.stop(), mem.stop()]); }
+}, { skip: NO_MEMCACHED, timeoutMs: 120_000 });
+
+test.run();
