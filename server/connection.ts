@@ -152,21 +152,20 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
   readonly fd: number;
   /** fd for the direct write path; -1 on a TLS socket (its bytes must go through TLS) */
   private readonly plainFd: number;
-  readonly addr: string;
-  readonly listenAddr: string;
+  private peerName: string | null = null;
+  private localName: string | null = null;
 
-  constructor(readonly socket: net.Socket, private readonly loop: Loop, listenAddr: string) {
+  /** `listener`: the listener's own address, for a socket that no longer knows its local one */
+  constructor(readonly socket: net.Socket, private readonly loop: Loop, private readonly listener: string) {
     this.lastCmdTime = loop.now();
     this.fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
-    this.addr = socket.remoteFamily === 'IPv6' ? `tcp6:[${socket.remoteAddress}]:${socket.remotePort}`
-      : socket.remoteAddress ? `tcp:${socket.remoteAddress}:${socket.remotePort}` : 'unix';
-    this.listenAddr = listenAddr;
     if (loop.binaryOnly) { this.decided = true; this.binary = 1; }
     // TLS (server/tls.ts): decrypted bytes arrive as 'data' and replies go through socket.write
     const encrypted = (socket as { encrypted?: boolean }).encrypted === true;
     this.plainFd = encrypted ? -1 : this.fd;
     socket.setNoDelay(true);
-    if (encrypted || !readInto(socket, loop.window.subarray(0, READ_SIZE), (n) => this.onRead(n))) {
+    const direct = !encrypted && readInto(socket, loop.window.subarray(0, READ_SIZE), (n) => this.onRead(n));
+    if (!direct) {
       socket.on('data', (chunk: Buffer) => {
         if (chunk.length > loop.window.length) { this.overflow(); return; }
         loop.window.set(chunk, 0);
@@ -189,7 +188,33 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
       verboseLine(`<${this.fd} new ${loop.binaryOnly ? 'binary client connection.' : loop.binaryAllowed ? 'auto-negotiating client connection' : 'ascii client connection.'}`);
       flushVerbose();
     }
-    socket.resume(); // accepted paused (pauseOnConnect), so that reads start only now
+    // Accepted paused (pauseOnConnect), so that reads start only now. A client that spoke at
+    // once (most do) has its first bytes read here, with no read registration nor callback for
+    // them: a connection that ends with them (a parser fault, `quit`) never starts reading.
+    if (direct) {
+      const n = native.readIn(this.plainFd, READ_SIZE);
+      if (n > 0 && !this.onRead(n)) return; // closed, or stopped until drained / continued
+    }
+    socket.resume();
+  }
+
+  /** memcached's conn_to_str of the peer (`stats conns` addr, log lines); made when first asked
+   *  for (most connections are never listed), from the peer name read at accept. */
+  get addr(): string {
+    if (this.peerName !== null) return this.peerName;
+    const s = this.socket;
+    return this.peerName = s.remoteFamily === 'IPv6' ? `tcp6:[${s.remoteAddress}]:${s.remotePort}`
+      : s.remoteAddress ? `tcp:${s.remoteAddress}:${s.remotePort}` : 'unix';
+  }
+
+  /** memcached's listen_addr: the connection's own local address (getsockname), asked for only
+   *  by `stats conns`, so the system call is not made per connection. A connection already torn
+   *  down (its last moments, in conn_closing) shows its listener's address. */
+  get listenAddr(): string {
+    if (this.localName !== null) return this.localName;
+    const s = this.socket;
+    if (!s.localAddress) return this.listener;
+    return this.localName = s.localFamily === 'IPv6' ? `tcp6:[${s.localAddress}]:${s.localPort}` : `tcp:${s.localAddress}:${s.localPort}`;
   }
 
   /** conn_new / conn_close for watchers (memcached: rip=unix rport=0 transport=local on -s) */

@@ -452,10 +452,9 @@ export class Server implements ServerContext {
     c.curr_connections++;
     c.total_connections++;
     c.connection_structures = Math.max(c.connection_structures, c.curr_connections);
-    // memcached's listen_addr is the connection's own local address (getsockname), not the listener's
-    const listenAddr = sock.localAddress
-      ? (sock.localFamily === 'IPv6' ? `tcp6:[${sock.localAddress}]:${sock.localPort}` : `tcp:${sock.localAddress}:${sock.localPort}`)
-      : this.servers.find((s) => s.server === server)?.addr ?? '';
+    // memcached's listen_addr is the connection's own local address; Connection asks for it
+    // when `stats conns` does (one system call less per connection), this is its fallback
+    const listenAddr = this.servers.find((s) => s.server === server)?.addr ?? '';
     if (admission?.kind !== 'delay') { this.open(sock, listenAddr); return; }
     // a slowed peer: this connection waits, unread, for its turn (it holds its -c slot meanwhile)
     c.offender_conns_delayed++;
