@@ -98,6 +98,8 @@ export interface Native extends Store {
   domainStats(): number[];
   rootTarget(): bigint;
   writeOut(fd: number, from: number, to: number): number;
+  /** recv(MSG_DONTWAIT) of up to len bytes into window[0..): n, 0 at EOF, or -errno */
+  readIn(fd: number, len: number): number;
   /** malloc_trim(0): give freed heap memory back to the kernel (after a burst) */
   trimMemory(): number;
   /** the wasm parser (native/sfi.ts): its memory, and one call in three steps */

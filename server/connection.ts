@@ -1,7 +1,7 @@
 // One client connection: its pending bytes and its "waiting for N bytes" / "discarding N bytes"
 // state live here, in root, and are handed to the parser on each read event (DESIGN.md
 // invariant 1). One native parse call per read event, one socket write per event.
-import type net from 'node:net';
+import net from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { abi, native } from '../native/index.ts';
@@ -109,6 +109,14 @@ export interface Loop {
   budget: InputBudget;
 }
 
+/** An accepted TCP handle before Node has built its net.Socket (server/server.ts acceptRaw). */
+export interface RawStart {
+  handle: { fd: number; close(cb: () => void): void; getsockname?(out: object): number; setNoDelay?(on: boolean): number };
+  peer: { address?: string; port?: number; family?: string };
+  /** has Node build the net.Socket for the handle and hand it to conn.attach() (synchronously) */
+  upgrade(conn: Connection): void;
+}
+
 export class Connection implements TextConn, BinaryConn, WatchSink {
   /** bytes received but not yet executed, in pending[pendingOff..pendingLen) */
   private pending: Buffer | null = null;
@@ -156,21 +164,77 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
   readonly fd: number;
   /** fd for the direct write path; -1 on a TLS socket (its bytes must go through TLS) */
   private readonly plainFd: number;
-  readonly addr: string;
-  readonly listenAddr: string;
+  private peerName: string | null = null;
+  private localName: string | null = null;
 
-  constructor(readonly socket: net.Socket, private readonly loop: Loop, listenAddr: string) {
+  /** Node's socket; null while the connection is raw (see `raw`) */
+  private sock: net.Socket | null = null;
+  /** A connection accepted without a net.Socket (server/server.ts acceptRaw) is raw until it
+   *  outlives its first read: a parser fault there closes the bare handle, and Node never
+   *  builds the socket and its streams (most of what a short connection costs). Anything but
+   *  a direct write or a close gets the socket built first (the `socket` getter). */
+  private raw: RawStart | null;
+  private rawClosed = false;
+  /** a raw connection's peer (getpeername at accept) */
+  private readonly peer: RawStart['peer'] | null;
+  private rawNoDelay = false;
+  /** the socket reads straight into the window (server/fastread.ts), not through 'data' */
+  private direct = false;
+
+  /** `listener`: the listener's own address, for a socket that no longer knows its local one */
+  constructor(socket: net.Socket | null, private readonly loop: Loop, private readonly listener: string, raw: RawStart | null = null) {
     this.lastCmdTime = loop.now();
-    this.fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
-    this.addr = socket.remoteFamily === 'IPv6' ? `tcp6:[${socket.remoteAddress}]:${socket.remotePort}`
-      : socket.remoteAddress ? `tcp:${socket.remoteAddress}:${socket.remotePort}` : 'unix';
-    this.listenAddr = listenAddr;
+    this.raw = raw;
+    this.peer = raw ? raw.peer : null;
+    this.fd = raw ? raw.handle.fd : (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
     if (loop.binaryOnly) { this.decided = true; this.binary = 1; }
     // TLS (server/tls.ts): decrypted bytes arrive as 'data' and replies go through socket.write
-    const encrypted = (socket as { encrypted?: boolean }).encrypted === true;
+    const encrypted = (socket as { encrypted?: boolean } | null)?.encrypted === true;
     this.plainFd = encrypted ? -1 : this.fd;
+    if (socket) this.attach(socket);
+    if (loop.watch.flags & LOG_CONNEVENTS) this.logConn(true);
+    if (loop.verbose > 1) {
+      verboseLine(`<${this.fd} new ${loop.binaryOnly ? 'binary client connection.' : loop.binaryAllowed ? 'auto-negotiating client connection' : 'ascii client connection.'}`);
+      flushVerbose();
+    }
+  }
+
+  /** Start reading (once the server has the connection in its table: its first bytes may ask
+   *  for `stats conns`). Accepted paused (pauseOnConnect), so that reads start only now. */
+  start(): void {
+    // A client that spoke at once (most do) has its first bytes read here, with no read
+    // registration nor callback for them: a connection that ends with them (a parser fault,
+    // `quit`) never starts reading, and a raw one never gets a socket.
+    if (this.raw || this.direct) {
+      const n = native.readIn(this.plainFd, READ_SIZE);
+      if (n > 0) this.onRead(n);
+    }
+    if (this.closing || this.readStopped) return; // closed, or stopped until drained / continued
+    this.socket.resume();
+  }
+
+  /** The socket, built now for a raw connection. */
+  get socket(): net.Socket {
+    if (this.sock) return this.sock;
+    const raw = this.raw!;
+    raw.upgrade(this); // Node's own accept: builds the socket and calls attach() with it
+    if (!this.sock) { // (never in Node 20: its onconnection emits 'connection' synchronously)
+      const s = new net.Socket();
+      s.destroy();
+      this.closeRaw();
+      return s;
+    }
+    return this.sock;
+  }
+
+  /** Take `socket` (paused) as this connection's: its reads, errors and close. */
+  attach(socket: net.Socket): void {
+    const loop = this.loop;
+    this.sock = socket;
+    this.raw = null;
     socket.setNoDelay(true);
-    if (encrypted || !readInto(socket, loop.window.subarray(0, READ_SIZE), (n) => this.onRead(n))) {
+    this.direct = this.plainFd >= 0 && readInto(socket, loop.window.subarray(0, READ_SIZE), (n) => this.onRead(n));
+    if (!this.direct) {
       socket.on('data', (chunk: Buffer) => {
         if (chunk.length > loop.window.length) { this.overflow(); return; }
         loop.window.set(chunk, 0);
@@ -179,35 +243,75 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
     }
     socket.on('error', (err) => log.info({ conn: this.fd, err: err.message }, 'connection error'));
     socket.on('end', () => { if (!this.closing) this.closeReason = CLOSE_REASON.normal; });
-    socket.on('close', () => {
-      this.closing = true;
-      this.dropPending();
-      reclaimer.note(64 * 1024);
-      if (this.watching) { this.watching = false; loop.watch.remove(this); }
-      if (loop.watch.flags & LOG_CONNEVENTS) this.logConn(false);
-      if (loop.verbose > 1) { verboseLine(`<${this.fd} connection closed.`); flushVerbose(); }
-      loop.onClose(this);
-    });
-    if (loop.watch.flags & LOG_CONNEVENTS) this.logConn(true);
-    if (loop.verbose > 1) {
-      verboseLine(`<${this.fd} new ${loop.binaryOnly ? 'binary client connection.' : loop.binaryAllowed ? 'auto-negotiating client connection' : 'ascii client connection.'}`);
-      flushVerbose();
+    socket.on('close', () => this.closed());
+  }
+
+  /** The socket or the raw handle is closed (memcached's conn_close). */
+  private closed(): void {
+    const loop = this.loop;
+    this.closing = true;
+    this.dropPending();
+    reclaimer.note(64 * 1024);
+    if (this.watching) { this.watching = false; loop.watch.remove(this); }
+    if (loop.watch.flags & LOG_CONNEVENTS) this.logConn(false);
+    if (loop.verbose > 1) { verboseLine(`<${this.fd} connection closed.`); flushVerbose(); }
+    loop.onClose(this);
+  }
+
+  private closeRaw(): void {
+    if (this.rawClosed || !this.raw) return;
+    this.rawClosed = true;
+    this.raw.handle.close(() => this.closed());
+  }
+
+  get destroyed(): boolean { return this.sock ? this.sock.destroyed : this.rawClosed; }
+
+  /** Close at once (no FIN after pending output). */
+  destroy(): void {
+    if (this.sock) this.sock.destroy();
+    else this.closeRaw();
+  }
+
+  // The peer as read at accept (a closed socket no longer knows it unless it was asked before)
+  get remoteAddress(): string | undefined { return this.peer ? this.peer.address : this.sock?.remoteAddress; }
+  private get remotePort(): number | undefined { return this.peer ? this.peer.port : this.sock?.remotePort; }
+  private get remoteFamily(): string | undefined { return this.peer ? this.peer.family : this.sock?.remoteFamily; }
+
+  /** memcached's conn_to_str of the peer (`stats conns` addr, log lines); made when first asked
+   *  for (most connections are never listed), from the peer name read at accept. */
+  get addr(): string {
+    if (this.peerName !== null) return this.peerName;
+    const a = this.remoteAddress;
+    return this.peerName = this.remoteFamily === 'IPv6' ? `tcp6:[${a}]:${this.remotePort}` : a ? `tcp:${a}:${this.remotePort}` : 'unix';
+  }
+
+  /** memcached's listen_addr: the connection's own local address (getsockname), asked for only
+   *  by `stats conns`, so the system call is not made per connection. A connection already torn
+   *  down (its last moments, in conn_closing) shows its listener's address. */
+  get listenAddr(): string {
+    if (this.localName !== null) return this.localName;
+    let a: string | undefined, port: number | undefined, family: string | undefined;
+    if (this.sock) { a = this.sock.localAddress; port = this.sock.localPort; family = this.sock.localFamily; }
+    else if (this.raw && !this.rawClosed) {
+      const out: { address?: string; port?: number; family?: string } = {};
+      this.raw.handle.getsockname?.(out);
+      a = out.address; port = out.port; family = out.family;
     }
-    socket.resume(); // accepted paused (pauseOnConnect), so that reads start only now
+    if (!a) return this.listener;
+    return this.localName = family === 'IPv6' ? `tcp6:[${a}]:${port}` : `tcp:${a}:${port}`;
   }
 
   /** conn_new / conn_close for watchers (memcached: rip=unix rport=0 transport=local on -s) */
   private logConn(open: boolean): void {
-    const s = this.socket;
     const unix = this.addr === 'unix';
-    const rip = unix ? 'unix' : s.remoteAddress?.replace(/^::ffff:/, '') ?? '';
-    const rport = unix ? 0 : s.remotePort ?? 0;
+    const rip = unix ? 'unix' : this.remoteAddress?.replace(/^::ffff:/, '') ?? '';
+    const rport = unix ? 0 : this.remotePort ?? 0;
     if (open) this.loop.watch.connNew(rip, rport, unix ? 0 : 1, this.fd);
     else this.loop.watch.connClose(rip, rport, unix ? 0 : 1, this.closeReason, this.fd);
   }
 
   /** WatchSink: what is still queued for the client */
-  queued(): number { return this.socket.writableLength + this.watchBytes; }
+  queued(): number { return (this.sock?.writableLength ?? 0) + this.watchBytes; }
 
   /** WatchSink: one event line; lines go out together once this turn of the event loop ends */
   write(line: string): void {
@@ -221,7 +325,7 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
     const text = this.watchOut.join('');
     this.watchOut = [];
     this.watchBytes = 0;
-    if (this.closing || this.socket.destroyed) return;
+    if (this.closing || this.destroyed) return;
     this.loop.counters.bytes_written += text.length;
     this.socket.write(text, 'latin1');
   };
@@ -565,7 +669,7 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
     const loop = this.loop;
     const res = loop.res;
     loop.out.discard();
-    this.socket.destroy();
+    this.destroy();
     this.closing = true;
     loop.onFault(this);
     if (st === P_FAULT) {
@@ -589,13 +693,13 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
     flushVerbose(); // (nothing to do unless -vv left lines; `verbosity 0` may just have turned it off)
     const out = this.loop.out;
     const counters = this.loop.counters;
-    const s = this.socket;
-    if (s.destroyed) { out.discard(); return; }
+    if (this.destroyed) { out.discard(); return; }
     // Fast path: the whole reply is in the output buffer and Node has nothing queued for this
     // socket: one write(2) from the buffer. What the kernel does not take goes the usual way.
-    if (out.single && this.plainFd >= 0 && s.writableLength === 0) {
+    if (out.single && this.plainFd >= 0 && (this.sock === null || this.sock.writableLength === 0)) {
       const len = out.pos;
       if (len === 0) return;
+      if (this.sock === null && !this.rawNoDelay) { this.rawNoDelay = true; this.raw?.handle.setNoDelay?.(true); } // as Node sets it
       const n = native.writeOut(this.plainFd, 0, len);
       if (n === len) { out.clear(); counters.bytes_written += len; return; }
       const rest = out.takeFrom(n > 0 ? n : 0);
@@ -648,7 +752,7 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
     this.closing = true;
     this.dropPending();
     this.loop.out.discard();
-    this.socket.destroy();
+    this.destroy();
   }
 
   /** Shutdown: hang up once nothing is in flight. */

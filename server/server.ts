@@ -18,7 +18,7 @@ import { SaslPlain } from './sasl.ts';
 import { AsciiAuth, AuthFileError } from './ascii-auth.ts';
 import { R } from '../protocol/replies.ts';
 import { REMCACHED_VERSION, listenSpecs, type Settings } from './config.ts';
-import { Connection, InputBudget, READ_SIZE, type Loop } from './connection.ts';
+import { Connection, InputBudget, READ_SIZE, type Loop, type RawStart } from './connection.ts';
 import { flushVerbose, Verbose, verboseLine } from './verbose.ts';
 import { log, setVerbosity } from './log.ts';
 import { Offenders, type Admission, type Peer } from './offenders.ts';
@@ -406,6 +406,7 @@ export class Server implements ServerContext {
         const addr = label || (inet ? (inet.ipv6 ? `tcp6:[${(a as net.AddressInfo).address}]:${inet.port}` : `tcp:${(a as net.AddressInfo).address}:${inet.port}`) : String(a));
         const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
         this.servers.push({ server, addr, fd, port: label ? null : inet });
+        if (!t) this.hookAccept(server, addr);
         if (this.loop.verbose > 1) { // memcached's prot_text
           const p = this.settings.protocol;
           verboseLine(`<${fd} server listening (${p === 'auto' ? 'auto-negotiate' : p})`);
@@ -424,9 +425,7 @@ export class Server implements ServerContext {
    *  clients here as there. */
   private refuseIfFull(sock: net.Socket): boolean {
     const c = this.counters;
-    let open = c.curr_connections;
-    if (this.role) { open = 0; for (const w of this.everyCounters) open += w.curr_connections; } // -c counts every worker's
-    if (open < this.settings.connLimit - (8 + 4 * this.settings.threads)) return false;
+    if (!this.full()) return false;
     c.rejected_connections++;
     // memcached write()s the line and close()s the fd at once. end() alone would keep the
     // fd until this paused socket read the peer's EOF: never.
@@ -435,7 +434,57 @@ export class Server implements ServerContext {
     return true;
   }
 
+  /** -c is reached (see refuseIfFull) */
+  private full(): boolean {
+    let open = this.counters.curr_connections;
+    if (this.role) { open = 0; for (const w of this.everyCounters) open += w.curr_connections; } // -c counts every worker's
+    return open >= this.settings.connLimit - (8 + 4 * this.settings.threads);
+  }
+
+  /** A raw connection whose socket Node is building (Connection.socket): accept() hands it over. */
+  private adopting: Connection | null = null;
+
+  /**
+   * Node builds a net.Socket (a Duplex and its two stream states) for every connection it
+   * accepts, before 'connection' is emitted: most of the server CPU a short connection costs.
+   * The listening handle's `onconnection` is where it does so (node:net, unchanged since Node
+   * 0.x; Node 20's emits 'connection' synchronously); wrapping it, a new TCP connection is first
+   * tried raw (acceptRaw), and Node's own accept runs when that declines or the connection
+   * outlives its first read. If the handle lacks it, every connection goes Node's way.
+   */
+  private hookAccept(server: net.Server, addr: string): void {
+    type Accept = (err: number, handle: RawStart['handle'] | undefined) => void;
+    const h = (server as unknown as { _handle?: { onconnection?: Accept } })._handle;
+    const nodeAccept = h?.onconnection;
+    if (!h || typeof nodeAccept !== 'function') return;
+    h.onconnection = (err, handle) => {
+      if (err || !handle || !this.acceptRaw(handle, addr, () => nodeAccept.call(h, 0, handle))) nodeAccept.call(h, err, handle);
+    };
+  }
+
+  /** A TCP connection without a net.Socket, if nothing asks for one now; false: Node's way
+   *  (nothing done yet). A judged peer, -c reached, or shutting down go Node's way. */
+  private acceptRaw(handle: RawStart['handle'], listenAddr: string, nodeAccept: () => void): boolean {
+    const h = handle as RawStart['handle'] & { getpeername?(out: object): number };
+    if (this.stopping || typeof h.getpeername !== 'function' || !(h.fd >= 0)) return false;
+    const peer: RawStart['peer'] = {};
+    if (h.getpeername(peer) !== 0) return false;
+    const key = this.offenders.key(peer.address);
+    if (key && this.offenders.has(key)) return false;
+    if (this.full()) return false;
+    const c = this.counters;
+    c.curr_connections++;
+    c.total_connections++;
+    c.connection_structures = Math.max(c.connection_structures, c.curr_connections);
+    const upgrade = (conn: Connection) => { this.adopting = conn; nodeAccept(); this.adopting = null; };
+    const conn = new Connection(null, this.loop, listenAddr, { handle, peer, upgrade });
+    this.conns.add(conn);
+    conn.start();
+    return true;
+  }
+
   private accept(sock: net.Socket, server: net.Server): void {
+    if (this.adopting) { const conn = this.adopting; this.adopting = null; conn.attach(sock); return; }
     const c = this.counters;
     // A socket we never read reports its errors (a reset from a peer already gone) as events.
     sock.on('error', () => {});
@@ -454,10 +503,9 @@ export class Server implements ServerContext {
     c.curr_connections++;
     c.total_connections++;
     c.connection_structures = Math.max(c.connection_structures, c.curr_connections);
-    // memcached's listen_addr is the connection's own local address (getsockname), not the listener's
-    const listenAddr = sock.localAddress
-      ? (sock.localFamily === 'IPv6' ? `tcp6:[${sock.localAddress}]:${sock.localPort}` : `tcp:${sock.localAddress}:${sock.localPort}`)
-      : this.servers.find((s) => s.server === server)?.addr ?? '';
+    // memcached's listen_addr is the connection's own local address; Connection asks for it
+    // when `stats conns` does (one system call less per connection), this is its fallback
+    const listenAddr = this.servers.find((s) => s.server === server)?.addr ?? '';
     if (admission?.kind !== 'delay') { this.open(sock, listenAddr); return; }
     // a slowed peer: this connection waits, unread, for its turn (it holds its -c slot meanwhile)
     c.offender_conns_delayed++;
@@ -469,12 +517,14 @@ export class Server implements ServerContext {
   }
 
   private open(sock: net.Socket, listenAddr: string): void {
-    this.conns.add(new Connection(sock, this.loop, listenAddr));
+    const conn = new Connection(sock, this.loop, listenAddr);
+    this.conns.add(conn);
+    conn.start();
   }
 
   /** A parser fault or invalid parser output on `conn`: judge its peer (server/offenders.ts). */
   private onFault(conn: Connection): void {
-    const peer = this.offenders.key(conn.socket.remoteAddress);
+    const peer = this.offenders.key(conn.remoteAddress);
     if (!peer) return;
     let what = null as 'slowed' | 'refused' | null;
     this.offenderChange(peer, () => { what = this.offenders.fault(peer, this.clock); });
@@ -522,7 +572,7 @@ export class Server implements ServerContext {
   private closePeer(peer: string, except: Connection | null): number {
     let closed = 0;
     for (const o of this.conns) {
-      if (o !== except && !o.socket.destroyed && this.offenders.key(o.socket.remoteAddress) === peer) { o.socket.destroy(); closed++; }
+      if (o !== except && !o.destroyed && this.offenders.key(o.remoteAddress) === peer) { o.destroy(); closed++; }
     }
     return closed;
   }
@@ -561,7 +611,7 @@ export class Server implements ServerContext {
         await new Promise((r) => setTimeout(r, 20));
         for (const c of this.conns) c.endIdle();
       }
-      for (const c of this.conns) c.socket.destroy();
+      for (const c of this.conns) c.destroy();
       await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 200))]);
       if (this.settings.unixSocket && (!this.role || this.role.index === 0) && existsSync(this.settings.unixSocket)) unlinkSync(this.settings.unixSocket);
     })();

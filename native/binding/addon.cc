@@ -800,6 +800,20 @@ Napi::Value WriteOut(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), n < 0 ? -errno : static_cast<double>(n));
 }
 
+// readIn(fd, len) -> bytes read into window[0..), 0 at EOF, or -errno (-EAGAIN: nothing yet).
+// A new connection's first bytes, read once as it is accepted (server/connection.ts): a
+// client that speaks at once is served, or faults and is closed, without its socket ever
+// starting to read (no epoll registration, no read callback into JS for that event).
+Napi::Value ReadIn(const Napi::CallbackInfo& info) {
+  State* st = S(info);
+  int fd = static_cast<int>(info[0].As<Napi::Number>().Int32Value());
+  uint32_t len = U32(info, 1);
+  if (fd < 0 || len > st->window_cap) { Throw(info.Env(), "readIn: bad arguments"); return info.Env().Null(); }
+  ssize_t n;
+  do { n = recv(fd, st->window, len, MSG_DONTWAIT); } while (n < 0 && errno == EINTR);
+  return Napi::Number::New(info.Env(), n < 0 ? -errno : static_cast<double>(n));
+}
+
 // listenSocket(host, port, backlog) -> fd, or -errno. A TCP socket with SO_REUSEPORT, bound but
 // not listening, for server.listen({ fd }) in a worker thread (Node 20 has no reusePort): one per
 // worker on the same address, and the kernel spreads connections over those that listen. The
@@ -1001,6 +1015,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   FN("domainStats", DomainStats)
   FN("rootTarget", RootTarget)
   FN("writeOut", WriteOut)
+  FN("readIn", ReadIn)
   FN("trimMemory", TrimMemory)
   FN("listenSocket", ListenSocket)
   FN("socketPort", SocketPort)
