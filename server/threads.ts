@@ -78,10 +78,13 @@ export async function startThreads(settings: Settings): Promise<Started> {
     });
   }
 
-  // worker 0 first: it creates the shared store and settles the isolation mode for the others;
-  // then all listen at once
-  await spawn(0);
-  await Promise.all(Array.from({ length: n - 1 }, (_, i) => spawn(i + 1)));
+  // all load at once, but worker 0 constructs first: it creates the shared store and settles the
+  // isolation mode, then the others attach to it (worker.ts waits for 'store'); then all listen
+  const first0 = spawn(0);
+  const rest = Array.from({ length: n - 1 }, (_, i) => spawn(i + 1));
+  await first0;
+  for (const w of workers.slice(1)) w.postMessage({ type: 'store' });
+  await Promise.all(rest);
   broadcast(null, { type: 'listen' });
   const first = (await Promise.all(ready))[0]!;
   return { isolation: first.isolation, why: first.why, stop, hup: () => broadcast(null, { type: 'hup' }) };
