@@ -23,6 +23,8 @@ function pinoLogger(): Logger {
   return real;
 }
 const skip = (): void => {};
+/** Load pino now: a thread that will log anyway does it while it would otherwise wait. */
+export function loadLogger(): void { pinoLogger(); }
 if (!(level in VALUES)) pinoLogger(); // a LOG_LEVEL pino does not know is refused at start, by pino
 
 export const log: Logger = new Proxy({} as Logger, {
