@@ -185,7 +185,7 @@ export const OPTIONS: readonly Option[] = [
   { short: 'L', long: 'enable-largepages', help: 'try to use large memory pages', noEffect: true, apply: (s) => { s.largePages = true; } },
   { short: 'D', long: 'stats-prefix-delimiter', arg: 'char', help: 'delimiter between key prefixes and IDs for per-prefix stats (stats detail)', shows: ':',
     apply: (s, v) => { s.prefixDelimiter = v.slice(0, 1); } },
-  { short: 't', long: 'threads', arg: 'num', help: 'number of worker threads, each with its own event loop and parser domain', shows: '4',
+  { short: 't', long: 'threads', arg: 'num', help: 'number of worker threads, each with its own event loop and parser domain (-Z, -U: one loop)', shows: '4',
     apply: (s, v) => { s.threads = positive(v, 'Number of threads must be greater than 0'); } },
   { short: 'R', long: 'max-reqs-per-event', arg: 'num', help: 'maximum number of requests per event', shows: '20',
     apply: (s, v) => { s.maxReqsPerEvent = positive(v, 'Number of requests per event must be greater than 0'); } },

@@ -36,6 +36,10 @@ const SLICE_MIN = 1024, SLICE_MAX = 64 * 1024;
  *  memory is given back; while a client pipelines, its buffer is reused, not reallocated). */
 const KEEP_PENDING = 64 * 1024;
 
+/** ES2024's resizable ArrayBuffer (V8 11 has it; the ES2023 lib used here does not type it). */
+interface Resizable extends ArrayBuffer { resize(n: number): void; readonly maxByteLength: number }
+const Resizable = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => Resizable;
+
 /**
  * The budget of bytes held for connections' pending input (incomplete commands, values being
  * received), separate from -m. A connection that would go over it is closed and logged, as
@@ -120,6 +124,11 @@ export interface RawStart {
 export class Connection implements TextConn, BinaryConn, WatchSink {
   /** bytes received but not yet executed, in pending[pendingOff..pendingLen) */
   private pending: Buffer | null = null;
+  /** Past KEEP_PENDING, pending lies in this resizable ArrayBuffer: it grows in place (no copy,
+   *  no garbage) and resize(0) gives its pages back to the kernel at once, so what the input
+   *  budget counts is what is held. A plain Buffer is freed only when its isolate next collects,
+   *  and with -t N each worker's isolate would hold a burst's dropped input until then. */
+  private big: Resizable | null = null;
   private pendingOff = 0;
   private pendingLen = 0;
   /** with stalled: the pending command is a multiget cut at this key (offset from pendingOff) */
@@ -430,14 +439,42 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
       this.kill();
       return false;
     }
-    const grown = Buffer.allocUnsafe(cap);
-    if (keep > 0) this.pending!.copy(grown, 0, this.pendingOff, this.pendingLen);
     budget.used += cap - have;
-    reclaimer.note(have);
-    this.pending = grown;
+    const big = cap > KEEP_PENDING ? this.bigFor(cap) : null;
+    if (big && this.pending?.buffer === big) {
+      if (this.pendingOff > 0) this.pending.copyWithin(0, this.pendingOff, this.pendingLen);
+      big.resize(cap); // in place: what is pending stays where it is
+      this.pending = Buffer.from(big, 0, cap);
+    } else {
+      if (big) big.resize(cap);
+      const grown = big ? Buffer.from(big, 0, cap) : Buffer.allocUnsafe(cap);
+      if (keep > 0) this.pending!.copy(grown, 0, this.pendingOff, this.pendingLen);
+      this.release();
+      this.pending = grown;
+      if (big) this.big = big;
+    }
     this.pendingOff = 0;
     this.pendingLen = keep;
     return true;
+  }
+
+  /** A resizable buffer that can hold `cap` bytes: this.big, or a new one of the window's size
+   *  (reserved address space, no memory until it grows); null where V8 cannot reserve one. */
+  private bigFor(cap: number): Resizable | null {
+    if (this.big && this.big.maxByteLength >= cap) return this.big;
+    try {
+      return new Resizable(0, { maxByteLength: Math.max(cap, this.loop.window.length) });
+    } catch {
+      return null; // a plain Buffer then
+    }
+  }
+
+  /** Let go of the pending buffer's memory: at once for a resizable one, else at the next GC. */
+  private release(): void {
+    const p = this.pending;
+    if (!p) return;
+    if (p.buffer === this.big) this.big.resize(0);
+    else reclaimer.note(p.length);
   }
 
   /** Nothing is pending: forget offsets; give back a buffer grown for a burst. */
@@ -450,7 +487,7 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
   private dropPending(): void {
     if (!this.pending) return;
     this.loop.budget.used -= this.pending.length;
-    reclaimer.note(this.pending.length);
+    this.release();
     this.pending = null;
     this.pendingOff = this.pendingLen = 0;
   }

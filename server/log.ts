@@ -1,17 +1,49 @@
 // One pino logger for the process, on stderr (memcached logs there too; stdout is for --help
 // and --version). memcached's -v levels map onto pino levels; `verbosity N` changes it at run time.
-import { pino, type Logger } from 'pino';
+// pino is loaded on the first line logged at the level in force, not at start: loading it costs
+// some 30 ms of CPU in each isolate, and -t N starts N of them that mostly never log.
+import { createRequire } from 'node:module';
+import type { Logger } from 'pino';
 
 const LEVELS = ['warn', 'info', 'debug', 'trace'] as const;
+/** pino's level numbers */
+const VALUES: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
 
 export function levelFor(verbosity: number): string {
   return LEVELS[Math.max(0, Math.min(LEVELS.length - 1, verbosity))]!;
 }
 
-export const log: Logger = pino(
-  { level: process.env.LOG_LEVEL ?? 'warn', base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
-  pino.destination({ dest: 2, sync: true }),
-);
+let real: Logger | null = null;
+let level = process.env.LOG_LEVEL ?? 'warn';
+function pinoLogger(): Logger {
+  if (real) return real;
+  const { pino } = createRequire(import.meta.url)('pino') as typeof import('pino');
+  real = pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
+    pino.destination({ dest: 2, sync: true }));
+  return real;
+}
+const skip = (): void => {};
+/** Load pino now: a thread that will log anyway does it while it would otherwise wait. */
+export function loadLogger(): void { pinoLogger(); }
+if (!(level in VALUES)) pinoLogger(); // a LOG_LEVEL pino does not know is refused at start, by pino
+
+export const log: Logger = new Proxy({} as Logger, {
+  get(_, k) {
+    if (!real) {
+      if (k === 'level') return level;
+      if (k === 'levelVal') return VALUES[level] ?? 40;
+      // a line below the level in force: nothing to write, nothing to load
+      if (typeof k === 'string' && k in VALUES && VALUES[k]! < (VALUES[level] ?? 40)) return skip;
+    }
+    const r = pinoLogger();
+    const v = Reflect.get(r, k) as unknown;
+    return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(r) : v;
+  },
+  set(_, k, v) {
+    if (k === 'level' && !real) { level = String(v); return true; }
+    return Reflect.set(pinoLogger(), k, v);
+  },
+});
 
 export function setVerbosity(v: number): void {
   if (!process.env.LOG_LEVEL) log.level = levelFor(v);

@@ -6,9 +6,10 @@
 import { Worker } from 'node:worker_threads';
 import { native, abi } from '../native/index.ts';
 import { listenSpecs, type Settings } from './config.ts';
-import { log } from './log.ts';
+import { loadLogger, log } from './log.ts';
 import type { ListenFd } from './server.ts';
 import { createShared } from './shared.ts';
+import { handlers } from './signals.ts';
 
 export interface Started { isolation: string; why: string; stop(sig: string): void; hup(): void }
 
@@ -78,11 +79,21 @@ export async function startThreads(settings: Settings): Promise<Started> {
     });
   }
 
-  // worker 0 first: it creates the shared store and settles the isolation mode for the others;
-  // then all listen at once
-  await spawn(0);
-  await Promise.all(Array.from({ length: n - 1 }, (_, i) => spawn(i + 1)));
+  // all load at once, but worker 0 constructs first: it creates the shared store and settles the
+  // isolation mode, then the others attach to it (worker.ts waits for 'store'); then all listen
+  const first0 = spawn(0);
+  const rest = Array.from({ length: n - 1 }, (_, i) => spawn(i + 1));
+  // the start-up lines (isolation, at warn) will load pino in this thread: now, while the workers
+  // load, rather than once they serve
+  loadLogger();
+  await first0;
+  for (const w of workers.slice(1)) w.postMessage({ type: 'store' });
+  await Promise.all(rest);
+  // SIGHUP re-reads -Y from the first connection on: main.ts sets its handlers only once every
+  // worker is ready and the start-up lines are out, tens of ms after the first worker listens
+  const hup = () => broadcast(null, { type: 'hup' });
+  handlers.hup = hup;
   broadcast(null, { type: 'listen' });
   const first = (await Promise.all(ready))[0]!;
-  return { isolation: first.isolation, why: first.why, stop, hup: () => broadcast(null, { type: 'hup' }) };
+  return { isolation: first.isolation, why: first.why, stop, hup };
 }

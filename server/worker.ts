@@ -12,6 +12,15 @@ const port = parentPort!;
 setVerbosity(settings.verbosity);
 
 const { Server } = await import('./server.ts');
+// Worker 0 creates the shared store and settles the isolation mode; the others load meanwhile
+// (on another core) and attach to the store once the main thread says it is there. What worker 0
+// broadcasts before that is dropped, as when the others were started only after it.
+if (index > 0) {
+  await new Promise<void>((go) => {
+    const wait = (m: { type: string }) => { if (m.type === 'store') { port.off('message', wait); go(); } };
+    port.on('message', wait);
+  });
+}
 const server = new Server(settings, { shared, index, fds, post: (m) => port.postMessage(m) });
 
 port.on('message', (m: { type: string; changes?: Record<string, unknown>; from?: number; flags?: number; lines?: Array<number | string> }) => {

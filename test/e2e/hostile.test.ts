@@ -224,7 +224,9 @@ test('every command split at every byte answers as in one write; truncated comma
         assert.ok(closed, `${JSON.stringify(cmd)} split at ${i}: must close like the one-write run`);
         const t = await Conn.open(server.port);
         t.send(cmd.slice(0, i));
+        const from = t.sock.localPort!;
         t.sock.resetAndDestroy();
+        await serverClosed(from);
         continue;
       }
       // every run stores anew, so CAS numbers differ: compare without them
@@ -234,11 +236,29 @@ test('every command split at every byte answers as in one write; truncated comma
       // truncated: the same prefix, then the client goes away (half the time with a RST)
       const t = await Conn.open(server.port);
       t.send(cmd.slice(0, i));
+      const from = t.sock.localPort!;
       if (i % 2) t.sock.resetAndDestroy(); else t.sock.end();
+      await serverClosed(from);
     }
   }
   await assertHealthy('splits');
 });
+
+/** Until the server has closed the connection from `localPort` (`stats conns` lists every
+ *  worker's). A truncated prefix may hold whole commands ('md sp:a q' of 'md sp:a q\r\nmn\r\n');
+ *  with worker threads they run on that connection's worker, and must be done before the next
+ *  split's reset runs on another. */
+async function serverClosed(localPort: number): Promise<void> {
+  const deadline = Date.now() + 3000;
+  while (Date.now() < deadline) {
+    const q = await Conn.open(server.port);
+    q.send('stats conns\r\n');
+    const r = await q.untilEndsWith('END\r\n', 2000).catch(() => Buffer.alloc(0));
+    q.close();
+    if (r.length > 0 && !r.toString('latin1').includes(`:127.0.0.1:${localPort}\r\n`)) return;
+    await sleep(5);
+  }
+}
 
 test('NUL bytes everywhere', async () => {
   const cases = [
