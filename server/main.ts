@@ -35,12 +35,11 @@ let isolation: string, isolationWhy: string;
 let stop: (sig: NodeJS.Signals) => Promise<void> | void;
 let hup: () => void;
 let startSingle: (() => Promise<void>) | null = null;
-// Worker threads only when -t is given: memcached's default is 4, but one event loop stays the
-// default until the whole suite has run threaded (README, "Worker threads", says what is left).
-settings.workerThreads = parsed.given.has('threads') ? settings.threads : 1;
+settings.workerThreads = settings.threads; // -t, 4 by default as memcached
 if (settings.workerThreads > 1 && (settings.enableSsl || settings.udpPort !== 0)) {
-  // the workers' SO_REUSEPORT listeners are plain TCP: TLS and UDP are served by one loop for now
-  log.warn({ threads: settings.workerThreads }, '-Z and -U run on one event loop: -t is not applied');
+  // the workers' SO_REUSEPORT listeners are plain TCP: TLS and UDP are served by one loop for now.
+  // Said only for an explicit -t: the default is not a request, and -Z's refusals must come first.
+  if (parsed.given.has('threads')) log.warn({ threads: settings.workerThreads }, '-Z and -U run on one event loop: -t is not applied');
   settings.workerThreads = 1;
 }
 if (settings.workerThreads > 1) {
