@@ -137,7 +137,8 @@ if (JSON.stringify(generatedAbi) !== JSON.stringify(abi)) {
 /** The wasm parser, when one runs (sfi, --cross-check); tests and benchmarks reach it here. */
 export let sfi: SfiParser | null = null;
 
-/** --cross-check: events on which the two variants disagreed (stats parser_divergences). */
+/** --cross-check: events on which this thread's two variants disagreed (the fuzzer's count;
+ *  stats parser_divergences counts every worker's, as connections close on them). */
 export const crossStats = { divergences: 0 };
 const CROSS_DIFF = ['same', 'the wasm variant trapped', 'status', 'consumed', 'descriptor count',
   'resume point', 'close reason', 'descriptor words'];

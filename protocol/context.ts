@@ -25,6 +25,8 @@ export interface Counters {
   parser_calls: number;
   parser_faults: number;
   parser_invalid: number;
+  /** --cross-check: events the two parser variants parsed differently (also parser_invalid) */
+  parser_divergences: number;
   /** ASCII auth (-Y) attempts with a well-formed token, and the failed ones */
   auth_cmds: number;
   auth_errors: number;
@@ -62,6 +64,12 @@ export function countFault(c: Counters, kind: number, rewindNs: number): void {
   c.rewind_buckets[i]!++;
 }
 
+/** Count parser output that failed root's validation (`violation`: abi.validateErrors' name). */
+export function countInvalid(c: Counters, violation: string | undefined): void {
+  c.parser_invalid++;
+  if (violation === 'DIVERGED') c.parser_divergences++;
+}
+
 /** The sum of several threads' counters (`stats` with -t N); connection_structures is summed too. */
 export function sumCounters(list: Counters[]): Counters {
   if (list.length === 1) return list[0]!;
@@ -79,7 +87,7 @@ export function newCounters(faultKinds: number): Counters {
     cmd_get: 0, cmd_set: 0, cmd_flush: 0, cmd_touch: 0, cmd_meta: 0, bytes_read: 0,
     bytes_written: 0, curr_connections: 0, total_connections: 0, rejected_connections: 0,
     connection_structures: 0, conn_yields: 0, response_obj_oom: 0, parser_calls: 0, parser_faults: 0,
-    parser_invalid: 0, auth_cmds: 0, auth_errors: 0, idle_kicks: 0, offender_slowed: 0,
+    parser_invalid: 0, parser_divergences: 0, auth_cmds: 0, auth_errors: 0, idle_kicks: 0, offender_slowed: 0,
     offender_refused: 0, offender_conns_delayed: 0, offender_conns_refused: 0, rewind_ns_sum: 0,
     faults_by_kind: new Array<number>(faultKinds).fill(0),
     rewind_buckets: new Array<number>(REWIND_BUCKETS_NS.length + 1).fill(0),
@@ -118,7 +126,6 @@ export interface ServerContext {
   /** remcached's own version (the remcached_version stat) */
   remcachedVersion: string;
   /** --cross-check: events on which the two parser variants disagreed */
-  parserDivergences(): number;
   /** every worker thread's counters (this one's alone with -t 1): `stats` sums them */
   allCounters(): Counters[];
   /** called after a command that may have changed settings (admin commands, verbosity, stats

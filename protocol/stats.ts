@@ -107,7 +107,7 @@ const ISOLATION: Array<[string, Value]> = [
   ['parser_calls', (_c, t) => t.parser_calls],
   ['parser_faults', (_c, t) => t.parser_faults],
   ['parser_invalid', (_c, t) => t.parser_invalid],
-  ['parser_divergences', (c) => c.parserDivergences()],
+  ['parser_divergences', (_c, t) => t.parser_divergences],
   ...abi.faultKinds.slice(1).map((k, i): [string, Value] => [`parser_faults_${k}`, (_c, t) => t.faults_by_kind[i + 1]!]),
   ['offender_slowed', (_c, t) => t.offender_slowed],
   ['offender_refused', (_c, t) => t.offender_refused],

@@ -14,7 +14,7 @@ import { After, type BinaryConn, type TextConn } from '../protocol/conn.ts';
 import type { TextProtocol } from '../protocol/text.ts';
 import type { BinaryProtocol } from '../protocol/binary.ts';
 import type { Output } from '../protocol/output.ts';
-import { countFault, type Counters } from '../protocol/context.ts';
+import { countFault, countInvalid, type Counters } from '../protocol/context.ts';
 import { CLOSE_REASON, LOG_CONNEVENTS, LOG_EVICTIONS, type Watch, type WatchSink } from '../protocol/watch.ts';
 import { R } from '../protocol/replies.ts';
 import { readInto } from './fastread.ts';
@@ -706,12 +706,15 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
     const loop = this.loop;
     const res = loop.res;
     loop.out.discard();
-    this.destroy();
     this.closing = true;
+    // Counted first: the binding has already shut the socket down (the peer may be told at once),
+    // and with -t N the peer's next connection can be on another worker, asking for stats.
+    if (st === P_FAULT) countFault(loop.counters, res[R_FAULT_KIND]!, res[R_FAULT_NS]!);
+    else countInvalid(loop.counters, abi.validateErrors[res[R_VALIDATE]!]);
     loop.onFault(this);
+    this.destroy();
     if (st === P_FAULT) {
       const kind = res[R_FAULT_KIND]!;
-      countFault(loop.counters, kind, res[R_FAULT_NS]!);
       const name = abi.faultKinds[kind] ?? String(kind);
       if (faultLog.full(name)) log.warn({
         conn: this.fd, peer: this.addr, fault: name, signo: res[R_FAULT_SIGNO],
@@ -719,7 +722,6 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
         rewind_ns: res[R_FAULT_NS], close_ns: Math.round(res[R_FAULT_CLOSE_NS]!),
       }, 'parser fault rewound; connection closed');
     } else {
-      loop.counters.parser_invalid++;
       const violation = abi.validateErrors[res[R_VALIDATE]!] ?? String(res[R_VALIDATE]);
       if (faultLog.full(violation)) log.warn({ conn: this.fd, peer: this.addr, violation }, 'parser output failed validation; connection closed');
     }

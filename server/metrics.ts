@@ -224,7 +224,7 @@ const FAMILIES: Family[] = [
       yield ['_count', [], n];
     } },
   ownCounter('remcached_parser_invalid_total', "Parser results that failed root's validation (each closed its connection).", (s) => s.t.parser_invalid),
-  ownCounter('remcached_parser_divergences_total', 'Events the native and WebAssembly parsers parsed differently (--cross-check; each closed its connection).', (s) => s.ctx.parserDivergences()),
+  ownCounter('remcached_parser_divergences_total', 'Events the native and WebAssembly parsers parsed differently (--cross-check; each closed its connection).', (s) => s.t.parser_divergences),
   ownCounter('remcached_offender_peers_slowed_total', 'Peers slowed to one new connection per second after --offender-slow faults.', (s) => s.t.offender_slowed),
   ownCounter('remcached_offender_peers_refused_total', 'Peers refused for --offender-backoff seconds after --offender-refuse faults.', (s) => s.t.offender_refused),
   ownCounter('remcached_offender_connections_delayed_total', 'Connections of slowed peers made to wait for their turn.', (s) => s.t.offender_conns_delayed),

@@ -5,7 +5,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import tls from 'node:tls';
 import { chmodSync, unlinkSync, existsSync } from 'node:fs';
-import { abi, native, ISO_SFI, crossStats } from '../native/index.ts';
+import { abi, native, ISO_SFI } from '../native/index.ts';
 import { newCounters, type ConnInfo, type Counters, type ServerContext } from '../protocol/context.ts';
 import { Output } from '../protocol/output.ts';
 import type { Store } from '../protocol/store.ts';
@@ -222,7 +222,6 @@ export class Server implements ServerContext {
 
   now(): number { return this.clock; }
 
-  parserDivergences(): number { return crossStats.divergences; }
 
   allCounters(): Counters[] { return this.everyCounters; }
 

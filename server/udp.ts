@@ -18,7 +18,7 @@ import {
   REMC_PS_FULL, R_CLOSE_REASON, R_CONSUMED, R_FAULT_KIND, R_FAULT_NS, R_NDESC, R_RESUME, R_VALIDATE, WORDS,
 } from '../protocol/abi.ts';
 import { After, type BinaryConn } from '../protocol/conn.ts';
-import { countFault } from '../protocol/context.ts';
+import { countFault, countInvalid } from '../protocol/context.ts';
 import type { Loop } from './connection.ts';
 import { faultLog, log } from './log.ts';
 import { flushVerbose, verboseLine } from './verbose.ts';
@@ -256,7 +256,7 @@ export class UdpService implements BinaryConn {
       if (faultLog.full(name)) log.warn({ peer: `udp:${this.peer!.address}:${this.peer!.port}`, fault: name },
         'parser fault rewound; udp datagram dropped');
     } else {
-      loop.counters.parser_invalid++;
+      countInvalid(loop.counters, abi.validateErrors[res[R_VALIDATE]!]);
       log.warn({ peer: `udp:${this.peer!.address}:${this.peer!.port}`, violation: abi.validateErrors[res[R_VALIDATE]!] ?? res[R_VALIDATE] },
         'parser output failed validation; udp datagram dropped');
     }

@@ -183,7 +183,11 @@ test('-o idle_timeout=2: idle and trickling connections are kicked silently, as 
 });
 
 test('repeat offenders: a faulting peer is slowed, then refused for the back-off, then served again', async () => {
-  const srv = await startRemcached(['--isolation=none', '--enable-fault-injection', '--watchdog-ms=50', '--offender-loopback',
+  // -t 1: the rounds' timings assume each fault is judged before the peer's next connection is
+  // accepted. With -t N the binding shuts the socket down at once, and the next connection can
+  // land on another worker before the record reaches it (test/threads/global.test.ts: every
+  // worker counts a peer's faults and refuses it).
+  const srv = await startRemcached(['-t', '1', '--isolation=none', '--enable-fault-injection', '--watchdog-ms=50', '--offender-loopback',
     '--offender-slow=3', '--offender-refuse=6', '--offender-window=60', '--offender-backoff=3']);
   try {
     const pid = srv.proc.pid!;
