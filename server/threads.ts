@@ -48,6 +48,7 @@ export async function startThreads(settings: Settings): Promise<Started> {
   };
 
   const ready: Array<Promise<{ isolation: string; why: string }>> = [];
+  let metricsUp = () => {};
   /** resolves when the worker is loaded; ready[index] when it listens */
   function spawn(index: number): Promise<void> {
     let resolve!: (r: { isolation: string; why: string }) => void;
@@ -59,6 +60,7 @@ export async function startThreads(settings: Settings): Promise<Started> {
       w.on('message', (m: { type: string; [k: string]: unknown }) => {
         switch (m.type) {
           case 'loaded': loaded(); break;
+          case 'metrics': metricsUp(); break;
           case 'ready': isReady = true; resolve(m as unknown as { isolation: string; why: string }); break;
           case 'fatal': process.stderr.write(`${String(m.message)}\n`); process.exit(Number(m.code)); break;
           case 'settings': case 'tick': case 'watch': case 'log': case 'gather': broadcast(w, m); break;
@@ -93,6 +95,7 @@ export async function startThreads(settings: Settings): Promise<Started> {
   // worker is ready and the start-up lines are out, tens of ms after the first worker listens
   const hup = () => broadcast(null, { type: 'hup' });
   handlers.hup = hup;
+  if (settings.metrics) await new Promise<void>((up) => { metricsUp = up; workers[0]!.postMessage({ type: 'metrics' }); });
   broadcast(null, { type: 'listen' });
   const first = (await Promise.all(ready))[0]!;
   return { isolation: first.isolation, why: first.why, stop, hup };

@@ -28,6 +28,7 @@ port.on('message', (m: { type: string; changes?: Record<string, unknown>; from?:
     case 'watch': server.watch.setRemote(m.from!, m.flags!); break;
     case 'log': server.watch.receive(m.lines!); break;
     case 'listen': void listen(); break;
+    case 'metrics': void metrics(); break;
     case 'gather': server.serveGather(); break;
     case 'settings': server.applySettings(m.changes!); break;
     case 'tick': server.tick(); break;
@@ -40,14 +41,22 @@ port.on('message', (m: { type: string; changes?: Record<string, unknown>; from?:
 // would take every connection made meanwhile, and keep them.
 async function listen(): Promise<void> {
   try {
-    // --metrics: served by worker 0, which reads the shared store and every worker's counters;
-    // before the cache listens, so that both answer once the cache port does
-    if (index === 0 && settings.metrics) await (await import('./metrics.ts')).serveMetrics(server, settings.metrics);
     await server.start();
   } catch (e) {
     port.postMessage({ type: 'fatal', code: 71, message: `failed to listen: ${(e as Error).message}` });
     process.exit(71);
   }
   port.postMessage({ type: 'ready', isolation: server.isolation, why: server.isolationWhy });
+}
+// --metrics: served by worker 0, which reads the shared store and every worker's counters. The
+// main thread asks for it before any worker listens, so that both answer once the cache port does.
+async function metrics(): Promise<void> {
+  try {
+    await (await import('./metrics.ts')).serveMetrics(server, settings.metrics!);
+  } catch (e) {
+    port.postMessage({ type: 'fatal', code: 71, message: `failed to listen: ${(e as Error).message}` });
+    process.exit(71);
+  }
+  port.postMessage({ type: 'metrics' });
 }
 port.postMessage({ type: 'loaded' });

@@ -164,7 +164,7 @@ async function scrapeAfterTraffic(threads: number): Promise<void> {
   let srv: Server | null = null;
   try {
     srv = await startRemcached(['--enable-fault-injection', '--watchdog-ms=50', `--metrics=127.0.0.1:${mport}`,
-      ...offender, ...(threads > 1 ? ['-t', String(threads), '-v'] : [])]);
+      ...offender, '-t', String(threads), ...(threads > 1 ? ['-v'] : [])]);
     const port = srv.port;
     if (threads > 1) {
       // worker 0 answers first; the others join the port's SO_REUSEPORT group when they are up
