@@ -27,7 +27,8 @@ import type { OtherWorkers } from '../protocol/context.ts';
 import { CLOSE_REASON, Watch, WATCHER_LIMIT, type WatchLink } from '../protocol/watch.ts';
 
 /** A listening socket made by the main thread (-t N): one per worker per address. */
-export interface ListenFd { fd: number; label: string }
+/** -t N: a listening socket the main thread made for a worker; port and family for the port file */
+export interface ListenFd { fd: number; label: string; port: number; ipv6: boolean }
 
 /** One worker thread of -t N: what it shares and how it talks to the main thread. */
 export interface ThreadRole {
@@ -373,7 +374,8 @@ export class Server implements ServerContext {
       this.counters.total_connections += n;
       this.counters.connection_structures += n;
     }
-    writePortFile(this.servers.flatMap((l) => (l.port ? [l.port] : [])), this.udp?.sockets ?? []);
+    // -t N: the main thread writes it once every worker listens (server/threads.ts)
+    if (!this.role) writePortFile(this.servers.flatMap((l) => (l.port ? [l.port] : [])), this.udp?.sockets ?? []);
   }
 
   private listen(opts: net.ListenOptions | { fd: number; backlog: number }, label: string, tlsWanted = false): Promise<void> {

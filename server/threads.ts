@@ -3,9 +3,12 @@
 // worker threads (server/worker.ts) and then only routes messages between them: settings one
 // worker changed, debugtime, `shutdown`, signals (SIGTERM/SIGINT/SIGUSR1 drain every worker,
 // SIGHUP re-reads -Y in each). A worker that dies takes the process down, loudly.
+import { closeSync } from 'node:fs';
+import { constants } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { native, abi } from '../native/index.ts';
 import { listenSpecs, type Settings } from './config.ts';
+import { writePortFile } from './cli.ts';
 import { loadLogger, log } from './log.ts';
 import type { ListenFd } from './server.ts';
 import { createShared } from './shared.ts';
@@ -13,19 +16,47 @@ import { handlers } from './signals.ts';
 
 export interface Started { isolation: string; why: string; stop(sig: string): void; hup(): void }
 
-/** The listening sockets: per address of -l (or every address), one per worker. */
+const { EAFNOSUPPORT, EADDRNOTAVAIL, EADDRINUSE } = constants.errno;
+const UNBOUND_FAMILY = new Set([EAFNOSUPPORT, EADDRNOTAVAIL, EADDRINUSE]);
+
+const listenError = (host: string, port: number, errno: number) =>
+  Object.assign(new Error(`listen ${host}:${port}: ${Object.entries(constants.errno).find(([, v]) => v === errno)?.[0] ?? `errno ${errno}`}`), { errno });
+
+/** The listening sockets: per address of -l (or, without -l, 0.0.0.0 and :: apart, as memcached
+ *  and the one-loop server bind them), one per worker. */
 function listeners(s: Settings, n: number): ListenFd[][] {
   const per: ListenFd[][] = Array.from({ length: n }, () => []);
   if (s.unixSocket || s.port === 0) return per; // -s: worker 0 listens on the path itself
   for (const l of listenSpecs(s.listen)) {
-    const host = l?.host ?? '';
+    const hosts = l ? [l.host] : ['0.0.0.0', '::'];
     let port = l?.port ?? (s.port === -1 ? 0 : s.port);
-    for (let i = 0; i < n; i++) {
-      const fd = (native.listenSocket as (h: string, p: number, b: number) => number)(host, port, s.listenBacklog);
-      if (fd < 0) throw Object.assign(new Error(`listen ${host || '*'}:${port}: errno ${-fd}`), { code: -fd });
-      if (port === 0) port = (native.socketPort as (fd: number) => number)(fd); // the others join the kernel's choice
-      per[i]!.push({ fd, label: `${host.includes(':') ? 'tcp6' : 'tcp'}:${host || '0.0.0.0'}:${port}` });
+    let bound = 0;
+    let first: unknown = null;
+    for (const host of hosts) {
+      const fds: ListenFd[] = [];
+      const listenSocket = native.listenSocket as (h: string, p: number, b: number, probe?: boolean) => number;
+      try {
+        // a port in use (by another process, whatever its options) is refused, as memcached's bind
+        const taken = port === 0 ? 0 : listenSocket(host, port, s.listenBacklog, true);
+        if (taken < 0) throw listenError(host, port, -taken);
+        for (let i = 0; i < n; i++) {
+          const fd = listenSocket(host, port, s.listenBacklog);
+          if (fd < 0) throw listenError(host, port, -fd);
+          if (port === 0) port = (native.socketPort as (fd: number) => number)(fd); // the others join the kernel's choice
+          const ipv6 = host.includes(':');
+          fds.push({ fd, label: `${ipv6 ? 'tcp6' : 'tcp'}:${host}:${port}`, port, ipv6 });
+        }
+      } catch (e) {
+        for (const f of fds) closeSync(f.fd);
+        // without -l, a host without IPv6 (or IPv4) serves the family it has
+        if (l || !UNBOUND_FAMILY.has((e as { errno: number }).errno)) throw e;
+        first ??= e;
+        continue;
+      }
+      fds.forEach((f, i) => per[i]!.push(f));
+      bound++;
     }
+    if (bound === 0) throw first;
   }
   return per;
 }
@@ -98,5 +129,6 @@ export async function startThreads(settings: Settings): Promise<Started> {
   if (settings.metrics) await new Promise<void>((up) => { metricsUp = up; workers[0]!.postMessage({ type: 'metrics' }); });
   broadcast(null, { type: 'listen' });
   const first = (await Promise.all(ready))[0]!;
+  writePortFile(fds[0]!, []); // every worker listens now (-U and -Z run on one loop)
   return { isolation: first.isolation, why: first.why, stop, hup };
 }

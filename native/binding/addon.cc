@@ -819,8 +819,12 @@ Napi::Value ReadIn(const Napi::CallbackInfo& info) {
 // worker on the same address, and the kernel spreads connections over those that listen. The
 // worker's listen() makes it listen, so no connection waits in the backlog of a worker that has
 // not started yet. host "" = any address. (backlog: unused here; the worker passes it.)
+// probe = true: bind without SO_REUSEPORT and close, 0 or -errno. A port another process serves
+// (memcached, or remcached's own SO_REUSEPORT group) is refused then, as memcached refuses it;
+// without the probe a second remcached would join the first one's group and share its clients.
 Napi::Value ListenSocket(const Napi::CallbackInfo& info) {
   std::string host = info[0].As<Napi::String>().Utf8Value();
+  bool probe = info.Length() > 3 && info[3].ToBoolean().Value();
   std::string port = std::to_string(U32(info, 1));
   struct addrinfo hints{}, *res = nullptr;
   hints.ai_family = AF_UNSPEC;
@@ -835,10 +839,13 @@ Napi::Value ListenSocket(const Napi::CallbackInfo& info) {
     if (fd < 0) { err = errno; continue; }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (!probe) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    // as memcached: an IPv6 socket takes IPv6 only (without -l, 0.0.0.0 and :: are bound apart)
+    if (a->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     if (bind(fd, a->ai_addr, a->ai_addrlen) != 0) { err = errno; close(fd); fd = -1; }
   }
   freeaddrinfo(res);
+  if (fd >= 0 && probe) { close(fd); return Napi::Number::New(info.Env(), 0); }
   return Napi::Number::New(info.Env(), fd >= 0 ? fd : -err);
 }
 

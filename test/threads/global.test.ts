@@ -2,10 +2,11 @@
 // item 3): `stats conns` lists every worker's connections, `stats detail dump` merges every
 // worker's prefix counts (byte for byte as memcached -t 4), `stats reset` clears them all,
 // -o idle_timeout kicks idle connections on every worker, and the repeat-offender table counts a
-// peer's faults on every worker.
+// peer's faults on every worker. A port another process serves is refused, as memcached refuses it.
 import assert from 'node:assert/strict';
 import { suite } from '../helpers/test.ts';
-import { Conn, NO_MEMCACHED, startMemcached, startRemcached, type Server } from '../helpers/server.ts';
+import { spawnSync } from 'node:child_process';
+import { Conn, NO_MEMCACHED, REMCACHED_MAIN, startMemcached, startRemcached, type Server } from '../helpers/server.ts';
 import { connectFrom, sleep } from '../abuse/hygiene-lib.ts';
 
 async function ask(c: Conn, cmd: string, end = 'END\r\n'): Promise<string> {
@@ -138,6 +139,28 @@ s('repeat offenders: a peer\'s faults count on every worker, then every worker r
     assert.match(st, /STAT parser_faults 4\r\n/);
     assert.ok(Number(/STAT offender_conns_refused (\d+)/.exec(st)![1]) >= 32);
   } finally { await srv.stop(); }
+});
+
+s('a port another process serves is refused (exit 71), a second remcached\'s SO_REUSEPORT group included', async () => {
+  const seen: string[] = [];
+  for (const holder of ['remcached', 'memcached']) {
+    if (holder === 'memcached' && NO_MEMCACHED) continue;
+    const first = holder === 'remcached' ? await startRemcached(['-t', '4']) : await startMemcached();
+    try {
+      const r = spawnSync(process.execPath, [REMCACHED_MAIN, '-t', '4', '-U', '0', '-l', '127.0.0.1', '-p', String(first.port)],
+        { encoding: 'utf8', timeout: 15_000 });
+      assert.equal(r.status, 71, `${holder} holds the port: ${r.stderr}`);
+      assert.match(r.stderr, /failed to listen: listen 127\.0\.0\.1:\d+: EADDRINUSE/);
+      // the first one still serves every connection
+      for (let i = 0; i < 8; i++) {
+        const c = await Conn.open(first.port);
+        assert.equal(await ask(c, 'version\r\n', '\r\n'), 'VERSION 1.6.18\r\n');
+        c.close();
+      }
+      seen.push(`${holder}: refused`);
+    } finally { await first.stop(); }
+  }
+  console.log(`  ${seen.join('; ')}`);
 });
 
 s.run();
