@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { native, abi } from '../native/index.ts';
 import { listenSpecs, type Settings } from './config.ts';
 import { writePortFile } from './cli.ts';
+import { AuthFileError, loadAuthFile } from './ascii-auth.ts';
 import { loadLogger, log } from './log.ts';
 import type { ListenFd } from './server.ts';
 import { createShared } from './shared.ts';
@@ -63,6 +64,15 @@ function listeners(s: Settings, n: number): ListenFd[][] {
 
 export async function startThreads(settings: Settings): Promise<Started> {
   const n = settings.workerThreads;
+  // A -Y file memcached would refuse is refused here, before any worker starts: a worker that
+  // refused while the others still loaded the addon ended the process under them (abort, or a hang)
+  if (settings.authFile !== null) {
+    try { loadAuthFile(settings.authFile); } catch (e) {
+      if (!(e instanceof AuthFileError)) throw e;
+      process.stderr.write(`${e.message}\n`); // memcached's words and exit status
+      process.exit(e.exitCode);
+    }
+  }
   const shared = createShared(n, abi.faultKinds.length);
   const fds = listeners(settings, n);
   const url = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
