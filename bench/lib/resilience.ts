@@ -10,7 +10,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { commitFault, faultKinds, setMany, countIntact, stats } from '../../demo/attack.ts';
-import { ROOT, startRemcached, type Server } from '../../test/helpers/server.ts';
+import { ROOT, startMemcached, startRemcached, type Server } from '../../test/helpers/server.ts';
 import { runMemaslap, type MemaslapResult } from './memaslap.ts';
 import { processCpuSeconds, reapedChildrenCpuSeconds, allProcessesCpu, otherCpu } from './proc.ts';
 
@@ -19,12 +19,16 @@ export interface ResilienceOptions {
   memory: number; verify: number; isolation?: string; remcachedArgs: string[]; memaslapArgs: string[];
   /** c: bench/attacker.c in its own process (default); node: commitFault() in this process */
   attacker: 'c' | 'node';
-  /** also, for each N > 0, N connections/s sending `version` (the same churn without faults; c only) */
+  /** also, for each N > 0, N connections/s sending `version` (the same churn without faults; c
+   *  only), against remcached and against memcached 1.6.18 (what that churn costs memcached) */
   control: boolean;
 }
 
+/** Which server a run measured: remcached (faults or the control) or memcached (the control). */
+export type ResilienceServer = 'remcached' | 'memcached';
+
 export interface ResilienceRun {
-  faultsPerSecond: number; round: number; memaslap: MemaslapResult;
+  server: ResilienceServer; faultsPerSecond: number; round: number; memaslap: MemaslapResult;
   /** the control: connections sending `version` instead of a fault (committed = answered) */
   control: boolean;
   /** faults committed (connection closed by the server after the rewind) / attempted, and per second achieved */
@@ -106,7 +110,13 @@ export async function resilience(o: ResilienceOptions, log: (s: string) => void)
   const ids = o.kinds.map((k) => { const id = known.get(k); if (!id) throw new Error(`unknown fault kind ${k}`); return id; });
   if (o.attacker === 'c') buildAttacker();
   else if (o.control) throw new Error('the control (version connections) needs --attacker=c');
-  const experiments = [...o.faults.map((n) => ({ n, control: false })), ...(o.control ? o.faults.filter((n) => n > 0).map((n) => ({ n, control: true })) : [])];
+  // The control also runs against memcached: its N = 0 baseline and the same version churn,
+  // so the fraction memcached keeps under that churn stands beside remcached's.
+  const experiments: Array<{ server: ResilienceServer; n: number; control: boolean }> = [
+    ...o.faults.map((n) => ({ server: 'remcached' as const, n, control: false })),
+    ...(o.control ? o.faults.filter((n) => n > 0).map((n) => ({ server: 'remcached' as const, n, control: true })) : []),
+    ...(o.control ? o.faults.map((n) => ({ server: 'memcached' as const, n, control: n > 0 })) : []),
+  ];
   // memaslap's sets (1 KiB values, new keys every run) add up over the runs: about 11 MB per
   // second of run here (9 runs x 10 s fit in 1024 MB, 15 did not). With less memory they evict
   // the canaries and "keys lost" would measure the LRU, not the faults. The store takes what
@@ -114,6 +124,7 @@ export async function resilience(o: ResilienceOptions, log: (s: string) => void)
   const memory = Math.max(o.memory, 1024, 256 + 12 * experiments.length * o.rounds * o.duration);
   const args = ['-m', String(memory), '-t', '1', '--enable-fault-injection', ...o.remcachedArgs, ...(o.isolation ? [`--isolation=${o.isolation}`] : [])];
   const srv: Server = await startRemcached(args);
+  const mc: Server | null = o.control ? await startMemcached(['-m', String(memory)]).catch(async (e) => { await srv.stop(); throw e; }) : null;
   const runs: ResilienceRun[] = [];
   try {
     const settings = await stats(srv.port, 'isolation');
@@ -127,31 +138,32 @@ export async function resilience(o: ResilienceOptions, log: (s: string) => void)
     await setMany(srv.port, canaries);
     for (let round = 0; round < o.rounds; round++) {
       const order = experiments.map((_, i) => experiments[(i + round) % experiments.length]!);
-      for (const { n, control } of order) {
+      for (const { server, n, control } of order) {
+        const target = server === 'memcached' ? mc! : srv;
         // stats may time out right after a heavy run (the server still draining): one retry.
-        const before = (await stats(srv.port, 'isolation')) ?? (await stats(srv.port, 'isolation'));
-        const p0 = allProcessesCpu(); const s0 = processCpuSeconds(srv.proc.pid!); const c0 = reapedChildrenCpuSeconds(); const t0 = Date.now();
-        const atk = o.attacker === 'c' ? attackC(srv.port, n, ids, control) : attackNode(srv.port, n, ids);
-        const m = await runMemaslap({ port: srv.port, seconds: o.duration, concurrency: o.concurrency, threads: o.threads, binary: false, verify: o.verify, extra: o.memaslapArgs });
-        const serverCpu = processCpuSeconds(srv.proc.pid!) - s0;
+        const before = server === 'memcached' ? null : (await stats(srv.port, 'isolation')) ?? (await stats(srv.port, 'isolation'));
+        const p0 = allProcessesCpu(); const s0 = processCpuSeconds(target.proc.pid!); const c0 = reapedChildrenCpuSeconds(); const t0 = Date.now();
+        const atk = o.attacker === 'c' ? attackC(target.port, n, ids, control) : attackNode(target.port, n, ids);
+        const m = await runMemaslap({ port: target.port, seconds: o.duration, concurrency: o.concurrency, threads: o.threads, binary: false, verify: o.verify, extra: o.memaslapArgs });
+        const serverCpu = processCpuSeconds(target.proc.pid!) - s0;
         const secs = (Date.now() - t0) / 1000;
         atk.stop();
         const a = await atk.done;
-        const after = (await stats(srv.port, 'isolation')) ?? (await stats(srv.port, 'isolation'));
+        const after = server === 'memcached' ? null : (await stats(srv.port, 'isolation')) ?? (await stats(srv.port, 'isolation'));
         // memaslap and the C attacker are both reaped children: memaslap's share is the rest
         const reaped = reapedChildrenCpuSeconds() - c0;
         const run: ResilienceRun = {
-          faultsPerSecond: n, control, round, memaslap: m, committed: a.committed, attempted: a.attempted,
+          server, faultsPerSecond: n, control, round, memaslap: m, committed: a.committed, attempted: a.attempted,
           achievedPerSecond: a.committed / secs, notSurvived: a.notSurvived,
           serverFaults: before && after ? Number(after.parser_faults) - Number(before.parser_faults) : null,
           serverCpuSeconds: serverCpu, attackerCpuSeconds: a.cpuSeconds,
           memaslapCpuSeconds: o.attacker === 'c' ? reaped - a.cpuSeconds : reaped,
           // the attacker's own CPU is reported on its own, not as noise
-          otherCores: otherCpu(p0, allProcessesCpu(), [srv.proc.pid!, process.pid]).seconds / ((Date.now() - t0) / 1000),
+          otherCores: otherCpu(p0, allProcessesCpu(), [target.proc.pid!, process.pid]).seconds / ((Date.now() - t0) / 1000),
           seconds: secs,
         };
         runs.push(run);
-        log(`  [${round + 1}/${o.rounds}] ${String(n).padStart(5)} ${control ? 'version conns/s' : 'faults/s'}: ${Math.round(m.tps).toLocaleString('en-US').padStart(9)} ops/s  `
+        log(`  [${round + 1}/${o.rounds}] ${server === 'memcached' ? 'memcached ' : ''}${String(n).padStart(5)} ${control ? 'version conns/s' : server === 'memcached' ? 'conns/s' : 'faults/s'}: ${Math.round(m.tps).toLocaleString('en-US').padStart(9)} ops/s  `
           + `${control ? 'answered' : 'faults committed'} ${run.committed}/${run.attempted} (${run.achievedPerSecond.toFixed(0)}/s, server counted ${run.serverFaults ?? '?'} faults)  `
           + `benign errors ${m.verifyFailed + m.connErrors}${m.ok ? '' : `  ERROR: ${m.error}`}  CPU cores: server ${(serverCpu / secs).toFixed(2)}, attacker ${(run.attackerCpuSeconds / secs).toFixed(2)}, `
           + `memaslap ${(run.memaslapCpuSeconds / secs).toFixed(2)}, others ${run.otherCores.toFixed(2)}`);
@@ -163,6 +175,7 @@ export async function resilience(o: ResilienceOptions, log: (s: string) => void)
     return { isolation, experiments, runs, keysLost: intact === null ? null : canaries.length - intact, canaries: canaries.length, sameProcess: alive, evictions };
   } finally {
     await srv.stop();
+    await mc?.stop();
   }
 }
 
@@ -170,19 +183,20 @@ const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); cons
 
 export function resilienceTable(r: Awaited<ReturnType<typeof resilience>>) {
   const ok = r.runs.filter((x) => x.memaslap.ok);
-  const zero = ok.filter((x) => x.faultsPerSecond === 0);
+  const zeroOf = (server: ResilienceServer) => ok.filter((x) => x.server === server && x.faultsPerSecond === 0);
   // the server's CPU per benign op without faults: what the benign ops of a run under attack
   // would have cost it; the rest of its CPU in that run is put down to the faults
-  const perOp0 = zero.reduce((a, x) => a + x.serverCpuSeconds, 0) / zero.reduce((a, x) => a + x.memaslap.ops, 0);
+  const perOp0 = (server: ResilienceServer) => { const z = zeroOf(server); return z.reduce((a, x) => a + x.serverCpuSeconds, 0) / z.reduce((a, x) => a + x.memaslap.ops, 0); };
   const cores = (xs: ResilienceRun[], f: (x: ResilienceRun) => number) => median(xs.map((x) => f(x) / x.seconds));
-  const rows = r.experiments.map(({ n, control }) => {
-    const mine = r.runs.filter((x) => x.faultsPerSecond === n && x.control === control);
+  const rows = r.experiments.map(({ server, n, control }) => {
+    const mine = r.runs.filter((x) => x.server === server && x.faultsPerSecond === n && x.control === control);
     const good = mine.filter((x) => x.memaslap.ok);
-    // kept per round: this N against N=0 of the same round (the rounds interleave the N)
-    const perRound = good.map((x) => x.memaslap.tps / (zero.find((z) => z.round === x.round)?.memaslap.tps ?? NaN)).filter(Number.isFinite);
+    // kept per round: this N against the same server's N=0 of the same round (the rounds interleave the N)
+    const base0 = zeroOf(server);
+    const perRound = good.map((x) => x.memaslap.tps / (base0.find((z) => z.round === x.round)?.memaslap.tps ?? NaN)).filter(Number.isFinite);
     const committed = good.reduce((a, x) => a + x.committed, 0);
     return {
-      faultsPerSecond: n, control, tps: median(good.map((x) => x.memaslap.tps)),
+      server, faultsPerSecond: n, control, tps: median(good.map((x) => x.memaslap.tps)),
       keptMin: Math.min(...perRound), keptMax: Math.max(...perRound),
       achieved: median(mine.map((x) => x.achievedPerSecond)),
       committed: mine.reduce((a, x) => a + x.committed, 0), attempted: mine.reduce((a, x) => a + x.attempted, 0),
@@ -191,24 +205,29 @@ export function resilienceTable(r: Awaited<ReturnType<typeof resilience>>) {
       serverCores: cores(good, (x) => x.serverCpuSeconds),
       attackerCores: cores(good, (x) => x.attackerCpuSeconds),
       memaslapCores: cores(good, (x) => x.memaslapCpuSeconds),
-      serverUsPerFault: committed ? good.reduce((a, x) => a + x.serverCpuSeconds - x.memaslap.ops * perOp0, 0) / committed * 1e6 : NaN,
+      serverUsPerFault: committed ? good.reduce((a, x) => a + x.serverCpuSeconds - x.memaslap.ops * perOp0(server), 0) / committed * 1e6 : NaN,
       otherCores: Math.max(...mine.map((x) => x.otherCores)),
     };
   });
-  const base = rows.find((x) => x.faultsPerSecond === 0)?.tps ?? rows[0]!.tps;
+  const baseOf = (server: ResilienceServer) => rows.find((x) => x.server === server && x.faultsPerSecond === 0)?.tps ?? NaN;
+  const base = baseOf('remcached');
   const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}` : '—');
   const cols: Array<[string, number]> = [['faults/s', 8], ['achieved', 10], ['ops/s (median)', 16], ['kept', 8], ['rounds kept', 14], ['benign errors', 15],
     ['faults (server)', 22], ['server', 8], ['us/fault', 10], ['attacker', 10], ['memaslap', 10], ['other', 7]];
   const lines = [cols.map(([h, w]) => h.padStart(w)).join('')];
   for (const x of rows) {
-    const cells = [x.control ? `${x.faultsPerSecond} ver` : String(x.faultsPerSecond), x.achieved.toFixed(0), Math.round(x.tps).toLocaleString('en-US'), `${pct(x.tps / base)} %`,
-      x.faultsPerSecond ? `${pct(x.keptMin)}..${pct(x.keptMax)}` : '', String(x.benignErrors), `${x.committed}/${x.attempted} (${x.serverFaults})`,
+    const mcd = x.server === 'memcached';
+    const cells = [`${mcd ? 'mc ' : ''}${x.faultsPerSecond}${x.control ? ' ver' : ''}`, x.achieved.toFixed(0), Math.round(x.tps).toLocaleString('en-US'), `${pct(x.tps / baseOf(x.server))} %`,
+      x.faultsPerSecond ? `${pct(x.keptMin)}..${pct(x.keptMax)}` : '', String(x.benignErrors), mcd ? `${x.committed}/${x.attempted}` : `${x.committed}/${x.attempted} (${x.serverFaults})`,
       x.serverCores.toFixed(2), x.faultsPerSecond && Number.isFinite(x.serverUsPerFault) ? x.serverUsPerFault.toFixed(0) : '',
       x.attackerCores.toFixed(2), x.memaslapCores.toFixed(2), x.otherCores.toFixed(2)];
     lines.push(cells.map((c, i) => c.padStart(cols[i]![1])).join(''));
   }
-  lines.push('server, attacker, memaslap, other: CPU cores used (median over rounds); us/fault: server CPU beyond what its benign ops cost at N=0, per fault');
-  if (rows.some((x) => x.control)) lines.push('"N ver": the control, N connections/s each sending `version` and closing on the reply: the same connection churn without a fault');
+  lines.push('server, attacker, memaslap, other: CPU cores used (median over rounds); us/fault: server CPU beyond what its benign ops cost at N=0, per fault (or per connection)');
+  if (rows.some((x) => x.control)) {
+    lines.push('"N ver": the control, N connections/s each sending `version` and closing on the reply: the same connection churn without a fault');
+    lines.push('"mc": the same against memcached 1.6.18 (-t 1), kept against its own N = 0: what that churn costs memcached');
+  }
   lines.push(`keys lost: ${r.keysLost ?? '?'} of ${r.canaries} written before the attack (evictions: ${r.evictions}${r.evictions ? ', so some losses may be the LRU' : ''}); `
     + `remcached ${r.sameProcess ? 'still the same process' : 'PROCESS LOST'}`);
   return { rows, base, text: lines.join('\n') };
