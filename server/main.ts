@@ -5,6 +5,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { helpText, noEffectOptions, parseArgs, UsageError, type Parsed } from './config.ts';
 import { log, setVerbosity } from './log.ts';
 import { daemonize, lowConnLimit, versionText } from './cli.ts';
+import { listenFailure } from './listen-error.ts';
 
 let parsed: Parsed;
 try {
@@ -48,7 +49,7 @@ if (settings.workerThreads > 1) {
   try {
     t = await startThreads(settings);
   } catch (e) {
-    process.stderr.write(`failed to listen: ${(e as Error).message}\n`);
+    process.stderr.write(`${listenFailure(e, settings)}\n`);
     process.exit(71); // EX_OSERR, as memcached
   }
   ({ isolation, why: isolationWhy } = t);
@@ -92,8 +93,7 @@ if (startSingle) {
   try {
     await startSingle();
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    process.stderr.write(`failed to listen: ${err.message}\n`);
+    process.stderr.write(`${listenFailure(e, settings)}\n`);
     process.exit(71); // EX_OSERR, as memcached
   }
 }

@@ -17,7 +17,8 @@ import type { PrefixRow, PrefixStats } from '../protocol/admin.ts';
 import { SaslPlain } from './sasl.ts';
 import { AsciiAuth, AuthFileError } from './ascii-auth.ts';
 import { R } from '../protocol/replies.ts';
-import { REMCACHED_VERSION, listenSpecs, type Settings } from './config.ts';
+import { DEFAULTS, REMCACHED_VERSION, listenSpecs, type Settings } from './config.ts';
+import { tagged } from './listen-error.ts';
 import { Connection, InputBudget, READ_SIZE, type Loop, type RawStart } from './connection.ts';
 import { flushVerbose, Verbose, verboseLine } from './verbose.ts';
 import { log, setVerbosity } from './log.ts';
@@ -343,31 +344,22 @@ export class Server implements ServerContext {
     this.timer.unref();
     if (this.role) {
       // -t N: the SO_REUSEPORT sockets made by the main thread; a unix socket on worker 0 alone
-      for (const l of this.role.fds) await this.listen({ fd: l.fd, backlog: s.listenBacklog }, l.label);
-      if (s.unixSocket && this.role.index === 0) {
-        if (existsSync(s.unixSocket)) unlinkSync(s.unixSocket);
-        await this.listen({ path: s.unixSocket, backlog: s.listenBacklog }, `unix:${s.unixSocket}`);
-        chmodSync(s.unixSocket, s.unixMask);
-      }
+      for (const l of this.role.fds) await this.listen({ fd: l.fd, backlog: s.listenBacklog }, l.label).catch(tagged('tcp'));
+      if (s.unixSocket && this.role.index === 0) await this.listenUnix();
       return;
     }
-    if (s.unixSocket) {
-      if (existsSync(s.unixSocket)) unlinkSync(s.unixSocket);
-      await this.listen({ path: s.unixSocket, backlog: s.listenBacklog }, `unix:${s.unixSocket}`);
-      chmodSync(s.unixSocket, s.unixMask);
-      return;
-    }
+    if (s.unixSocket) return this.listenUnix();
     // memcached's order: the TCP listeners, then the UDP sockets (port 0: TCP off)
     if (s.port !== 0) {
       for (const l of listenSpecs(s.listen)) {
         const port = s.port === -1 ? 0 : s.port;
         // notls: plain under -Z
-        if (l) await this.listen({ host: l.host, port: l.port ?? port, backlog: s.listenBacklog }, '', !l.notls);
-        else await bindAny((host) => this.listen({ host, port, backlog: s.listenBacklog, ipv6Only: host === '::' }, '', true));
+        if (l) await this.listen({ host: l.host, port: l.port ?? port, backlog: s.listenBacklog }, '', !l.notls).catch(tagged('tcp'));
+        else await bindAny((host) => this.listen({ host, port, backlog: s.listenBacklog, ipv6Only: host === '::' }, '', true)).catch(tagged('tcp'));
       }
     }
     if (s.udpPort !== 0) {
-      this.udp = await startUdp(this.loop, s.listen, s.udpPort);
+      this.udp = await startUdp(this.loop, s.listen, s.udpPort).catch(tagged('udp'));
       // memcached counts its UDP conns (one per socket per worker thread) as connections
       const n = this.udp.sockets.length * s.workerThreads;
       this.counters.curr_connections += n;
@@ -376,6 +368,15 @@ export class Server implements ServerContext {
     }
     // -t N: the main thread writes it once every worker listens (server/threads.ts)
     if (!this.role) writePortFile(this.servers.flatMap((l) => (l.port ? [l.port] : [])), this.udp?.sockets ?? []);
+  }
+
+  /** -s: memcached takes the path over (it unlinks a socket file left there) */
+  private async listenUnix(): Promise<void> {
+    const s = this.settings;
+    const path = s.unixSocket!;
+    if (existsSync(path)) unlinkSync(path);
+    await this.listen({ path, backlog: s.listenBacklog }, `unix:${path}`).catch(tagged('unix'));
+    chmodSync(path, s.unixMask);
   }
 
   private listen(opts: net.ListenOptions | { fd: number; backlog: number }, label: string, tlsWanted = false): Promise<void> {
@@ -398,7 +399,8 @@ export class Server implements ServerContext {
       }
       server.maxConnections = Number.MAX_SAFE_INTEGER;
       server.once('error', reject);
-      server.listen(opts as net.ListenOptions, () => {
+      // the backlog also as an argument: Node reads it from there only when listening on an fd
+      (server.listen as (o: net.ListenOptions, backlog: number, cb: () => void) => net.Server)(opts as net.ListenOptions, opts.backlog ?? DEFAULTS.listenBacklog, () => {
         server.off('error', reject);
         server.on('error', (err) => log.error({ err: err.message }, 'listener error'));
         const a = server.address();

@@ -3,7 +3,9 @@
 // worker threads (server/worker.ts) and then only routes messages between them: settings one
 // worker changed, debugtime, `shutdown`, signals (SIGTERM/SIGINT/SIGUSR1 drain every worker,
 // SIGHUP re-reads -Y in each). A worker that dies takes the process down, loudly.
+import { lookup } from 'node:dns/promises';
 import { closeSync } from 'node:fs';
+import net from 'node:net';
 import { constants } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { native, abi } from '../native/index.ts';
@@ -14,14 +16,17 @@ import { loadLogger, log } from './log.ts';
 import type { ListenFd } from './server.ts';
 import { createShared } from './shared.ts';
 import { handlers } from './signals.ts';
+import { onListener } from './listen-error.ts';
 
 export interface Started { isolation: string; why: string; stop(sig: string): void; hup(): void }
 
 const { EAFNOSUPPORT, EADDRNOTAVAIL, EADDRINUSE } = constants.errno;
 const UNBOUND_FAMILY = new Set([EAFNOSUPPORT, EADDRNOTAVAIL, EADDRINUSE]);
 
-const listenError = (host: string, port: number, errno: number) =>
-  Object.assign(new Error(`listen ${host}:${port}: ${Object.entries(constants.errno).find(([, v]) => v === errno)?.[0] ?? `errno ${errno}`}`), { errno });
+const listenError = (host: string, port: number, errno: number) => {
+  const code = Object.entries(constants.errno).find(([, v]) => v === errno)?.[0] ?? `errno ${errno}`;
+  return Object.assign(new Error(`listen ${host}:${port}: ${code}`), { errno, code, listener: 'tcp' as const });
+};
 
 /** The listening sockets: per address of -l (or, without -l, 0.0.0.0 and :: apart, as memcached
  *  and the one-loop server bind them), one per worker. */
@@ -72,6 +77,11 @@ export async function startThreads(settings: Settings): Promise<Started> {
       process.stderr.write(`${e.message}\n`); // memcached's words and exit status
       process.exit(e.exitCode);
     }
+  }
+  // a host name that does not resolve is refused with getaddrinfo's words, as memcached (the
+  // addon's own lookup only says it could not bind)
+  for (const l of settings.unixSocket || settings.port === 0 ? [] : listenSpecs(settings.listen)) {
+    if (l && net.isIP(l.host) === 0) await lookup(l.host).catch((e: unknown) => { throw onListener('tcp', e); });
   }
   const shared = createShared(n, abi.faultKinds.length);
   const fds = listeners(settings, n);

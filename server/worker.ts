@@ -5,6 +5,7 @@ import type { Settings } from './config.ts';
 import { setVerbosity } from './log.ts';
 import type { ListenFd } from './server.ts';
 import type { SharedBuffers } from './shared.ts';
+import { listenFailure } from './listen-error.ts';
 
 interface Data { settings: Settings; shared: SharedBuffers; index: number; fds: ListenFd[] }
 const { settings, shared, index, fds } = workerData as Data;
@@ -43,7 +44,7 @@ async function listen(): Promise<void> {
   try {
     await server.start();
   } catch (e) {
-    port.postMessage({ type: 'fatal', code: 71, message: `failed to listen: ${(e as Error).message}` });
+    port.postMessage({ type: 'fatal', code: 71, message: listenFailure(e, settings) });
     process.exit(71);
   }
   port.postMessage({ type: 'ready', isolation: server.isolation, why: server.isolationWhy });

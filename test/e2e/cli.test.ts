@@ -3,10 +3,10 @@
 // -d with -P (a real daemon: own session, the command returns at once, pid file removed at exit).
 import { test } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { execPath } from 'node:process';
-import { Conn, NO_MEMCACHED, REMCACHED_MAIN, freePort } from '../helpers/server.ts';
+import { Conn, NO_MEMCACHED, REMCACHED_MAIN, freePort, startMemcached } from '../helpers/server.ts';
 
 function run(cmd: string, args: string[]): { code: number | null; out: string; err: string } {
   const r = spawnSync(cmd, args, { encoding: 'latin1', timeout: 1500 });
@@ -71,5 +71,46 @@ test('-m -5 starts as memcached does (size_t wrap: no limit); several -l all lis
   for (let i = 0; i < 100 && existsSync(pidfile); i++) await new Promise((res) => setTimeout(res, 50));
   assert.not.ok(existsSync(pidfile), 'pid file removed at exit');
 });
+
+test('a listener that cannot be made: memcached\'s message and exit status 71, one loop and workers', async () => {
+  const holder = await startMemcached(); // holds 127.0.0.1:port
+  const free = await freePort();
+  try {
+    const cases = [['-p', String(holder.port), '-l', '127.0.0.1'], ['-p', String(holder.port), '-l', '127.0.0.1,127.0.0.2'],
+      ['-p', String(free), '-l', '10.9.8.7'], ['-p', String(free), '-l', 'no-such-host.invalid'], ['-s', '/nonexistent-dir/remcached.sock']];
+    for (const t of ['1', '4']) {
+      for (const args of cases) {
+        // the workers load before a unix socket is listened on: more than run()'s 1.5 s on a busy host
+        const opts = { encoding: 'latin1' as const, timeout: 20_000 };
+        const m = spawnSync('memcached', ['-u', 'nobody', '-U', '0', ...args], opts);
+        const r = spawnSync(execPath, [REMCACHED_MAIN, '-U', '0', '-t', t, ...args], opts);
+        const label = `-t ${t} ${args.join(' ')}`;
+        assert.is(m.status, 71, `${label}: memcached's status`);
+        assert.is(r.status, 71, `${label}: exit status`);
+        assert.is(r.stderr.split('\n').filter((l) => !l.startsWith('{')).join('\n'), m.stderr, `${label}: message`);
+      }
+    }
+  } finally { await holder.stop(); }
+}, { skip: NO_MEMCACHED });
+
+test('-b: every listener\'s backlog, workers\' SO_REUSEPORT sockets included (ss shows it)', async () => {
+  for (const t of ['1', '4']) {
+    const port = await freePort();
+    const child = spawn(execPath, [REMCACHED_MAIN, '-p', String(port), '-U', '0', '-l', '127.0.0.1', '-t', t, '-b', '777'], { stdio: 'ignore' });
+    try {
+      let lines: string[] = [];
+      for (let i = 0; i < 200 && lines.length < Number(t); i++) {
+        await new Promise((res) => setTimeout(res, 50));
+        lines = spawnSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'latin1' }).stdout.trim().split('\n').filter(Boolean);
+      }
+      assert.is(lines.length, Number(t), `-t ${t}: listening sockets`);
+      for (const l of lines) assert.is(l.split(/\s+/)[2], '777', `-t ${t}: backlog (Send-Q) of ${l}`);
+    } finally {
+      const exited = new Promise((res) => child.once('exit', res));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((res) => setTimeout(res, 10_000))]);
+    }
+  }
+}, { skip: spawnSync('ss', ['-V']).error ? 'ss (iproute2) missing' : false });
 
 test.run();
