@@ -342,7 +342,10 @@ export class Server implements ServerContext {
     const reclaims = !this.role || this.role.index === 0; // one thread does the store's background work
     this.timer = setInterval(() => {
       this.tick();
-      if (reclaims) native.reclaim(crawls(s) ? RECLAIM_PER_TICK : 0); // 0: housekeeping only
+      if (reclaims) {
+        native.reclaim(crawls(s) ? RECLAIM_PER_TICK : 0); // 0: housekeeping only
+        this.watch.drainSlabMoves();
+      }
       if (s.idleTimeout > 0) this.kickIdle(s.idleTimeout);
     }, 1000);
     this.timer.unref();
