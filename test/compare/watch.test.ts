@@ -323,6 +323,19 @@ test('rawcmds: memcached 1.6.18 accepts it and logs nothing (no caller of its LO
   assert.not.match(s, /type=(?!conn_)/, s);
 });
 
+test('sysevents: lru_crawler crawl and metadump log no start or finish line in 1.6.18 (nor on remcached)', async () => {
+  const steps = ['set a 0 100 1\r\nx\r\n', 'lru_crawler crawl all\r\n', 'lru_crawler metadump all\r\n', 'lru_crawler crawl 1\r\n'];
+  const [r, m] = await Promise.all([watched(rem, 'watch sysevents connevents\r\n', steps), watched(mc, 'watch sysevents connevents\r\n', steps)]);
+  // memcached's LRU maintainer reports its own crawls' schedule a second after start and then
+  // minutes apart (type=lru_crawler, not built here: README "Not yet"); line numbers renumbered
+  let n = 0;
+  const ours = (t: string) => t.split('\n').filter((l) => !l.includes(' type=lru_crawler ')).join('\n').replace(/gid=\+\d+/g, () => `gid=+${n++}`);
+  // (replies not compared: metadump prints times and CAS values)
+  const rs = ours(r.stream); n = 0;
+  assert.fixture(rs, ours(m.stream));
+  assert.not.match(rs, /type=(?!conn_)/, rs);
+});
+
 /** the slab_move lines of a `watch sysevents` stream, masked; memcached's LRU crawler status
  *  lines are left out (README "Not yet") */
 const slabMoves = (b: Buffer) => mask(b.toString('latin1').split('\n').filter((l) => l.includes(' type=slab_move ')).map((l) => `${l}\n`).join(''), -1);
