@@ -456,15 +456,14 @@ export class Admin {
     out.bytes(R.END);
   }
 
-  /** cache_memlimit <MB> (process_memlimit_command); the parser refused non-numbers (ERROR) */
-  memlimit(mb: number, noreply: boolean): void {
-    let reply: Buffer;
-    if (mb < 8) reply = R.MEMLIMIT_TOO_SMALL;
-    else if (mb > 1000000000) reply = R.MEMLIMIT_NOT_BYTES;
-    else if (this.ctx.store.setMemLimit(mb * 1024 * 1024) === 0) {
-      this.ctx.settings.memoryLimitMb = mb;
-      reply = R.OK;
-    } else reply = R.MEMLIMIT_FAILED;
-    if (!noreply) this.out.bytes(reply);
+  /** cache_memlimit <MB> (process_memlimit_command); the parser refused non-numbers (ERROR).
+   *  The reply, which the caller writes (or, for noreply, shows at -vv). */
+  memlimit(mb: number): Buffer {
+    if (mb < 8) return R.MEMLIMIT_TOO_SMALL;
+    if (mb > 1000000000) return R.MEMLIMIT_NOT_BYTES;
+    if (this.ctx.store.setMemLimit(mb * 1024 * 1024) !== 0) return R.MEMLIMIT_FAILED;
+    this.ctx.settings.memoryLimitMb = mb;
+    if (this.ctx.settings.verbosity > 0) this.ctx.verboseLine(`maxbytes adjusted to ${mb}m`);
+    return R.OK;
   }
 }

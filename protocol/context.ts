@@ -131,6 +131,8 @@ export interface ServerContext {
   /** called after a command that may have changed settings (admin commands, verbosity, stats
    *  detail on|off), so that other worker threads see the change */
   settingsChanged(): void;
+  /** one of memcached's own stderr lines (-v and up), written with the event's -vv lines */
+  verboseLine(line: string): void;
   /** isolation mode in force ("pku", "pku-strict", "none") */
   isolation: string;
   /** why no stronger isolation mode holds here ("" when the strongest requested one does) */

@@ -34,6 +34,9 @@ export interface Store {
   /** the evictions recorded since the last call: flat [key, fetched, exptime, last access,
    *  class, value length, ...], times in store-clock (unix) seconds, exptime 0 = never */
   takeEvictions(): Array<Buffer | number>;
+  /** the automover's page moves since the last call: flat [source class, destination class
+   *  (0: the free page pool), ...], oldest first */
+  takeSlabMoves(): number[];
   /** a storage command whose value is too large to read: counted and answered as memcached does */
   storeTooLarge(mode: number, keyOff: number, keyLen: number, valueLen: number, flags: number): number;
 

@@ -171,10 +171,13 @@ export class TextProtocol {
         this.ctx.shutdown(arg === 'graceful');
         return After.CLOSE;
       }
-      case OP.CACHE_MEMLIMIT:
-        this.admin.memlimit(d[b + D_N0_LO]!, noreply);
+      case OP.CACHE_MEMLIMIT: {
+        const r = this.admin.memlimit(d[b + D_N0_LO]!);
+        if (!noreply) out.bytes(r);
+        else this.quiet = r;
         this.ctx.settingsChanged();
         return After.CONTINUE;
+      }
       case OP.DEBUGTIME:
         // "debugtime <s>" moves the clock; "p" / "r" pause and resume it
         if (d[b + D_FLAGS]! & REMC_DF_HAS_ARG) this.ctx.advanceClock(Number(BigInt.asIntN(64, (BigInt(d[b + D_N0_HI]!) << 32n) | BigInt(d[b + D_N0_LO]!))));

@@ -196,6 +196,17 @@ export class Watch {
     }
   }
 
+  /** the automover's page moves since the last call (memcached's LOGGER_SLAB_MOVE); drained
+   *  whether anyone watches or not, so that a new watcher sees no old moves */
+  drainSlabMoves(): void {
+    const m = this.store.takeSlabMoves();
+    if (!(this.flags & LOG_SYSEVENTS)) return;
+    for (let i = 0; i + 1 < m.length; i += 2) {
+      if (this.allFull(LOG_SYSEVENTS)) continue;
+      this.emit(LOG_SYSEVENTS, `type=slab_move src=${m[i]} dst=${m[i + 1]}`);
+    }
+  }
+
   /** `watch`: the sink now receives `flags` events; false when WATCHER_LIMIT watchers exist. */
   add(sink: WatchSink, flags: number): boolean {
     if (!this.link.takeSlot()) return false;

@@ -20,7 +20,7 @@ import { R } from '../protocol/replies.ts';
 import { DEFAULTS, REMCACHED_VERSION, listenSpecs, type Settings } from './config.ts';
 import { tagged } from './listen-error.ts';
 import { Connection, InputBudget, READ_SIZE, type Loop, type RawStart } from './connection.ts';
-import { flushVerbose, Verbose, verboseLine } from './verbose.ts';
+import { flushVerbose, slabTable, Verbose, verboseLine } from './verbose.ts';
 import { log, setVerbosity } from './log.ts';
 import { Offenders, type Admission, type Peer } from './offenders.ts';
 import { GATHER_CLEAR_PREFIXES, GATHER_CONNS, GATHER_OFFENDER, GATHER_PREFIXES, Gather, allSlotCounters, slotCounters, type GatherKind, type SharedBuffers } from './shared.ts';
@@ -159,6 +159,9 @@ export class Server implements ServerContext {
     this.isolation = ISOLATION_NAME[init.mode] ?? String(init.mode);
     this.isolationWhy = init.why;
     this.storeStatsArray = init.stats;
+    if (settings.verbosity > 1 && (!role || role.index === 0)) { // the thread that made the store
+      slabTable(this.store, init.stats, abi.storeStats.length, abi.slabStats.indexOf('chunk_size'), abi.slabStats.indexOf('chunks_per_page'));
+    }
     this.startedAt = Math.floor(Date.now() / 1000);
     this.watch = new Watch(this.store, () => this.now(), this.startedAt, role ? threadLink(role) : undefined);
     const out = new Output(native.setOutput);
@@ -226,6 +229,8 @@ export class Server implements ServerContext {
 
 
   allCounters(): Counters[] { return this.everyCounters; }
+
+  verboseLine(line: string): void { verboseLine(line); }
 
   /** the settings as other threads last heard of them (-t N) */
   private settingsSent = '';
@@ -338,7 +343,10 @@ export class Server implements ServerContext {
     const reclaims = !this.role || this.role.index === 0; // one thread does the store's background work
     this.timer = setInterval(() => {
       this.tick();
-      if (reclaims) native.reclaim(crawls(s) ? RECLAIM_PER_TICK : 0); // 0: housekeeping only
+      if (reclaims) {
+        native.reclaim(crawls(s) ? RECLAIM_PER_TICK : 0); // 0: housekeeping only
+        this.watch.drainSlabMoves();
+      }
       if (s.idleTimeout > 0) this.kickIdle(s.idleTimeout);
     }, 1000);
     this.timer.unref();

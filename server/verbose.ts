@@ -27,6 +27,18 @@ export function flushVerbose(): void {
 
 export function verboseLine(s: string): void { pending += `${s}\n`; }
 
+/** -vv at start (memcached's slabs_init): the store's slab classes, one line each. The classes
+ *  below slab_chunk_max are memcached's; above it memcached chunks items in its largest class,
+ *  where the store keeps each item whole in larger classes of its own, up to a page. */
+export function slabTable(store: Store, stats: Float64Array, slabStatsAt: number, chunkSize: number, perSlab: number): void {
+  const pad = (n: number, w: number) => String(n).padStart(w);
+  for (let cls = 1, n = store.classCount(); cls <= n; cls++) {
+    store.classStats(cls); // fills chunk_size and chunks_per_page whether the class has pages or not
+    verboseLine(`slab class ${pad(cls, 3)}: chunk size ${pad(stats[slabStatsAt + chunkSize]!, 9)} perslab ${pad(stats[slabStatsAt + perSlab]!, 7)}`);
+  }
+  flushVerbose();
+}
+
 /** bytes as memcached prints them, but printable ASCII only */
 function printable(buf: Uint8Array, from: number, to: number): string {
   let s = '';

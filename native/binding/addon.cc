@@ -725,6 +725,17 @@ Napi::Value TakeEvictions(const Napi::CallbackInfo& info) {
   return a;
 }
 
+// takeSlabMoves() -> flat [source class, destination class, ...]: the automover's page moves
+// since the last call, oldest first (destination 0: the free page pool)
+Napi::Value TakeSlabMoves(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t moves[2 * REMC_MOVE_LOG];
+  uint32_t n = remc_store_take_slab_moves(S(info)->store, moves, REMC_MOVE_LOG);
+  Napi::Array a = Napi::Array::New(env, n * 2);
+  for (uint32_t i = 0; i < n * 2; i++) a.Set(i, Napi::Number::New(env, moves[i]));
+  return a;
+}
+
 // storeStatsReset(): `stats reset` for the store's counters.
 Napi::Value StoreStatsReset(const Napi::CallbackInfo& info) {
   remc_store_stats_reset(S(info)->store);
@@ -1013,6 +1024,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   FN("logEvictions", LogEvictions)
   FN("lastMiss", LastMiss)
   FN("takeEvictions", TakeEvictions)
+  FN("takeSlabMoves", TakeSlabMoves)
   FN("storeStats", StoreStats)
   FN("storeStatsReset", StoreStatsReset)
   FN("storeTooLarge", StoreTooLarge)

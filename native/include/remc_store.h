@@ -122,6 +122,12 @@ int remc_store_last_miss(const remc_store *s);
 /* Move up to max recorded evictions, oldest first, to out; returns how many. */
 uint32_t remc_store_take_evictions(remc_store *s, remc_evict_rec *out, uint32_t max);
 
+/* The automover's page moves since the last call, oldest first, as (source class, destination
+ * class) pairs in out[2 * i], out[2 * i + 1]; destination 0 is the free page pool. At most
+ * REMC_MOVE_LOG are kept between calls. Returns the number of pairs. */
+#define REMC_MOVE_LOG 64
+uint32_t remc_store_take_slab_moves(remc_store *s, int32_t *out, uint32_t max);
+
 /* Lookup. Returns 1 on hit (ref pinned, info filled), 0 on miss (expired/flushed count as miss,
  * and so does an item already pinned ~65000 times, memcached's refcount guard).
  * bump=1 marks the item recently used and sets its last access (get); touch_exptime != NULL also

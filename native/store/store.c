@@ -1101,6 +1101,29 @@ static int slab_move_page(remc_store *s, uint32_t id, int may_evict) {
   return 0;
 }
 
+/* Under bg_lock: the automover moved a page of class src to dst (0: the pool). */
+static void log_move(remc_store *s, uint32_t src, uint32_t dst) {
+  uint32_t at = (s->move_head + s->move_count) % REMC_MOVE_LOG;
+  s->move_log[at][0] = (int32_t)src;
+  s->move_log[at][1] = (int32_t)dst;
+  if (s->move_count < REMC_MOVE_LOG)
+    s->move_count++;
+  else
+    s->move_head = (s->move_head + 1) % REMC_MOVE_LOG;
+}
+
+uint32_t remc_store_take_slab_moves(remc_store *s, int32_t *out, uint32_t max) {
+  pthread_mutex_lock(&s->bg_lock);
+  uint32_t n = 0;
+  for (; n < max && s->move_count > 0; n++, s->move_count--) {
+    out[2 * n] = s->move_log[s->move_head][0];
+    out[2 * n + 1] = s->move_log[s->move_head][1];
+    s->move_head = (s->move_head + 1) % REMC_MOVE_LOG;
+  }
+  pthread_mutex_unlock(&s->bg_lock);
+  return n;
+}
+
 static uint32_t tail_age(const remc_store *s, const sclass *c) {
   const item *t = c->tail;
   if (t && (t->iflags & IT_CRAWLER)) t = t->prev;
@@ -1140,8 +1163,10 @@ static void slab_automove(remc_store *s) {
      * carves a page into free chunks at once: the chunks not carved yet count as free.) */
     uint32_t moved = 0;
     while (moved < RELEASE_PER_CALL && (uint64_t)(c->nfree + c->end_free) * 2 > (uint64_t)c->perslab * 5 &&
-           slab_move_page(s, i, 1))
+           slab_move_page(s, i, 1)) {
+      log_move(s, i, 0);
       moved++;
+    }
     if (moved) continue;
     uint32_t age = tail_age(s, c);
     if (c->evicted != c->evicted_seen && (!recv || age < recv_age)) recv = i, recv_age = age;
@@ -1149,8 +1174,8 @@ static void slab_automove(remc_store *s) {
     c->evicted_seen = c->evicted;
   }
   if (recv && donor && donor != recv && s->evictions &&
-      donor_age > 2 * (uint64_t)recv_age + 2 && !s->pool)
-    slab_move_page(s, donor, 1); /* the pool page goes to the next class that needs one */
+      donor_age > 2 * (uint64_t)recv_age + 2 && !s->pool && slab_move_page(s, donor, 1))
+    log_move(s, donor, 0); /* the pool page goes to the next class that needs one */
 }
 
 int remc_store_slabs_reassign(remc_store *s, int32_t src, int32_t dst) {

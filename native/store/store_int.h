@@ -164,6 +164,10 @@ struct remc_store {
   int lru_flags;          /* REMC_LRU_* (remc_store_set_lru); written with the store stopped */
   uint64_t slabs_moved, slab_reassign_rescues, slab_reassign_evictions_nomem,
       slab_reassign_busy_items;
+  /* the automover's page moves (`watch sysevents` slab_move lines): a ring under bg_lock, the
+   * oldest overwritten when nobody drains it */
+  uint32_t move_head, move_count;
+  int32_t move_log[REMC_MOVE_LOG][2];
 
   /* global counters */
   uint64_t get_misses, get_expired, get_flushed, delete_misses, incr_misses, decr_misses,

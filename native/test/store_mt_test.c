@@ -97,6 +97,8 @@ static void *exact_worker(void *arg) {
     remc_item_info info;
     if (remc_store_get(S, K("tags"), 4, 1, &exp, &ref, &info)) remc_store_release(S, &ref);
     remc_store_touch(S, K("counter"), 7, 0);
+    int32_t moves[2 * REMC_MOVE_LOG]; /* `watch sysevents` drains these while reclaim logs them */
+    (void)remc_store_take_slab_moves(S, moves, REMC_MOVE_LOG);
   }
   return NULL;
 }

@@ -988,6 +988,15 @@ static void test_slab_move(void) {
   CHECK(class_pages(s, small) <= 2);
   CHECK_EQ(STAT(s, slab_global_page_pool), before - class_pages(s, small));
   CHECK_EQ(STAT(s, slab_reassign_evictions_nomem), 0);
+  /* each of those moves is logged for `watch sysevents` (the newest REMC_MOVE_LOG of them) */
+  int32_t moves[2 * REMC_MOVE_LOG];
+  uint32_t nm = remc_store_take_slab_moves(s, moves, REMC_MOVE_LOG);
+  uint32_t moved = before - class_pages(s, small);
+  CHECK_EQ(nm, moved < REMC_MOVE_LOG ? moved : REMC_MOVE_LOG);
+  for (uint32_t i = 0; i < nm; i++) CHECK(moves[2 * i] == (int32_t)small && moves[2 * i + 1] == 0);
+  CHECK_EQ(remc_store_take_slab_moves(s, moves, REMC_MOVE_LOG), 0); /* drained */
+  remc_store_slabs_reassign(s, (int32_t)small, 0); /* a `slabs reassign` is not the automover's */
+  CHECK_EQ(remc_store_take_slab_moves(s, moves, REMC_MOVE_LOG), 0);
   /* and live items on a page that goes are moved, not lost */
   remc_store_destroy(s);
   s = mk(c);

@@ -68,6 +68,7 @@ function setup() {
     store: store as unknown as Store,
     storeStatsArray: new Float64Array(128),
     settingsChanged: () => {},
+    verboseLine: () => {},
     watch: new Watch(store as unknown as Store, () => 0, 0), // nobody watches: its methods are never reached
   } as ServerContext;
   const out = new Output((b) => store.setOutput(b));
