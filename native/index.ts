@@ -19,6 +19,10 @@ export interface InitOptions {
   itemSizeMax: number;
   growthFactor: number;
   chunkMin: number;
+  /** -o slab_sizes: the classes' chunk sizes instead of -f's table */
+  slabSizes?: number[];
+  /** -o slab_chunk_max: the class after slab_sizes' */
+  slabChunkMax?: number;
   evictions: boolean;
   casEnabled: boolean;
   hashpower: number;

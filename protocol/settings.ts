@@ -43,6 +43,10 @@ export interface Settings {
   maxItemSize: number;
   /** memcached's slab_chunk_max (-o slab_chunk_max): half a slab page unless set */
   slabChunkMax: number;
+  /** -o slab_sizes: the slab classes' chunk sizes instead of -f's table (null: -f's) */
+  slabSizes: number[] | null;
+  /** -o slab_sizes as given, checked once every option is known (memcached checks it last) */
+  slabSizesRaw: string | null;
   enableSasl: boolean;
   disableFlushAll: boolean;
   disableDumping: boolean;

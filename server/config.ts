@@ -28,7 +28,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   daemon: false, enableCoredumps: false, user: null, memoryLimitMb: 64, disableEvictions: false,
   connLimit: 1024, lockMemory: false, verbosity: 0, pidfile: null, growthFactor: 1.25,
   slabMinSize: 48, largePages: false, prefixDelimiter: ':', threads: 4, readBufMemLimit: 0, workerThreads: 1, maxReqsPerEvent: 20,
-  disableCas: false, listenBacklog: 1024, protocol: 'auto', maxItemSize: 1024 * 1024, slabChunkMax: 512 * 1024,
+  disableCas: false, listenBacklog: 1024, protocol: 'auto', maxItemSize: 1024 * 1024, slabChunkMax: 512 * 1024, slabSizes: null, slabSizesRaw: null,
   enableSasl: false, disableFlushAll: false, disableDumping: false, disableWatch: false,
   authFile: null, memoryFile: null, enableSsl: false, ssl: SSL_DEFAULTS, maxconnsFast: true, idleTimeout: 0,
   slabReassign: true, slabAutomove: 1, slabAutomoveRatio: 0.8, lruCrawler: true, lruCrawlerSleep: 100,
@@ -81,6 +81,25 @@ function positive(v: string, msg: string): number {
   return Number(v);
 }
 
+/** -o slab_sizes=A-B-C as memcached's _parse_slab_sizes: '-' separated (empty fields skipped),
+ *  each within [-n, slab_chunk_max] and more than 8 bytes above the one before; at most 62.
+ *  A field strtoul cannot read is reported as size 0 (safe_strtoul zeroes it first). */
+function slabSizes(v: string, chunkMin: number, chunkMax: number): number[] {
+  if (v.length < 1) throw new UsageError('', 64);
+  const sizes: number[] = [];
+  let last = 0;
+  for (const field of v.split('-').filter((f) => f !== '')) {
+    const size = /^\s*\+?\d+\s*$/.test(field) && Number(field) <= 0xffffffff ? Number(field) : 0;
+    if (size === 0 || size < chunkMin || size > chunkMax) throw new UsageError(`slab size ${size} is out of valid range`, 64);
+    if (last >= size) throw new UsageError(`slab size ${size} cannot be lower than or equal to a previous class size`, 64);
+    if (size <= last + 8) throw new UsageError(`slab size ${size} must be at least 8 bytes larger than previous class`, 64);
+    sizes.push(size);
+    last = size;
+    if (sizes.length >= 63) throw new UsageError('too many slab classes specified', 64);
+  }
+  return sizes;
+}
+
 /** -o suboptions that change behaviour here; the rest memcached knows are accepted and ignored. */
 const SUBOPTIONS: Record<string, (s: Settings, v: string | undefined) => void> = {
   maxconns_fast: (s) => { s.maxconnsFast = true; },
@@ -110,6 +129,11 @@ const SUBOPTIONS: Record<string, (s: Settings, v: string | undefined) => void> =
   slab_chunk_max: (s, v) => {
     if (!/^-?\d+$/.test(v ?? '')) throw new UsageError('could not parse argument to slab_chunk_max');
     s.slabChunkMax = Number(v);
+  },
+  // memcached strdup()s a missing value and crashes (SIGSEGV); refused here instead
+  slab_sizes: (s, v) => {
+    if (v === undefined) throw new UsageError('Missing slab_sizes argument', 64);
+    s.slabSizesRaw = v;
   },
   slab_reassign: (s) => { s.slabReassign = true; },
   slab_automove: (s, v) => { s.slabAutomove = v === undefined ? 1 : int(v, 'slab_automove'); },
@@ -349,6 +373,7 @@ function validate(s: Settings, given: Set<string>): void {
   if (SLAB_PAGE % s.slabChunkMax !== 0) {
     throw new UsageError(`slab_chunk_max (bytes: ${s.slabChunkMax}) must divide evenly into ${SLAB_PAGE} (slab_page_size)`, 64);
   }
+  if (s.slabSizesRaw !== null) s.slabSizes = slabSizes(s.slabSizesRaw, s.slabMinSize, s.slabChunkMax);
   // memcached: -S means binary only; an explicit -B other than binary is refused, and so is UDP
   if (s.enableSasl) {
     if (given.has('protocol') && s.protocol !== 'binary') throw new UsageError('ERROR: You cannot allow the ASCII protocol while using SASL.');

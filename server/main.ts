@@ -12,7 +12,7 @@ try {
   parsed = parseArgs(process.argv.slice(2));
 } catch (e) {
   if (e instanceof UsageError) {
-    process.stderr.write(`${e.message}\n`);
+    if (e.message) process.stderr.write(`${e.message}\n`); // memcached refuses `-o slab_sizes=` silently
     process.exit(e.exitCode);
   }
   throw e;

@@ -149,6 +149,8 @@ export class Server implements ServerContext {
       itemSizeMax: settings.maxItemSize,
       growthFactor: settings.growthFactor,
       chunkMin: settings.slabMinSize,
+      slabSizes: settings.slabSizes ?? undefined,
+      slabChunkMax: settings.slabChunkMax,
       evictions: !settings.disableEvictions,
       casEnabled: !settings.disableCas,
       hashpower: settings.hashpower || 16,

@@ -181,6 +181,15 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   st->item_size_max = sc.item_size_max;
   sc.growth_factor = num("growthFactor", 1.25);
   sc.chunk_min = static_cast<uint32_t>(num("chunkMin", 48));
+  static thread_local uint32_t slab_sizes[64];  // read by remc_store_create only
+  if (o.Get("slabSizes").IsArray()) {
+    Napi::Array a = o.Get("slabSizes").As<Napi::Array>();
+    uint32_t n = 0;
+    for (; n < a.Length() && n < 63; n++) slab_sizes[n] = a.Get(n).As<Napi::Number>().Uint32Value();
+    slab_sizes[n] = 0;
+    sc.slab_sizes = slab_sizes;
+  }
+  sc.slab_chunk_max = static_cast<uint32_t>(num("slabChunkMax", 512 * 1024));
   sc.evictions = flag("evictions") ? 1 : 0;
   sc.cas_enabled = flag("casEnabled") ? 1 : 0;
   sc.pkey = remc_domain_store_pkey();

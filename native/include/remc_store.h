@@ -31,6 +31,8 @@ typedef struct remc_store_config {
   uint32_t item_size_max;  /* -I in bytes (default 1 MiB) */
   double growth_factor;    /* -f (1.25) */
   uint32_t chunk_min;      /* -n (48) */
+  const uint32_t *slab_sizes; /* -o slab_sizes: chunk sizes, 0-terminated; NULL: -f's table */
+  uint32_t slab_chunk_max; /* -o slab_chunk_max: the class after slab_sizes' (524288) */
   int evictions;           /* 0 with -M: out-of-memory errors instead of evicting */
   int cas_enabled;         /* 0 with -C */
   int pkey;                /* protection key to tag all store memory with, or -1 */

@@ -99,8 +99,28 @@ int mem_init(remc_store *s, const remc_store_config *cfg, const char **err) {
     return -1;
   }
   /* memcached's class table: grow by the factor (8-byte aligned) while a chunk is below
-   * page/factor; the last class holds one page-sized chunk, for the largest items. */
+   * page/factor; the last class holds one page-sized chunk, for the largest items. With
+   * -o slab_sizes, those sizes (8-byte aligned), then slab_chunk_max as memcached, and a page
+   * for what memcached would chunk above it. */
   uint32_t i = 1;
+  if (cfg->slab_sizes) {
+    uint32_t tail = cfg->slab_chunk_max ? cfg->slab_chunk_max : (1u << 19);
+    for (; i < MAX_CLASSES - 1 && cfg->slab_sizes[i - 1]; i++) {
+      uint64_t sz = round_up(cfg->slab_sizes[i - 1], 8);
+      if (sz == 0 || sz > s->page_size || (i > 1 && sz <= s->cls[i - 1].size)) {
+        *err = "slab_sizes must ascend, within a page";
+        return -1;
+      }
+      s->cls[i].size = (uint32_t)sz;
+      s->cls[i].perslab = (uint32_t)(s->page_size / sz);
+    }
+    if (tail < s->page_size) {
+      s->cls[i].size = tail;
+      s->cls[i].perslab = (uint32_t)(s->page_size / tail);
+      i++;
+    }
+    size = s->page_size; /* no -f growth: the page class follows */
+  }
   while (i < MAX_CLASSES && (double)size < (double)s->page_size / f) {
     size = round_up(size, 8);
     s->cls[i].size = (uint32_t)size;

@@ -102,7 +102,8 @@ test('-vv at start: the slab class table, memcached\'s below slab_chunk_max for 
   // memcached's last class is slab_chunk_max, whose items it chunks; remcached keeps a large item
   // whole, in classes that go on growing by the factor up to one page (README "Not yet")
   for (const args of [[], ['-f', '2'], ['-f', '1.05'], ['-n', '16'], ['-n', '200'], ['-I', '512k'], ['-C'], ['-L'],
-    ['-o', 'slab_chunk_max=16384'], ['-o', 'slab_chunk_max=131072', '-I', '1m'], ['-o', 'no_modern'], ['-vv', '-f', '3', '-n', '100']]) {
+    ['-o', 'slab_chunk_max=16384'], ['-o', 'slab_chunk_max=131072', '-I', '1m'], ['-o', 'no_modern'], ['-vv', '-f', '3', '-n', '100'],
+    ['-o', 'slab_sizes=100-200-300'], ['-o', 'slab_sizes=48--1000-60000-'], ['-o', 'slab_sizes=100-200,slab_chunk_max=1024']]) {
     const [r, m] = await Promise.all([startRemcached([...isolationArgs(), '-U', '0', '-t', '1', '-vv', ...args]), startMemcached(['-vv', ...args])]);
     try {
       const rt = table(r), mt = table(m);
@@ -118,6 +119,26 @@ test('-vv at start: the slab class table, memcached\'s below slab_chunk_max for 
       assert.ok(rt.every((l, i) => l.startsWith(`slab class ${String(i + 1).padStart(3)}: chunk size `)), why);
     } finally { await Promise.all([r.stop(), m.stop()]); }
   }
+});
+
+test('-o slab_sizes: items land in the same classes, stats slabs as memcached\'s', async () => {
+  const args = ['-o', 'slab_sizes=100-200-300'];
+  const [r, m] = await Promise.all([startRemcached([...isolationArgs(), '-U', '0', '-t', '1', ...args]), startMemcached(args)]);
+  try {
+    const slabs = async (srv: Server) => {
+      const c = await Conn.open(srv.port);
+      // 30, 120 and 230 bytes: classes 1-3 (104, 200, 304); 5000: slab_chunk_max's class 4
+      for (const [i, n] of [30, 120, 230, 5000, 31].entries()) c.send(`set k${i} 0 0 ${n}\r\n${'v'.repeat(n)}\r\n`);
+      await c.until((b) => b.toString('latin1').split('STORED').length > 5, 5000);
+      c.send('stats slabs\r\n');
+      const out = (await c.untilEndsWith('END\r\n')).toString('latin1');
+      c.close();
+      return out.split('\r\n').filter((l) => /^STAT \d+:(chunk_size|chunks_per_page|used_chunks|total_pages) /.test(l));
+    };
+    const [rs, ms] = await Promise.all([slabs(r), slabs(m)]);
+    assert.ok(ms.length > 0);
+    assert.equal(rs, ms);
+  } finally { await Promise.all([r.stop(), m.stop()]); }
 });
 
 test('-I above 1m: the same chunk sizes below slab_chunk_max, in pages of -I bytes', async () => {
