@@ -126,7 +126,7 @@ int mem_init(remc_store *s, const remc_store_config *cfg, const char **err) {
     s->cls[i].size = (uint32_t)size;
     s->cls[i].perslab = (uint32_t)(s->page_size / size);
     uint64_t next = (uint64_t)((double)size * f);
-    size = next > size ? next : size + 8;
+    size = next; /* memcached: a class that does not grow repeats its size */
     i++;
   }
   s->cls[i].size = (uint32_t)s->page_size;
