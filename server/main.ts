@@ -37,10 +37,10 @@ let stop: (sig: NodeJS.Signals) => Promise<void> | void;
 let hup: () => void;
 let startSingle: (() => Promise<void>) | null = null;
 settings.workerThreads = settings.threads; // -t, 4 by default as memcached
-if (settings.workerThreads > 1 && (settings.enableSsl || settings.udpPort !== 0)) {
-  // the workers' SO_REUSEPORT listeners are plain TCP: TLS and UDP are served by one loop for now.
+if (settings.workerThreads > 1 && settings.enableSsl) {
+  // the workers' SO_REUSEPORT listeners are plain TCP: TLS is served by one loop for now.
   // Said only for an explicit -t: the default is not a request, and -Z's refusals must come first.
-  if (parsed.given.has('threads')) log.warn({ threads: settings.workerThreads }, '-Z and -U run on one event loop: -t is not applied');
+  if (parsed.given.has('threads')) log.warn({ threads: settings.workerThreads }, '-Z runs on one event loop: -t is not applied');
   settings.workerThreads = 1;
 }
 if (settings.workerThreads > 1) {

@@ -124,6 +124,10 @@ export class Server implements ServerContext {
   private readonly asciiAuth: AsciiAuth | null;
   private readonly offenders: Offenders;
   private udp: UdpService | null = null;
+  /** -t N: the other workers' descriptors of each UDP socket (listed by stats conns) */
+  private udpDups: Array<{ fd: number; of: UdpService['sockets'][number] }> = [];
+  /** stats conns at -t N: the other workers' connections, gathered once for listeners() and connections() */
+  private gathered: ConnInfo[] | null = null;
   /** -Z */
   readonly tls?: Tls;
   /** -t N: asks the other workers for their connections and prefix counts (server/shared.ts) */
@@ -308,14 +312,27 @@ export class Server implements ServerContext {
 
   /** Every worker's connections, in fd order as memcached walks its connection table. */
   connections(): Iterable<ConnInfo> {
-    const all = this.localConnections();
-    if (this.gather) for (const part of this.gather.ask<ConnInfo[]>(GATHER_CONNS)) all.push(...part);
+    const all = [...this.localConnections(), ...this.takeGathered().filter((c) => !c.udp)];
     return all.sort((a, b) => a.fd - b.fd);
+  }
+
+  /** the other workers' part of stats conns: asked once, by whichever of listeners() and connections() comes first */
+  private takeGathered(): ConnInfo[] {
+    if (this.gathered) { const g = this.gathered; this.gathered = null; return g; }
+    const all: ConnInfo[] = [];
+    if (this.gather) for (const part of this.gather.ask<ConnInfo[]>(GATHER_CONNS)) all.push(...part);
+    return all;
+  }
+
+  /** this worker's UDP descriptors, as memcached's UDP conns */
+  private udpConns(): ConnInfo[] {
+    const socks = [...(this.udp?.sockets ?? []).map((u) => ({ fd: u.fd, of: u })), ...this.udpDups];
+    return socks.map(({ fd, of }) => ({ fd, addr: of.addr, listenAddr: of.addr, state: 'conn_read', lastCmdTime: of.lastCmdTime, udp: true }));
   }
 
   /** Another worker gathers (stats conns, stats detail dump): this worker's part. */
   private answerGather(kind: GatherKind, req: unknown): unknown {
-    if (kind === GATHER_CONNS) return this.localConnections();
+    if (kind === GATHER_CONNS) return [...this.localConnections(), ...this.udpConns()];
     if (kind === GATHER_OFFENDER) { this.offenderRecord(req as { peer: string; rec: Peer | null; now: number }); return null; }
     if (kind === GATHER_CLEAR_PREFIXES) { this.prefixes?.clear(); return []; }
     return this.prefixes?.rows() ?? [];
@@ -326,8 +343,13 @@ export class Server implements ServerContext {
 
   *listeners(): Iterable<ConnInfo> {
     for (const l of this.servers) yield { fd: l.fd, addr: l.addr, listenAddr: l.addr, state: 'conn_listening', lastCmdTime: this.startedAt };
-    // one UDP conn per socket: the one event loop that serves it (memcached: one per thread)
-    for (const u of this.udp?.sockets ?? []) yield { fd: u.fd, addr: u.addr, listenAddr: u.addr, state: 'conn_read', lastCmdTime: u.lastCmdTime, udp: true };
+    // memcached: one UDP conn per socket per worker thread; -t N: worker 0 holds them all
+    let udp = this.udpConns();
+    if (this.gather && this.settings.udpPort !== 0) {
+      this.gathered = this.takeGathered();
+      udp = [...udp, ...this.gathered.filter((c) => c.udp)];
+    }
+    yield* udp.sort((a, b) => a.fd - b.fd);
   }
 
   shutdown(graceful: boolean): void {
@@ -356,7 +378,7 @@ export class Server implements ServerContext {
       // -t N: the SO_REUSEPORT sockets made by the main thread; a unix socket on worker 0 alone
       for (const l of this.role.fds) await this.listen({ fd: l.fd, backlog: s.listenBacklog }, l.label).catch(tagged('tcp'));
       if (s.unixSocket && this.role.index === 0) await this.listenUnix();
-      return;
+      return; // -U: worker 0 has bound the UDP sockets already (listenUdp, before any worker listens)
     }
     if (s.unixSocket) return this.listenUnix();
     // memcached's order: the TCP listeners, then the UDP sockets (port 0: TCP off)
@@ -368,16 +390,38 @@ export class Server implements ServerContext {
         else await bindAny((host) => this.listen({ host, port, backlog: s.listenBacklog, ipv6Only: host === '::' }, '', true)).catch(tagged('tcp'));
       }
     }
-    if (s.udpPort !== 0) {
-      this.udp = await startUdp(this.loop, s.listen, s.udpPort).catch(tagged('udp'));
-      // memcached counts its UDP conns (one per socket per worker thread) as connections
-      const n = this.udp.sockets.length * s.workerThreads;
-      this.counters.curr_connections += n;
-      this.counters.total_connections += n;
-      this.counters.connection_structures += n;
-    }
+    if (s.udpPort !== 0) await this.listenUdp();
     // -t N: the main thread writes it once every worker listens (server/threads.ts)
     if (!this.role) writePortFile(this.servers.flatMap((l) => (l.port ? [l.port] : [])), this.udp?.sockets ?? []);
+  }
+
+  /** -U; -t N: worker 0 alone (Node 20's dgram has no SO_REUSEPORT to spread them), asked by
+   *  the main thread before any worker listens, so a datagram sent once TCP answers is read */
+  async listenUdp(): Promise<void> {
+    const s = this.settings;
+    if (s.udpPort === 0 || s.unixSocket) return;
+    this.tick();
+    this.udp = await startUdp(this.loop, s.listen, s.udpPort).catch(tagged('udp'));
+    // -t N: as memcached's, one descriptor of each UDP socket per worker thread (stats conns
+    // lists them all); worker 0 reads the socket, the other descriptors are only listed
+    if (this.role) {
+      for (const u of this.udp.sockets) {
+        for (let i = 1; i < s.workerThreads; i++) {
+          const fd = (native.dupFd as (fd: number) => number)(u.fd);
+          if (fd >= 0) this.udpDups.push({ fd, of: u });
+        }
+      }
+    }
+    // memcached counts its UDP conns (one per socket per worker thread) as connections
+    const n = this.udp.sockets.length * s.workerThreads;
+    this.counters.curr_connections += n;
+    this.counters.total_connections += n;
+    this.counters.connection_structures += n;
+  }
+
+  /** -t N: this worker's UDP ports, for the port file the main thread writes */
+  udpPorts(): Array<{ port: number; ipv6: boolean }> {
+    return (this.udp?.sockets ?? []).map((u) => ({ port: u.port, ipv6: u.ipv6 }));
   }
 
   /** -s: memcached takes the path over (it unlinks a socket file left there) */
@@ -617,6 +661,8 @@ export class Server implements ServerContext {
     this.stopping = (async () => {
       if (this.timer) clearInterval(this.timer);
       this.udp?.close();
+      // the other descriptors of the UDP sockets stay open until the process exits: closing
+      // them here (fs.closeSync, not ours to close in a worker) only draws Node's warning
       const closed = this.servers.map(({ server }) => new Promise<void>((r) => server.close(() => r())));
       for (const c of this.conns) c.endIdle();
       const deadline = Date.now() + SHUTDOWN_GRACE_MS;

@@ -35,10 +35,11 @@ function listeners(s: Settings, n: number): ListenFd[][] {
   if (s.unixSocket || s.port === 0) return per; // -s: worker 0 listens on the path itself
   for (const l of listenSpecs(s.listen)) {
     const hosts = l ? [l.host] : ['0.0.0.0', '::'];
-    let port = l?.port ?? (s.port === -1 ? 0 : s.port);
+    const asked = l?.port ?? (s.port === -1 ? 0 : s.port);
     let bound = 0;
     let first: unknown = null;
     for (const host of hosts) {
+      let port = asked; // -p -1: each address its own ephemeral port, as memcached's
       const fds: ListenFd[] = [];
       const listenSocket = native.listenSocket as (h: string, p: number, b: number, probe?: boolean) => number;
       try {
@@ -50,7 +51,7 @@ function listeners(s: Settings, n: number): ListenFd[][] {
           if (fd < 0) throw listenError(host, port, -fd);
           if (port === 0) port = (native.socketPort as (fd: number) => number)(fd); // the others join the kernel's choice
           const ipv6 = host.includes(':');
-          fds.push({ fd, label: `${ipv6 ? 'tcp6' : 'tcp'}:${host}:${port}`, port, ipv6 });
+          fds.push({ fd, label: ipv6 ? `tcp6:[${host}]:${port}` : `tcp:${host}:${port}`, port, ipv6 }); // memcached's conn_to_str
         }
       } catch (e) {
         for (const f of fds) closeSync(f.fd);
@@ -98,11 +99,13 @@ export async function startThreads(settings: Settings): Promise<Started> {
     setTimeout(() => process.exit(0), 2500).unref(); // the workers' own grace period is 1.5 s
   };
 
-  const ready: Array<Promise<{ isolation: string; why: string }>> = [];
+  type Ready = { isolation: string; why: string };
+  const ready: Array<Promise<Ready>> = [];
   let metricsUp = () => {};
+  let udpUp: (ports: Array<{ port: number; ipv6: boolean }>) => void = () => {};
   /** resolves when the worker is loaded; ready[index] when it listens */
   function spawn(index: number): Promise<void> {
-    let resolve!: (r: { isolation: string; why: string }) => void;
+    let resolve!: (r: Ready) => void;
     ready[index] = new Promise((r) => { resolve = r; });
     return new Promise((loaded) => {
       const w = new Worker(url, { workerData: { settings, shared, index, fds: fds[index] } });
@@ -112,7 +115,8 @@ export async function startThreads(settings: Settings): Promise<Started> {
         switch (m.type) {
           case 'loaded': loaded(); break;
           case 'metrics': metricsUp(); break;
-          case 'ready': isReady = true; resolve(m as unknown as { isolation: string; why: string }); break;
+          case 'udp': udpUp(m.ports as Array<{ port: number; ipv6: boolean }>); break;
+          case 'ready': isReady = true; resolve(m as unknown as Ready); break;
           case 'fatal': process.stderr.write(`${String(m.message)}\n`); process.exit(Number(m.code)); break;
           case 'settings': case 'tick': case 'watch': case 'log': case 'gather': broadcast(w, m); break;
           case 'shutdown': stop('shutdown command'); break;
@@ -147,8 +151,11 @@ export async function startThreads(settings: Settings): Promise<Started> {
   const hup = () => broadcast(null, { type: 'hup' });
   handlers.hup = hup;
   if (settings.metrics) await new Promise<void>((up) => { metricsUp = up; workers[0]!.postMessage({ type: 'metrics' }); });
+  const udp = settings.udpPort !== 0 && !settings.unixSocket
+    ? await new Promise<Array<{ port: number; ipv6: boolean }>>((up) => { udpUp = up; workers[0]!.postMessage({ type: 'udp' }); })
+    : [];
   broadcast(null, { type: 'listen' });
   const first = (await Promise.all(ready))[0]!;
-  writePortFile(fds[0]!, []); // every worker listens now (-U and -Z run on one loop)
+  writePortFile(fds[0]!, udp); // every worker listens now; worker 0 holds the UDP sockets
   return { isolation: first.isolation, why: first.why, stop, hup };
 }

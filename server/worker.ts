@@ -29,6 +29,7 @@ port.on('message', (m: { type: string; changes?: Record<string, unknown>; from?:
     case 'watch': server.watch.setRemote(m.from!, m.flags!); break;
     case 'log': server.watch.receive(m.lines!); break;
     case 'listen': void listen(); break;
+    case 'udp': void udp(); break;
     case 'metrics': void metrics(); break;
     case 'gather': server.serveGather(); break;
     case 'settings': server.applySettings(m.changes!); break;
@@ -48,6 +49,16 @@ async function listen(): Promise<void> {
     process.exit(71);
   }
   port.postMessage({ type: 'ready', isolation: server.isolation, why: server.isolationWhy });
+}
+// -U: worker 0 binds the UDP sockets before any worker listens (the main thread waits for it)
+async function udp(): Promise<void> {
+  try {
+    await server.listenUdp();
+  } catch (e) {
+    port.postMessage({ type: 'fatal', code: 71, message: listenFailure(e, settings) });
+    process.exit(71);
+  }
+  port.postMessage({ type: 'udp', ports: server.udpPorts() });
 }
 // --metrics: served by worker 0, which reads the shared store and every worker's counters. The
 // main thread asks for it before any worker listens, so that both answer once the cache port does.

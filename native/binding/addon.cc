@@ -879,6 +879,13 @@ Napi::Value SocketPort(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), ntohs(p));
 }
 
+// dupFd(fd) -> a new descriptor for the same socket, or -errno. -t N with -U: memcached gives
+// each worker thread its own descriptor of every UDP socket, and stats conns lists each one.
+Napi::Value DupFd(const Napi::CallbackInfo& info) {
+  int fd = fcntl(info[0].As<Napi::Number>().Int32Value(), F_DUPFD_CLOEXEC, 0);
+  return Napi::Number::New(info.Env(), fd >= 0 ? fd : -errno);
+}
+
 // trimMemory(): hand freed heap memory back to the kernel. Buffers of a burst (big replies,
 // pending values) are freed into glibc's heap, which otherwise keeps them: called once the
 // burst is over (server/connection.ts Reclaimer), never per event.
@@ -1047,6 +1054,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   FN("trimMemory", TrimMemory)
   FN("listenSocket", ListenSocket)
   FN("socketPort", SocketPort)
+  FN("dupFd", DupFd)
   FN("metaGet", MetaGet)
   FN("metaUpdate", MetaUpdate)
   FN("unpin", Unpin)

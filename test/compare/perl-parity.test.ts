@@ -108,12 +108,14 @@ for (const args of [['-p', '-1'], ['-p', '-1', '-U', '-1'], ['-U', '-1'], ['-p',
   }, { skip: NO_MEMCACHED });
 }
 
-// -t 4: remcached's workers listen on sockets the main thread made (server/threads.ts), and the
-// main thread writes the port file once they all listen (TCP only: -U runs on one loop)
-for (const args of [['-p', '-1'], ['-p', '-1', '-l', '127.0.0.1']]) {
+// -t 4: remcached's workers listen on sockets the main thread made (server/threads.ts), worker 0
+// holds the UDP sockets, and the main thread writes the port file once they all listen
+for (const args of [['-p', '-1', '-U', '0'], ['-p', '-1', '-l', '127.0.0.1', '-U', '0'], ['-p', '-1', '-U', '-1'], ['-p', '0', '-U', '-1'],
+  ['-p', '-1', '-l', '127.0.0.1', '-U', '-1']]) {
   test(`MEMCACHED_PORT_FILENAME with -t 4: the same sockets listed (${args.join(' ')})`, async () => {
-    await both(['-t', '4', '-U', '0', ...args], async (m, r) => {
+    await both(['-t', '4', ...args], async (m, r) => {
       assert.equal(r.ports.map(([k]) => k), m.ports.map(([k]) => k));
+      if (args[1] === '0') return; // no TCP port to ask
       const c = await Conn.open(r.ports[0]![1]);
       c.send('version\r\n');
       assert.is((await c.untilEndsWith('\r\n', 5000)).toString(), 'VERSION 1.6.18\r\n');
@@ -122,8 +124,8 @@ for (const args of [['-p', '-1'], ['-p', '-1', '-l', '127.0.0.1']]) {
   }, { skip: NO_MEMCACHED });
 }
 
-test('without -l: stats conns lists the IPv4 and IPv6 listeners and UDP sockets as memcached does', async () => {
-  await both(['-t', '1', '-p', '-1', '-U', '-1'], async (m, r) => {
+for (const t of ['1', '4']) test(`without -l: stats conns lists the IPv4 and IPv6 listeners and UDP sockets as memcached does (-t ${t})`, async () => {
+  await both(['-t', t, '-p', '-1', '-U', '-1'], async (m, r) => {
     const [cm, cr] = await Promise.all([Conn.open(tcp4(m)), Conn.open(tcp4(r))]);
     try {
       const [sm, sr] = [await ask(0, 'stats conns\r\n', cm), await ask(0, 'stats conns\r\n', cr)];

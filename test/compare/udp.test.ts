@@ -129,14 +129,19 @@ export const STICKY: UdpStep[] = [
 ];
 
 const NO_UDP_TEST = NO_MEMCACHED;
-const t = suite('udp vs memcached 1.6.18', { skip: NO_UDP_TEST, timeoutMs: 120_000 });
+// remcached -t 1: one event loop; -t 4: worker 0 reads the UDP sockets, every worker holds a
+// descriptor. memcached runs -t 1 in both: with more threads its threads read one socket
+// together and answer datagrams out of order, which the sentinel exchange cannot follow. (Its
+// per-thread UDP connections at -t 4 are compared in perl-parity.test.ts.)
+for (const threads of ['1', '4']) {
+const t = suite(`udp vs memcached 1.6.18 (-t ${threads})`, { skip: NO_UDP_TEST, timeoutMs: 120_000 });
 
 interface Pair { mc: Server; rc: Server; mcUdp: UdpClient; rcUdp: UdpClient }
 let pair: Pair | null = null;
 
 t.before(async () => {
   const [mu, ru] = [await freePort(), await freePort()];
-  const [mc, rc] = await Promise.all([startMemcached(['-U', String(mu), '-t', '1']), startRemcached(['-U', String(ru), '-t', '1'])]);
+  const [mc, rc] = await Promise.all([startMemcached(['-U', String(mu), '-t', '1']), startRemcached(['-U', String(ru), '-t', threads])]);
   pair = { mc, rc, mcUdp: new UdpClient(mu), rcUdp: new UdpClient(ru) };
 });
 t.after(async () => {
@@ -161,7 +166,7 @@ t('every step: the same datagrams', async () => {
 
 t('counters after UDP traffic: bytes, commands, connections', async () => {
   const p = pair!;
-  const names = ['curr_connections', 'cmd_get', 'cmd_set', 'get_hits', 'get_misses', 'bytes_read', 'bytes_written',
+  const names = [...(threads === '1' ? ['curr_connections'] : []), 'cmd_get', 'cmd_set', 'get_hits', 'get_misses', 'bytes_read', 'bytes_written',
     'cmd_touch', 'delete_misses', 'delete_hits', 'incr_misses'];
   const read = async (port: number) => {
     const c = await Conn.open(port);
@@ -198,3 +203,4 @@ t('stats over UDP: one response in numbered datagrams', async () => {
 });
 
 t.run();
+}
