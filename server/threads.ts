@@ -80,12 +80,22 @@ export async function startThreads(settings: Settings): Promise<Started> {
   let stopping = false;
   const broadcast = (from: Worker | null, msg: unknown) => { for (const w of workers) if (w !== from) w.postMessage(msg); };
   let stopped = 0;
+  let save = false;
+  let force: NodeJS.Timeout | null = null;
   const stop = (why: string) => {
     if (stopping) return;
     stopping = true;
+    save = why === 'SIGUSR1' && settings.memoryFile !== null; // -e: a graceful stop saves the cache
     log.info({ why, workers: workers.length }, 'stopping every worker');
     broadcast(null, { type: 'stop' });
-    setTimeout(() => process.exit(0), 2500).unref(); // the workers' own grace period is 1.5 s
+    force = setTimeout(() => process.exit(0), 2500); // the workers' own grace period is 1.5 s
+    force.unref();
+  };
+  /** every worker has stopped serving: worker 0 saves the cache (-e) and then the process ends */
+  const allStopped = () => {
+    if (!save) process.exit(0);
+    if (force) clearTimeout(force); // saving takes as long as the cache is big
+    workers[0]!.postMessage({ type: 'save' });
   };
 
   const ready: Array<Promise<{ isolation: string; why: string }>> = [];
@@ -106,7 +116,8 @@ export async function startThreads(settings: Settings): Promise<Started> {
           case 'fatal': process.stderr.write(`${String(m.message)}\n`); process.exit(Number(m.code)); break;
           case 'settings': case 'tick': case 'watch': case 'log': case 'gather': broadcast(w, m); break;
           case 'shutdown': stop('shutdown command'); break;
-          case 'stopped': if (++stopped === workers.length) process.exit(0); break;
+          case 'stopped': if (++stopped === workers.length) allStopped(); break;
+          case 'saved': process.exit(0); break;
         }
       });
       w.on('error', (e) => {
