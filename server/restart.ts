@@ -73,15 +73,18 @@ export function saveRestart(s: Settings, save: (path: string, id: bigint) => Sav
     renameSync(`${meta}.tmp`, meta);
   } catch (e) {
     rmSync(`${meta}.tmp`, { force: true });
-    process.stderr.write(`failed to write metadata file: ${(e as Error).message}\n[restart] failed to save metadata`);
+    process.stderr.write(`failed to write metadata file: ${(e as Error).message}\n[restart] failed to save metadata\n`);
     return;
   }
   log.info({ memoryFile: path, items: d.items }, '[restart] cache saved');
 }
 
+/** memcached's bytes as they are (the metadata file is read as latin1) */
+const say = (msg: string) => process.stderr.write(Buffer.from(msg, 'latin1'));
+
 /** memcached aborts on these (SIGABRT, no clean-up): the metadata file stays for the next try. */
 function abort(msg: string): never {
-  process.stderr.write(`${msg}\n`);
+  say(`${msg}\n`);
   process.kill(process.pid, 'SIGABRT'); // no handler: the default action, as memcached's abort()
   process.exit(134); // not reached
 }
@@ -116,7 +119,7 @@ export function checkRestart(s: Settings): RestartFrom | null {
   try {
     text = readFileSync(meta, 'latin1');
   } catch {
-    process.stderr.write('[restart] no metadata save file, starting with a clean cache\n');
+    say('[restart] no metadata save file, starting with a clean cache\n');
     return null;
   }
   const lines = text.split('\n');
@@ -127,10 +130,10 @@ export function checkRestart(s: Settings): RestartFrom | null {
   /** memcached's restart_get_kv */
   const next = (): Kv => {
     if (at >= lines.length) { done = true; return { kind: 'done' }; }
-    const line = lines[at++]!;
+    const line = lines[at++]!.split('\0')[0]!; // C strings: memcached sees up to the first NUL
     if (line[0] === 'T') {
       if (line.slice(1) !== 'main') {
-        process.stderr.write(`[restart] internal handler for metadata tag not found: ${line.slice(1)}:\n`);
+        say(`[restart] internal handler for metadata tag not found: ${line.slice(1)}:\n`);
         return { kind: 'bad' };
       }
       tagged = true;
@@ -140,7 +143,7 @@ export function checkRestart(s: Settings): RestartFrom | null {
       const sp = line.indexOf(' ');
       return sp < 0 ? { kind: 'ok', key: line.slice(1), val: '' } : { kind: 'ok', key: line.slice(1, sp), val: line.slice(sp + 1) };
     }
-    process.stderr.write(`[restart] invalid metadata line:\n\n${line}\n`);
+    say(`[restart] invalid metadata line:\n\n${line}\n`);
     return { kind: 'bad' };
   };
   let tagged = false;
@@ -153,6 +156,7 @@ export function checkRestart(s: Settings): RestartFrom | null {
   /** memcached's _mc_meta_load_cb: 0 when the cache may be reused */
   const load = (): number => {
     let seen = 0;
+    let rc = 0;
     for (let kv = next(); kv.kind === 'ok'; kv = next()) {
       const { key, val } = kv;
       let ok = true;
@@ -184,20 +188,21 @@ export function checkRestart(s: Settings): RestartFrom | null {
         case 'hashpower': { const n = num(U32); ok = n !== null; if (ok) hashpower = Number(n); break; }
         case 'remcached_dump': { const n = /^[0-9a-f]{1,16}$/.test(val) ? BigInt(`0x${val}`) : null; ok = n !== null; if (ok) from.id = String(n); break; }
         default:
-          process.stderr.write(`[restart] unknown/unhandled key: ${key}\n`);
+          say(`[restart] unknown/unhandled key: ${key}\n`);
           continue;
       }
       if (key !== 'remcached_dump') seen++; // remcached's own line: not one of memcached's 17
       if (!ok) {
-        process.stderr.write(`[restart] restart incompatible due to setting for [${key}] [old value: ${val}]\n`);
-        return -1;
+        say(`[restart] restart incompatible due to setting for [${key}] [old value: ${val}]\n`);
+        rc = -1;
+        break;
       }
     }
     if (seen < REQUIRED) {
-      process.stderr.write('[restart] missing some metadata lines\n');
-      return -1;
+      say('[restart] missing some metadata lines\n');
+      rc = -1;
     }
-    return 0;
+    return rc;
   };
   let failed = false;
   while (!done) {
@@ -205,11 +210,11 @@ export function checkRestart(s: Settings): RestartFrom | null {
   }
   rmSync(meta, { force: true }); // read once: a crash from here on must not restore this memory
   if (!failed && from.id === '') {
-    process.stderr.write('[restart] metadata file names no remcached dump\n');
+    say('[restart] metadata file names no remcached dump\n');
     failed = true;
   }
   if (failed) {
-    process.stderr.write('[restart] failed to validate metadata, starting with a clean cache\n');
+    say('[restart] failed to validate metadata, starting with a clean cache\n');
     return null;
   }
   // memcached sizes its hash table from the saved hash power (shown as hashpower_init)

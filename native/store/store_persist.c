@@ -105,7 +105,8 @@ int remc_store_persist_save(remc_store *s, int fd, remc_persist_state *st, const
   st->now = NOW(s);
   st->oldest_live = s->oldest_live;
   st->oldest_cas = s->oldest_cas;
-  st->cas_counter = __atomic_load_n(&s->cas_counter, __ATOMIC_RELAXED);
+  /* memcached saves get_cas_id(), which takes a CAS value: the first after a restart is 2 on */
+  st->cas_counter = __atomic_add_fetch(&s->cas_counter, 1, __ATOMIC_RELAXED);
   st->hashpower = s->hashpower;
   uint8_t h[P_HEADER];
   header_bytes(h, st, s->cas_sz, s->item_size_max);
