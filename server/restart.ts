@@ -4,7 +4,7 @@
 // memcached's restart.c and memcached.c do (same checks, same messages, same refusals), deletes
 // it, and has the store load PATH. memcached mmaps PATH as its slab memory; here it is a dump
 // written once at the stop, which is why a stop by SIGTERM or a crash leaves nothing to restore.
-import { closeSync, constants, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { Settings } from './config.ts';
 import { log } from './log.ts';
@@ -20,6 +20,8 @@ export interface Saved {
 const SLAB_PAGE_SIZE = 1024 * 1024;
 /** memcached's RESTART_REQUIRED_META: lines it must see, else a missing line could pass */
 const REQUIRED = 17;
+/** read at most this much of PATH.meta (remcached's own is about 400 bytes) */
+const META_MAX = 64 * 1024;
 
 /** memcached's slab_config: the -f string (or -o slab_sizes'); compared as text */
 const slabConfig = (s: Settings) => String(s.growthFactor);
@@ -69,7 +71,9 @@ export function saveRestart(s: Settings, save: (path: string, id: bigint) => Sav
   const meta = `${path}.meta`;
   try {
     // whole or not at all: a half-written metadata file would refuse the next start
-    writeFileSync(`${meta}.tmp`, metaLines(s, d, id), { mode: 0o600 });
+    // O_EXCL: never through a link someone left at that name (memcached's fopen would follow it)
+    rmSync(`${meta}.tmp`, { force: true });
+    writeFileSync(`${meta}.tmp`, metaLines(s, d, id), { mode: 0o600, flag: 'wx' });
     renameSync(`${meta}.tmp`, meta);
   } catch (e) {
     rmSync(`${meta}.tmp`, { force: true });
@@ -117,7 +121,12 @@ export function checkRestart(s: Settings): RestartFrom | null {
   const meta = `${path}.meta`;
   let text: string;
   try {
-    text = readFileSync(meta, 'latin1');
+    // what a metadata file can hold is a few hundred bytes: a bigger one is not read whole
+    const fd = openSync(meta, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const buf = Buffer.alloc(META_MAX);
+      text = buf.toString('latin1', 0, readSync(fd, buf, 0, META_MAX, 0));
+    } finally { closeSync(fd); }
   } catch {
     say('[restart] no metadata save file, starting with a clean cache\n');
     return null;

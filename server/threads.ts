@@ -125,6 +125,7 @@ export async function startThreads(settings: Settings): Promise<Started> {
         process.exit(70);
       });
       w.on('exit', (code) => {
+        if (stopping && index === 0 && save && stopped === workers.length) process.exit(code || 70); // died saving
         if (stopping) return;
         if (!isReady && code !== 0) process.exit(code); // refused to start (bad -Y file, isolation): its message is out
         log.fatal({ worker: index, code }, 'worker thread exited; exiting rather than serving half a cache');

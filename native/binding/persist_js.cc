@@ -40,17 +40,26 @@ Napi::Value RestartSave(const Napi::CallbackInfo& info) {
   std::string path = info[0].As<Napi::String>().Utf8Value();
   remc_persist_state st{};
   st.id = Big(info[1]);
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, S_IRWXU);
+  // O_NONBLOCK: a fifo at PATH must not hang the stop (regular files ignore the flag)
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK, S_IRWXU);
   const char* err = nullptr;
   int rc = -1;
-  if (fd >= 0) {
+  struct stat sb;
+  if (fd < 0) {
+    err = "cannot open";
+  } else if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    err = "not a regular file";
+    errno = EINVAL;
+  } else if (ftruncate(fd, 0) != 0) {
+    err = "cannot truncate";
+  } else {
     rc = remc_store_persist_save(s, fd, &st, &err);
     // the metadata file (written next) must never name data that is not on disk
     if (rc == 0 && fsync(fd) != 0) { rc = -1; err = "fsync failed"; }
+  }
+  if (fd >= 0) {
     int e = errno;
     if (close(fd) != 0 && rc == 0) { rc = -1; err = "close failed"; } else errno = e;
-  } else {
-    err = "cannot open";
   }
   if (rc != 0) {
     Napi::Error::New(env, std::string(err) + ": " + path + ": " + std::strerror(errno)).ThrowAsJavaScriptException();
@@ -84,7 +93,7 @@ void remc_persist_restore(Napi::Env env, Napi::Object opts, remc_store** store,
   want.cas_counter = Big(o.Get("casCounter"));
   const char* err = nullptr;
   int64_t n = -1;
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // a fifo must not block the start
   struct stat sb;
   if (fd < 0) {
     err = std::strerror(errno);

@@ -251,11 +251,12 @@ test('remcached: a truncated, corrupted, foreign or oversized PATH gives an empt
   assert.ok(statSync(dir).isDirectory());
 }, { timeoutMs: 120_000 });
 
-test('remcached: a PATH.meta naming another dump, or with a bad value, gives an empty cache', async () => {
+test('remcached: a PATH.meta naming another dump, with a bad value, cut short or oversized gives an empty cache', async () => {
   for (const [name, edit] of [
     ['another dump', (m: string) => m.replace(/Kremcached_dump [0-9a-f]+/, 'Kremcached_dump 1')],
     ['bad CAS', (m: string) => m.replace(/Kcurrent_cas \d+/, 'Kcurrent_cas x')],
     ['missing lines', (m: string) => m.split('\n').slice(0, 5).join('\n')],
+    ['oversized', (m: string) => m.replace('Tmain\n', `Tmain\n${'X'.repeat(1 << 20)}\n`)],
   ] as const) {
     const { path, args } = await savedCache();
     writeFileSync(`${path}.meta`, edit(readFileSync(`${path}.meta`, 'latin1')));
