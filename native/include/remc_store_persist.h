@@ -30,7 +30,7 @@ typedef struct remc_persist_state {
   uint32_t now;          /* store clock at the dump (memcached's current_time) */
   uint32_t oldest_live;  /* flush_all cutoff, store-clock seconds (0 = none) */
   uint64_t oldest_cas;   /* flush_all CAS cutoff (0 = none) */
-  uint64_t cas_counter;  /* the last CAS handed out */
+  uint64_t cas_counter;  /* the last CAS taken (a save takes one, as memcached's get_cas_id) */
   uint32_t hashpower;
   uint64_t items;        /* records in the file */
 } remc_persist_state;
