@@ -30,6 +30,8 @@ export interface InitOptions {
   fakeMalloced?: number;
   /** --cross-check: the wasm parser parses every event too; any difference closes the connection */
   crossCheck?: boolean;
+  /** -e: load the store from the memory file (server/restart.ts restoreOptions) */
+  restore?: object;
 }
 
 export interface InitResult {
@@ -39,6 +41,9 @@ export interface InitResult {
   desc: Uint32Array;
   res: Float64Array;
   stats: Float64Array;
+  /** -e: items loaded from the memory file, or why it was refused (an empty store then) */
+  restored?: number;
+  restoreError?: string;
 }
 
 export interface Abi {

@@ -53,6 +53,9 @@ export interface Settings {
   disableWatch: boolean;
   authFile: string | null;
   memoryFile: string | null;
+  /** -e: what PATH.meta said at start (server/restart.ts), for the store to load PATH (64-bit
+   *  values as decimal strings: settings go through JSON); null: start with an empty cache */
+  restartFrom: { path: string; id: string; started: number; oldestLive: number; oldestCas: string; casCounter: string } | null;
   enableSsl: boolean;
   /** -o ssl_*: memcached's TLS settings (server/tls.ts) */
   ssl: SslSettings;

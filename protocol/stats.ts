@@ -181,7 +181,7 @@ const SETTINGS: Array<[string, Value]> = [
   ...['ssl_enabled', 'ssl_chain_cert', 'ssl_key', 'ssl_verify_mode', 'ssl_keyformat', 'ssl_ciphers', 'ssl_ca_cert',
     'ssl_wbuf_size', 'ssl_session_cache', 'ssl_kernel_tls', 'ssl_min_version'].map((n): [string, Value] => [n, (c) => sslStat(c.settings, n)]),
   ['num_napi_ids', () => '(null)'],
-  ['memory_file', () => '(null)'],
+  ['memory_file', (c) => c.settings.memoryFile ?? '(null)'],
 ];
 /** ext_* as memcached prints them: the ones the `extstore` command sets come from settings */
 function extSetting(c: ServerContext, name: string): string | number {

@@ -30,7 +30,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   slabMinSize: 48, largePages: false, prefixDelimiter: ':', threads: 4, readBufMemLimit: 0, workerThreads: 1, maxReqsPerEvent: 20,
   disableCas: false, listenBacklog: 1024, protocol: 'auto', maxItemSize: 1024 * 1024, slabChunkMax: 512 * 1024, slabSizes: null, slabSizesRaw: null,
   enableSasl: false, disableFlushAll: false, disableDumping: false, disableWatch: false,
-  authFile: null, memoryFile: null, enableSsl: false, ssl: SSL_DEFAULTS, maxconnsFast: true, idleTimeout: 0,
+  authFile: null, memoryFile: null, restartFrom: null, enableSsl: false, ssl: SSL_DEFAULTS, maxconnsFast: true, idleTimeout: 0,
   slabReassign: true, slabAutomove: 1, slabAutomoveRatio: 0.8, lruCrawler: true, lruCrawlerSleep: 100,
   lruCrawlerTocrawl: 0, lruMaintainer: true, lruSegmented: true, tempLru: false, temporaryTtl: 61,
   hotLruPct: 20, warmLruPct: 40, hotMaxFactor: 0.2, warmMaxFactor: 2.0, detailEnabled: false,
@@ -230,7 +230,7 @@ export const OPTIONS: readonly Option[] = [
   { short: 'X', long: 'disable-dumping', help: 'disable stats cachedump and lru_crawler metadump', apply: (s) => { s.disableDumping = true; } },
   { short: 'W', long: 'disable-watch', help: 'disable watch commands (live logging)', apply: (s) => { s.disableWatch = true; } },
   { short: 'Y', long: 'auth-file', arg: 'file', help: 'ASCII protocol authentication: a file of user:password lines (at most 8)', apply: (s, v) => { s.authFile = v; } },
-  { short: 'e', long: 'memory-file', arg: 'file', help: 'mmap a file for item memory (not supported: refused)', apply: (s, v) => { s.memoryFile = v; } },
+  { short: 'e', long: 'memory-file', arg: 'file', help: 'restartable cache: items saved to <file> at a graceful stop (SIGUSR1), loaded at the next start', apply: (s, v) => { s.memoryFile = v; } },
   { short: 'Z', long: 'enable-ssl', help: 'enable TLS/SSL', apply: (s) => { s.enableSsl = true; } },
   { short: 'o', long: 'extended', arg: 'opts', help: 'comma separated list of extended options (maxconns_fast, idle_timeout, hashpower, no_modern, slab_reassign, slab_automove, lru_crawler, no_lru_crawler, lru_maintainer, no_lru_maintainer; memcached\'s other tuning options are accepted and ignored)',
     apply: (s, v) => {
@@ -389,7 +389,6 @@ function validate(s: Settings, given: Set<string>): void {
     }
     s.protocol = 'ascii';
   }
-  if (s.memoryFile) throw new UsageError('remcached does not support restartable caches (-e)');
   if (s.enableSsl && s.port === 0) throw new UsageError('ERROR: You cannot enable SSL without a TCP port.', 64);
   // memcached refuses a notls: listener without -Z when it binds it (exit 71, EX_OSERR)
   if (!s.enableSsl && s.listen !== null && s.listen.split(',').some((l) => l.trim().startsWith('notls:'))) {

@@ -36,6 +36,8 @@ let isolation: string, isolationWhy: string;
 let stop: (sig: NodeJS.Signals) => Promise<void> | void;
 let hup: () => void;
 let startSingle: (() => Promise<void>) | null = null;
+// -e: PATH.meta is checked (and refused, as memcached refuses it) before anything loads the store
+if (settings.memoryFile) settings.restartFrom = (await import('./restart.ts')).checkRestart(settings);
 settings.workerThreads = settings.threads; // -t, 4 by default as memcached
 if (settings.workerThreads > 1 && settings.enableSsl) {
   // the workers' SO_REUSEPORT listeners are plain TCP: TLS is served by one loop for now.
@@ -59,7 +61,10 @@ if (settings.workerThreads > 1) {
   const { Server } = await import('./server.ts');
   const server = new Server(settings);
   ({ isolation, isolationWhy } = server);
-  stop = () => server.stop().then(() => process.exit(0));
+  stop = (sig) => server.stop().then(() => {
+    if (sig === 'SIGUSR1' && settings.memoryFile) server.saveRestart(); // -e: only a graceful stop saves
+    process.exit(0);
+  });
   hup = () => server.reloadAuthFile();
   startSingle = async () => {
     // --metrics first: once the cache port answers, so does the metrics one

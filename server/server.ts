@@ -43,6 +43,7 @@ export interface ThreadRole {
 import { bindAny, startUdp, type UdpService } from './udp.ts';
 import { writePortFile } from './cli.ts';
 import { Tls, TlsConfigError } from './tls.ts';
+import { restoreOptions, saveRestart, type Saved } from './restart.ts';
 
 const K = abi.K as Record<string, number>;
 const ISOLATION_REQUEST: Record<Settings['isolation'], number> = {
@@ -161,7 +162,11 @@ export class Server implements ServerContext {
       // memcached's test-suite hook (slabs_init): pretend this much memory is already in use
       fakeMalloced: /^\d+$/.test(process.env.T_MEMD_INITIAL_MALLOC ?? '') ? Number(process.env.T_MEMD_INITIAL_MALLOC) : 0,
       crossCheck: settings.crossCheck,
+      restore: restoreOptions(settings.restartFrom),
     });
+    if (init.restored !== undefined) log.info({ memoryFile: settings.memoryFile, items: init.restored }, '[restart] cache restored');
+    // PATH.meta was fine but PATH is not what it names: an empty cache, and why
+    if (init.restoreError !== undefined) process.stderr.write(`[restart] ${init.restoreError}: ${settings.memoryFile}, starting with a clean cache\n`);
     this.isolation = ISOLATION_NAME[init.mode] ?? String(init.mode);
     this.isolationWhy = init.why;
     this.storeStatsArray = init.stats;
@@ -354,6 +359,8 @@ export class Server implements ServerContext {
 
   shutdown(graceful: boolean): void {
     log.warn({ graceful }, 'shutdown command received');
+    // memcached raises SIGUSR1 for `shutdown graceful`: the graceful stop, which saves an -e cache
+    if (graceful) { process.kill(process.pid, 'SIGUSR1'); return; }
     if (this.role) { this.role.post({ type: 'shutdown' }); return; } // the main thread stops every worker
     void this.stop().then(() => process.exit(0));
   }
@@ -648,6 +655,11 @@ export class Server implements ServerContext {
         conn.close();
       }
     }
+  }
+
+  /** -e, after a graceful stop: the store's items to the memory file (server/restart.ts). */
+  saveRestart(): void {
+    saveRestart(this.settings, (path, id) => (native.restartSave as (p: string, i: bigint) => Saved)(path, id));
   }
 
   /** SIGHUP: re-read the -Y file, as memcached does; without -Y nothing happens. */

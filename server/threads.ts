@@ -91,12 +91,22 @@ export async function startThreads(settings: Settings): Promise<Started> {
   let stopping = false;
   const broadcast = (from: Worker | null, msg: unknown) => { for (const w of workers) if (w !== from) w.postMessage(msg); };
   let stopped = 0;
+  let save = false;
+  let force: NodeJS.Timeout | null = null;
   const stop = (why: string) => {
     if (stopping) return;
     stopping = true;
+    save = why === 'SIGUSR1' && settings.memoryFile !== null; // -e: a graceful stop saves the cache
     log.info({ why, workers: workers.length }, 'stopping every worker');
     broadcast(null, { type: 'stop' });
-    setTimeout(() => process.exit(0), 2500).unref(); // the workers' own grace period is 1.5 s
+    force = setTimeout(() => process.exit(0), 2500); // the workers' own grace period is 1.5 s
+    force.unref();
+  };
+  /** every worker has stopped serving: worker 0 saves the cache (-e) and then the process ends */
+  const allStopped = () => {
+    if (!save) process.exit(0);
+    if (force) clearTimeout(force); // saving takes as long as the cache is big
+    workers[0]!.postMessage({ type: 'save' });
   };
 
   type Ready = { isolation: string; why: string };
@@ -120,7 +130,8 @@ export async function startThreads(settings: Settings): Promise<Started> {
           case 'fatal': process.stderr.write(`${String(m.message)}\n`); process.exit(Number(m.code)); break;
           case 'settings': case 'tick': case 'watch': case 'log': case 'gather': broadcast(w, m); break;
           case 'shutdown': stop('shutdown command'); break;
-          case 'stopped': if (++stopped === workers.length) process.exit(0); break;
+          case 'stopped': if (++stopped === workers.length) allStopped(); break;
+          case 'saved': process.exit(0); break;
         }
       });
       w.on('error', (e) => {
@@ -128,6 +139,7 @@ export async function startThreads(settings: Settings): Promise<Started> {
         process.exit(70);
       });
       w.on('exit', (code) => {
+        if (stopping && index === 0 && save && stopped === workers.length) process.exit(code || 70); // died saving
         if (stopping) return;
         if (!isReady && code !== 0) process.exit(code); // refused to start (bad -Y file, isolation): its message is out
         log.fatal({ worker: index, code }, 'worker thread exited; exiting rather than serving half a cache');

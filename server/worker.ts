@@ -36,6 +36,7 @@ port.on('message', (m: { type: string; changes?: Record<string, unknown>; from?:
     case 'tick': server.tick(); break;
     case 'hup': server.reloadAuthFile(); break;
     case 'stop': void server.stop().then(() => port.postMessage({ type: 'stopped' })); break;
+    case 'save': server.saveRestart(); port.postMessage({ type: 'saved' }); break;
   }
 });
 

@@ -34,6 +34,11 @@ extern "C" {
 }
 #include "../wasm/abi_layout.h"  // remc_parse_io is the same struct in the wasm parser
 
+// persist_js.cc: -e (restartable cache files)
+void remc_persist_restore(Napi::Env env, Napi::Object opts, remc_store** store,
+                          const remc_store_config* cfg, Napi::Object result);
+void remc_persist_js_init(Napi::Env env, Napi::Object exports);
+
 namespace {
 
 // Indices into `res`.
@@ -195,18 +200,21 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   sc.pkey = remc_domain_store_pkey();
   sc.hashpower = static_cast<uint32_t>(num("hashpower", 16));
   sc.fake_malloced = static_cast<uint64_t>(num("fakeMalloced", 0));
+  Napi::Object r = Napi::Object::New(env);
   {
     std::lock_guard<std::mutex> lock(g_store_mu);
     if (!g_store) {
       const char* serr = "unknown error";
-      g_store = remc_store_create(&sc, &serr);
-      if (!g_store) { Throw(env, serr); return env.Null(); }
-      remc_store_set_time(g_store, static_cast<int64_t>(time(nullptr)));
+      remc_store* s = remc_store_create(&sc, &serr);
+      if (!s) { Throw(env, serr); return env.Null(); }
+      remc_store_set_time(s, static_cast<int64_t>(time(nullptr)));
+      remc_persist_restore(env, o, &s, &sc, r);  // -e: load the items of the last graceful stop
+      if (env.IsExceptionPending()) return env.Null();
+      g_store = s;
     }
     st->store = g_store;
   }
 
-  Napi::Object r = Napi::Object::New(env);
   r.Set("mode", mode);
   r.Set("why", why ? why : "");
   // The window is domain memory; JS writes the socket bytes straight into it.
@@ -1007,6 +1015,11 @@ Napi::Object Abi(Napi::Env env) {
 // Optional extra exports of the domain runtime (tests, benchmarks), if linked in.
 void remc_domain_js_init(Napi::Env env, Napi::Object exports) __attribute__((weak));
 
+remc_store* remc_addon_store() {
+  std::lock_guard<std::mutex> lock(g_store_mu);
+  return g_store;
+}
+
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new State());
   exports.Set("abi", Abi(env));
@@ -1061,6 +1074,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   FN("metaDelete", MetaDelete)
 #undef FN
   if (remc_domain_js_init) remc_domain_js_init(env, exports);
+  remc_persist_js_init(env, exports);
   return exports;
 }
 
