@@ -9,7 +9,7 @@ import type { ServerContext } from './context.ts';
 import type { Output } from './output.ts';
 import { R, REASSIGN_REPLY } from './replies.ts';
 import { uriencode, WATCH_ARGS, WATCH_DEFAULT } from './watch.ts';
-import { lruFlags } from './settings.ts';
+import { lruArgs } from './settings.ts';
 
 
 /** MAX_NUMBER_OF_SLAB_CLASSES: class ids are 1..63 */
@@ -273,6 +273,7 @@ export class Admin {
       if (((hot + warm) >>> 0) > 80) return R.LRU_PCTS; // uint32 sum, as memcached adds them
       if (factor <= 0 || hotFactor <= 0) return R.LRU_FACTORS;
       s.hotLruPct = hot; s.warmLruPct = warm; s.hotMaxFactor = hotFactor; s.warmMaxFactor = factor;
+      this.ctx.store.setLru(...lruArgs(s));
       return R.OK;
     }
     // CVE-2019-11596: mode and temp_ttl need their argument (ntokens >= 4)
@@ -281,7 +282,7 @@ export class Admin {
       if (mode === 'flat') s.lruSegmented = false;
       else if (mode === 'segmented') s.lruSegmented = true;
       else return R.ERROR;
-      this.ctx.store.setLru(lruFlags(s));
+      this.ctx.store.setLru(...lruArgs(s));
       return R.OK;
     }
     if (sub === 'temp_ttl' && ntokens >= 4 && s.lruMaintainer) {
@@ -289,6 +290,7 @@ export class Admin {
       if (ttl === null) return R.ERROR;
       if (ttl < 0) s.tempLru = false;
       else { s.tempLru = true; s.temporaryTtl = ttl; }
+      this.ctx.store.setLru(...lruArgs(s));
       return R.OK;
     }
     return R.ERROR;

@@ -76,8 +76,8 @@ const GENERAL: Array<[string, Value]> = [
   fromStore('slab_reassign_evictions_nomem'), zero('slab_reassign_inline_reclaim'),
   fromStore('slab_reassign_busy_items'), zero('slab_reassign_busy_deletes'),
   zero('slab_reassign_running'), fromStore('slabs_moved'),
-  ...['lru_crawler_running', 'lru_crawler_starts',
-    'lru_maintainer_juggles', 'malloc_fails', 'log_worker_dropped'].map(zero),
+  zero('lru_crawler_running'), zero('lru_crawler_starts'), fromStore('lru_maintainer_juggles'),
+  zero('malloc_fails'), zero('log_worker_dropped'),
   // watch (protocol/watch.ts): this worker's lines; watchers of the whole process
   ['log_worker_written', (c) => c.watch.written],
   ['log_watcher_skipped', (c) => c.watch.skippedTotal],
@@ -92,8 +92,8 @@ const GENERAL: Array<[string, Value]> = [
   fromStore('slab_global_page_pool'), fromStore('expired_unfetched'), fromStore('evicted_unfetched'),
   fromStore('evicted_active'), fromStore('evictions'), fromStore('reclaimed'),
   fromStore('crawler_reclaimed'), fromStore('crawler_items_checked'), fromStore('lrutail_reflocked'),
-  ...['moves_to_cold',
-    'moves_to_warm', 'moves_within_lru', 'direct_reclaims', 'lru_bumps_dropped'].map(zero),
+  ...['moves_to_cold', 'moves_to_warm', 'moves_within_lru', 'direct_reclaims'].map(fromStore),
+  zero('lru_bumps_dropped'), // no bump queue: a read that makes a COLD item active moves it itself
 ];
 
 /** `stats isolation`: remcached's own counters and settings, a group of their own so that the
@@ -217,7 +217,8 @@ const GENERAL_WHEN: Record<string, When> = {
     'slab_reassign_running', 'slabs_moved'].map((n) => [n, (c: ServerContext) => c.settings.slabReassign])),
 };
 const ITEM_WHEN: Record<string, When> = {
-  number_hot: segmented, number_warm: segmented, number_cold: segmented, age_hot: segmented,
+  number_hot: segmented, number_warm: segmented, number_cold: segmented,
+  number_temp: (c) => segmented(c) && c.settings.tempLru, age_hot: segmented,
   age_warm: segmented, evicted_active: segmented, moves_to_cold: maintainer,
   moves_to_warm: maintainer, moves_within_lru: maintainer, direct_reclaims: maintainer,
   hits_to_hot: maintainer, hits_to_warm: maintainer, hits_to_cold: maintainer, hits_to_temp: maintainer,
@@ -265,14 +266,13 @@ function forEachUsedClass(ctx: ServerContext, fn: (cls: number, slab: Float64Arr
 
 /** `all`: every LRU field, whatever the settings (binary STAT items) */
 export function writeItemStats(stat: Emit, ctx: ServerContext, all = false): void {
-  const names = abi.itemStats.map((name) => (!all && ITEM_WHEN[name]?.(ctx) === false ? null : name));
+  const names = abi.itemStats.map((name) =>
+    (!all && ITEM_WHEN[name]?.(ctx) === false) || (name === 'number_temp' && !ctx.settings.tempLru) ? null : name);
   forEachUsedClass(ctx, (cls, _slab, item) => {
     if (item[0] === 0) return; // memcached lists only classes holding items
     names.forEach((name, i) => {
       if (!name) return;
       stat(`items:${cls}:${name}`, item[i]!);
-      // memcached's temp LRU (short-TTL items kept apart): listed while on; remcached keeps none
-      if (name === 'number_cold' && !all && ctx.settings.tempLru) stat(`items:${cls}:number_temp`, 0);
     });
   });
 }

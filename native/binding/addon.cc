@@ -677,9 +677,12 @@ Napi::Value SetAutomove(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// setLru(flags): REMC_LRU_MAINTAINER | REMC_LRU_FLAT
+// setLru(flags, hotPct, warmPct, hotMaxFactor, warmMaxFactor, tempTtl): REMC_LRU_MAINTAINER |
+// REMC_LRU_FLAT and the segmented LRU's tune (tempTtl < 0: no TEMP LRU)
 Napi::Value SetLru(const Napi::CallbackInfo& info) {
-  remc_store_set_lru(S(info)->store, static_cast<int>(U32(info, 0)));
+  remc_lru_tune t = {U32(info, 1), U32(info, 2), F64(info, 3), F64(info, 4),
+                     static_cast<int64_t>(F64(info, 5))};
+  remc_store_set_lru(S(info)->store, static_cast<int>(U32(info, 0)), &t);
   return info.Env().Undefined();
 }
 
