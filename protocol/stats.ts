@@ -121,6 +121,9 @@ const ISOLATION: Array<[string, Value]> = [
 ];
 
 const yesNo = (b: boolean) => (b ? 'yes' : 'no');
+/** C's "%.2f": what `lru tune` and `slabs automove ratio` accept includes inf and nan */
+const f2 = (v: number) => (Number.isNaN(v) ? 'nan' : v === Infinity ? 'inf' : v === -Infinity ? '-inf'
+  : Math.abs(v) >= 1e21 ? `${BigInt(v)}.00` : v.toFixed(2)); // toFixed turns exponential from 1e21
 const SETTINGS: Array<[string, Value]> = [
   ['maxbytes', (c) => u64(c.settings.memoryLimitMb * 1024 * 1024)],
   ['maxconns', (c) => c.settings.connLimit],
@@ -151,7 +154,7 @@ const SETTINGS: Array<[string, Value]> = [
   ['hashpower_init', (c) => c.settings.hashpower],
   ['slab_reassign', (c) => yesNo(c.settings.slabReassign)],
   ['slab_automove', (c) => c.settings.slabAutomove],
-  ['slab_automove_ratio', (c) => c.settings.slabAutomoveRatio.toFixed(2)],
+  ['slab_automove_ratio', (c) => f2(c.settings.slabAutomoveRatio)],
   ['slab_automove_window', () => 30],
   ['slab_chunk_max', (c) => c.settings.slabChunkMax],
   ['lru_crawler', (c) => yesNo(c.settings.lruCrawler)],
@@ -165,8 +168,8 @@ const SETTINGS: Array<[string, Value]> = [
   ['lru_segmented', (c) => yesNo(c.settings.lruSegmented)],
   ['hot_lru_pct', (c) => c.settings.hotLruPct],
   ['warm_lru_pct', (c) => c.settings.warmLruPct],
-  ['hot_max_factor', (c) => c.settings.hotMaxFactor.toFixed(2)],
-  ['warm_max_factor', (c) => c.settings.warmMaxFactor.toFixed(2)],
+  ['hot_max_factor', (c) => f2(c.settings.hotMaxFactor)],
+  ['warm_max_factor', (c) => f2(c.settings.warmMaxFactor)],
   ['temp_lru', (c) => yesNo(c.settings.tempLru)],
   ['temporary_ttl', (c) => c.settings.temporaryTtl],
   ['idle_timeout', (c) => c.settings.idleTimeout],
@@ -187,7 +190,7 @@ const SETTINGS: Array<[string, Value]> = [
 function extSetting(c: ServerContext, name: string): string | number {
   const v = c.settings.extstore[name.slice(4)];
   if (v === undefined) return EXT_DEFAULTS[name]!;
-  if (name === 'ext_max_frag') return v.toFixed(2);
+  if (name === 'ext_max_frag') return f2(v);
   if (name === 'ext_drop_unread') return yesNo(v !== 0);
   return v;
 }
@@ -251,8 +254,13 @@ export function writeIsolationStats(stat: Emit, ctx: ServerContext): void {
   }
 }
 
+/** memcached formats a setting into 127 bytes with its NUL (append_stat): 126 characters at most */
+const SETTING_MAX = 126;
 export function writeSettingsStats(stat: Emit, ctx: ServerContext): void {
-  for (const [name, v] of SETTINGS) stat(name, v(ctx, ctx.counters));
+  for (const [name, v] of SETTINGS) {
+    const val = v(ctx, ctx.counters);
+    stat(name, typeof val === 'string' && val.length > SETTING_MAX ? val.slice(0, SETTING_MAX) : val);
+  }
 }
 
 function forEachUsedClass(ctx: ServerContext, fn: (cls: number, slab: Float64Array, item: Float64Array) => void): void {

@@ -231,7 +231,7 @@ void remc_store_set_automove(remc_store *s, int mode);
 #define REMC_LRU_MAINTAINER 1
 #define REMC_LRU_FLAT 2
 typedef struct remc_lru_tune {
-  uint32_t hot_pct, warm_pct;
+  int32_t hot_pct, warm_pct; /* ints as memcached's (`lru tune` can wrap one negative) */
   double hot_max_factor, warm_max_factor;
   int64_t temp_ttl; /* < 0: no TEMP LRU */
 } remc_lru_tune;

@@ -470,7 +470,8 @@ static int lru_pull(remc_store *s, uint32_t id, uint32_t q, int flags, uint64_t 
         item_unlink_l(s, it, 1);
       }
     } else if (q == LRU_HOT || q == LRU_WARM) {
-      uint64_t limit = total_bytes * (q == LRU_HOT ? s->tune.hot_pct : s->tune.warm_pct) / 100;
+      /* memcached's uint64 arithmetic, a negative share included */
+      uint64_t limit = total_bytes * (uint64_t)(int64_t)(q == LRU_HOT ? s->tune.hot_pct : s->tune.warm_pct) / 100;
       if ((it->iflags & IT_ACTIVE) && !(feed && rescues == 0)) {
         it->iflags &= (uint8_t)~IT_ACTIVE;
         lru_move(s, c, it, LRU_WARM);
@@ -1355,6 +1356,13 @@ void remc_store_flush(remc_store *s, int64_t exptime) {
   unlock_all(s);
 }
 
+/* age * factor in whole seconds; a factor `lru tune` accepted (huge, not a number) clamps. */
+static uint32_t age_times(uint32_t age, double factor) {
+  double a = (double)age * factor;
+  if (!(a >= 0)) return 0;
+  return a >= 4294967295.0 ? UINT32_MAX : (uint32_t)a;
+}
+
 /* memcached's lru_maintainer_juggle for class id: TEMP's expired tail items, then HOT, WARM
  * and COLD pulled in turn until none does anything (JUGGLES rounds at most). HOT and WARM are
  * held to their share of the class's bytes and to an age of COLD's tail age times their factor;
@@ -1374,8 +1382,8 @@ static uint32_t lru_juggle(remc_store *s, uint32_t id) {
     uint32_t cold_age = t ? NOW(s) - t->time : 0;
     total = c->seg_bytes[LRU_HOT] + c->seg_bytes[LRU_WARM] + c->seg_bytes[LRU_COLD];
     lru_unlock(s, id);
-    hot_age = (uint32_t)(cold_age * s->tune.hot_max_factor);
-    warm_age = (uint32_t)(cold_age * s->tune.warm_max_factor);
+    hot_age = age_times(cold_age, s->tune.hot_max_factor);
+    warm_age = age_times(cold_age, s->tune.warm_max_factor);
   }
   for (uint32_t i = 0; i < JUGGLES; i++) {
     int more = lru_pull(s, id, LRU_HOT, 0, total, hot_age, NO_STRIPE, NULL) > 0 ||

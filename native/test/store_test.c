@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -700,6 +701,15 @@ static void test_temp_lru(void) {
   remc_store_class_stats(s, cls, so, io);
   CHECK_EQ(io[REMC_ISTAT_number_temp], 0);
   CHECK(STAT(s, reclaimed) >= rec + 1);
+  CHECK_EQ(check_invariants(s), 0);
+  /* what `lru tune` lets through (memcached checks only > 0): huge and not-a-number factors,
+   * a hot_pct that wrapped the sum check; the maintainer still runs (SAN=1: no undefined cast) */
+  remc_lru_tune odd = {-1, 1, 1e300, NAN, 61};
+  remc_store_set_lru(s, REMC_LRU_MAINTAINER, &odd);
+  remc_store_set_time(s, remc_store_time(s) + 5);
+  CHECK_EQ(set(s, "odd", val, 0, 0), REMC_STORE_STORED);
+  remc_store_reclaim(s, 0);
+  CHECK(has(s, "odd"));
   CHECK_EQ(check_invariants(s), 0);
   /* temp LRU off: short TTLs go to HOT */
   tune.temp_ttl = -1;

@@ -93,6 +93,15 @@ const segmented: Sequence[] = [
     set('t1', 'x'.repeat(400), 0, 20), set('t2', 'x'.repeat(400), 0, 100),
     items('items:8:number_temp'), 'get t1\r\n', items('items:8:hits_to_temp', 'items:8:number_temp'),
     'lru temp_ttl -1\r\n', 'stats items\r\n', 'lru tune 20 40 0.2 2\r\n'),
+  // hostile tunes: a hot share that wraps memcached's uint32 sum check, huge and NaN factors, a
+  // TTL past int range; the maintainer keeps running on them
+  seq('segmented: hostile lru tune and temp_ttl values',
+    'lru tune 4294967295 1 1e300 nan\r\n',
+    { send: 'stats settings\r\n', statsExact: ['hot_lru_pct', 'warm_lru_pct', 'hot_max_factor', 'warm_max_factor'] },
+    'lru tune 10 10 inf 2\r\n', { send: 'stats settings\r\n', statsExact: ['hot_max_factor'] },
+    'lru tune 10 10 1e309 2\r\n', 'lru temp_ttl 99999999999999999999\r\n',
+    'lru temp_ttl 9223372036854775807\r\n', set('h1', 'x'.repeat(3000), 0, 100),
+    { send: 'get h1\r\n', sleepMs: MAINTAINED }, 'lru tune 20 40 0.2 2\r\n', 'lru temp_ttl -1\r\n'),
 ];
 
 // TEMP LRU (t/lru-maintainer.t): a short-TTL item is never evicted, even unfetched
