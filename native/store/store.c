@@ -16,8 +16,10 @@
 #define TAIL_TRIES 5      /* tail items examined per pull (memcached's lru_pull_tail) */
 #define ALLOC_PULLS 10    /* LRU pulls an allocation tries before it fails (do_item_alloc_pull) */
 /* Pull rounds per class and maintainer pass at most: memcached's maintainer does 500 a wake and
- * wakes up to 1000 times a second; this one runs once a second (a round takes ~0.1 us a move). */
-#define JUGGLES 100000
+ * wakes up to 1000 times a second; this one runs once a second. A move costs 0.1-0.5 us (cache
+ * misses: store_bench), so a pass takes a few ms per class at most. A lag only leaves HOT fuller:
+ * allocations feed COLD themselves. */
+#define JUGGLES 10000
 #define EXPAND_STEP 64    /* old buckets migrated per write while the hash table grows */
 #define SLAB_CHUNK_MAX 524288 /* memcached's default slab_chunk_max (half its 1 MiB page) */
 #define ITEM_UPDATE_INTERVAL 60 /* memcached: a read relinks an item at most this often (s) */
