@@ -91,8 +91,9 @@ export interface Native extends Store {
   slabsReassign(src: number, dst: number): number;
   /** slabs automove 0|1|2 */
   setAutomove(mode: number): void;
-  /** the LRU maintainer (1) and flat LRU (2) flags: remc_store_set_lru */
-  setLru(flags: number): void;
+  /** the LRU flags (1 maintainer, 2 flat) and the segmented LRU's tune: remc_store_set_lru */
+  setLru(flags: number, hotPct: number, warmPct: number, hotMaxFactor: number,
+         warmMaxFactor: number, tempTtl: number): void;
   /** stats cachedump: flat [key, value length, exptime (Unix s, 0 = never)] triples, most recent first */
   cachedump(cls: number, limit: number): Array<Buffer | number>;
   /** lru_crawler metadump (cls 0 = all): flat [key, exptime, last access, cas, fetched, class, size] */

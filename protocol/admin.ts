@@ -9,7 +9,7 @@ import type { ServerContext } from './context.ts';
 import type { Output } from './output.ts';
 import { R, REASSIGN_REPLY } from './replies.ts';
 import { uriencode, WATCH_ARGS, WATCH_DEFAULT } from './watch.ts';
-import { lruFlags } from './settings.ts';
+import { lruArgs } from './settings.ts';
 
 
 /** MAX_NUMBER_OF_SLAB_CLASSES: class ids are 1..63 */
@@ -50,8 +50,8 @@ export function safeStrtod(s: string): number | null {
   if (!m) return null;
   const rest = t.slice(m[0].length);
   if (rest !== '' && !/^[ \t\n\v\f\r]/.test(rest)) return null;
-  const v = /inf/i.test(m[0]) ? (m[0].startsWith('-') ? -Infinity : Infinity) : Number(m[0]);
-  if (!/inf/i.test(m[0]) && !Number.isFinite(v)) return null; // ERANGE
+  const v = /inf/i.test(m[0]) ? (m[0].startsWith('-') ? -Infinity : Infinity) : /nan/i.test(m[0]) ? NaN : Number(m[0]);
+  if (!/inf|nan/i.test(m[0]) && !Number.isFinite(v)) return null; // ERANGE (strtod takes nan as it is)
   return v;
 }
 
@@ -272,7 +272,9 @@ export class Admin {
       if (hot === null || warm === null || hotFactor === null || factor === null) return R.ERROR;
       if (((hot + warm) >>> 0) > 80) return R.LRU_PCTS; // uint32 sum, as memcached adds them
       if (factor <= 0 || hotFactor <= 0) return R.LRU_FACTORS;
-      s.hotLruPct = hot; s.warmLruPct = warm; s.hotMaxFactor = hotFactor; s.warmMaxFactor = factor;
+      // memcached keeps the shares in ints: one that wrapped the sum check is negative
+      s.hotLruPct = hot | 0; s.warmLruPct = warm | 0; s.hotMaxFactor = hotFactor; s.warmMaxFactor = factor;
+      this.ctx.store.setLru(...lruArgs(s));
       return R.OK;
     }
     // CVE-2019-11596: mode and temp_ttl need their argument (ntokens >= 4)
@@ -281,7 +283,7 @@ export class Admin {
       if (mode === 'flat') s.lruSegmented = false;
       else if (mode === 'segmented') s.lruSegmented = true;
       else return R.ERROR;
-      this.ctx.store.setLru(lruFlags(s));
+      this.ctx.store.setLru(...lruArgs(s));
       return R.OK;
     }
     if (sub === 'temp_ttl' && ntokens >= 4 && s.lruMaintainer) {
@@ -289,6 +291,7 @@ export class Admin {
       if (ttl === null) return R.ERROR;
       if (ttl < 0) s.tempLru = false;
       else { s.tempLru = true; s.temporaryTtl = ttl; }
+      this.ctx.store.setLru(...lruArgs(s));
       return R.OK;
     }
     return R.ERROR;

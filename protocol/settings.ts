@@ -120,9 +120,11 @@ export interface SslSettings {
   minVersion: number;
 }
 
-/** The store's LRU flags (remc_store_set_lru: 1 maintainer, 2 flat LRU) for these settings. */
-export function lruFlags(s: Settings): number {
-  return (s.lruMaintainer ? 1 : 0) | (s.lruSegmented ? 0 : 2);
+/** The store's LRU arguments (remc_store_set_lru: flags 1 maintainer, 2 flat LRU; the
+ *  segmented LRU's tune; the TEMP LRU's TTL, -1 off) for these settings. */
+export function lruArgs(s: Settings): [number, number, number, number, number, number] {
+  return [(s.lruMaintainer ? 1 : 0) | (s.lruSegmented ? 0 : 2), s.hotLruPct, s.warmLruPct,
+    s.hotMaxFactor, s.warmMaxFactor, s.tempLru ? s.temporaryTtl : -1];
 }
 
 /** memcached's read buffer size: its response objects come in bundles of this size */

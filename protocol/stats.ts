@@ -76,8 +76,8 @@ const GENERAL: Array<[string, Value]> = [
   fromStore('slab_reassign_evictions_nomem'), zero('slab_reassign_inline_reclaim'),
   fromStore('slab_reassign_busy_items'), zero('slab_reassign_busy_deletes'),
   zero('slab_reassign_running'), fromStore('slabs_moved'),
-  ...['lru_crawler_running', 'lru_crawler_starts',
-    'lru_maintainer_juggles', 'malloc_fails', 'log_worker_dropped'].map(zero),
+  zero('lru_crawler_running'), zero('lru_crawler_starts'), fromStore('lru_maintainer_juggles'),
+  zero('malloc_fails'), zero('log_worker_dropped'),
   // watch (protocol/watch.ts): this worker's lines; watchers of the whole process
   ['log_worker_written', (c) => c.watch.written],
   ['log_watcher_skipped', (c) => c.watch.skippedTotal],
@@ -92,8 +92,8 @@ const GENERAL: Array<[string, Value]> = [
   fromStore('slab_global_page_pool'), fromStore('expired_unfetched'), fromStore('evicted_unfetched'),
   fromStore('evicted_active'), fromStore('evictions'), fromStore('reclaimed'),
   fromStore('crawler_reclaimed'), fromStore('crawler_items_checked'), fromStore('lrutail_reflocked'),
-  ...['moves_to_cold',
-    'moves_to_warm', 'moves_within_lru', 'direct_reclaims', 'lru_bumps_dropped'].map(zero),
+  ...['moves_to_cold', 'moves_to_warm', 'moves_within_lru', 'direct_reclaims'].map(fromStore),
+  zero('lru_bumps_dropped'), // no bump queue: a read that makes a COLD item active moves it itself
 ];
 
 /** `stats isolation`: remcached's own counters and settings, a group of their own so that the
@@ -121,6 +121,9 @@ const ISOLATION: Array<[string, Value]> = [
 ];
 
 const yesNo = (b: boolean) => (b ? 'yes' : 'no');
+/** C's "%.2f": what `lru tune` and `slabs automove ratio` accept includes inf and nan */
+const f2 = (v: number) => (Number.isNaN(v) ? 'nan' : v === Infinity ? 'inf' : v === -Infinity ? '-inf'
+  : Math.abs(v) >= 1e21 ? `${BigInt(v)}.00` : v.toFixed(2)); // toFixed turns exponential from 1e21
 const SETTINGS: Array<[string, Value]> = [
   ['maxbytes', (c) => u64(c.settings.memoryLimitMb * 1024 * 1024)],
   ['maxconns', (c) => c.settings.connLimit],
@@ -151,7 +154,7 @@ const SETTINGS: Array<[string, Value]> = [
   ['hashpower_init', (c) => c.settings.hashpower],
   ['slab_reassign', (c) => yesNo(c.settings.slabReassign)],
   ['slab_automove', (c) => c.settings.slabAutomove],
-  ['slab_automove_ratio', (c) => c.settings.slabAutomoveRatio.toFixed(2)],
+  ['slab_automove_ratio', (c) => f2(c.settings.slabAutomoveRatio)],
   ['slab_automove_window', () => 30],
   ['slab_chunk_max', (c) => c.settings.slabChunkMax],
   ['lru_crawler', (c) => yesNo(c.settings.lruCrawler)],
@@ -165,8 +168,8 @@ const SETTINGS: Array<[string, Value]> = [
   ['lru_segmented', (c) => yesNo(c.settings.lruSegmented)],
   ['hot_lru_pct', (c) => c.settings.hotLruPct],
   ['warm_lru_pct', (c) => c.settings.warmLruPct],
-  ['hot_max_factor', (c) => c.settings.hotMaxFactor.toFixed(2)],
-  ['warm_max_factor', (c) => c.settings.warmMaxFactor.toFixed(2)],
+  ['hot_max_factor', (c) => f2(c.settings.hotMaxFactor)],
+  ['warm_max_factor', (c) => f2(c.settings.warmMaxFactor)],
   ['temp_lru', (c) => yesNo(c.settings.tempLru)],
   ['temporary_ttl', (c) => c.settings.temporaryTtl],
   ['idle_timeout', (c) => c.settings.idleTimeout],
@@ -187,7 +190,7 @@ const SETTINGS: Array<[string, Value]> = [
 function extSetting(c: ServerContext, name: string): string | number {
   const v = c.settings.extstore[name.slice(4)];
   if (v === undefined) return EXT_DEFAULTS[name]!;
-  if (name === 'ext_max_frag') return v.toFixed(2);
+  if (name === 'ext_max_frag') return f2(v);
   if (name === 'ext_drop_unread') return yesNo(v !== 0);
   return v;
 }
@@ -217,7 +220,8 @@ const GENERAL_WHEN: Record<string, When> = {
     'slab_reassign_running', 'slabs_moved'].map((n) => [n, (c: ServerContext) => c.settings.slabReassign])),
 };
 const ITEM_WHEN: Record<string, When> = {
-  number_hot: segmented, number_warm: segmented, number_cold: segmented, age_hot: segmented,
+  number_hot: segmented, number_warm: segmented, number_cold: segmented,
+  number_temp: (c) => segmented(c) && c.settings.tempLru, age_hot: segmented,
   age_warm: segmented, evicted_active: segmented, moves_to_cold: maintainer,
   moves_to_warm: maintainer, moves_within_lru: maintainer, direct_reclaims: maintainer,
   hits_to_hot: maintainer, hits_to_warm: maintainer, hits_to_cold: maintainer, hits_to_temp: maintainer,
@@ -250,8 +254,13 @@ export function writeIsolationStats(stat: Emit, ctx: ServerContext): void {
   }
 }
 
+/** memcached formats a setting into 127 bytes with its NUL (append_stat): 126 characters at most */
+const SETTING_MAX = 126;
 export function writeSettingsStats(stat: Emit, ctx: ServerContext): void {
-  for (const [name, v] of SETTINGS) stat(name, v(ctx, ctx.counters));
+  for (const [name, v] of SETTINGS) {
+    const val = v(ctx, ctx.counters);
+    stat(name, typeof val === 'string' && val.length > SETTING_MAX ? val.slice(0, SETTING_MAX) : val);
+  }
 }
 
 function forEachUsedClass(ctx: ServerContext, fn: (cls: number, slab: Float64Array, item: Float64Array) => void): void {
@@ -265,14 +274,13 @@ function forEachUsedClass(ctx: ServerContext, fn: (cls: number, slab: Float64Arr
 
 /** `all`: every LRU field, whatever the settings (binary STAT items) */
 export function writeItemStats(stat: Emit, ctx: ServerContext, all = false): void {
-  const names = abi.itemStats.map((name) => (!all && ITEM_WHEN[name]?.(ctx) === false ? null : name));
+  const names = abi.itemStats.map((name) =>
+    (!all && ITEM_WHEN[name]?.(ctx) === false) || (name === 'number_temp' && !ctx.settings.tempLru) ? null : name);
   forEachUsedClass(ctx, (cls, _slab, item) => {
     if (item[0] === 0) return; // memcached lists only classes holding items
     names.forEach((name, i) => {
       if (!name) return;
       stat(`items:${cls}:${name}`, item[i]!);
-      // memcached's temp LRU (short-TTL items kept apart): listed while on; remcached keeps none
-      if (name === 'number_cold' && !all && ctx.settings.tempLru) stat(`items:${cls}:number_temp`, 0);
     });
   });
 }

@@ -53,8 +53,9 @@ export interface Store {
   setMemLimit(bytes: number): number;
   slabsReassign(src: number, dst: number): number;
   setAutomove(mode: number): void;
-  /** the LRU maintainer (1) and flat LRU (2) flags: settings.ts lruFlags */
-  setLru(flags: number): void;
+  /** the LRU flags (1 maintainer, 2 flat) and the segmented LRU's tune: settings.ts lruArgs */
+  setLru(flags: number, hotPct: number, warmPct: number, hotMaxFactor: number,
+         warmMaxFactor: number, tempTtl: number): void;
   /** flat [key, value length, exptime] triples, most recent first */
   cachedump(cls: number, limit: number): Array<Buffer | number>;
   /** flat [key, exptime, last access, cas, fetched, class, size] */

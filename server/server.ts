@@ -9,7 +9,7 @@ import { abi, native, ISO_SFI } from '../native/index.ts';
 import { newCounters, type ConnInfo, type Counters, type ServerContext } from '../protocol/context.ts';
 import { Output } from '../protocol/output.ts';
 import type { Store } from '../protocol/store.ts';
-import { crawls, lruFlags } from '../protocol/settings.ts';
+import { crawls, lruArgs } from '../protocol/settings.ts';
 import { drainingStore } from './reclaim.ts';
 import { TextProtocol } from '../protocol/text.ts';
 import { BinaryProtocol } from '../protocol/binary.ts';
@@ -370,7 +370,7 @@ export class Server implements ServerContext {
     const s = this.settings;
     this.tick();
     native.setAutomove(s.slabAutomove); // -o no_modern / slab_automove=N
-    native.setLru(lruFlags(s)); // -o no_modern / no_lru_maintainer: no maintainer, flat LRU
+    native.setLru(...lruArgs(s)); // -o no_modern / no_lru_maintainer: flat LRU; -o hot_lru_pct= ...
     const reclaims = !this.role || this.role.index === 0; // one thread does the store's background work
     this.timer = setInterval(() => {
       this.tick();

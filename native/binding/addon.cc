@@ -694,9 +694,13 @@ Napi::Value SetAutomove(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// setLru(flags): REMC_LRU_MAINTAINER | REMC_LRU_FLAT
+// setLru(flags, hotPct, warmPct, hotMaxFactor, warmMaxFactor, tempTtl): REMC_LRU_MAINTAINER |
+// REMC_LRU_FLAT and the segmented LRU's tune (tempTtl < 0: no TEMP LRU)
 Napi::Value SetLru(const Napi::CallbackInfo& info) {
-  remc_store_set_lru(S(info)->store, static_cast<int>(U32(info, 0)));
+  double ttl = F64(info, 5); // clamped before the cast: out of range would be undefined
+  remc_lru_tune t = {static_cast<int32_t>(U32(info, 1)), static_cast<int32_t>(U32(info, 2)), F64(info, 3), F64(info, 4),
+                     !(ttl >= 0) ? -1 : ttl > 4e9 ? static_cast<int64_t>(4e9) : static_cast<int64_t>(ttl)};
+  remc_store_set_lru(S(info)->store, static_cast<int>(U32(info, 0)), &t);
   return info.Env().Undefined();
 }
 

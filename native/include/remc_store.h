@@ -222,15 +222,28 @@ int remc_store_slabs_reassign(remc_store *s, int32_t src, int32_t dst);
  * lowered -m still happens); 1 and 2 run them (the default). */
 void remc_store_set_automove(remc_store *s, int mode);
 
-/* memcached's LRU maintainer and flat LRU (`-o no_modern`, `no_lru_maintainer`, `lru mode`):
- * MAINTAINER: each remc_store_reclaim call first frees the expired or flushed items found at
- * each class's LRU tail (memcached's maintainer thread; counted as `reclaimed`, not as crawler
- * reclaims). FLAT: each store first frees up to 5 expired or flushed items from its class's
- * LRU tail, stopping at the first live one (memcached's do_item_alloc_pull without a segmented
- * LRU; also `reclaimed`). Default: MAINTAINER. */
+/* memcached's LRU maintainer and segmented LRU (`-o no_modern`, `no_lru_maintainer`, `lru mode`,
+ * `lru tune`, `lru temp_ttl`). MAINTAINER: each remc_store_reclaim call juggles every class's
+ * LRUs as memcached's maintainer thread does (lru_maintainer_juggle): expired or flushed items
+ * at the tails are freed (`reclaimed`), HOT and WARM tails over their share of the class's bytes
+ * (hot_pct, warm_pct) or older than the COLD tail's age times hot/warm_max_factor move to COLD,
+ * active items in WARM are moved up, active ones in HOT go to WARM. Without FLAT (segmented, the
+ * default) new items enter HOT, an item read a second time while in COLD moves to WARM, and an
+ * allocation that finds no free chunk evicts from COLD's tail, moving HOT's tail down when COLD
+ * has nothing to give. FLAT: everything is in COLD, a read relinks an item at most once a minute,
+ * and each store first frees up to 5 expired or flushed items from its class's tail, stopping at
+ * the first live one (memcached's do_item_alloc_pull without a segmented LRU; also `reclaimed`).
+ * temp_ttl >= 0: items stored with a TTL of at most temp_ttl seconds go to the TEMP LRU, which
+ * is never evicted, only reclaimed when they expire (memcached's temp_lru). tune NULL: keep the
+ * current one (memcached's defaults 20, 40, 0.2, 2.0, temp LRU off). Default flags: MAINTAINER. */
 #define REMC_LRU_MAINTAINER 1
 #define REMC_LRU_FLAT 2
-void remc_store_set_lru(remc_store *s, int flags);
+typedef struct remc_lru_tune {
+  int32_t hot_pct, warm_pct; /* ints as memcached's (`lru tune` can wrap one negative) */
+  double hot_max_factor, warm_max_factor;
+  int64_t temp_ttl; /* < 0: no TEMP LRU */
+} remc_lru_tune;
+void remc_store_set_lru(remc_store *s, int flags, const remc_lru_tune *tune);
 
 /* stats cachedump <cls> <limit>: the items of class cls, most recently stored first, at most
  * `limit` (0 = all). fn gets each key, value length and exptime (Unix seconds, 0 = never) and
@@ -262,7 +275,8 @@ uint32_t remc_store_metadump(remc_store *s, uint32_t cls, remc_store_meta_fn fn,
   X(evicted_unfetched) X(evicted_active) X(limit_maxbytes) X(total_malloced) \
   X(hash_power_level) X(hash_bytes) X(hash_is_expanding) X(slab_global_page_pool) \
   X(slabs_moved) X(slab_reassign_rescues) X(slab_reassign_evictions_nomem) \
-  X(slab_reassign_busy_items) X(crawler_reclaimed) X(crawler_items_checked) X(lrutail_reflocked)
+  X(slab_reassign_busy_items) X(crawler_reclaimed) X(crawler_items_checked) X(lrutail_reflocked) \
+  X(lru_maintainer_juggles) X(moves_to_cold) X(moves_to_warm) X(moves_within_lru) X(direct_reclaims)
 
 enum remc_store_stat {
 #define REMC_X_ENUM(id) REMC_STAT_##id,
@@ -280,7 +294,7 @@ void remc_store_stats_reset(remc_store *s);
   X(free_chunks) X(free_chunks_end) X(get_hits) X(cmd_set) X(delete_hits) X(incr_hits) \
   X(decr_hits) X(cas_hits) X(cas_badval) X(touch_hits)
 #define REMC_ITEM_STATS(X) \
-  X(number) X(number_hot) X(number_warm) X(number_cold) X(age_hot) X(age_warm) X(age) \
+  X(number) X(number_hot) X(number_warm) X(number_cold) X(number_temp) X(age_hot) X(age_warm) X(age) \
   X(mem_requested) X(evicted) X(evicted_nonzero) X(evicted_time) X(outofmemory) \
   X(tailrepairs) X(reclaimed) X(expired_unfetched) X(evicted_unfetched) X(evicted_active) \
   X(crawler_reclaimed) X(crawler_items_checked) X(lrutail_reflocked) X(moves_to_cold) \

@@ -2,24 +2,27 @@
  * store.c — the item store: hash table, LRU, expiry, flush, CAS and the storage commands, with
  * memcached 1.6's semantics (see remc_store.h; observed behaviours of 1.6.18 are noted inline).
  *
- * LRU policy: one LRU per slab class. A read does not relink the item (that would dirty two
- * more cache lines per get); it sets IT_ACTIVE. When the allocator pulls from the tail, an
- * active item gets a second chance (moved to the head, bit cleared) — the CLOCK approximation
- * of LRU that memcached's segmented LRU also builds on. So recently read items survive.
+ * LRU policy: memcached's segmented LRU, four lists per slab class (store_int.h, remc_store.h
+ * remc_store_set_lru). A read does not relink an item (that would dirty two more cache lines per
+ * get) unless it is the read that makes a COLD item active: that one moves it to WARM at once
+ * (memcached queues it for its maintainer thread, which does the same within a millisecond).
+ * So an item read twice survives a flood of new items, which pass through HOT and COLD only.
  */
 #include <sys/random.h>
 #include <time.h>
 
 #include "store_int.h"
 
-#define TAIL_TRIES 5      /* unpinned, inactive tail items examined per allocation (memcached) */
-#define TAIL_RESCUES 256  /* active items moved to the head per allocation, at most (each one
-                           * was paid for by a read, so this bounds latency, not throughput) */
-#define TAIL_PREP 256     /* active items the reclaimer moves off each evicting class's tail */
+#define TAIL_TRIES 5      /* tail items examined per pull (memcached's lru_pull_tail) */
+#define ALLOC_PULLS 10    /* LRU pulls an allocation tries before it fails (do_item_alloc_pull) */
+/* Pull rounds per class and maintainer pass at most: memcached's maintainer does 500 a wake and
+ * wakes up to 1000 times a second; this one runs once a second. A move costs 0.1-0.5 us (cache
+ * misses: store_bench), so a pass takes a few ms per class at most. A lag only leaves HOT fuller:
+ * allocations feed COLD themselves. */
+#define JUGGLES 10000
 #define EXPAND_STEP 64    /* old buckets migrated per write while the hash table grows */
 #define SLAB_CHUNK_MAX 524288 /* memcached's default slab_chunk_max (half its 1 MiB page) */
 #define ITEM_UPDATE_INTERVAL 60 /* memcached: a read relinks an item at most this often (s) */
-#define MAINTAIN_TRIES 500 /* tail items the maintainer checks per class and call (memcached: 500 juggles) */
 #define CRAWL_SLICE 64    /* items one class's crawler checks before the next class's turn */
 
 /* ------------------------------------------------------------------------------------------ */
@@ -205,31 +208,81 @@ static void expand_run(remc_store *s) {
 /* ------------------------------------------------------------------------------------------ */
 /* LRU                                                                                         */
 
+/* List primitives: the list is the one it->lru names; no accounting (the crawler marker uses
+ * them too). The caller holds the class's LRU lock. */
 static inline void lru_link_head(sclass *c, item *it) {
+  uint32_t q = it->lru;
   it->prev = NULL;
-  it->next = c->head;
-  if (c->head) c->head->prev = it;
-  c->head = it;
-  if (!c->tail) c->tail = it;
+  it->next = c->head[q];
+  if (c->head[q]) c->head[q]->prev = it;
+  c->head[q] = it;
+  if (!c->tail[q]) c->tail[q] = it;
+}
+
+static inline void lru_link_tail(sclass *c, item *it) {
+  uint32_t q = it->lru;
+  it->next = NULL;
+  it->prev = c->tail[q];
+  if (c->tail[q]) c->tail[q]->next = it;
+  c->tail[q] = it;
+  if (!c->head[q]) c->head[q] = it;
 }
 
 static inline void lru_unlink(sclass *c, item *it) {
-  if (c->head == it) c->head = it->next;
-  if (c->tail == it) c->tail = it->prev;
+  uint32_t q = it->lru;
+  if (c->head[q] == it) c->head[q] = it->next;
+  if (c->tail[q] == it) c->tail[q] = it->prev;
   if (it->next) it->next->prev = it->prev;
   if (it->prev) it->prev->next = it->next;
   it->next = it->prev = NULL;
 }
 
-/* Insert `it` just above (toward the head of) `below`. */
+/* Insert `it` just above (toward the head of) `below`, in below's list. */
 static inline void lru_link_above(sclass *c, item *it, item *below) {
+  it->lru = below->lru;
   it->next = below;
   it->prev = below->prev;
   if (below->prev)
     below->prev->next = it;
   else
-    c->head = it;
+    c->head[below->lru] = it;
   below->prev = it;
+}
+
+/* An item into / out of list it->lru with its count and bytes (size n: the caller's, as an
+ * overwrite in place changes the item's size before relinking it). Under the LRU lock. */
+static inline void lru_add(sclass *c, item *it, uint64_t n) {
+  lru_link_head(c, it);
+  c->nseg[it->lru]++;
+  c->seg_bytes[it->lru] += n;
+}
+static inline void lru_del(sclass *c, item *it, uint64_t n) {
+  lru_unlink(c, it);
+  c->nseg[it->lru]--;
+  c->seg_bytes[it->lru] -= n;
+}
+/* To the head of list q (the same list: a bump). */
+static inline void lru_move(remc_store *s, sclass *c, item *it, uint32_t q) {
+  uint64_t n = item_ntotal(s, it);
+  lru_del(c, it, n);
+  it->lru = (uint8_t)q;
+  lru_add(c, it, n);
+}
+
+/* The oldest item of list q, past the crawler marker. */
+static inline const item *lru_tail_item(const sclass *c, uint32_t q) {
+  const item *t = c->tail[q];
+  if (t && (t->iflags & IT_CRAWLER)) t = t->prev;
+  return t;
+}
+
+/* The list a new item goes to (memcached's do_item_alloc): TEMP when its TTL is short, else
+ * HOT (COLD when flat). exptime is relative; 0 (never) and a time already past are not short. */
+static inline uint8_t new_item_lru(const remc_store *s, uint32_t exptime) {
+  if (s->tune.temp_ttl >= 0 && exptime != 0 && exptime >= NOW(s) &&
+      (int64_t)(exptime - NOW(s)) <= s->tune.temp_ttl)
+    return LRU_TEMP;
+  return (s->lru_flags & REMC_LRU_FLAT) ? LRU_COLD : LRU_HOT;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -245,8 +298,9 @@ static void item_link(remc_store *s, item *it) {
   item **b = bucket_of(s, it->hv);
   it->h_next = *b;
   *b = it;
+  it->lru = new_item_lru(s, it->exptime);
   lru_lock(s, it->cls);
-  lru_link_head(c, it);
+  lru_add(c, it, n);
   lru_unlock(s, it->cls);
   CNT_INC(c->nitems);
   CNT_ADD(c->requested, n);
@@ -263,7 +317,7 @@ static void item_unlink_keep(remc_store *s, item *it, int lru_held) {
   uint64_t n = item_ntotal(s, it);
   hash_remove(s, it);
   if (!lru_held) lru_lock(s, it->cls);
-  lru_unlink(c, it);
+  lru_del(c, it, n);
   if (!lru_held) lru_unlock(s, it->cls);
   it->iflags &= (uint8_t)~IT_LINKED;
   CNT_SUB(c->nitems, 1);
@@ -309,22 +363,44 @@ static item *item_get(remc_store *s, const uint8_t *key, uint32_t klen, uint32_t
   return it;
 }
 
-/* Move a linked item to its LRU's head. The caller holds its stripe. */
-static void lru_bump_head(remc_store *s, item *it) {
+/* A write or an `add` that found the item (memcached's do_item_update). Segmented: its time
+ * moves on, and an active item in COLD goes to WARM. Flat: relinked at the head, at most once a
+ * minute. The caller holds its stripe. */
+static void item_update(remc_store *s, item *it) {
   sclass *c = &s->cls[it->cls];
-  lru_lock(s, it->cls);
-  lru_unlink(c, it);
-  lru_link_head(c, it);
-  lru_unlock(s, it->cls);
+  if (!(s->lru_flags & REMC_LRU_FLAT)) {
+    it->time = NOW(s);
+    if (it->lru == LRU_COLD && (it->iflags & IT_ACTIVE)) {
+      lru_lock(s, it->cls);
+      lru_move(s, c, it, LRU_WARM);
+      lru_unlock(s, it->cls);
+      it->iflags &= (uint8_t)~IT_ACTIVE;
+      CNT_INC(c->moves_to_warm);
+    }
+  } else if (it->time + ITEM_UPDATE_INTERVAL < NOW(s)) {
+    it->time = NOW(s);
+    lru_lock(s, it->cls);
+    lru_move(s, c, it, it->lru);
+    lru_unlock(s, it->cls);
+  }
 }
 
+/* A read (memcached's do_item_bump). Segmented: the first read marks the item fetched, the
+ * second active; becoming active moves it to WARM when in COLD, else only its time; reads of an
+ * active item change nothing. Flat: fetched, and do_item_update. The caller holds its stripe. */
 static inline void item_bump_read(remc_store *s, item *it) {
-  /* flat LRU (memcached's do_item_update): a read moves the item to the head, at most once a
-   * minute; no second chance at the tail. Segmented: marked active, rescued at the tail. */
-  if (REMC_UNLIKELY(s->lru_flags & REMC_LRU_FLAT) && it->time + ITEM_UPDATE_INTERVAL < NOW(s))
-    lru_bump_head(s, it);
-  it->iflags |= IT_FETCHED | IT_ACTIVE;
-  it->time = NOW(s);
+  if (REMC_UNLIKELY(s->lru_flags & REMC_LRU_FLAT)) {
+    it->iflags |= IT_FETCHED;
+    item_update(s, it);
+    return;
+  }
+  if (it->iflags & IT_ACTIVE) return;
+  if (!(it->iflags & IT_FETCHED)) {
+    it->iflags |= IT_FETCHED;
+    return;
+  }
+  it->iflags |= IT_ACTIVE;
+  item_update(s, it);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -347,73 +423,123 @@ static void log_eviction(remc_store *s, item *it) {
   pthread_mutex_unlock(&s->evict_lock);
 }
 
-/* Free one chunk of class `id` from its LRU tail: reclaim an expired/flushed item, else (with
- * evictions) evict the least recently used unpinned item. Returns the unlinked chunk, or NULL. */
-static item *lru_pull_tail(remc_store *s, uint32_t id, uint32_t own) {
+#define PULL_EVICT 1 /* COLD: evict the tail item (an allocation that found no free chunk) */
+#define PULL_FEED 2  /* HOT/WARM: walk past active items (rescuing up to TAIL_RESCUES of them)
+                      * until one moves to COLD; returns only what moved to COLD or was freed */
+#define TAIL_RESCUES 256
+
+/* memcached's lru_pull_tail on list q of class id: look at up to TAIL_TRIES items from the tail
+ * (a busy or pinned one is passed over), freeing expired or flushed ones on the way, and act on
+ * the first live one: HOT/WARM: an active item is rescued (HOT: to WARM; WARM: to its head, and
+ * the walk goes on); an inactive one moves to COLD when the list is over its share of
+ * total_bytes or older than max_age, else nothing. COLD: with PULL_EVICT it is evicted (when
+ * evictions are on), else an active one moves to WARM. TEMP: only expired items go. `own`: the
+ * stripe the caller holds (NO_STRIPE: none). `ret`: where an allocation takes the chunk freed
+ * (evicted, or the first expired one), instead of the free list. Returns how many items it
+ * freed or moved (PULL_FEED: freed or moved to COLD). */
+#define NO_STRIPE UINT32_MAX
+static int lru_pull(remc_store *s, uint32_t id, uint32_t q, int flags, uint64_t total_bytes,
+                    uint32_t max_age, uint32_t own, item **ret) {
   sclass *c = &s->cls[id];
-  int tries = TAIL_TRIES, rescues = TAIL_RESCUES;
-  item *freed = NULL; /* the unlinked chunk, handed to the caller rather than to the free list */
+  int removed = 0, tries = TAIL_TRIES, stop = 0, rescues = TAIL_RESCUES;
+  const int feed = flags & PULL_FEED;
   lru_lock(s, id);
-  item *it = c->tail;
-  while (it && tries > 0) {
+  item *it = c->tail[q];
+  for (; it && tries > 0 && !stop; tries--) {
     item *up = it->prev;
     if (it == &c->crawler) {
       it = up;
+      tries++;
       continue;
     }
     /* the item's stripe: held already (own), or tried; a busy one is skipped as memcached does */
     uint32_t st = stripe_of(it->hv);
     if (st != own && pthread_mutex_trylock(&s->item_locks[st]) != 0) {
-      tries--;
       it = up;
       continue;
     }
-    if (it->refcount) { /* pinned: never evicted */
+    if (it->refcount) { /* pinned: never freed or moved here */
       CNT_INC(c->lrutail_reflocked);
-      tries--;
-    } else {
-      int flushed = is_flushed(s, it);
-      if (flushed || is_expired(s, it)) {
-        CNT_INC(c->reclaimed);
-        if (!(it->iflags & IT_FETCHED)) CNT_INC(c->expired_unfetched); /* flushed too (memcached) */
+    } else if (is_flushed(s, it) || is_expired(s, it)) {
+      CNT_INC(c->reclaimed);
+      if (!(it->iflags & IT_FETCHED)) CNT_INC(c->expired_unfetched); /* flushed too (memcached) */
+      removed++;
+      if (ret && !*ret) {
         item_unlink_keep(s, it, 1);
-        freed = it;
-      } else if (!s->evictions) {
-        tries--;
-      } else if ((it->iflags & IT_ACTIVE) && rescues > 0 && !(s->lru_flags & REMC_LRU_FLAT)) {
-        it->iflags &= (uint8_t)~IT_ACTIVE;
-        lru_unlink(c, it);
-        lru_link_head(c, it);
-        CNT_INC(c->moves_within_lru);
-        rescues--;
+        *ret = it;
+        stop = 1; /* an allocation needs one chunk */
       } else {
-        CNT_INC(c->evicted);
-        if (it->exptime != 0) CNT_INC(c->evicted_nonzero);
-        if (!(it->iflags & IT_FETCHED)) CNT_INC(c->evicted_unfetched);
-        if (it->iflags & IT_ACTIVE) CNT_INC(c->evicted_active);
-        c->evicted_time = NOW(s) - it->time;
-        if (REMC_UNLIKELY(__atomic_load_n(&s->log_evictions, __ATOMIC_RELAXED))) log_eviction(s, it);
-        item_unlink_keep(s, it, 1);
-        freed = it;
+        item_unlink_l(s, it, 1);
       }
+    } else if (q == LRU_HOT || q == LRU_WARM) {
+      /* memcached's uint64 arithmetic, a negative share included */
+      uint64_t limit = total_bytes * (uint64_t)(int64_t)(q == LRU_HOT ? s->tune.hot_pct : s->tune.warm_pct) / 100;
+      if ((it->iflags & IT_ACTIVE) && !(feed && rescues == 0)) {
+        it->iflags &= (uint8_t)~IT_ACTIVE;
+        lru_move(s, c, it, LRU_WARM);
+        if (q == LRU_WARM) {
+          CNT_INC(c->moves_within_lru);
+        } else {
+          CNT_INC(c->moves_to_warm);
+          stop = !feed;
+        }
+        if (feed) { /* not counted as a try: each rescue was paid for by reads */
+          rescues--;
+          tries++;
+        } else {
+          removed++;
+        }
+      } else {
+        if (feed || c->seg_bytes[q] > limit || NOW(s) - it->time > max_age) {
+          it->iflags &= (uint8_t)~IT_ACTIVE; /* an active one when the rescues ran out */
+          lru_move(s, c, it, LRU_COLD);
+          CNT_INC(c->moves_to_cold);
+          removed++;
+        }
+        stop = 1;
+      }
+    } else if (q == LRU_COLD) {
+      stop = 1;
+      if (flags & PULL_EVICT) {
+        if (s->evictions) {
+          CNT_INC(c->evicted);
+          if (it->exptime != 0) CNT_INC(c->evicted_nonzero);
+          if (!(it->iflags & IT_FETCHED)) CNT_INC(c->evicted_unfetched);
+          if (it->iflags & IT_ACTIVE) CNT_INC(c->evicted_active);
+          c->evicted_time = NOW(s) - it->time;
+          if (REMC_UNLIKELY(__atomic_load_n(&s->log_evictions, __ATOMIC_RELAXED))) log_eviction(s, it);
+          removed++;
+          if (ret && !*ret) {
+            item_unlink_keep(s, it, 1);
+            *ret = it;
+          } else {
+            item_unlink_l(s, it, 1);
+          }
+        }
+      } else if ((it->iflags & IT_ACTIVE) && !(s->lru_flags & REMC_LRU_FLAT)) {
+        it->iflags &= (uint8_t)~IT_ACTIVE;
+        lru_move(s, c, it, LRU_WARM);
+        CNT_INC(c->moves_to_warm);
+        removed++;
+      }
+    } else {
+      stop = 1; /* TEMP: only reclaims */
     }
     if (st != own) pthread_mutex_unlock(&s->item_locks[st]);
-    if (freed) break;
     it = up;
   }
   lru_unlock(s, id);
-  return freed;
+  return removed;
 }
 
 /* Free the expired or flushed items at class `id`'s LRU tail, up to `tries` examined, stopping
  * at the first live one (memcached's lru_pull_tail without LRU_PULL_EVICT). `own`: the stripe
  * the caller holds (NO_STRIPE: none); a busy or pinned item is passed over. */
-#define NO_STRIPE UINT32_MAX
 static uint32_t lru_reclaim_tail(remc_store *s, uint32_t id, uint32_t own, uint32_t tries) {
   sclass *c = &s->cls[id];
   uint32_t freed = 0;
   lru_lock(s, id);
-  item *it = c->tail;
+  item *it = c->tail[LRU_COLD];
   while (it && tries) {
     item *up = it->prev;
     if (it == &c->crawler) {
@@ -448,18 +574,32 @@ static uint32_t lru_reclaim_tail(remc_store *s, uint32_t id, uint32_t own, uint3
   return freed;
 }
 
-/* The caller holds stripe `own`. A chunk freed from the tail is used at once (memcached's
- * do_item_alloc_pull), without going through the free list. */
+/* memcached's do_item_alloc_pull. The caller holds stripe `own`. No free chunk: evict from
+ * COLD's tail (the chunk is used at once, not put on the free list); when COLD has nothing to
+ * give, move HOT's tail down (or WARM's), ALLOC_PULLS times at most. Each round counts in
+ * direct_reclaims. */
 static item *item_alloc(remc_store *s, uint32_t id, uint32_t own) {
-  slabs_lock(s);
-  item *it = mem_chunk_alloc(s, id);
-  slabs_unlock(s);
+  sclass *c = &s->cls[id];
+  item *it = NULL;
+  uint32_t pulls = 0;
+  for (uint32_t i = 0; i < ALLOC_PULLS && !it; i++) {
+    slabs_lock(s);
+    it = mem_chunk_alloc(s, id);
+    slabs_unlock(s);
+    if (it) break;
+    pulls++;
+    if (lru_pull(s, id, LRU_COLD, PULL_EVICT, 0, 0, own, &it) > 0) continue;
+    /* COLD had nothing to give: feed it from HOT, else WARM. (memcached's maintainer thread
+     * keeps COLD fed within a millisecond and its allocations only move HOT's tail; this
+     * maintainer runs once a second, so an allocation does what it would have done.) */
+    if (lru_pull(s, id, LRU_HOT, PULL_FEED, 0, 0, own, NULL) > 0) continue;
+    if (lru_pull(s, id, LRU_WARM, PULL_FEED, 0, 0, own, NULL) > 0) continue;
+    break; /* nothing left to evict (everything pinned, busy or TEMP) */
+  }
+  if (pulls) CNT_ADD(c->direct_reclaims, pulls);
   if (REMC_UNLIKELY(!it)) {
-    it = lru_pull_tail(s, id, own);
-    if (!it) {
-      CNT_INC(s->cls[id].outofmemory);
-      return NULL;
-    }
+    CNT_INC(c->outofmemory);
+    return NULL;
   }
   it->cls = (uint8_t)id;
   it->refcount = 0;
@@ -538,6 +678,8 @@ remc_store *remc_store_create(const remc_store_config *cfg, const char **err) {
   s->crawl_cls = 1;
   s->automove = 1; /* memcached 1.6's default (slab_automove=1) */
   s->lru_flags = REMC_LRU_MAINTAINER;
+  s->tune = (remc_lru_tune){.hot_pct = 20, .warm_pct = 40, .hot_max_factor = 0.2,
+                            .warm_max_factor = 2.0, .temp_ttl = -1}; /* memcached's defaults */
   for (uint32_t i = 1; i <= s->nclasses; i++) s->cls[i].crawler.iflags = IT_CRAWLER;
   return s;
 }
@@ -629,6 +771,7 @@ int remc_store_get(remc_store *s, const uint8_t *key, uint32_t klen, int bump,
     CNT_INC(c->touch_hits);
   } else {
     CNT_INC(c->get_hits);
+    CNT_INC(c->lru_hits[it->lru]); /* before the bump moves it, as memcached counts */
   }
   if (info) info->exptime = it->exptime ? s->started + (int64_t)it->exptime : 0;
   if (bump) item_bump_read(s, it);
@@ -706,13 +849,8 @@ int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
 
   switch (mode) {
   case REMC_MODE_ADD:
-    if (old) { /* add on an existing item promotes it in the LRU and fails */
-      sclass *oc = &s->cls[old->cls];
-      lru_lock(s, old->cls);
-      lru_unlink(oc, old);
-      lru_link_head(oc, old);
-      lru_unlock(s, old->cls);
-      old->time = NOW(s);
+    if (old) { /* add on an existing item updates it in the LRU and fails (memcached) */
+      item_update(s, old);
       CNT_INC(s->cls[piece_id].cmd_set);
       rc = REMC_STORE_NOT_STORED;
       goto out;
@@ -780,20 +918,16 @@ int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
   item *it;
   if (old && !concat && old->cls == id && old->refcount == 0) {
     /* Overwrite in the same class with nobody reading the old value: rewrite the chunk where
-     * it is. Same key, so the hash chain stays valid; instead of relinking it at the LRU head
-     * (two more cache misses for its neighbours) it is marked active, which gives it the same
-     * protection from the next tail pass. Also never fails for want of memory. */
+     * it is and relink it where a new item goes. Same key, so the hash chain stays valid. Also
+     * never fails for want of memory. (Nobody else looks at it meanwhile: whoever walks an LRU
+     * skips the items whose stripe is busy.) */
     sclass *c = &s->cls[id];
     uint64_t oldn = item_ntotal(s, old);
     it = old;
     it->exptime = ex;
     it->nbytes = (uint32_t)nbytes;
-    it->iflags = IT_LINKED | IT_ACTIVE | (flags ? IT_HASFLAGS : 0);
+    it->iflags = IT_LINKED | (flags ? IT_HASFLAGS : 0); /* a new item: neither fetched nor active */
     it->mflags = mflags;
-    if (REMC_UNLIKELY(s->lru_flags & REMC_LRU_FLAT)) { /* no second chance: a new item's place */
-      it->iflags &= (uint8_t)~IT_ACTIVE;
-      lru_bump_head(s, it);
-    }
     if (flags) memcpy(item_key(s, it) + klen + 1, &flags, 4);
     uint8_t *d = item_data(s, it);
     memcpy(d, value, vlen);
@@ -802,6 +936,11 @@ int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
     it->time = NOW(s);
     item_set_cas(s, it, s->cas_sz ? __atomic_add_fetch(&s->cas_counter, 1, __ATOMIC_RELAXED) : 0);
     uint64_t newn = item_ntotal(s, it);
+    lru_lock(s, id);
+    lru_del(c, it, oldn);
+    it->lru = new_item_lru(s, ex);
+    lru_add(c, it, newn);
+    lru_unlock(s, id);
     CNT_ADD(c->requested, newn - oldn); /* modular arithmetic: fine when the item shrinks */
     CNT_ADD(s->bytes, newn - oldn);
     CNT_INC(s->total_items);
@@ -1019,11 +1158,11 @@ static void item_relocate(remc_store *s, sclass *c, item *from, item *to) {
   if (to->prev)
     to->prev->next = to;
   else
-    c->head = to;
+    c->head[to->lru] = to;
   if (to->next)
     to->next->prev = to;
   else
-    c->tail = to;
+    c->tail[to->lru] = to;
   item **pp = bucket_of(s, from->hv);
   while (*pp && *pp != from) pp = &(*pp)->h_next;
   if (*pp) *pp = to;
@@ -1124,9 +1263,11 @@ uint32_t remc_store_take_slab_moves(remc_store *s, int32_t *out, uint32_t max) {
   return n;
 }
 
+/* The age of the class's oldest items: COLD's tail, else WARM's, else HOT's. */
 static uint32_t tail_age(const remc_store *s, const sclass *c) {
-  const item *t = c->tail;
-  if (t && (t->iflags & IT_CRAWLER)) t = t->prev;
+  const item *t = lru_tail_item(c, LRU_COLD);
+  if (!t) t = lru_tail_item(c, LRU_WARM);
+  if (!t) t = lru_tail_item(c, LRU_HOT);
   return t ? NOW(s) - t->time : 0;
 }
 
@@ -1210,9 +1351,10 @@ int remc_store_slabs_reassign(remc_store *s, int32_t src, int32_t dst) {
   return rc;
 }
 
-void remc_store_set_lru(remc_store *s, int flags) {
+void remc_store_set_lru(remc_store *s, int flags, const remc_lru_tune *tune) {
   lock_all(s);
   s->lru_flags = flags;
+  if (tune) s->tune = *tune;
   unlock_all(s);
 }
 
@@ -1241,43 +1383,55 @@ void remc_store_flush(remc_store *s, int64_t exptime) {
   unlock_all(s);
 }
 
-/* memcached's LRU maintainer, per class: free the expired items at the LRU tail (with
- * REMC_LRU_MAINTAINER), and in classes that evict, give the active items at the tail their
- * second chance ahead of time, so that allocations find an inactive tail item at once instead
- * of moving many active ones themselves. Per class under its LRU lock; an item whose stripe is
- * busy ends the class's turn. Returns how many items it freed. */
+/* age * factor in whole seconds; a factor `lru tune` accepted (huge, not a number) clamps. */
+static uint32_t age_times(uint32_t age, double factor) {
+  double a = (double)age * factor;
+  if (!(a >= 0)) return 0;
+  return a >= 4294967295.0 ? UINT32_MAX : (uint32_t)a;
+}
+
+/* memcached's lru_maintainer_juggle for class id: TEMP's expired tail items, then HOT, WARM
+ * and COLD pulled in turn until none does anything (JUGGLES rounds at most). HOT and WARM are
+ * held to their share of the class's bytes and to an age of COLD's tail age times their factor;
+ * flat, both drain into COLD. The caller holds a reader slot. Returns the items it freed. */
+static uint32_t lru_juggle(remc_store *s, uint32_t id) {
+  sclass *c = &s->cls[id];
+  const int flat = s->lru_flags & REMC_LRU_FLAT;
+  uint64_t before = __atomic_load_n(&c->reclaimed, __ATOMIC_RELAXED);
+  if (s->tune.temp_ttl >= 0)
+    for (uint32_t i = 0; i < JUGGLES; i++)
+      if (lru_pull(s, id, LRU_TEMP, 0, 0, 0, NO_STRIPE, NULL) <= 0) break;
+  uint64_t total = 0;
+  uint32_t hot_age = 0, warm_age = 0;
+  if (!flat) {
+    lru_lock(s, id);
+    const item *t = lru_tail_item(c, LRU_COLD);
+    uint32_t cold_age = t ? NOW(s) - t->time : 0;
+    total = c->seg_bytes[LRU_HOT] + c->seg_bytes[LRU_WARM] + c->seg_bytes[LRU_COLD];
+    lru_unlock(s, id);
+    hot_age = age_times(cold_age, s->tune.hot_max_factor);
+    warm_age = age_times(cold_age, s->tune.warm_max_factor);
+  }
+  for (uint32_t i = 0; i < JUGGLES; i++) {
+    int more = lru_pull(s, id, LRU_HOT, 0, total, hot_age, NO_STRIPE, NULL) > 0 ||
+               lru_pull(s, id, LRU_WARM, 0, total, warm_age, NO_STRIPE, NULL) > 0;
+    if (!flat) more += lru_pull(s, id, LRU_COLD, 0, total, 0, NO_STRIPE, NULL) > 0;
+    else more += lru_reclaim_tail(s, id, NO_STRIPE, TAIL_TRIES) > 0; /* flat: COLD's expired */
+    if (!more) break;
+  }
+  return (uint32_t)(__atomic_load_n(&c->reclaimed, __ATOMIC_RELAXED) - before);
+}
+
+/* The maintainer's pass over every class (with REMC_LRU_MAINTAINER). */
 static uint32_t lru_maintain(remc_store *s) {
   uint32_t freed = 0;
   for (uint32_t i = 1; i <= s->nclasses; i++) {
-    sclass *c = &s->cls[i];
-    uint32_t budget = TAIL_PREP;
-    enter(s); /* before reading `evicted`: stats reset writes it with the store stopped */
-    /* memcached's maintainer: expired items at the tail go first, counted as `reclaimed` */
-    if (s->lru_flags & REMC_LRU_MAINTAINER) freed += lru_reclaim_tail(s, i, NO_STRIPE, MAINTAIN_TRIES);
-    if (!__atomic_load_n(&c->evicted, __ATOMIC_RELAXED) || (s->lru_flags & REMC_LRU_FLAT)) {
+    enter(s); /* lru_flags and the tune are written with the store stopped */
+    if (!(s->lru_flags & REMC_LRU_MAINTAINER)) {
       leave(s);
-      continue;
+      return 0;
     }
-    lru_lock(s, i);
-    item *it = c->tail;
-    while (it && budget--) {
-      item *up = it->prev;
-      if (it != &c->crawler) {
-        uint32_t st = stripe_of(it->hv);
-        if (pthread_mutex_trylock(&s->item_locks[st]) != 0) break;
-        int active = it->iflags & IT_ACTIVE;
-        if (active) {
-          it->iflags &= (uint8_t)~IT_ACTIVE;
-          lru_unlink(c, it);
-          lru_link_head(c, it);
-          CNT_INC(c->moves_within_lru);
-        }
-        pthread_mutex_unlock(&s->item_locks[st]);
-        if (!active) break;
-      }
-      it = up;
-    }
-    lru_unlock(s, i);
+    freed += lru_juggle(s, i);
     leave(s);
   }
   return freed;
@@ -1294,6 +1448,7 @@ uint32_t remc_store_reclaim(remc_store *s, uint32_t max_items) {
   expand_step(s, EXPAND_STEP * 16);
   __atomic_store_n(&s->expand_wanted, 0, __ATOMIC_RELAXED);
   slab_automove(s);
+  if (s->lru_flags & REMC_LRU_MAINTAINER) s->lru_maintainer_juggles++;
   unlock_all(s);
   freed += lru_maintain(s);
   while (checked < max_items && idle_classes <= s->nclasses) {
@@ -1303,25 +1458,32 @@ uint32_t remc_store_reclaim(remc_store *s, uint32_t max_items) {
     enter(s);
     lru_lock(s, id);
     if (!c->crawling) {
-      if (!c->tail) { /* nothing to crawl in this class */
+      uint32_t q = 0;
+      while (q < LRU_SEGS && !c->tail[q]) q++;
+      if (q == LRU_SEGS) { /* nothing to crawl in this class */
         idle_classes++;
         s->crawl_cls = s->crawl_cls % s->nclasses + 1;
         lru_unlock(s, id);
         leave(s);
         continue;
       }
-      cr->next = NULL; /* start a pass: the marker goes below the tail */
-      cr->prev = c->tail;
-      c->tail->next = cr;
-      c->tail = cr;
+      cr->lru = (uint8_t)q; /* start a pass: the marker goes below the first list's tail */
+      lru_link_tail(c, cr);
       c->crawling = 1;
     }
     idle_classes = 0;
     uint32_t slice = CRAWL_SLICE;
     while (slice && checked < max_items) {
       item *it = cr->prev;
-      if (!it) { /* reached the head: this class's pass is done */
+      if (!it) { /* reached the head: on to the next list's tail, or the pass is done */
+        uint32_t q = cr->lru + 1u;
         lru_unlink(c, cr);
+        while (q < LRU_SEGS && !c->tail[q]) q++;
+        if (q < LRU_SEGS) {
+          cr->lru = (uint8_t)q;
+          lru_link_tail(c, cr);
+          continue;
+        }
         c->crawling = 0;
         break;
       }
@@ -1375,6 +1537,7 @@ void remc_store_stats_reset(remc_store *s) {
   s->get_misses = s->get_expired = s->get_flushed = s->delete_misses = s->incr_misses = 0;
   s->decr_misses = s->cas_misses = s->touch_misses = s->store_too_large = 0;
   s->store_no_memory = s->total_items = 0;
+  s->lru_maintainer_juggles = 0;
   for (uint32_t i = 1; i <= s->nclasses; i++) {
     sclass *c = &s->cls[i];
     c->get_hits = c->cmd_set = c->delete_hits = c->incr_hits = c->decr_hits = c->cas_hits = 0;
@@ -1382,6 +1545,8 @@ void remc_store_stats_reset(remc_store *s) {
     c->evicted = c->evicted_nonzero = c->outofmemory = c->reclaimed = c->expired_unfetched = 0;
     c->evicted_unfetched = c->evicted_active = c->crawler_reclaimed = 0;
     c->crawler_items_checked = c->lrutail_reflocked = c->moves_within_lru = 0;
+    c->moves_to_cold = c->moves_to_warm = c->direct_reclaims = 0;
+    memset(c->lru_hits, 0, sizeof c->lru_hits);
     c->evicted_time = 0;
     c->evicted_seen = 0;
   }
@@ -1392,7 +1557,8 @@ void remc_store_stats(remc_store *s, double out[REMC_STAT_COUNT]) {
   lock_all(s);
   uint64_t hits = 0, evictions = 0, reclaimed = 0, exp_unf = 0, ev_unf = 0, ev_act = 0;
   uint64_t delete_hits = 0, incr_hits = 0, decr_hits = 0, cas_hits = 0, cas_badval = 0,
-           touch_hits = 0, cr_reclaimed = 0, cr_checked = 0, reflocked = 0;
+           touch_hits = 0, cr_reclaimed = 0, cr_checked = 0, reflocked = 0, to_cold = 0,
+           to_warm = 0, within = 0, direct = 0;
   for (uint32_t i = 1; i <= s->nclasses; i++) {
     const sclass *c = &s->cls[i];
     hits += c->get_hits;
@@ -1410,6 +1576,10 @@ void remc_store_stats(remc_store *s, double out[REMC_STAT_COUNT]) {
     cr_reclaimed += c->crawler_reclaimed;
     cr_checked += c->crawler_items_checked;
     reflocked += c->lrutail_reflocked;
+    to_cold += c->moves_to_cold;
+    to_warm += c->moves_to_warm;
+    within += c->moves_within_lru;
+    direct += c->direct_reclaims;
   }
   out[REMC_STAT_get_hits] = (double)hits;
   out[REMC_STAT_get_misses] = (double)s->get_misses;
@@ -1439,6 +1609,11 @@ void remc_store_stats(remc_store *s, double out[REMC_STAT_COUNT]) {
   out[REMC_STAT_crawler_reclaimed] = (double)cr_reclaimed;
   out[REMC_STAT_crawler_items_checked] = (double)cr_checked;
   out[REMC_STAT_lrutail_reflocked] = (double)reflocked;
+  out[REMC_STAT_lru_maintainer_juggles] = (double)s->lru_maintainer_juggles;
+  out[REMC_STAT_moves_to_cold] = (double)to_cold;
+  out[REMC_STAT_moves_to_warm] = (double)to_warm;
+  out[REMC_STAT_moves_within_lru] = (double)within;
+  out[REMC_STAT_direct_reclaims] = (double)direct;
   out[REMC_STAT_limit_maxbytes] = (double)s->mem_limit;
   out[REMC_STAT_total_malloced] = (double)s->mem_malloced;
   out[REMC_STAT_hash_power_level] = (double)s->hashpower;
@@ -1480,12 +1655,16 @@ int remc_store_class_stats(remc_store *s, uint32_t cls, double so[REMC_SSTAT_COU
   }
   if (io) {
     memset(io, 0, sizeof(double) * REMC_ISTAT_COUNT);
-    const item *tail = c->tail;
-    if (tail && (tail->iflags & IT_CRAWLER)) tail = tail->prev;
-    /* one LRU per class: reported as memcached's COLD LRU (hot/warm stay 0) */
+    const item *hot = lru_tail_item(c, LRU_HOT), *warm = lru_tail_item(c, LRU_WARM),
+               *cold = lru_tail_item(c, LRU_COLD);
     io[REMC_ISTAT_number] = c->nitems;
-    io[REMC_ISTAT_number_cold] = c->nitems;
-    io[REMC_ISTAT_age] = tail ? (double)(NOW(s) - tail->time) : 0;
+    io[REMC_ISTAT_number_hot] = c->nseg[LRU_HOT];
+    io[REMC_ISTAT_number_warm] = c->nseg[LRU_WARM];
+    io[REMC_ISTAT_number_cold] = c->nseg[LRU_COLD];
+    io[REMC_ISTAT_number_temp] = c->nseg[LRU_TEMP];
+    io[REMC_ISTAT_age_hot] = hot ? (double)(NOW(s) - hot->time) : 0;
+    io[REMC_ISTAT_age_warm] = warm ? (double)(NOW(s) - warm->time) : 0;
+    io[REMC_ISTAT_age] = cold ? (double)(NOW(s) - cold->time) : 0;
     io[REMC_ISTAT_mem_requested] = (double)c->requested;
     io[REMC_ISTAT_evicted] = (double)c->evicted;
     io[REMC_ISTAT_evicted_nonzero] = (double)c->evicted_nonzero;
@@ -1498,8 +1677,14 @@ int remc_store_class_stats(remc_store *s, uint32_t cls, double so[REMC_SSTAT_COU
     io[REMC_ISTAT_crawler_reclaimed] = (double)c->crawler_reclaimed;
     io[REMC_ISTAT_crawler_items_checked] = (double)c->crawler_items_checked;
     io[REMC_ISTAT_lrutail_reflocked] = (double)c->lrutail_reflocked;
+    io[REMC_ISTAT_moves_to_cold] = (double)c->moves_to_cold;
+    io[REMC_ISTAT_moves_to_warm] = (double)c->moves_to_warm;
     io[REMC_ISTAT_moves_within_lru] = (double)c->moves_within_lru;
-    io[REMC_ISTAT_hits_to_cold] = (double)c->get_hits;
+    io[REMC_ISTAT_direct_reclaims] = (double)c->direct_reclaims;
+    io[REMC_ISTAT_hits_to_hot] = (double)c->lru_hits[LRU_HOT];
+    io[REMC_ISTAT_hits_to_warm] = (double)c->lru_hits[LRU_WARM];
+    io[REMC_ISTAT_hits_to_cold] = (double)c->lru_hits[LRU_COLD];
+    io[REMC_ISTAT_hits_to_temp] = (double)c->lru_hits[LRU_TEMP];
   }
   int used = c->pages > 0;
   unlock_all(s);
@@ -1511,13 +1696,18 @@ uint32_t remc_store_cachedump(remc_store *s, uint32_t cls, uint32_t limit, remc_
   if (cls < 1 || cls > s->nclasses || !fn) return 0;
   lock_all(s);
   uint32_t shown = 0;
-  for (item *it = s->cls[cls].head; it && (limit == 0 || shown < limit); it = it->next) {
-    if ((it->iflags & IT_CRAWLER) || (it->mflags & REMC_META_KEY_BINARY)) continue;
-    shown++;
-    if (fn(ctx, item_key(s, it), it->nkey, it->nbytes,
-           it->exptime ? s->started + (int64_t)it->exptime : 0))
-      break;
+  /* every list, HOT first: memcached dumps COLD only, where its maintainer has moved nearly
+   * everything a few ms after it was stored (this maintainer runs once a second) */
+  for (uint32_t q = 0; q < LRU_SEGS; q++) {
+    for (item *it = s->cls[cls].head[q]; it && (limit == 0 || shown < limit); it = it->next) {
+      if ((it->iflags & IT_CRAWLER) || (it->mflags & REMC_META_KEY_BINARY)) continue;
+      shown++;
+      if (fn(ctx, item_key(s, it), it->nkey, it->nbytes,
+             it->exptime ? s->started + (int64_t)it->exptime : 0))
+        goto done;
+    }
   }
+done:
   unlock_all(s);
   return shown;
 }
@@ -1527,7 +1717,8 @@ uint32_t remc_store_metadump(remc_store *s, uint32_t cls, remc_store_meta_fn fn,
   lock_all(s);
   uint32_t shown = 0;
   for (uint32_t c = cls ? cls : 1; c <= (cls ? cls : s->nclasses); c++) {
-    for (item *it = s->cls[c].tail; it; it = it->prev) {
+    for (uint32_t q = 0; q < LRU_SEGS; q++)
+    for (item *it = s->cls[c].tail[q]; it; it = it->prev) {
       if ((it->iflags & IT_CRAWLER) || (it->mflags & REMC_META_KEY_BINARY) || is_expired(s, it) ||
           is_flushed(s, it))
         continue;
@@ -1556,8 +1747,8 @@ done:
 void *remc_store_probe_address(remc_store *s) {
   lock_all(s);
   void *p = s->buckets;
-  for (uint32_t i = 1; i <= s->nclasses; i++) {
-    item *it = s->cls[i].head;
+  for (uint32_t i = 1; i <= s->nclasses * LRU_SEGS; i++) {
+    item *it = s->cls[(i - 1) / LRU_SEGS + 1].head[(i - 1) % LRU_SEGS];
     while (it && (it->iflags & IT_CRAWLER)) it = it->next;
     if (it) {
       p = it->nbytes ? (void *)item_data(s, it) : (void *)item_key(s, it);
@@ -1610,7 +1801,10 @@ int remc_store_meta_get(remc_store *s, const uint8_t *key, uint32_t klen, int co
     else if (count == 2) CNT_INC(s->touch_misses);
     rc = 0;
   } else {
-    if (count == 1) CNT_INC(s->cls[it->cls].get_hits);
+    if (count == 1) {
+      CNT_INC(s->cls[it->cls].get_hits);
+      CNT_INC(s->cls[it->cls].lru_hits[it->lru]);
+    }
     else if (count >= 2) CNT_INC(s->cls[it->cls].touch_hits);
     info->flags = item_flags(s, it);
     info->nbytes = it->nbytes;

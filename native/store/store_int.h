@@ -58,6 +58,12 @@
 #define IT_CRAWLER 0x20  /* the reclaimer's position marker in an LRU, not an item */
 #define IT_MOVING 0x40   /* transient: chunk of a page being taken from its class */
 
+/* The LRUs of a class, memcached's segmented LRU (items.c): new items enter HOT (TEMP when
+ * their TTL is under temporary_ttl); the maintainer moves HOT and WARM tails to COLD by size
+ * and age; an item read twice while in COLD goes to WARM; evictions take COLD's tail. The flat
+ * LRU (-o no_modern, `lru mode flat`) keeps everything in COLD. item.lru says which list. */
+enum { LRU_HOT = 0, LRU_WARM = 1, LRU_COLD = 2, LRU_TEMP = 3, LRU_SEGS = 4 };
+
 /* 48-byte header, exactly memcached's size so that the item size arithmetic (and therefore
  * which values fit under -I) is the same. Layout after it:
  *   [cas u64 if cas_enabled] key[nkey] '\0' [flags u32 if IT_HASFLAGS] value[nbytes] "\r\n" */
@@ -74,7 +80,8 @@ typedef struct item {
   uint8_t cls;
   uint8_t nkey;
   uint8_t mflags;      /* REMC_META_* (meta commands: stale, win token sent, binary key) */
-  uint8_t pad_[2];
+  uint8_t lru;         /* LRU_HOT..LRU_TEMP: the list it is linked in (under its LRU lock) */
+  uint8_t pad_;
 } item;
 
 _Static_assert(sizeof(item) == ITEM_HEADER, "item header must be memcached's 48 bytes");
@@ -87,17 +94,20 @@ typedef struct sclass {
   uint32_t end_free;    /* chunks not yet carved from the newest page */
   uint8_t *end_ptr;
   uint32_t pages;
-  uint32_t nitems;      /* linked items in this class's LRU */
-  item *head, *tail;    /* LRU: head = most recent */
+  uint32_t nitems;      /* linked items in this class's LRUs */
+  item *head[LRU_SEGS], *tail[LRU_SEGS]; /* per LRU: head = most recent */
+  uint32_t nseg[LRU_SEGS];    /* items per LRU (the crawler marker is not counted) */
+  uint64_t seg_bytes[LRU_SEGS]; /* item sizes per LRU: the HOT/WARM limits (memcached's sizes_bytes) */
   uint64_t requested;   /* sum of item sizes of linked items (mem_requested) */
-  item crawler;         /* reclaimer marker, linked into the LRU while a pass is under way */
+  item crawler;         /* reclaimer marker, in one of the LRUs (its .lru) while a pass is under way */
   int crawling;
   /* per-class counters (stats slabs / stats items) */
   uint64_t get_hits, cmd_set, delete_hits, incr_hits, decr_hits, cas_hits, cas_badval,
       touch_hits;
   uint64_t evicted, evicted_nonzero, outofmemory, reclaimed, expired_unfetched,
       evicted_unfetched, evicted_active, crawler_reclaimed, crawler_items_checked,
-      lrutail_reflocked, moves_within_lru;
+      lrutail_reflocked, moves_within_lru, moves_to_cold, moves_to_warm, direct_reclaims;
+  uint64_t lru_hits[LRU_SEGS]; /* get hits by the LRU the item was in (hits_to_hot ...) */
   uint32_t evicted_time;
   uint64_t evicted_seen; /* `evicted` at the last automove check */
   pthread_mutex_t lru_lock;
@@ -162,6 +172,8 @@ struct remc_store {
   uint32_t last_automove;
   int automove;           /* slabs automove: 0 = only -m shrinking moves pages */
   int lru_flags;          /* REMC_LRU_* (remc_store_set_lru); written with the store stopped */
+  remc_lru_tune tune;     /* segmented LRU limits, also written with the store stopped */
+  uint64_t lru_maintainer_juggles; /* maintainer passes (remc_store_reclaim calls that juggled) */
   uint64_t slabs_moved, slab_reassign_rescues, slab_reassign_evictions_nomem,
       slab_reassign_busy_items;
   /* the automover's page moves (`watch sysevents` slab_move lines): a ring under bg_lock, the

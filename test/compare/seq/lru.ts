@@ -60,7 +60,65 @@ const modern: Sequence[] = [
     'stats reset\r\n', set('m', 'x'.repeat(4000), 0, 1), { ...stats, sleepMs: EXPIRED }, 'get m\r\n'),
 ];
 
+// The segmented LRU (memcached's default): which list an item is in and what moved it, compared
+// by value where memcached's maintainer (which sleeps up to 1 s when idle) and remcached's (once a
+// second) have both had their turn: MAINTAINED waits for that.
+const MAINTAINED = 2500;
+const items = (...names: string[]) => ({ send: 'stats items\r\n', statsExact: names });
+const V = 'B'.repeat(66560); // class 31, as memcached's t/lru-maintainer.t
+const segmented: Sequence[] = [
+  seq('segmented: stats items and stats names with the maintainer', set('n1', 'x'), 'stats items\r\n', 'stats\r\n'),
+  seq('segmented: HOT to COLD, read twice in COLD to WARM, WARM over its share back to COLD',
+    'stats reset\r\n', set('k', 'v'.repeat(50)), { ...items('items:2:number_hot', 'items:2:number_cold', 'items:2:moves_to_cold'), sleepMs: MAINTAINED },
+    'get k\r\n', 'get k\r\n',
+    { ...items('items:2:number_hot', 'items:2:number_warm', 'items:2:number_cold', 'items:2:moves_to_cold',
+      'items:2:moves_to_warm', 'items:2:hits_to_hot', 'items:2:hits_to_cold', 'items:2:hits_to_warm'), sleepMs: MAINTAINED },
+    'get k\r\n', items('items:2:hits_to_cold', 'items:2:hits_to_warm', 'items:2:hits_to_temp')),
+  // t/lru-maintainer.t's canary: read twice once it is in COLD, it survives a flood that evicts
+  seq('segmented: a key read twice survives a flood of sets (t/lru-maintainer.t canary)',
+    set('canary', V), ...Array.from({ length: 30 }, (_, i) => set(`key${i}`, V)),
+    { send: 'get canary\r\n', sleepMs: MAINTAINED }, 'get canary\r\n',
+    { ...items('items:31:number_warm', 'items:31:moves_to_warm'), sleepMs: MAINTAINED },
+    ...Array.from({ length: 70 }, (_, i) => set(`key${30 + i}`, V)),
+    { send: 'stats\r\n', summary: (r) => (/STAT evictions 0\r/.test(r) ? 'no evictions' : 'evictions') },
+    'get canary\r\n', 'get key0\r\n'),
+  // (right after a segmented store memcached's maintainer may or may not have moved it yet)
+  seq('segmented: lru mode flat puts new items in COLD',
+    'lru mode flat\r\n', set('f1', 'x'.repeat(200)), items('items:6:number_hot', 'items:6:number_cold'),
+    'lru mode segmented\r\n', set('f2', 'x'.repeat(200)),
+    { ...items('items:6:number_hot', 'items:6:number_cold', 'items:6:moves_to_cold'), sleepMs: MAINTAINED }),
+  seq('segmented: lru tune and temp_ttl in stats settings; a short TTL goes to TEMP',
+    'lru tune 10 25 0.1 2\r\n', 'lru temp_ttl 30\r\n',
+    { send: 'stats settings\r\n', statsExact: ['hot_lru_pct', 'warm_lru_pct', 'hot_max_factor', 'warm_max_factor', 'temp_lru', 'temporary_ttl'] },
+    set('t1', 'x'.repeat(400), 0, 20), set('t2', 'x'.repeat(400), 0, 100),
+    items('items:8:number_temp'), 'get t1\r\n', items('items:8:hits_to_temp', 'items:8:number_temp'),
+    'lru temp_ttl -1\r\n', 'stats items\r\n', 'lru tune 20 40 0.2 2\r\n'),
+  // hostile tunes: a hot share that wraps memcached's uint32 sum check, huge and NaN factors, a
+  // TTL past int range; the maintainer keeps running on them
+  seq('segmented: hostile lru tune and temp_ttl values',
+    'lru tune 4294967295 1 1e300 nan\r\n',
+    { send: 'stats settings\r\n', statsExact: ['hot_lru_pct', 'warm_lru_pct', 'hot_max_factor', 'warm_max_factor'] },
+    'lru tune 10 10 inf 2\r\n', { send: 'stats settings\r\n', statsExact: ['hot_max_factor'] },
+    'lru tune 10 10 1e309 2\r\n', 'lru temp_ttl 99999999999999999999\r\n',
+    'lru temp_ttl 9223372036854775807\r\n', set('h1', 'x'.repeat(3000), 0, 100),
+    { send: 'get h1\r\n', sleepMs: MAINTAINED }, 'lru tune 20 40 0.2 2\r\n', 'lru temp_ttl -1\r\n'),
+];
+
+// TEMP LRU (t/lru-maintainer.t): a short-TTL item is never evicted, even unfetched
+const temp: Sequence[] = [
+  seq('TEMP LRU: settings, a short TTL skips HOT, survives a flood (t/lru-maintainer.t)',
+    { send: 'stats settings\r\n', statsExact: ['temp_lru', 'temporary_ttl'] },
+    set('canary', V, 0, 30), items('items:31:number_hot', 'items:31:number_temp'),
+    ...Array.from({ length: 100 }, (_, i) => set(`key${i}`, V, 0, 3600)),
+    { send: 'stats items\r\n', statsExact: ['items:31:number_temp'],
+      summary: (r) => (/items:31:evicted 0\r/.test(r) ? 'no evictions' : 'evictions') +
+        (/items:31:number_hot 0\r/.test(r) ? ', HOT empty' : ', HOT used') },
+    'get canary\r\n'),
+];
+
 export const lruGroups: Group[] = [
+  { name: 'LRU: segmented (default)', args: ['-m', '6'], flushBefore: false, sequences: segmented },
+  { name: 'LRU: TEMP LRU -o temporary_ttl=61', args: ['-m', '2', '-o', 'temporary_ttl=61'], flushBefore: false, sequences: temp },
   { name: 'LRU: -o no_modern (flat, no maintainer or crawler)', args: ['-o', 'no_modern'], flushBefore: false, sequences: flat },
   { name: 'LRU: metadump', args: ['-o', 'no_modern'], flushBefore: false, sequences: dumps },
   { name: 'LRU: -o no_modern -m 8 evictions', args: ['-o', 'no_modern', '-m', '8'], flushBefore: false, sequences: flatEviction },
