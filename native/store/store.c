@@ -269,6 +269,15 @@ static inline void lru_move(remc_store *s, sclass *c, item *it, uint32_t q) {
   lru_add(c, it, n);
 }
 
+/* -e load (store_persist.c): put a restored item back at the head of the list it was saved in. */
+void store_lru_restore(remc_store *s, item *it, uint32_t q) {
+  if (q >= LRU_SEGS) return;
+  sclass *c = &s->cls[it->cls];
+  pthread_mutex_lock(&c->lru_lock);
+  if (it->iflags & IT_LINKED) lru_move(s, c, it, q);
+  pthread_mutex_unlock(&c->lru_lock);
+}
+
 /* The oldest item of list q, past the crawler marker. */
 static inline const item *lru_tail_item(const sclass *c, uint32_t q) {
   const item *t = c->tail[q];

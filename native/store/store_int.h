@@ -288,4 +288,7 @@ void mem_page_to_pool(remc_store *s, uint8_t *page);
 void mem_give_page(remc_store *s, sclass *c, uint8_t *page); /* page becomes c's carving page */
 uint32_t mem_release_over_limit(remc_store *s, uint32_t max_pages);
 
+/* -e load: move a restored item to the head of LRU q (store.c) */
+void store_lru_restore(remc_store *s, item *it, uint32_t q);
+
 #endif

@@ -6,12 +6,13 @@
  * Layout (little-endian, host order: the file is read back by the same build on the same host):
  *   header  72 bytes: "REMCDMP1", version, cas size, id, clock origin, clock, flush state, CAS
  *           counter, -I, hashpower, checksum of the 64 bytes before it
- *   records 'I', nkey, item flags, meta flags, client flags, nbytes, time, exptime, 0, cas
- *           (32 bytes), key, value, checksum (seeded with id + index: a record cannot be moved,
+ *   records 'I', nkey, item flags, meta flags, client flags, nbytes, time, exptime, LRU (one
+ *           byte of the 32-bit word; HOT..TEMP), cas (32 bytes), key, value, checksum (seeded with id + index: a record cannot be moved,
  *           repeated or taken from another dump without the checksums failing)
  *   trailer 'E', 7 zero bytes, record count, chained checksum of every record, checksum
- * Records go class by class from each LRU's tail to its head, so that loading them in file order
- * (each new item at its LRU's head) rebuilds every LRU in its order.
+ * Records go class by class, LRU by LRU (HOT, WARM, COLD, TEMP), each from its tail to its head,
+ * so that loading them in file order (each item to the head of the LRU it was saved in) rebuilds
+ * every LRU in its order.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -116,7 +117,8 @@ int remc_store_persist_save(remc_store *s, int fd, remc_persist_state *st, const
   for (uint32_t id = 1; id <= s->nclasses; id++) {
     sclass *c = &s->cls[id];
     pthread_mutex_lock(&c->lru_lock);
-    for (item *it = c->tail; it; it = it->prev) {
+    for (uint32_t q = 0; q < LRU_SEGS; q++)
+    for (item *it = c->tail[q]; it; it = it->prev) {
       if (!(it->iflags & IT_LINKED) || (it->iflags & IT_CRAWLER)) continue;
       if (it->exptime != 0 && it->exptime <= now) continue; /* expired: gone at the start anyway */
       uint8_t r[P_REC] = {0};
@@ -128,6 +130,7 @@ int remc_store_persist_save(remc_store *s, int fd, remc_persist_state *st, const
       put32(r + 8, it->nbytes);
       put32(r + 12, it->time);
       put32(r + 16, it->exptime);
+      r[20] = it->lru;
       put64(r + 24, item_cas(s, it));
       const uint8_t *key = item_key(s, it), *val = item_data(s, it);
       uint64_t sum = remc_hash64(r, P_REC, rec_seed(st->id, n));
@@ -208,6 +211,7 @@ static void restore_fields(remc_store *s, const uint8_t *key, uint32_t klen, con
   it->time = get32(r + 12);
   it->iflags = (uint8_t)((it->iflags & ~P_IFLAGS) | (r[2] & P_IFLAGS));
   it->mflags = r[3];
+  store_lru_restore(s, it, r[20]);
   remc_store_release(s, &ref);
 }
 
@@ -265,7 +269,7 @@ int64_t remc_store_persist_load(remc_store *s, int fd, const remc_persist_state 
     uint32_t nkey = rec[1], flags = get32(rec + 4), nbytes = get32(rec + 8);
     uint32_t exptime = get32(rec + 16);
     if (rec[0] != 'I' || nkey < 1 || nkey > KEY_MAX || (rec[2] & ~P_IFLAGS) ||
-        (rec[3] & ~P_MFLAGS) || get32(rec + 20) != 0 ||
+        (rec[3] & ~P_MFLAGS) || rec[20] >= LRU_SEGS || (get32(rec + 20) >> 8) != 0 ||
         size_of(s, nkey, nbytes, flags) > s->item_size_max) {
       *err = "the memory file has a malformed record";
       goto out;

@@ -112,6 +112,10 @@ static remc_store *saved_store(remc_persist_state *st, uint64_t *cas_a) {
     snprintf(k, sizeof k, "k%d", i);
     set(s, k, k, (uint32_t)strlen(k), (uint32_t)i, 0);
   }
+  /* the maintainer moves most of them from HOT to COLD: the dump keeps each item's LRU */
+  remc_lru_tune tune = {20, 40, 0.2, 2.0, -1};
+  remc_store_set_lru(s, REMC_LRU_MAINTAINER, &tune);
+  remc_store_reclaim(s, 0);
   st->id = 0x1234567890abcdefull;
   CHECK_EQ(save(s, st), 0);
   return s;
@@ -124,7 +128,8 @@ static void test_round_trip(void) {
   CHECK_EQ(st.items, 3004); /* "gone" was not saved; "expired" was (1 s left) */
   CHECK(st.cas_counter >= cas_a);
   /* the first class's LRU, tail to head, to compare after the load */
-  uint64_t order[8], n = 0;
+  uint64_t order[64], n = 0;
+  uint32_t segs = 0;
   uint32_t cls = 0;
   {
     remc_item_ref ref;
@@ -132,8 +137,13 @@ static void test_round_trip(void) {
     remc_store_meta_get(s, (const uint8_t *)"k1", 2, 0, &ref, &info);
     cls = (uint32_t)info.slab_class;
     remc_store_release(s, &ref);
-    for (item *it = s->cls[cls].tail; it && n < 8; it = it->prev)
-      if (it->exptime == 0 || it->exptime > NOW(s) + 100) order[n++] = item_cas(s, it); /* the others expire */
+    for (uint32_t q = 0; q < LRU_SEGS; q++) {
+      uint64_t from = n;
+      for (item *it = s->cls[cls].tail[q]; it && n < from + 16; it = it->prev)
+        if (it->exptime == 0 || it->exptime > NOW(s) + 100) order[n++] = item_cas(s, it) * LRU_SEGS + q; /* the others expire */
+      segs += n > from;
+    }
+    CHECK(segs >= 2); /* HOT and COLD at least */
   }
   remc_store_destroy(s);
   sleep(2); /* "expired" runs out while the server is down */
@@ -160,7 +170,10 @@ static void test_round_trip(void) {
   CHECK_EQ(info.flags, 2999);
   /* the LRU in the same order, the CAS counter where it was */
   uint64_t m = 0;
-  for (item *it = t->cls[cls].tail; it && m < n; it = it->prev) CHECK_EQ(item_cas(t, it), order[m++]);
+  for (uint32_t q = 0; q < LRU_SEGS; q++) {
+    uint64_t from = m;
+    for (item *it = t->cls[cls].tail[q]; it && m < from + 16 && m < n; it = it->prev) CHECK_EQ(item_cas(t, it) * LRU_SEGS + q, order[m++]);
+  }
   CHECK_EQ(m, n);
   uint64_t next = set(t, "new", "n", 1, 0, 0);
   CHECK_EQ(next, st.cas_counter + 1);
