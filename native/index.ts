@@ -26,6 +26,8 @@ export interface InitOptions {
   fakeMalloced?: number;
   /** --cross-check: the wasm parser parses every event too; any difference closes the connection */
   crossCheck?: boolean;
+  /** -t N: this worker's index (its slot in `stats isolation` domain_pkeys; peer faults) */
+  workerIndex?: number;
 }
 
 export interface InitResult {
@@ -35,6 +37,12 @@ export interface InitResult {
   desc: Uint32Array;
   res: Float64Array;
   stats: Float64Array;
+  /** this domain's protection key (-1: mode none) */
+  pkey: number;
+  /** it is the shared key: no key of its own was left for this worker thread */
+  pkeyShared: boolean;
+  /** the first worker of the process to take the shared key (it logs that, once) */
+  pkeySharedFirst: boolean;
 }
 
 export interface Abi {

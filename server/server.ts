@@ -154,7 +154,12 @@ export class Server implements ServerContext {
       // memcached's test-suite hook (slabs_init): pretend this much memory is already in use
       fakeMalloced: /^\d+$/.test(process.env.T_MEMD_INITIAL_MALLOC ?? '') ? Number(process.env.T_MEMD_INITIAL_MALLOC) : 0,
       crossCheck: settings.crossCheck,
+      workerIndex: role?.index ?? 0,
     });
+    if (init.pkeySharedFirst) {
+      log.warn({ pkey: init.pkey, worker: role?.index ?? 0 },
+        'no free protection key left: this worker thread (and any later one) uses the shared domain key; these parser domains are isolated from the rest of the process but not from each other (stats isolation: domain_pkey_shared)');
+    }
     this.isolation = ISOLATION_NAME[init.mode] ?? String(init.mode);
     this.isolationWhy = init.why;
     this.storeStatsArray = init.stats;
