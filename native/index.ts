@@ -60,6 +60,8 @@ export interface Abi {
   closeReasons: string[];
   /** fault injection kinds: name -> [id, fault kind under pku, under none, under sfi] */
   faultInjections: Record<string, [number, string, string, string]>;
+  /** peer fault kinds (-t N): name -> [id, kind with a key per worker, with the shared key] */
+  peerFaultInjections: Record<string, [number, string, string]>;
   validateErrors: string[];
   /** binary protocol opcodes and parse errors (remc_abi.h REMC_BIN_OPS, REMC_BIN_ERRORS) */
   BIN_OP: Record<string, number>;

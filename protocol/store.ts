@@ -69,11 +69,11 @@ export interface Store {
   checksum(): bigint;
   /** protection keys: this worker's domain key, whether it is the shared one, every worker's
    *  ("3,4,5,6"), and for the peer faults the worker they aim at and this worker's own word */
-  domainKeys(): DomainKeys;
+  workerKeys(): WorkerKeys;
 }
 
-/** Store.domainKeys() */
-export interface DomainKeys {
+/** Store.workerKeys() */
+export interface WorkerKeys {
   own: number;
   shared: boolean;
   all: string;

@@ -830,11 +830,11 @@ Napi::Value RootTarget(const Napi::CallbackInfo& info) {
   return Napi::BigInt::New(info.Env(), g_root_target[0]);
 }
 
-// domainKeys() -> { own, shared, all, peer, peerWord }: this worker's domain key, whether it is
+// workerKeys() -> { own, shared, all, peer, peerWord }: this worker's domain key, whether it is
 // the shared one, every worker's key by worker index ("3,4,5,6"; "-" none), and with fault
 // injection the worker this one's peer faults aim at (-1: none) and this worker's own peer
 // word (what another worker's peer_write would overwrite).
-Napi::Value DomainKeys(const Napi::CallbackInfo& info) {
+Napi::Value WorkerKeys(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   State* st = S(info);
   Napi::Object o = Napi::Object::New(env);
@@ -1008,6 +1008,12 @@ Napi::Object Abi(Napi::Env env) {
   REMC_FAULT_INJECTIONS(X)
 #undef X
   abi.Set("faultInjections", fi);
+  // Peer faults (-t N): { name: [id, kind with a key per worker, kind with the shared key] }
+  Napi::Object pfi = Napi::Object::New(env);
+#define P(name, id, ko, ks) { Napi::Array a = Napi::Array::New(env, 3); a.Set(0u, id); a.Set(1u, #ko); a.Set(2u, #ks); pfi.Set(#name, a); }
+  REMC_PEER_FAULT_INJECTIONS(P)
+#undef P
+  abi.Set("peerFaultInjections", pfi);
   // Binary protocol: opcodes { NAME: code } and parse errors { NAME: id } (remc_abi.h).
   Napi::Object bop = Napi::Object::New(env);
 #define X(id, code) bop.Set(#id, static_cast<double>(code));
@@ -1089,7 +1095,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   FN("checksum", Checksum)
   FN("domainStats", DomainStats)
   FN("rootTarget", RootTarget)
-  FN("domainKeys", DomainKeys)
+  FN("workerKeys", WorkerKeys)
   FN("writeOut", WriteOut)
   FN("readIn", ReadIn)
   FN("trimMemory", TrimMemory)
