@@ -568,9 +568,9 @@ static uint8_t *seal_make(int k) {
   sg->key = k;
   gt->pkru_pku = pkru_for(0, k);
   gt->pkru_strict = pkru_for(1, k);
-  /* the strict exit's first PKRU: pkey 0 and the thread's key RW, the gate page readable,
-   * every other key denied; the exact host value follows */
-  gt->pkru_transit = pkru_for(0, k) & ~3u;
+  /* the strict exit's first PKRU: this thread's host PKRU now (pkey 0, its key and the gate
+   * page accessible), so that the exit needs no second WRPKRU unless the host's has changed */
+  gt->pkru_transit = rdpkru();
   if (mprotect(m, PAGE, PROT_READ) != 0 || pkey_mprotect(m + PAGE, PAGE, PROT_READ, key_ro) != 0 ||
       syscall(SYS_arch_prctl, ARCH_SET_GS, (unsigned long)(uintptr_t)(m + PAGE)) != 0) {
     munmap(m, 2 * PAGE);
@@ -645,6 +645,13 @@ static int prepare_thread(void) {
    * the seal's PKRU. */
   if (key_shared >= 0) {
     res->key = key_acquire();
+    /* This thread copies into its domains' memory and may run the store: give it its key and
+     * ours (threads created before pkey_alloc start with them access-disabled, §5.3; a key from
+     * the free list may be too). Other threads' keys stay as they are. Before the seal: its
+     * transit value is this host PKRU. */
+    pkey_set(res->key, 0);
+    pkey_set(key_ro, 0);
+    pkey_set(key_store, 0);
     res->seal = seal_make(res->key);
     if (!res->seal) { key_release(res->key); free(res); return -1; }
     t_key = res->key;
@@ -686,14 +693,6 @@ static int prepare_thread(void) {
   for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) sigdelset(&block, keep[i]);
   sigdelset(&block, WD_SIGNO);
   if (pthread_sigmask(SIG_BLOCK, &block, NULL) != 0) return -1;
-  /* This thread copies into its domains' memory and may run the store: give it its key and
-   * ours (threads created before pkey_alloc start with them access-disabled, §5.3; a key from
-   * the free list may be too). Other threads' keys stay as they are. */
-  if (t_key >= 0) {
-    pkey_set(t_key, 0);
-    pkey_set(key_ro, 0);
-    pkey_set(key_store, 0);
-  }
   t_prepared = 1;
   return 0;
 }

@@ -43,8 +43,9 @@
 #define SEAL_PKRU_PKU    0  /* gate page, %gs-relative */
 #define SEAL_PKRU_STRICT 4
 #define SEAL_PKRU_TRANSIT 8 /* strict exit: first PKRU, lets the exit read TLS and the gate struct
-                               (pkey 0 and the thread's key RW: a signal frame may land on the
-                               thread's altstack meanwhile, written under it before Linux 6.12) */
+                               (the thread's host PKRU at its preparation: pkey 0 and the thread's
+                               key RW; a signal frame may land on the thread's keyed altstack
+                               meanwhile, written under it before Linux 6.12) */
 #define SEAL_SIG_PKRU    0  /* signal page, through remc_tls_seal */
 #define SEAL_KEY         4
 
