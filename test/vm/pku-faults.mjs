@@ -384,12 +384,13 @@ async function runWorkerKeys(mode, shared) {
       const closed = a.c.closed;
       a.c.close();
       if (srv.died) { reportDeath(srv, `${what} ${name}`); return; }
+      // The binding shuts the socket down before JS counts and logs the fault: wait for the log
+      // line (written after the count; it reaches stderr through the main thread; bounded).
+      if (!shared) for (let t = 0; t < 50 && pkuLines().length === logged0; t++) await sleep(100);
       const after = await statsOn(b.c);
       const d = (k) => Number(after.get(k)) - Number(before.get(k));
       const word = after.get('fault_peer_word');
       if (!shared) {
-        // the worker's log line reaches stderr through the main thread: wait for it (bounded)
-        for (let t = 0; t < 50 && pkuLines().length === logged0; t++) await sleep(100);
         const logged = pkuLines().length > logged0 ? pkuLines().pop() : undefined;
         const why = [];
         if (!closed) why.push(`attacker connection not closed (reply ${JSON.stringify(got.toString('latin1').slice(0, 60))})`);
