@@ -114,9 +114,8 @@ static int wd_started;
 static __thread int t_prepared __attribute__((tls_model("initial-exec")));
 /* this thread's alternate signal stack (with PKU it carries the thread's key) */
 static __thread uint8_t *t_altstack __attribute__((tls_model("initial-exec")));
-/* this thread's domain key (-1: none yet, or mode NONE only) and its two sealed pages */
+/* this thread's domain key (-1: none yet, or no keys in this process) */
 static __thread int t_key __attribute__((tls_model("initial-exec"))) = -1;
-static __thread uint8_t *t_seal __attribute__((tls_model("initial-exec")));
 
 static inline uint32_t rdpkru(void) {
   uint32_t eax, edx;
@@ -380,7 +379,7 @@ int remc_domain_process_init(int requested, const char **why) {
      * the domains are then open to each other. */
     t = getenv("REMCACHED_TEST_SHARED_PKEY");
     test_shared_key = t && *t == '1';
-    /* Keys before sealing: the RO page holds PKRU values that depend on them. A later request
+    /* Keys before sealing: the RO page (the canary) carries the read-only key. A later request
      * for PKU after a NONE start cannot add them (the page is sealed): NONE is then final. */
     if (requested != REMC_ISO_NONE) alloc_keys();
     if (seal_ro_page() != 0) {
@@ -655,7 +654,6 @@ static int prepare_thread(void) {
     res->seal = seal_make(res->key);
     if (!res->seal) { key_release(res->key); free(res); return -1; }
     t_key = res->key;
-    t_seal = res->seal;
     remc_tls_seal = (const struct remc_seal_sig *)(void *)res->seal;
   }
   /* Before the keyed altstack exists: a SIGPROF between the two would run V8's handler on it
