@@ -32,6 +32,8 @@ export interface InitOptions {
   crossCheck?: boolean;
   /** -e: load the store from the memory file (server/restart.ts restoreOptions) */
   restore?: object;
+  /** -t N: this worker's index (its slot in `stats isolation` domain_pkeys; peer faults) */
+  workerIndex?: number;
 }
 
 export interface InitResult {
@@ -44,6 +46,12 @@ export interface InitResult {
   /** -e: items loaded from the memory file, or why it was refused (an empty store then) */
   restored?: number;
   restoreError?: string;
+  /** this domain's protection key (-1: mode none) */
+  pkey: number;
+  /** it is the shared key: no key of its own was left for this worker thread */
+  pkeyShared: boolean;
+  /** the first worker of the process to take the shared key (it logs that, once) */
+  pkeySharedFirst: boolean;
 }
 
 export interface Abi {
@@ -61,6 +69,8 @@ export interface Abi {
   closeReasons: string[];
   /** fault injection kinds: name -> [id, fault kind under pku, under none, under sfi] */
   faultInjections: Record<string, [number, string, string, string]>;
+  /** peer fault kinds (-t N): name -> [id, kind with a key per worker, with the shared key] */
+  peerFaultInjections: Record<string, [number, string, string]>;
   validateErrors: string[];
   /** binary protocol opcodes and parse errors (remc_abi.h REMC_BIN_OPS, REMC_BIN_ERRORS) */
   BIN_OP: Record<string, number>;

@@ -236,10 +236,12 @@ export const closeReasons: readonly string[] = ["NONE","QUIT","HTTP","LINE_TOO_L
 export const validateErrors: readonly string[] = ["OK","REQ","STATUS","CONSUMED","NDESC","HEAP","NO_PROGRESS","OP","ERR","FLAGS","RANGE","ORDER","KEY","DATA","NUMBER","INCOMPLETE","RESUME","QUIT","DIVERGED"];
 /** fault injection kinds: name -> [id, fault kind under pku, under none, under sfi] */
 export const faultInjections: Readonly<Record<string, readonly [number, string, string, string]>> = {"root_write":[1,"pku","none","segv"],"store_write":[2,"pku","none","segv"],"store_read":[3,"pku","none","segv"],"stack_smash":[4,"canary","canary","canary"],"stack_exhaust":[5,"stack_overflow","stack_overflow","stack_overflow"],"heap_overrun":[6,"heap","heap","heap"],"null_deref":[7,"segv","segv","segv"],"wild_pointer":[8,"segv","segv","segv"],"illegal_insn":[9,"ill","ill","ill"],"div_zero":[10,"fpe","fpe","fpe"],"abort":[11,"abort","abort","abort"],"endless_loop":[12,"timeout","timeout","timeout"],"heap_exhaust":[13,"heap","heap","heap"]};
+/** peer fault kinds (-t N): name -> [id, fault kind with a key per worker, with the shared key] */
+export const peerFaultInjections: Readonly<Record<string, readonly [number, string, string]>> = undefined;
 
 /** Everything above as one object, in the addon's shape (native/index.ts compares the two). */
 export const abi = {
   commands, OP, PERR, STORE, MERR, MODE, REASSIGN, storeStats, slabStats, itemStats, faultKinds,
-  closeReasons, validateErrors, faultInjections, BIN_OP, BERR,
+  closeReasons, validateErrors, faultInjections, peerFaultInjections, BIN_OP, BERR,
   K: { WORDS, D_OP, D_ERR, D_FLAGS, D_START, D_END, D_KEY_OFF, D_KEY_LEN, D_DATA_OFF, D_DATA_LEN, D_N0_LO, D_N0_HI, D_N1_LO, D_N1_HI, D_N2_LO, D_N2_HI, D_AUX, D_A_TOK, REMC_ADMIN_TOKENS_MAX, REMC_DF_NOREPLY, REMC_DF_LAST_KEY, REMC_DF_DATA_INCOMPLETE, REMC_DF_HAS_ARG, REMC_PS_OK, REMC_PS_FULL, REMC_PS_CLOSE, REMC_KEY_MAX, REMC_LINE_MAX, P_FAULT, P_INVALID, R_CONSUMED, R_NDESC, R_RESUME, R_FAULT_KIND, R_FAULT_SIGNO, R_FAULT_CODE, R_FAULT_PKEY, R_FAULT_ADDR, R_FAULT_NS, R_VALIDATE, R_FLAGS, R_NBYTES, R_CAS, R_EXPTIME, R_LAST_ACCESS, R_FETCHED, R_CLASS, R_ARITH_LEN, R_CLOSE_REASON, R_FAULT_CLOSE_NS, R_META, REMC_CLOSE_QUIT, REMC_CLOSE_HTTP, REMC_CLOSE_LINE_TOO_LONG, REMC_CLOSE_BIN_SILENT, REMC_CLOSE_BIN_ERROR, DB_OPAQUE, DB_CAS_LO, DB_CAS_HI, DB_BODYLEN, REMC_BIN_HEADER, REMC_BIN_MECH_MAX, D_M_FLAGS0, D_M_NFLAGS, D_M_DELTA_LO, D_M_DELTA_HI, D_M_RECACHE, D_M_CLIENT_FLAGS, D_M_OPAQUE_OFF, D_M_OPAQUE_LEN, D_M_MODE, D_M_KEY_DLEN, REMC_META_OPAQUE_MAX, REMC_META_STALE, REMC_META_TOKEN_SENT, REMC_META_KEY_BINARY, REMC_ISO_NONE, REMC_ISO_PKU, REMC_ISO_PKU_STRICT, REMC_ISO_AUTO },
 } as const;

@@ -147,10 +147,13 @@ export const BIN_ERROR_BODY: Record<number, Buffer> = {
  * answer NO_FAULT.
  */
 export const FAULT_NOT_CAUGHT: Map<number, { text: Buffer; binaryBody: Buffer }> = new Map(
-  Object.entries(abi.faultInjections).map(([name, [id]]) => {
+  [...Object.entries(abi.faultInjections), ...Object.entries(abi.peerFaultInjections)].map(([name, [id]]) => {
     const what = name === 'root_write' ? ': root memory was overwritten'
       : name === 'store_write' ? ': the cache was overwritten'
-      : name === 'store_read' ? ': the cache was read' : '';
+      : name === 'store_read' ? ': the cache was read'
+      // the peer kinds with a shared key (or none): another worker thread's parser memory
+      : name === 'peer_write' ? ": another worker's domain memory was overwritten"
+      : name === 'peer_read' ? ": another worker's domain memory was read" : '';
     const msg = `fault ${name} was committed and not caught (no isolation)${what}`;
     return [id, { text: line(`SERVER_ERROR ${msg}`), binaryBody: Buffer.from(msg, 'latin1') }];
   }));

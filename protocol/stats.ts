@@ -115,6 +115,10 @@ const ISOLATION: Array<[string, Value]> = [
   ['offender_conns_refused', (_c, t) => t.offender_conns_refused],
   // one token, as every stats value: the start-up log has the same reason in words
   ['isolation_why', (c) => c.isolationWhy.replace(/\s+/g, '_') || '-'],
+  // this worker's domain key; every worker's, by worker index (distinct while keys last)
+  ['domain_pkey', (c) => c.store.workerKeys().own],
+  ['domain_pkey_shared', (c) => yesNo(c.store.workerKeys().shared)],
+  ['domain_pkeys', (c) => c.store.workerKeys().all],
   ['watchdog_ms', (c) => c.settings.watchdogMs],
   ['fault_injection', (c) => yesNo(c.settings.enableFaultInjection)],
   ['protocol_version', () => PROTOCOL_VERSION],
@@ -251,6 +255,10 @@ export function writeIsolationStats(stat: Emit, ctx: ServerContext): void {
     // at, and a checksum of every live item.
     stat('fault_root_target', ctx.store.rootTarget().toString(16).padStart(16, '0'));
     stat('store_checksum', ctx.store.checksum().toString());
+    // the peer faults (debug_fault 14, 15): the worker they aim at, and this worker's own word
+    const k = ctx.store.workerKeys();
+    stat('fault_peer_worker', k.peer);
+    stat('fault_peer_word', k.peerWord.toString(16).padStart(16, '0'));
   }
 }
 

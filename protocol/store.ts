@@ -71,4 +71,16 @@ export interface Store {
   // fault-injection tests: the root word the "root write" aims at, a checksum of every item
   rootTarget(): bigint;
   checksum(): bigint;
+  /** protection keys: this worker's domain key, whether it is the shared one, every worker's
+   *  ("3,4,5,6"), and for the peer faults the worker they aim at and this worker's own word */
+  workerKeys(): WorkerKeys;
+}
+
+/** Store.workerKeys() */
+export interface WorkerKeys {
+  own: number;
+  shared: boolean;
+  all: string;
+  peer: number;
+  peerWord: bigint;
 }

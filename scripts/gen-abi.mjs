@@ -28,11 +28,13 @@ for (const g of ['commands', 'storeStats', 'slabStats', 'itemStats', 'faultKinds
 }
 s += `/** fault injection kinds: name -> [id, fault kind under pku, under none, under sfi] */\n`;
 s += `export const faultInjections: Readonly<Record<string, readonly [number, string, string, string]>> = ${lit(abi.faultInjections)};\n`;
+s += `/** peer fault kinds (-t N): name -> [id, fault kind with a key per worker, with the shared key] */\n`;
+s += `export const peerFaultInjections: Readonly<Record<string, readonly [number, string, string]>> = ${lit(abi.peerFaultInjections)};\n`;
 s += `
 /** Everything above as one object, in the addon's shape (native/index.ts compares the two). */
 export const abi = {
   commands, OP, PERR, STORE, MERR, MODE, REASSIGN, storeStats, slabStats, itemStats, faultKinds,
-  closeReasons, validateErrors, faultInjections, BIN_OP, BERR,
+  closeReasons, validateErrors, faultInjections, peerFaultInjections, BIN_OP, BERR,
   K: { ${Object.keys(abi.K).join(', ')} },
 } as const;
 `;

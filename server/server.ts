@@ -163,10 +163,15 @@ export class Server implements ServerContext {
       fakeMalloced: /^\d+$/.test(process.env.T_MEMD_INITIAL_MALLOC ?? '') ? Number(process.env.T_MEMD_INITIAL_MALLOC) : 0,
       crossCheck: settings.crossCheck,
       restore: restoreOptions(settings.restartFrom),
+      workerIndex: role?.index ?? 0,
     });
     if (init.restored !== undefined) log.info({ memoryFile: settings.memoryFile, items: init.restored }, '[restart] cache restored');
     // PATH.meta was fine but PATH is not what it names: an empty cache, and why
     if (init.restoreError !== undefined) process.stderr.write(`[restart] ${init.restoreError}: ${settings.memoryFile}, starting with a clean cache\n`);
+    if (init.pkeySharedFirst) {
+      log.warn({ pkey: init.pkey, worker: role?.index ?? 0 },
+        'no free protection key left: this worker thread (and any later one) uses the shared domain key; these parser domains are isolated from the rest of the process but not from each other (stats isolation: domain_pkey_shared)');
+    }
     this.isolation = ISOLATION_NAME[init.mode] ?? String(init.mode);
     this.isolationWhy = init.why;
     this.storeStatsArray = init.stats;

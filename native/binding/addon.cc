@@ -17,6 +17,7 @@
 #include <ctime>
 #include <malloc.h>
 
+#include <atomic>
 #include <mutex>
 
 #include <fcntl.h>
@@ -68,6 +69,16 @@ remc_store* g_store = nullptr;
 // Root memory the fault injector aims at (the "root write" fault kind); tests read it back.
 uint64_t g_root_target[8] = {0x5afe5afe5afe5afeULL, 0, 0, 0, 0, 0, 0, 0};
 
+// -t N: each worker's domain key (`stats isolation` domain_pkeys; -2: no such worker) and, with
+// fault injection, a word of its domain memory that the peer faults of another worker aim at
+// (the last 8 bytes of its io area, after the descriptors; it holds kPeerIntact until written).
+constexpr int kMaxWorkers = 256;
+constexpr uint64_t kPeerIntact = 0x5afe5afe5afe5afeULL;
+std::atomic<int> g_worker_key[kMaxWorkers];
+std::atomic<uint64_t*> g_peer_word[kMaxWorkers];
+std::once_flag g_workers_once;
+std::atomic<bool> g_shared_key_logged{false};
+
 struct State {
   remc_domain* dom = nullptr;
   remc_store* store = nullptr;
@@ -103,6 +114,8 @@ struct State {
   size_t f_win_hw = 0;  // longest input copied into the module's window since it was scrubbed
   remc_parse_req f_req{};  // root's copy of what the pending foreign call was asked
   remc_parse_req last_req{};  // the last native parse's request (--cross-check replays it)
+  int worker = 0;               // -t N: this worker's index (0 with one loop)
+  uint64_t* peer_word = nullptr;  // with fault injection: the word other workers' peer faults aim at
 };
 
 State* S(const Napi::CallbackInfo& info) { return info.Env().GetInstanceData<State>(); }
@@ -153,7 +166,8 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   remc_domain_config dc{};
   dc.isolation = mode;
   dc.window_cap = static_cast<size_t>(num("windowCap", 2 << 20));
-  dc.io_cap = sizeof(remc_parse_io) + kDescCap * REMC_DESC_WORDS * sizeof(uint32_t);
+  // + 64: room after the descriptors for the peer word (the runtime rounds up to a page)
+  dc.io_cap = sizeof(remc_parse_io) + kDescCap * REMC_DESC_WORDS * sizeof(uint32_t) + 64;
   dc.stack_size = 256 << 10;
   dc.heap_size = 64 << 10;  // the text parser uses no heap; a bigger one costs a madvise per fault
   dc.watchdog_ms = static_cast<uint32_t>(num("watchdogMs", 100));
@@ -179,6 +193,19 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   if (!st->copy) { Throw(env, "remcached native: out of memory"); return env.Null(); }
   st->heap = remc_domain_heap(st->dom, &st->heap_size);
   st->opts = (flag("faultInjection") ? REMC_IN_FAULT_INJECTION : 0) | (flag("debugtime") ? REMC_IN_DEBUGTIME : 0);
+  std::call_once(g_workers_once, [] {
+    for (int i = 0; i < kMaxWorkers; i++) { g_worker_key[i] = -2; g_peer_word[i] = nullptr; }
+  });
+  st->worker = static_cast<int>(num("workerIndex", 0));
+  if (st->worker < 0 || st->worker >= kMaxWorkers) st->worker = 0;
+  int key = remc_domain_key(st->dom);
+  g_worker_key[st->worker] = key;
+  if (st->opts & REMC_IN_FAULT_INJECTION) {
+    st->peer_word = reinterpret_cast<uint64_t*>(reinterpret_cast<uint8_t*>(st->io) + st->io_cap - 8);
+    *st->peer_word = kPeerIntact;
+    g_peer_word[st->worker] = st->peer_word;
+  }
+  bool shared = remc_domain_key_is_shared(st->dom) != 0;
 
   remc_store_config sc{};
   sc.mem_limit = static_cast<uint64_t>(num("memLimit", 64.0 * 1024 * 1024));
@@ -217,6 +244,10 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
 
   r.Set("mode", mode);
   r.Set("why", why ? why : "");
+  r.Set("pkey", key);
+  r.Set("pkeyShared", shared);
+  // keys ran out: the first worker to take the shared key says so (logged once per process)
+  r.Set("pkeySharedFirst", shared && !g_shared_key_logged.exchange(true));
   // The window is domain memory; JS writes the socket bytes straight into it.
   r.Set("window", Napi::Buffer<uint8_t>::New(env, st->window, st->window_cap));
   // JS reads the validated copy's descriptors in place.
@@ -296,6 +327,16 @@ int Finish(State* st, const remc_parse_req& req) {
   return static_cast<int>(c->status);
 }
 
+// The worker whose peer word this worker's peer faults aim at: the next one in worker order
+// (wrapping), -1 with no other worker.
+int PeerOf(int self) {
+  for (int i = 1; i < kMaxWorkers; i++) {
+    int w = (self + i) % kMaxWorkers;
+    if (g_peer_word[w].load()) return w;
+  }
+  return -1;
+}
+
 // parse(len, start, resumeOff, fd, binary) -> remc_pstatus | P_FAULT | P_INVALID
 // On a fault the connection's socket (fd, if >= 0) is shut down here, microseconds after the
 // rewind, before control returns to JS (which then closes it for good).
@@ -310,6 +351,8 @@ Napi::Value Parse(const Napi::CallbackInfo& info) {
   if (st->opts & REMC_IN_FAULT_INJECTION) {
     io->fault_target[0] = reinterpret_cast<uint64_t>(&g_root_target[0]);
     io->fault_target[1] = reinterpret_cast<uint64_t>(remc_store_probe_address(st->store));
+    int peer = PeerOf(st->worker);
+    io->fault_target[2] = peer >= 0 ? reinterpret_cast<uint64_t>(g_peer_word[peer].load()) : 0;
   }
   remc_fault_info fi{};
   int fault = remc_domain_call(st->dom, reinterpret_cast<remc_domain_fn>(remc_parse), io, st->window, &fi);
@@ -376,6 +419,7 @@ void ForeignLoad(State* st, remc_parse_req req) {
   uint64_t outside = (st->opts & REMC_IN_FAULT_INJECTION) ? 0xfffffff8u : 0;
   io->fault_target[0] = outside;
   io->fault_target[1] = outside;
+  io->fault_target[2] = outside;
 }
 
 // foreignPrepare(len, start, resumeOff, binary)
@@ -818,6 +862,30 @@ Napi::Value RootTarget(const Napi::CallbackInfo& info) {
   return Napi::BigInt::New(info.Env(), g_root_target[0]);
 }
 
+// workerKeys() -> { own, shared, all, peer, peerWord }: this worker's domain key, whether it is
+// the shared one, every worker's key by worker index ("3,4,5,6"; "-" none), and with fault
+// injection the worker this one's peer faults aim at (-1: none) and this worker's own peer
+// word (what another worker's peer_write would overwrite).
+Napi::Value WorkerKeys(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  State* st = S(info);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("own", st->dom ? remc_domain_key(st->dom) : -1);
+  o.Set("shared", st->dom && remc_domain_key_is_shared(st->dom) != 0);
+  int last = -1;
+  for (int i = 0; i < kMaxWorkers; i++) if (g_worker_key[i].load() != -2) last = i;
+  std::string all;
+  for (int i = 0; i <= last; i++) {
+    int k = g_worker_key[i].load();
+    if (i) all += ',';
+    all += k == -2 ? std::string("?") : std::to_string(k);  // "?": that worker is not up yet
+  }
+  o.Set("all", all.empty() ? std::string("-") : all);
+  o.Set("peer", st->peer_word ? PeerOf(st->worker) : -1);
+  o.Set("peerWord", Napi::BigInt::New(env, st->peer_word ? *st->peer_word : 0));
+  return o;
+}
+
 // writeOut(fd, from, to) -> bytes written, or -errno. The reply of an event goes to the socket
 // with one write(2) straight from the output buffer, when nothing is queued in Node's stream
 // (the caller checks): no Buffer copy, no stream machinery. Whatever is left, the caller hands
@@ -979,6 +1047,12 @@ Napi::Object Abi(Napi::Env env) {
   REMC_FAULT_INJECTIONS(X)
 #undef X
   abi.Set("faultInjections", fi);
+  // Peer faults (-t N): { name: [id, kind with a key per worker, kind with the shared key] }
+  Napi::Object pfi = Napi::Object::New(env);
+#define P(name, id, ko, ks) { Napi::Array a = Napi::Array::New(env, 3); a.Set(0u, id); a.Set(1u, #ko); a.Set(2u, #ks); pfi.Set(#name, a); }
+  REMC_PEER_FAULT_INJECTIONS(P)
+#undef P
+  abi.Set("peerFaultInjections", pfi);
   // Binary protocol: opcodes { NAME: code } and parse errors { NAME: id } (remc_abi.h).
   Napi::Object bop = Napi::Object::New(env);
 #define X(id, code) bop.Set(#id, static_cast<double>(code));
@@ -1066,6 +1140,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   FN("checksum", Checksum)
   FN("domainStats", DomainStats)
   FN("rootTarget", RootTarget)
+  FN("workerKeys", WorkerKeys)
   FN("writeOut", WriteOut)
   FN("readIn", ReadIn)
   FN("trimMemory", TrimMemory)

@@ -6,8 +6,10 @@
  * Modes (same code path in all of them):
  *   NONE        no hardware protection; the parser runs on the domain stack without a PKRU change
  *   PKU         domain PKRU: own key RW, pkey 0 read-only, every other key no access (the
- *               store's, V8's) except one read-only key for a sealed page holding the gate's
- *               check values and the domain code's stack canary
+ *               store's, V8's, other threads' domains') except one read-only key for sealed
+ *               pages holding the gate's check values and the domain code's stack canary.
+ *               Each domain thread has a key of its own while keys last (16 per process, fewer
+ *               free: about 11 threads), then the shared key (remc_domain_key_is_shared)
  *   PKU_STRICT  as PKU but pkey 0 no access either (the parser sees only domain memory)
  */
 #ifndef REMC_DOMAIN_H
@@ -66,7 +68,7 @@ typedef struct remc_domain_config {
   uint32_t watchdog_ms;     /* bound on one call; 0 = off */
 } remc_domain_config;
 
-/* Process-wide, once (idempotent): allocate the domain key, the store key and a read-only key
+/* Process-wide, once (idempotent): allocate the shared domain key, the store key and a read-only key
  * (never freed), seal the gate page, install the fault handlers (SIGSEGV, SIGBUS, SIGILL,
  * SIGFPE, SIGTRAP and the watchdog's signal; SA_ONSTACK|SA_NODEFER, chaining to the previous
  * ones for faults that are not the domain's). Returns the mode for this request; when it is
@@ -78,8 +80,12 @@ int remc_domain_mode(void);
 void remc_domain_process_fall_back_to_none(void);
 /* The key the store should tag its memory with, or -1 (mode NONE). */
 int remc_domain_store_pkey(void);
-/* The domain's own key, or -1 (mode NONE). For tests and logs (si_pkey comparisons). */
+/* The calling thread's domain key (the shared one before the thread made a domain), or -1
+ * (mode NONE). For tests and logs (si_pkey comparisons). */
 int remc_domain_pkey(void);
+/* Threads that got the shared key because no key of their own was left (or because
+ * REMCACHED_TEST_SHARED_PKEY=1, for tests that show what sharing costs). */
+int remc_domain_key_fallbacks(void);
 /* The calling thread's PKRU (RDPKRU), or 0 without PKU. Tests compare it before/after faults. */
 uint32_t remc_domain_thread_pkru(void);
 
@@ -97,7 +103,9 @@ uint32_t remc_domain_thread_pkru(void);
  *    watchdog signal. Process-directed signals (SIGINT, SIGTERM, SIGCHLD, process.on(...)) are
  *    then delivered to another thread, where Node/libuv handle them as usual. Threads this
  *    thread creates later inherit the mask; child processes get a clean one (libuv resets it).
- *  - the calling thread's PKRU is given access to the domain, read-only and store keys.
+ *  - the thread gets its protection key (or the shared one) and two sealed pages with its PKRU
+ *    values; the GS base points at one of them (the gate's entry check reads it there);
+ *  - the calling thread's PKRU is given access to its key, the read-only and the store keys.
  */
 
 typedef struct remc_domain remc_domain;
@@ -149,6 +157,11 @@ void remc_domain_get_stats(remc_domain *d, remc_domain_stats *out);
 
 /* The mode this domain runs in (enum remc_isolation, never AUTO). */
 int remc_domain_isolation(remc_domain *d);
+/* Its memory's protection key (its thread's), -1 in mode NONE; whether that is the shared key,
+ * which every other thread without a key of its own uses too (their domains are then not
+ * isolated from each other, only from the rest of the process). */
+int remc_domain_key(remc_domain *d);
+int remc_domain_key_is_shared(remc_domain *d);
 /* Change the watchdog bound of a live domain (0 = off). */
 void remc_domain_set_watchdog_ms(remc_domain *d, uint32_t ms);
 

@@ -38,11 +38,25 @@
   X(endless_loop, 12, timeout,        timeout, timeout) /* spin until the watchdog interrupts it   */ \
   X(heap_exhaust, 13, heap,           heap,    heap)    /* unchecked bump allocation until the guard */
 
+/* Faults on another worker thread's domain (-t N): they need a peer, so they are apart from
+ * the table above, which every mode and -t 1 test iterates. fault_target[2] is a word in the
+ * domain memory of another worker (the next one in worker order; 0 without one, a NULL access).
+ * P(name, id, kind_own_key, kind_shared_key):
+ *   kind_own_key     each worker thread has its own key: the peer's memory is denied (pku)
+ *   kind_shared_key  the workers share one key (keys ran out): the access succeeds, the peer's
+ *                    word really is overwritten/read (none: the call returns normally) */
+#define REMC_PEER_FAULT_INJECTIONS(P)                                                         \
+  P(peer_write, 14, pku, none) /* store to fault_target[2] (a word of another worker's domain) */ \
+  P(peer_read,  15, pku, none) /* load from fault_target[2]                                   */
+
 enum remc_fault_injection {
 #define REMC_X_ENUM(name, id, kp, kn, ks) REMC_FI_##name = id,
   REMC_FAULT_INJECTIONS(REMC_X_ENUM)
 #undef REMC_X_ENUM
-  REMC_FI_MAX = 13
+#define REMC_P_ENUM(name, id, ko, ks) REMC_FI_##name = id,
+  REMC_PEER_FAULT_INJECTIONS(REMC_P_ENUM)
+#undef REMC_P_ENUM
+  REMC_FI_MAX = 15
 };
 
 /* Domain code (native/parser/fault_inject.c). Commits fault `kind`; returns only when the

@@ -33,6 +33,7 @@ static NOINLINE uint32_t fi_recurse(const volatile uint8_t *up, uint32_t depth, 
 void remc_fault_inject(remc_parse_io *io, uint32_t kind) {
   volatile uint64_t *root = (volatile uint64_t *)(uintptr_t)io->fault_target[0];
   volatile uint64_t *store = (volatile uint64_t *)(uintptr_t)io->fault_target[1];
+  volatile uint64_t *peer = (volatile uint64_t *)(uintptr_t)io->fault_target[2];
   uint8_t *heap = (uint8_t *)(uintptr_t)io->heap_base;
   uint64_t heap_size = io->heap_size;
   volatile uint64_t sink; /* forces loads to happen; a leak would send it out with the reply */
@@ -43,6 +44,10 @@ void remc_fault_inject(remc_parse_io *io, uint32_t kind) {
     *store = 0xbad0bad0bad0bad0ull;
   } else if (kind == REMC_FI_store_read) {
     sink = *store;
+  } else if (kind == REMC_FI_peer_write) {
+    *peer = 0xbad0bad0bad0bad0ull;
+  } else if (kind == REMC_FI_peer_read) {
+    sink = *peer;
   } else if (kind == REMC_FI_stack_smash) {
     volatile uint32_t n = 48;
     fi_stack_smash(n);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <asm/prctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/rseq.h>
@@ -39,9 +40,11 @@ _Static_assert(offsetof(struct remc_gate, in_domain) == G_IN_DOMAIN, "G_IN_DOMAI
 _Static_assert(offsetof(struct remc_gate, seq) == G_SEQ, "G_SEQ");
 _Static_assert(offsetof(struct remc_gate, mxcsr) == G_MXCSR, "G_MXCSR");
 _Static_assert(offsetof(struct remc_gate, fcw) == G_FCW, "G_FCW");
-_Static_assert(offsetof(struct remc_gate_ro, pkru_pku) == RO_PKRU_PKU, "RO_PKRU_PKU");
-_Static_assert(offsetof(struct remc_gate_ro, pkru_strict) == RO_PKRU_STRICT, "RO_PKRU_STRICT");
-_Static_assert(offsetof(struct remc_gate_ro, pkru_transit) == RO_PKRU_TRANSIT, "RO_PKRU_TRANSIT");
+_Static_assert(offsetof(struct remc_seal_gate, pkru_pku) == SEAL_PKRU_PKU, "SEAL_PKRU_PKU");
+_Static_assert(offsetof(struct remc_seal_gate, pkru_strict) == SEAL_PKRU_STRICT, "SEAL_PKRU_STRICT");
+_Static_assert(offsetof(struct remc_seal_gate, pkru_transit) == SEAL_PKRU_TRANSIT, "SEAL_PKRU_TRANSIT");
+_Static_assert(offsetof(struct remc_seal_sig, sig_pkru) == SEAL_SIG_PKRU, "SEAL_SIG_PKRU");
+_Static_assert(offsetof(struct remc_seal_sig, key) == SEAL_KEY, "SEAL_KEY");
 
 #define PAGE 4096u
 #define STACK_GUARD (64u << 10) /* gap below the stack: a big frame cannot jump over it */
@@ -50,6 +53,7 @@ _Static_assert(offsetof(struct remc_gate_ro, pkru_transit) == RO_PKRU_TRANSIT, "
 #define WD_SIGNO (SIGRTMIN + REMC_DOMAIN_WATCHDOG_SIGNO_OFFSET)
 
 __thread struct remc_gate *remc_tls_gate __attribute__((tls_model("initial-exec")));
+__thread const struct remc_seal_sig *remc_tls_seal __attribute__((tls_model("initial-exec")));
 
 /* Trap addresses defined in traps.S: the handler tells a canary failure or an abort from any
  * other illegal instruction by the faulting RIP. */
@@ -58,6 +62,7 @@ extern const char remc_trap_canary[], remc_trap_abort[], remc_trap_gate[];
 struct remc_domain {
   struct remc_gate g; /* first: remc_tls_gate points here */
   int isolation;
+  int key;            /* its memory's protection key (its thread's), -1 in mode NONE */
   pid_t tid;
   /* one mapping: [stack guard][stack][heap][guard][window][guard][io][guard] */
   uint8_t *map;
@@ -86,7 +91,14 @@ static int proc_inited;              /* handlers installed, RO page sealed */
 static int proc_mode = -1;           /* mode decided by the first remc_domain_process_init */
 static int have_ospke;               /* RDPKRU/WRPKRU usable */
 static int have_avx2;                /* the fault path's heap scan */
-static int key_dom = -1, key_store = -1, key_ro = -1;
+/* key_shared: the domain key of every thread once no key of its own is left (16 keys in all;
+ * Node's V8 holds one, these three, pkey 0: 11 threads get their own). */
+static int key_shared = -1, key_store = -1, key_ro = -1;
+static int test_shared_key;          /* REMCACHED_TEST_SHARED_PKEY=1: every thread takes key_shared */
+/* Thread keys: users per key (the thread, its domains); one no longer used by anything goes back
+ * to a free list of this process, never to pkey_free (§5.2: pages may still carry it). */
+static pthread_mutex_t key_lock = PTHREAD_MUTEX_INITIALIZER;
+static int key_users[16], key_free[16], n_key_free, key_fallbacks;
 static const char *keys_why = "";
 static int test_altstack_pkey0;      /* REMCACHED_TEST_ALTSTACK_PKEY0=1: see remc_domain_process_init */
 static uint32_t xsave_pkru_off;      /* offset of PKRU in the XSAVE area (CPUID 0xD.9 EBX) */
@@ -100,8 +112,10 @@ static int wd_started;
 
 /* Per thread */
 static __thread int t_prepared __attribute__((tls_model("initial-exec")));
-/* this thread's alternate signal stack (with PKU it carries the domain key) */
+/* this thread's alternate signal stack (with PKU it carries the thread's key) */
 static __thread uint8_t *t_altstack __attribute__((tls_model("initial-exec")));
+/* this thread's domain key (-1: none yet, or no keys in this process) */
+static __thread int t_key __attribute__((tls_model("initial-exec"))) = -1;
 
 static inline uint32_t rdpkru(void) {
   uint32_t eax, edx;
@@ -117,8 +131,9 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* PKRU: key i has AD = bit 2i, WD = bit 2i+1. Start from "everything denied". */
-static uint32_t pkru_for(int strict) {
+/* PKRU: key i has AD = bit 2i, WD = bit 2i+1. Start from "everything denied": every other
+ * thread's key too. */
+static uint32_t pkru_for(int strict, int key_dom) {
   uint32_t v = 0xffffffffu;
   v &= ~(3u << (2 * 0));
   v |= strict ? (3u << 0) : (2u << 0);        /* pkey 0: write-disabled, or no access */
@@ -195,7 +210,7 @@ HANDLER_FN static int frame_set_pkru(ucontext_t *uc, uint32_t v) {
 }
 
 /* Every handler of ours is entered through remc_sig_entry (gate.S), which has already switched
- * to remc_sig_ro's PKRU. */
+ * to the thread's sealed signal PKRU. */
 __attribute__((visibility("hidden"))) HANDLER_FN void remc_on_signal(int sig, siginfo_t *si, void *ucv) {
   ucontext_t *uc = (ucontext_t *)ucv;
   struct remc_domain *d = (struct remc_domain *)remc_tls_gate;
@@ -256,10 +271,11 @@ __attribute__((visibility("hidden"))) HANDLER_FN void remc_on_signal(int sig, si
    * access-disabled there). Let it resume with that key enabled. (Before Linux 6.12 the kernel
    * cannot even write this fault's frame, so such handlers are wrapped instead: see
    * wrap_onstack_handlers.) */
-  if (sig == SIGSEGV && si->si_code == SEGV_PKUERR && key_dom >= 0 && (int)si->si_pkey == key_dom &&
+  int tkey = remc_tls_seal ? remc_tls_seal->key : -1;
+  if (sig == SIGSEGV && si->si_code == SEGV_PKUERR && tkey >= 0 && (int)si->si_pkey == tkey &&
       t_altstack && in_range((uint64_t)(uintptr_t)si->si_addr, t_altstack, ALTSTACK_SIZE)) {
     int64_t p = frame_pkru(uc);
-    if (p >= 0 && frame_set_pkru(uc, (uint32_t)p & ~(3u << (2 * key_dom)))) return;
+    if (p >= 0 && frame_set_pkru(uc, (uint32_t)p & ~(3u << (2 * tkey)))) return;
   }
   if (sig == SIGILL && rip == (uint64_t)(uintptr_t)remc_trap_canary) {
     static const char m[] = "*** stack smashing detected ***: terminated (remcached host code)\n";
@@ -310,7 +326,7 @@ static void detect_cpu(void) {
 }
 
 static int alloc_keys(void) {
-  if (key_dom >= 0) return 0;
+  if (key_shared >= 0) return 0;
   if (!have_ospke) { keys_why = "no PKU: the CPU lacks memory protection keys or the kernel does not enable them (CPUID OSPKE=0)"; return -1; }
   /* Never freed (a freed key is handed out again while pages still carry it, §5.2). */
   int k1 = pkey_alloc(0, 0);
@@ -324,7 +340,8 @@ static int alloc_keys(void) {
     /* keys already taken stay allocated but unused: still never freed */
     return -1;
   }
-  key_dom = k1;
+  key_shared = k1;
+  key_users[k1] = 1; /* never on the free list */
   key_store = k2;
   key_ro = k3;
   return 0;
@@ -343,20 +360,8 @@ __attribute__((constructor, no_stack_protector)) static void init_canary(void) {
 
 static int seal_ro_page(void) {
   struct remc_gate_ro *ro = &remc_gate_ro;
-  if (key_dom >= 0) {
-    ro->pkru_pku = pkru_for(0);
-    ro->pkru_strict = pkru_for(1);
-    ro->pkru_transit = rdpkru(); /* this thread's host PKRU: pkey 0 and every key of ours RW */
-  } else {
-    /* no domain PKRU exists: make the entry check impossible to pass */
-    ro->pkru_pku = ro->pkru_strict = ro->pkru_transit = 0;
-  }
   size_t len = (size_t)((uintptr_t)remc_gate_ro_end - (uintptr_t)&remc_gate_ro);
-  if (key_ro >= 0 ? pkey_mprotect(ro, len, PROT_READ, key_ro) : mprotect(ro, len, PROT_READ)) return -1;
-  /* Signal handlers: the kernel's init PKRU (only pkey 0 accessible) plus the domain key, which
-   * the alternate stack carries. */
-  remc_sig_ro = key_dom >= 0 ? 0x55555554u & ~(3u << (2 * key_dom)) : 0;
-  return mprotect(&remc_sig_ro, (size_t)((uintptr_t)remc_sig_ro_end - (uintptr_t)&remc_sig_ro), PROT_READ);
+  return key_ro >= 0 ? pkey_mprotect(ro, len, PROT_READ, key_ro) : mprotect(ro, len, PROT_READ);
 }
 
 int remc_domain_process_init(int requested, const char **why) {
@@ -370,7 +375,11 @@ int remc_domain_process_init(int requested, const char **why) {
      * start-up self-test catches a kernel where a domain fault is fatal. */
     const char *t = getenv("REMCACHED_TEST_ALTSTACK_PKEY0");
     test_altstack_pkey0 = t && *t == '1';
-    /* Keys before sealing: the RO page holds PKRU values that depend on them. A later request
+    /* Tests only: every thread takes the shared key, as when keys have run out, to show that
+     * the domains are then open to each other. */
+    t = getenv("REMCACHED_TEST_SHARED_PKEY");
+    test_shared_key = t && *t == '1';
+    /* Keys before sealing: the RO page (the canary) carries the read-only key. A later request
      * for PKU after a NONE start cannot add them (the page is sealed): NONE is then final. */
     if (requested != REMC_ISO_NONE) alloc_keys();
     if (seal_ro_page() != 0) {
@@ -384,8 +393,8 @@ int remc_domain_process_init(int requested, const char **why) {
     proc_inited = 1;
   }
   int mode = requested;
-  if (mode == REMC_ISO_AUTO) mode = key_dom >= 0 ? REMC_ISO_PKU : REMC_ISO_NONE;
-  if (mode != REMC_ISO_NONE && key_dom < 0) {
+  if (mode == REMC_ISO_AUTO) mode = key_shared >= 0 ? REMC_ISO_PKU : REMC_ISO_NONE;
+  if (mode != REMC_ISO_NONE && key_shared < 0) {
     *why = *keys_why ? keys_why : "isolation none was chosen first in this process";
     mode = REMC_ISO_NONE;
   } else if (requested == REMC_ISO_AUTO && mode == REMC_ISO_NONE) {
@@ -403,7 +412,15 @@ void remc_domain_process_fall_back_to_none(void) {
   pthread_mutex_unlock(&init_lock);
 }
 int remc_domain_store_pkey(void) { return proc_mode > REMC_ISO_NONE ? key_store : -1; }
-int remc_domain_pkey(void) { return key_dom; }
+int remc_domain_pkey(void) { return t_key >= 0 ? t_key : key_shared; }
+int remc_domain_key(remc_domain *d) { return d->key; }
+int remc_domain_key_is_shared(remc_domain *d) { return d->key >= 0 && d->key == key_shared; }
+int remc_domain_key_fallbacks(void) {
+  pthread_mutex_lock(&key_lock);
+  int n = key_fallbacks;
+  pthread_mutex_unlock(&key_lock);
+  return n;
+}
 
 /* Watchdog ----------------------------------------------------------------------------- */
 
@@ -449,7 +466,7 @@ static void *wd_main(void *arg) {
       }
     }
     pthread_mutex_unlock(&wd_lock);
-    if (remc_sig_ro && round % 40 == 0) wrap_onstack_handlers(); /* about once a second */
+    if (key_shared >= 0 && round % 40 == 0) wrap_onstack_handlers(); /* about once a second */
     if (period < 1000000) period = 1000000;
     struct timespec ts = {(time_t)(period / 1000000000ull), (long)(period % 1000000000ull)};
     nanosleep(&ts, NULL);
@@ -507,14 +524,81 @@ static int rseq_off(void) {
   return cpu_id < 0 ? 0 : -1;
 }
 
-static pthread_key_t altstack_key;
-static pthread_once_t altstack_once = PTHREAD_ONCE_INIT;
-static void altstack_free(void *p) {
-  stack_t ss = {.ss_flags = SS_DISABLE};
-  sigaltstack(&ss, NULL);
-  munmap((uint8_t *)p - PAGE, ALTSTACK_SIZE + PAGE);
+/* Thread keys ----------------------------------------------------------------------------- */
+
+/* A key of its own for the calling thread while there are keys (a free one of this process, or
+ * pkey_alloc), else the shared key: then this thread's domains and every other thread on the
+ * shared key can reach each other's memory (counted: `stats isolation`, logged once). */
+static int key_acquire(void) {
+  pthread_mutex_lock(&key_lock);
+  int k = -1;
+  if (!test_shared_key) k = n_key_free ? key_free[--n_key_free] : pkey_alloc(0, 0);
+  if (k < 0 || k >= 16) {
+    k = key_shared;
+    key_fallbacks++;
+  }
+  key_users[k]++;
+  pthread_mutex_unlock(&key_lock);
+  return k;
 }
-static void altstack_key_init(void) { pthread_key_create(&altstack_key, altstack_free); }
+static void key_hold(int k) {
+  pthread_mutex_lock(&key_lock);
+  key_users[k]++;
+  pthread_mutex_unlock(&key_lock);
+}
+/* Back on the free list once neither its thread nor any of its domains exists: no page carries
+ * it any more (domains and the altstack are unmapped first), so the next thread starts clean. */
+static void key_release(int k) {
+  pthread_mutex_lock(&key_lock);
+  if (--key_users[k] == 0 && k != key_shared) key_free[n_key_free++] = k;
+  pthread_mutex_unlock(&key_lock);
+}
+
+/* The thread's sealed pages (domain_internal.h): [signal page, pkey 0][gate page, read-only
+ * key], written once, then read-only for everyone; the gate page becomes the GS base. */
+static uint8_t *seal_make(int k) {
+  uint8_t *m = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return NULL;
+  struct remc_seal_sig *sg = (struct remc_seal_sig *)(void *)m;
+  struct remc_seal_gate *gt = (struct remc_seal_gate *)(void *)(m + PAGE);
+  /* the kernel's init PKRU (only pkey 0 accessible) plus this thread's key, which the
+   * alternate stack carries */
+  sg->sig_pkru = 0x55555554u & ~(3u << (2 * k));
+  sg->key = k;
+  gt->pkru_pku = pkru_for(0, k);
+  gt->pkru_strict = pkru_for(1, k);
+  /* the strict exit's first PKRU: this thread's host PKRU now (pkey 0, its key and the gate
+   * page accessible), so that the exit needs no second WRPKRU unless the host's has changed */
+  gt->pkru_transit = rdpkru();
+  if (mprotect(m, PAGE, PROT_READ) != 0 || pkey_mprotect(m + PAGE, PAGE, PROT_READ, key_ro) != 0 ||
+      syscall(SYS_arch_prctl, ARCH_SET_GS, (unsigned long)(uintptr_t)(m + PAGE)) != 0) {
+    munmap(m, 2 * PAGE);
+    return NULL;
+  }
+  return m;
+}
+
+/* What a prepared thread leaves behind, undone when it exits. */
+struct thread_res { uint8_t *altstack; uint8_t *seal; int key; };
+static pthread_key_t res_key;
+static pthread_once_t res_once = PTHREAD_ONCE_INIT;
+static void thread_res_free(void *p) {
+  struct thread_res *r = p;
+  if (r->altstack) {
+    stack_t ss = {.ss_flags = SS_DISABLE};
+    sigaltstack(&ss, NULL);
+    t_altstack = NULL;
+    munmap(r->altstack - PAGE, ALTSTACK_SIZE + PAGE);
+  }
+  if (r->seal) {
+    remc_tls_seal = NULL; /* signals from here on run as the kernel starts them */
+    munmap(r->seal, 2 * PAGE);
+  }
+  if (r->key >= 0) key_release(r->key);
+  t_key = -1;
+  free(r);
+}
+static void res_key_init(void) { pthread_key_create(&res_key, thread_res_free); }
 
 /* SIGPROF is thread-directed to a domain thread by V8's sampler, so its handler runs on our
  * alternate stack (it must not run on the domain stack). With PKU that stack carries the domain
@@ -533,7 +617,7 @@ static void wrap_onstack_handlers(void) {
     int real = cur.sa_flags & SA_SIGINFO ? cur.sa_sigaction != NULL
                                          : (cur.sa_handler != SIG_DFL && cur.sa_handler != SIG_IGN);
     if (!real || ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == remc_sig_entry_chain)) continue;
-    if (remc_sig_ro == 0) {
+    if (key_shared < 0) {
       if (!(cur.sa_flags & SA_ONSTACK)) { cur.sa_flags |= SA_ONSTACK; sigaction(sig, &cur, NULL); }
       continue;
     }
@@ -552,32 +636,52 @@ static void wrap_onstack_handlers(void) {
 static int prepare_thread(void) {
   if (t_prepared) return 0;
   if (rseq_off() != 0) return -1;
+  pthread_once(&res_once, res_key_init);
+  struct thread_res *res = calloc(1, sizeof *res);
+  if (!res) return -1;
+  res->key = -1;
+  /* The thread's key and sealed pages before its keyed altstack: a signal on that stack needs
+   * the seal's PKRU. */
+  if (key_shared >= 0) {
+    res->key = key_acquire();
+    /* This thread copies into its domains' memory and may run the store: give it its key and
+     * ours (threads created before pkey_alloc start with them access-disabled, §5.3; a key from
+     * the free list may be too). Other threads' keys stay as they are. Before the seal: its
+     * transit value is this host PKRU. */
+    pkey_set(res->key, 0);
+    pkey_set(key_ro, 0);
+    pkey_set(key_store, 0);
+    res->seal = seal_make(res->key);
+    if (!res->seal) { key_release(res->key); free(res); return -1; }
+    t_key = res->key;
+    remc_tls_seal = (const struct remc_seal_sig *)(void *)res->seal;
+  }
   /* Before the keyed altstack exists: a SIGPROF between the two would run V8's handler on it
    * unwrapped, and a kernel before 6.12 kills the process for the fault that follows. */
   wrap_onstack_handlers();
-  /* The alternate signal stack, guard page below. With PKU it carries the domain key: a kernel
+  /* The alternate signal stack, guard page below. With PKU it carries the thread's key: a kernel
    * before 6.12 writes a signal frame under the interrupted PKRU, and the domain's PKRU lets it
    * write nothing but that key (pku-linux.md §1.2; remc_sig_entry in gate.S makes it usable by
    * the handler). Without keys, root memory; an altstack someone else installed is kept. */
   stack_t cur;
   if (sigaltstack(NULL, &cur) != 0) return -1;
-  if (key_dom >= 0 || (cur.ss_flags & SS_DISABLE) || cur.ss_size < ALTSTACK_SIZE) {
+  if (t_key >= 0 || (cur.ss_flags & SS_DISABLE) || cur.ss_size < ALTSTACK_SIZE) {
     uint8_t *m = mmap(NULL, ALTSTACK_SIZE + PAGE, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (m == MAP_FAILED) return -1;
+    if (m == MAP_FAILED) { thread_res_free(res); return -1; }
     mprotect(m, PAGE, PROT_NONE);
-    if (key_dom >= 0 && !test_altstack_pkey0 &&
-        pkey_mprotect(m + PAGE, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, key_dom) != 0) {
+    if (t_key >= 0 && !test_altstack_pkey0 &&
+        pkey_mprotect(m + PAGE, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, t_key) != 0) {
       munmap(m, ALTSTACK_SIZE + PAGE);
+      thread_res_free(res);
       return -1;
     }
     stack_t ss = {.ss_sp = m + PAGE, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
-    if (sigaltstack(&ss, NULL) != 0) { munmap(m, ALTSTACK_SIZE + PAGE); return -1; }
-    /* freed (after SS_DISABLE) when the thread exits */
-    pthread_once(&altstack_once, altstack_key_init);
-    pthread_setspecific(altstack_key, m + PAGE);
-    t_altstack = m + PAGE;
+    if (sigaltstack(&ss, NULL) != 0) { munmap(m, ALTSTACK_SIZE + PAGE); thread_res_free(res); return -1; }
+    res->altstack = t_altstack = m + PAGE;
   }
+  /* freed (the altstack after SS_DISABLE, the key back to the free list) when the thread exits */
+  pthread_setspecific(res_key, res);
   /* §0.2: asynchronous signals never reach this thread (their handlers — libuv's, Node's —
    * have no SA_ONSTACK and would run on the domain stack). Kept: faults, SIGPROF, watchdog. */
   sigset_t block;
@@ -587,13 +691,6 @@ static int prepare_thread(void) {
   for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) sigdelset(&block, keep[i]);
   sigdelset(&block, WD_SIGNO);
   if (pthread_sigmask(SIG_BLOCK, &block, NULL) != 0) return -1;
-  /* This thread copies into domain memory and may run the store: give it our keys (threads
-   * created before pkey_alloc start with them access-disabled, §5.3). */
-  if (key_dom >= 0) {
-    pkey_set(key_dom, 0);
-    pkey_set(key_ro, 0);
-    pkey_set(key_store, 0);
-  }
   t_prepared = 1;
   return 0;
 }
@@ -604,14 +701,14 @@ static size_t round_page(size_t n) { return (n + PAGE - 1) & ~(size_t)(PAGE - 1)
 
 static int tag(struct remc_domain *d, void *p, size_t len) {
   if (d->isolation == REMC_ISO_NONE) return mprotect(p, len, PROT_READ | PROT_WRITE);
-  return pkey_mprotect(p, len, PROT_READ | PROT_WRITE, key_dom);
+  return pkey_mprotect(p, len, PROT_READ | PROT_WRITE, d->key);
 }
 
 static int apply_protections(struct remc_domain *d) {
   /* Guards are PROT_NONE with the domain key: the kernel checks the key before the page
    * protection, so a pkey-0 guard would report SEGV_PKUERR instead of an access error. */
   if (d->isolation == REMC_ISO_NONE ? mprotect(d->map, d->map_len, PROT_NONE)
-                                    : pkey_mprotect(d->map, d->map_len, PROT_NONE, key_dom))
+                                    : pkey_mprotect(d->map, d->map_len, PROT_NONE, d->key))
     return -1;
   if (tag(d, d->stack_lo, d->stack_size) || tag(d, d->heap, d->heap_size) ||
       tag(d, d->window, d->window_cap) || tag(d, d->io, d->io_cap))
@@ -622,7 +719,7 @@ static int apply_protections(struct remc_domain *d) {
 remc_domain *remc_domain_create(const remc_domain_config *cfg) {
   if (!proc_inited) { errno = EINVAL; return NULL; }
   int iso = cfg->isolation == REMC_ISO_AUTO ? remc_domain_mode() : cfg->isolation;
-  if (iso < REMC_ISO_NONE || iso > REMC_ISO_PKU_STRICT || (iso != REMC_ISO_NONE && key_dom < 0)) {
+  if (iso < REMC_ISO_NONE || iso > REMC_ISO_PKU_STRICT || (iso != REMC_ISO_NONE && key_shared < 0)) {
     errno = ENOTSUP;
     return NULL;
   }
@@ -631,6 +728,9 @@ remc_domain *remc_domain_create(const remc_domain_config *cfg) {
   struct remc_domain *d = calloc(1, sizeof *d);
   if (!d) return NULL;
   d->isolation = iso;
+  /* the thread's key: one per thread, because the altstack, which a kernel before 6.12 writes
+   * under the domain's PKRU, is one per thread */
+  d->key = iso == REMC_ISO_NONE ? -1 : t_key;
   d->tid = (pid_t)syscall(SYS_gettid);
   d->stack_size = round_page(cfg->stack_size ? cfg->stack_size : 256u << 10);
   d->heap_size = round_page(cfg->heap_size ? cfg->heap_size : 64u << 10);
@@ -649,13 +749,19 @@ remc_domain *remc_domain_create(const remc_domain_config *cfg) {
   d->window = d->heap_guard + d->heap_guard_size;
   d->io = d->window + d->window_cap + PAGE;
   if (apply_protections(d) != 0) { munmap(d->map, d->map_len); free(d); return NULL; }
+  if (d->key >= 0) key_hold(d->key);
   d->g.stack_top = (uint64_t)(uintptr_t)(d->stack_lo + d->stack_size);
   d->g.flags = (have_ospke ? GF_HW_PKU : 0) | (iso != REMC_ISO_NONE ? GF_SWITCH : 0);
-  d->g.dom_pkru = iso == REMC_ISO_NONE ? 0 : pkru_for(iso == REMC_ISO_PKU_STRICT);
+  d->g.dom_pkru = iso == REMC_ISO_NONE ? 0 : pkru_for(iso == REMC_ISO_PKU_STRICT, d->key);
   pthread_sigmask(SIG_SETMASK, NULL, &d->host_mask);
   d->wd_bound_ns = (uint64_t)cfg->watchdog_ms * 1000000ull;
   if (pthread_getcpuclockid(pthread_self(), &d->cpu_clock) != 0) d->cpu_clock = (clockid_t)-1;
-  if (wd_register(d) != 0) { munmap(d->map, d->map_len); free(d); return NULL; }
+  if (wd_register(d) != 0) {
+    if (d->key >= 0) key_release(d->key);
+    munmap(d->map, d->map_len);
+    free(d);
+    return NULL;
+  }
   return d;
 }
 
@@ -664,6 +770,7 @@ void remc_domain_destroy(remc_domain *d) {
   wd_unregister(d);
   if (remc_tls_gate == &d->g) remc_tls_gate = NULL;
   munmap(d->map, d->map_len);
+  if (d->key >= 0) key_release(d->key);
   free(d);
 }
 

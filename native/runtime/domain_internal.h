@@ -30,9 +30,24 @@
 
 /* Offsets inside remc_gate_ro (one page, domain-read-only key; see gate.S). */
 #define RO_CANARY        0  /* __stack_chk_guard for domain code (-mstack-protector-guard=global) */
-#define RO_PKRU_PKU      8  /* the two legitimate domain PKRU values (ERIM-style entry check) */
-#define RO_PKRU_STRICT  12
-#define RO_PKRU_TRANSIT 16  /* strict exit: first PKRU, lets the exit read TLS and the gate struct */
+
+/* Each domain thread has its own protection key, so its PKRU values are its own too. They are
+ * sealed in two pages made for the thread (remc_seal in domain.c), read-only to everyone:
+ *  - the gate page (read-only key): the two legitimate domain PKRU values the entry checks
+ *    against, ERIM-style. Readable in both domain modes; found through the GS base, which
+ *    remc_domain_create points at it once per thread (glibc and V8 leave GS alone on x86-64),
+ *    because in PKU_STRICT no pkey-0 memory (TLS included) is readable after the switch;
+ *  - the signal page (pkey 0): the PKRU the signal entries switch to (the kernel's init PKRU
+ *    plus the thread's key), found through remc_tls_seal, because a handler starts under the
+ *    init PKRU where only pkey 0 is readable. NULL on a thread without a key: no switch. */
+#define SEAL_PKRU_PKU    0  /* gate page, %gs-relative */
+#define SEAL_PKRU_STRICT 4
+#define SEAL_PKRU_TRANSIT 8 /* strict exit: first PKRU, lets the exit read TLS and the gate struct
+                               (the thread's host PKRU at its preparation: pkey 0 and the thread's
+                               key RW; a signal frame may land on the thread's keyed altstack
+                               meanwhile, written under it before Linux 6.12) */
+#define SEAL_SIG_PKRU    0  /* signal page, through remc_tls_seal */
+#define SEAL_KEY         4
 
 #ifndef __ASSEMBLER__
 #include <signal.h>
@@ -53,18 +68,16 @@ struct remc_gate {
 
 struct remc_gate_ro {
   uint64_t canary;
-  uint32_t pkru_pku;
-  uint32_t pkru_strict;
-  uint32_t pkru_transit;
 };
+
+struct remc_seal_gate { uint32_t pkru_pku, pkru_strict, pkru_transit; };
+struct remc_seal_sig { uint32_t sig_pkru; int32_t key; };
 
 /* gate.S */
 extern struct remc_gate_ro remc_gate_ro;
 extern char remc_gate_ro_end[];
-/* The PKRU signal handlers switch to first (pkey 0, sealed read-only; 0 = no PKU), and the
- * entries that do it before jumping to remc_on_signal / remc_on_chained_signal. */
-extern uint32_t remc_sig_ro;
-extern char remc_sig_ro_end[];
+/* The entries every signal handler of ours starts with: they switch to the thread's sealed
+ * signal PKRU, then jump to remc_on_signal / remc_on_chained_signal. */
 void remc_sig_entry(int sig, siginfo_t *si, void *uc);
 void remc_sig_entry_chain(int sig, siginfo_t *si, void *uc);
 /* Enter the domain: returns 0 after fn returned, or the code passed to remc_gate_rewind. */
@@ -77,6 +90,8 @@ __attribute__((noreturn)) void remc_gate_rewind(int code);
 
 /* The gate of the domain running on this thread (initial-exec: no allocation in the handler). */
 extern __thread struct remc_gate *remc_tls_gate __attribute__((tls_model("initial-exec")));
+/* This thread's sealed signal page, or NULL (no key). */
+extern __thread const struct remc_seal_sig *remc_tls_seal __attribute__((tls_model("initial-exec")));
 #endif
 
 #endif

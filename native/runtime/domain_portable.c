@@ -81,6 +81,7 @@ int remc_domain_mode(void) { return REMC_ISO_NONE; }
 void remc_domain_process_fall_back_to_none(void) {}
 int remc_domain_store_pkey(void) { return -1; }
 int remc_domain_pkey(void) { return -1; }
+int remc_domain_key_fallbacks(void) { return 0; }
 uint32_t remc_domain_thread_pkru(void) { return 0; }
 int remc_domain_self_test(remc_domain *d, char *why, size_t why_len) {
   (void)d; (void)why; (void)why_len;
@@ -128,6 +129,8 @@ uint8_t *remc_domain_heap(remc_domain *d, size_t *size) {
   return d->heap;
 }
 int remc_domain_isolation(remc_domain *d) { (void)d; return REMC_ISO_NONE; }
+int remc_domain_key(remc_domain *d) { (void)d; return -1; }
+int remc_domain_key_is_shared(remc_domain *d) { (void)d; return 0; }
 void remc_domain_get_stats(remc_domain *d, remc_domain_stats *out) { *out = d->stats; }
 void remc_domain_set_watchdog_ms(remc_domain *d, uint32_t ms) { (void)d; (void)ms; }
 

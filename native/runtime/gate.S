@@ -5,14 +5,16 @@
  *
  * remc_gate_call(g, fn, a1, a2): save the host rsp, callee-saved registers and PKRU in *g (root
  * memory), switch to the domain stack, write the domain PKRU and verify it ERIM-style against
- * values the domain cannot write (a RIP-relative page with a read-only key), call fn(a1, a2),
+ * the thread's own values, which the domain cannot write (a sealed page with a read-only key,
+ * one per domain thread, at the GS base), call fn(a1, a2),
  * then restore the exact saved host PKRU. Nothing on the way out trusts a register: the gate is
  * found again through initial-exec TLS.
  *
  * Strict mode (pkey 0 not even readable in the domain) cannot read TLS on the way out, so its
- * exit first writes a "transit" PKRU from the read-only page (a constant the domain cannot
- * change, pkey 0 accessible), then the saved host value when it differs. A domain that jumps to
- * any of these WRPKRUs with its own eax gains nothing: what follows is the fixed return to host.
+ * exit first writes a "transit" PKRU from the thread's sealed gate page (a constant the domain
+ * cannot change: pkey 0 and the thread's key accessible), then the saved host value when it
+ * differs. A domain that jumps to any of these WRPKRUs with its own eax gains nothing: what
+ * follows is the fixed return to host.
  */
 /* x86-64 only: elsewhere native/runtime/domain_portable.c provides the runtime (mode none). */
 #if defined(__x86_64__)
@@ -34,30 +36,12 @@
 remc_gate_ro:
 __stack_chk_guard:
         .quad 0
-        .long 0, 0, 0
         .size __stack_chk_guard, 8
-        .size remc_gate_ro, 20
+        .size remc_gate_ro, 8
         .balign 4096
         .globl remc_gate_ro_end
         .hidden remc_gate_ro_end
 remc_gate_ro_end:
-
-/* One more page, pkey 0, made PROT_READ after init: the PKRU every signal handler of ours
- * switches to first (0 = no PKU: run as the kernel starts handlers). pkey 0 because it must be
- * readable under the kernel's init PKRU, where every other key is access-disabled; read-only
- * because the domain must not choose the value. */
-        .section .data.remc_sig_ro,"aw",@progbits
-        .balign 4096
-        .globl remc_sig_ro
-        .hidden remc_sig_ro
-        .type remc_sig_ro,@object
-remc_sig_ro:
-        .long 0
-        .size remc_sig_ro, 4
-        .balign 4096
-        .globl remc_sig_ro_end
-        .hidden remc_sig_ro_end
-remc_sig_ro_end:
 
         .text
 
@@ -94,11 +78,14 @@ remc_sig_ro_end:
         jz      2f
         movl    G_DOM_PKRU(%rdi), %eax
         WRPKRU_EAX
-        /* ERIM-style: only the two legitimate domain values may pass (RIP-relative, read-only
-         * key: readable in both domain modes, writable by nobody). */
-        cmpl    remc_gate_ro+RO_PKRU_PKU(%rip), %eax
+        /* ERIM-style: only this thread's two legitimate domain values may pass: another
+         * worker's value would open that worker's key. They are in this thread's sealed gate
+         * page (read-only key: readable in both domain modes, writable by nobody), found
+         * through the GS base, which the domain cannot change without a system call or
+         * WRGSBASE (code of its own: out of scope, DESIGN.md). */
+        cmpl    %gs:SEAL_PKRU_PKU, %eax
         je      2f
-        cmpl    remc_gate_ro+RO_PKRU_STRICT(%rip), %eax
+        cmpl    %gs:SEAL_PKRU_STRICT, %eax
         jne     remc_trap_gate
 2:      /* host values must not leak into the domain */
         xorl    %ebx, %ebx
@@ -183,13 +170,13 @@ remc_gate_call:
 remc_gate_call_strict:
         .cfi_startproc
         GATE_ENTER
-        movl    remc_gate_ro+RO_PKRU_TRANSIT(%rip), %eax
+        movl    %gs:SEAL_PKRU_TRANSIT, %eax
         WRPKRU_EAX
-        cmpl    remc_gate_ro+RO_PKRU_TRANSIT(%rip), %eax
+        cmpl    %gs:SEAL_PKRU_TRANSIT, %eax
         jne     remc_trap_gate
         LOAD_TLS_GATE %rdi
         movl    G_HOST_PKRU(%rdi), %eax
-        cmpl    remc_gate_ro+RO_PKRU_TRANSIT(%rip), %eax
+        cmpl    %gs:SEAL_PKRU_TRANSIT, %eax
         je      3f
         WRPKRU_HOST_CHECKED
 3:      GATE_LEAVE
@@ -230,22 +217,33 @@ remc_gate_rewind:
         .size   remc_gate_rewind, .-remc_gate_rewind
 
 /* Signal entries: the first instructions of every handler remcached installs (pku-linux.md
- * §1.2). With PKU the thread's alternate signal stack carries the domain key, because a kernel
- * before 6.12 writes the signal frame under the interrupted PKRU, and the domain may write only
- * its own key. The handler then starts under the kernel's init PKRU, where that key is
- * access-disabled: so before touching the stack it switches to remc_sig_ro's value (pkey 0 and
- * the domain key RW), checked ERIM-style, and jumps to the C handler with its arguments
- * (rdi sig, rsi siginfo, rdx ucontext) intact. The same path on every kernel: on 6.12+ the
- * kernel writes the frame under PKRU 0 and nothing else differs. */
+ * §1.2). With PKU the thread's alternate signal stack carries the thread's domain key, because
+ * a kernel before 6.12 writes the signal frame under the interrupted PKRU, and the domain may
+ * write only its own key. The handler then starts under the kernel's init PKRU, where that key
+ * is access-disabled: so before touching the stack it switches to the thread's sealed signal
+ * PKRU (pkey 0 and the thread's key RW; found through initial-exec TLS, pkey 0, readable under
+ * the init PKRU), checked ERIM-style against the same sealed word, and jumps to the C handler
+ * with its arguments (rdi sig, rsi siginfo, rdx ucontext) intact. A thread without a key (no
+ * seal) runs as the kernel starts handlers. The same path on every kernel: on 6.12+ the kernel
+ * writes the frame under PKRU 0 and nothing else differs. */
+.macro LOAD_TLS_SEAL reg
+        movq    remc_tls_seal@gottpoff(%rip), \reg
+        movq    %fs:(\reg), \reg
+.endm
+
 .macro SIG_ENTRY target
-        movl    remc_sig_ro(%rip), %eax
+        LOAD_TLS_SEAL %rax
+        testq   %rax, %rax
+        jz      1f
+        movl    SEAL_SIG_PKRU(%rax), %eax
         testl   %eax, %eax
         jz      1f
         movq    %rdx, %r8                   /* WRPKRU needs edx = 0 */
         xorl    %ecx, %ecx
         xorl    %edx, %edx
         wrpkru
-        cmpl    remc_sig_ro(%rip), %eax
+        LOAD_TLS_SEAL %rcx
+        cmpl    SEAL_SIG_PKRU(%rcx), %eax
         jne     remc_trap_gate
         movq    %r8, %rdx
 1:      jmp     \target

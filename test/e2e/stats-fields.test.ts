@@ -50,7 +50,8 @@ test('stats isolation: remcached\'s own counters and settings, text and binary',
     const s = new Map(await ask(srv.port, 'stats isolation\r\n'));
     for (const k of ['remcached_version', 'isolation', 'isolation_why', 'parser_calls', 'parser_faults', 'parser_invalid',
       'parser_divergences', 'parser_faults_segv', 'parser_faults_timeout', 'offender_slowed', 'watchdog_ms',
-      'fault_injection', 'protocol_version', 'fault_root_target', 'store_checksum']) {
+      'fault_injection', 'protocol_version', 'fault_root_target', 'store_checksum',
+      'domain_pkey', 'domain_pkey_shared', 'domain_pkeys', 'fault_peer_worker', 'fault_peer_word']) {
       assert.ok(s.has(k), `stats isolation has ${k}`);
     }
     const general = names(await ask(srv.port, 'stats\r\n'));
@@ -77,7 +78,8 @@ test('stats isolation: remcached\'s own counters and settings, text and binary',
       buf = buf.subarray(24 + bl);
     }
     c.close();
-    assert.equal(got, [...s.keys()].filter((k) => k !== 'fault_root_target' && k !== 'store_checksum').concat('fault_root_target', 'store_checksum'));
+    const injection = ['fault_root_target', 'store_checksum', 'fault_peer_worker', 'fault_peer_word'];
+    assert.equal(got, [...s.keys()].filter((k) => !injection.includes(k)).concat(injection));
   } finally {
     await srv.stop();
   }

@@ -319,6 +319,110 @@ async function runMode(mode) {
   }
 }
 
+/** `stats isolation` on an open connection (it is answered by that connection's worker). */
+async function statsOn(c) {
+  c.send('stats isolation\r\n');
+  const b = await c.until((x) => /END\r\n$/.test(x.toString('latin1')));
+  const m = new Map();
+  for (const line of b.toString('latin1').split('\r\n')) {
+    const p = line.split(' ');
+    if (p[0] === 'STAT' && p.length >= 3) m.set(p[1], p.slice(2).join(' '));
+  }
+  return m;
+}
+
+/** A connection served by worker `w` (SO_REUSEPORT picks the worker: try new ones). */
+async function connOnWorker(port, w) {
+  for (let i = 0; i < 60; i++) {
+    const c = await Conn.open(port);
+    const st = await statsOn(c);
+    if (st.get('worker_thread') === String(w)) return { c, st };
+    c.close();
+  }
+  throw new Error(`no connection landed on worker ${w} in 60 tries`);
+}
+
+const PEER_BAD = 'bad0bad0bad0bad0'; // what peer_write stores
+
+async function runWorkerKeys(mode, shared) {
+  const what = `${mode} -t 2 ${shared ? 'shared key' : 'own keys'}`;
+  let srv;
+  try {
+    const env = shared ? { ...process.env, REMCACHED_TEST_SHARED_PKEY: '1' } : process.env;
+    srv = await startServer(mode, { env, extraArgs: ['-t', '2'] });
+    const items = makeItems(50, `keys-${mode}-${shared}`);
+    await storeItems(srv.port, items);
+    const a0 = await connOnWorker(srv.port, 0);
+    const b = await connOnWorker(srv.port, 1);
+    a0.c.close();
+    const [ka, kb] = [Number(a0.st.get('domain_pkey')), Number(b.st.get('domain_pkey'))];
+    const keys = b.st.get('domain_pkeys');
+    note(`${what}: domain_pkeys ${keys}, worker 0 key ${ka} shared ${a0.st.get('domain_pkey_shared')}, worker 1 key ${kb} shared ${b.st.get('domain_pkey_shared')}; worker 0's peer faults aim at worker ${a0.st.get('fault_peer_worker')}`);
+    const warned = (srv.stderr().match(/no free protection key left/g) || []).length;
+    if (shared) {
+      check(ka === kb && ka > 0 && keys === `${ka},${kb}` && a0.st.get('domain_pkey_shared') === 'yes' && b.st.get('domain_pkey_shared') === 'yes' && warned === 1,
+        `${what}: stats isolation shows one key for both workers (${keys}), domain_pkey_shared yes, logged once`,
+        `keys ${keys}, ${ka}/${kb}, shared ${a0.st.get('domain_pkey_shared')}/${b.st.get('domain_pkey_shared')}, warnings ${warned}`);
+    } else {
+      check(ka > 0 && kb > 0 && ka !== kb && keys === `${ka},${kb}` && a0.st.get('domain_pkey_shared') === 'no' && b.st.get('domain_pkey_shared') === 'no' && warned === 0,
+        `${what}: stats isolation shows distinct keys per worker (${keys}), none shared`,
+        `keys ${keys}, ${ka}/${kb}, shared ${a0.st.get('domain_pkey_shared')}/${b.st.get('domain_pkey_shared')}, warnings ${warned}`);
+    }
+    check(a0.st.get('fault_peer_worker') === '1' && b.st.get('fault_peer_word') === ROOT_INTACT,
+      `${what}: worker 0's peer faults aim at worker 1, whose word holds ${ROOT_INTACT}`,
+      `peer ${a0.st.get('fault_peer_worker')}, word ${b.st.get('fault_peer_word')}`);
+    // worker 0's parser writes, then reads, worker 1's domain memory; B's connection stays open
+    const pkuLines = () => [...srv.stderr().matchAll(/\{[^\n]*"fault":"pku"[^\n]*\}/g)].map((m) => JSON.parse(m[0]));
+    for (const [name, id] of [['peer_write', 14], ['peer_read', 15]]) {
+      const before = await statsOn(b.c);
+      const logged0 = pkuLines().length;
+      const a = await connOnWorker(srv.port, 0);
+      const t0 = process.hrtime.bigint();
+      a.c.send(`debug_fault ${id}\r\n`);
+      const got = await a.c.until((x) => x.includes('\r\n'), 20_000).catch(() => Buffer.alloc(0));
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      const closed = a.c.closed;
+      a.c.close();
+      if (srv.died) { reportDeath(srv, `${what} ${name}`); return; }
+      // The binding shuts the socket down before JS counts and logs the fault: wait for the log
+      // line (written after the count; it reaches stderr through the main thread; bounded).
+      if (!shared) for (let t = 0; t < 50 && pkuLines().length === logged0; t++) await sleep(100);
+      const after = await statsOn(b.c);
+      const d = (k) => Number(after.get(k)) - Number(before.get(k));
+      const word = after.get('fault_peer_word');
+      if (!shared) {
+        const logged = pkuLines().length > logged0 ? pkuLines().pop() : undefined;
+        const why = [];
+        if (!closed) why.push(`attacker connection not closed (reply ${JSON.stringify(got.toString('latin1').slice(0, 60))})`);
+        if (d('parser_faults_pku') !== 1) why.push(`parser_faults_pku changed by ${d('parser_faults_pku')}`);
+        if (word !== ROOT_INTACT) why.push(`worker 1's word is ${word}`);
+        if (!logged || logged.pkey !== kb) why.push(`fault log pkey ${logged && logged.pkey}, worker 1's key is ${kb}`);
+        if (why.length) notOk(`${what} ${name} (debug_fault ${id})`, why.join('; '));
+        else ok(`${what} ${name} (debug_fault ${id}): worker 0's domain rewound in ${ms.toFixed(1)} ms with a PKU fault on worker 1's key ${kb}, worker 1's word intact`);
+      } else {
+        const want = PEER_BAD; // written by peer_write; peer_read leaves it so
+        const reply = got.toString('latin1');
+        check(!closed && d('parser_faults') === 0 && word === want && /was committed and not caught/.test(reply),
+          `${what} ${name} (debug_fault ${id}): NOT caught, the access succeeds${name === 'peer_write' ? `: worker 1's word overwritten (${word})` : ''}`,
+          `closed ${closed}, parser_faults changed by ${d('parser_faults')}, word ${word}, reply ${JSON.stringify(reply.slice(0, 100))}`);
+      }
+    }
+    // the shared key still keeps the rest of the process out: a root write is caught
+    const r = await attack(srv.port, 1);
+    const { bad } = await readBack(srv.port, items);
+    const end = await statsOn(b.c);
+    b.c.close();
+    check(!srv.died && r.closed && bad.length === 0 && end.get('fault_root_target') === ROOT_INTACT,
+      `${what}: a root write is still rewound, items intact, same process`,
+      `closed ${r.closed}, changed ${bad.length}, root ${end.get('fault_root_target')}, died ${srv.died ? howDied(srv.died) : 'no'}`);
+  } catch (e) {
+    if (srv) { await Promise.race([srv.exit, sleep(3000)]); if (srv.died) reportDeath(srv, what); else notOk(what, e.stack || e.message); }
+    else notOk(what, e.message);
+  } finally {
+    if (srv) await stopServer(srv);
+  }
+}
+
 /* What else must hold on every kernel (issue 8): the start-up self-test decides the mode; V8's
  * WebAssembly trap handler, the CPU profiler's SIGPROF and process-directed signals keep
  * working beside a domain that faults. */
@@ -373,27 +477,12 @@ async function runPlatform() {
       `${howDied({ code: r.status, signal: r.signal })}: ${r.stdout.slice(-300)} ${r.stderr.slice(-300)}`);
   }
 
-  // 4. Worker threads (-t 2): each worker has its own domain (the same key); faults on one
-  //    worker while the other carries traffic.
+  // 4. Worker threads (-t 2): each worker has its own domain and its own key, so worker A's
+  //    parser cannot touch worker B's domain memory; with one shared key (as when keys run out)
+  //    it can, and really overwrites it (the unprotected counterpart).
   for (const mode of ['pku', 'pku-strict']) {
-    let srv;
-    try {
-      srv = await startServer(mode, { nodeArgs: [], extraArgs: ['-t', '2'] });
-      const st = await stats(srv.port);
-      const items = makeItems(50, `t2-${mode}`);
-      await storeItems(srv.port, items);
-      let closed = 0;
-      for (const id of [1, 7, 2, 9, 1, 4, 12, 3]) closed += (await attack(srv.port, id)).closed ? 1 : 0;
-      const { bad } = await readBack(srv.port, items);
-      const end = await stats(srv.port);
-      check(!srv.died && st.get('threads') === '2' && st.get('isolation') === mode && closed === 8 && bad.length === 0 && end.get('pid') === st.get('pid'),
-        `${mode} -t 2: 8 faults on 8 new connections (SO_REUSEPORT spreads them over the workers) rewound, items intact, same PID`,
-        `threads ${st.get('threads')}, isolation ${st.get('isolation')}, closed ${closed}/8, changed ${bad.length}, died ${srv.died ? howDied(srv.died) : 'no'}`);
-      await stopServer(srv);
-    } catch (e) {
-      if (srv) { await Promise.race([srv.exit, sleep(3000)]); if (srv.died) reportDeath(srv, `${mode} -t 2`); else notOk(`${mode} -t 2`, e.message); await stopServer(srv); }
-      else notOk(`${mode} -t 2`, e.message);
-    }
+    await runWorkerKeys(mode, false);
+    await runWorkerKeys(mode, true);
   }
 
   // 5. --cpu-prof (SIGPROF on the domain thread, V8's handler wrapped) and a storm of SIGHUP

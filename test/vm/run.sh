@@ -12,11 +12,11 @@
 # in $REMC_VM_CACHE (default /var/cache/remcached-vm), as are the 4 latest initramfs images.
 # Output: the guest's result lines prefixed with the kernel, one result line per kernel, and a
 # last line "N passed, N failed". Exit 0 all passed, 1 any failed, 77 skipped (cannot run here).
-# Env: REMC_VM_TIMEOUT seconds per VM (default 420), REMC_VM_CACHE.
+# Env: REMC_VM_TIMEOUT seconds per VM (default 520), REMC_VM_CACHE.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "${REMC_ROOT:-$HERE/../..}" && pwd) || { echo "REMC_ROOT=$REMC_ROOT: no such directory"; exit 1; }
-BOUND=${REMC_VM_TIMEOUT:-420} # > the guest's own bounds: ~10 s boot + 120 s domain_test + 240 s node
+BOUND=${REMC_VM_TIMEOUT:-520} # > the guest's own bounds: ~10 s boot + 120 s domain_test + 340 s node
 KERNELS=("$@"); [ ${#KERNELS[@]} -eq 0 ] && KERNELS=(6.1 6.12)
 
 skip() { echo "skipped: $*"; exit 77; }
