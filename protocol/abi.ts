@@ -237,7 +237,7 @@ export const validateErrors: readonly string[] = ["OK","REQ","STATUS","CONSUMED"
 /** fault injection kinds: name -> [id, fault kind under pku, under none, under sfi] */
 export const faultInjections: Readonly<Record<string, readonly [number, string, string, string]>> = {"root_write":[1,"pku","none","segv"],"store_write":[2,"pku","none","segv"],"store_read":[3,"pku","none","segv"],"stack_smash":[4,"canary","canary","canary"],"stack_exhaust":[5,"stack_overflow","stack_overflow","stack_overflow"],"heap_overrun":[6,"heap","heap","heap"],"null_deref":[7,"segv","segv","segv"],"wild_pointer":[8,"segv","segv","segv"],"illegal_insn":[9,"ill","ill","ill"],"div_zero":[10,"fpe","fpe","fpe"],"abort":[11,"abort","abort","abort"],"endless_loop":[12,"timeout","timeout","timeout"],"heap_exhaust":[13,"heap","heap","heap"]};
 /** peer fault kinds (-t N): name -> [id, fault kind with a key per worker, with the shared key] */
-export const peerFaultInjections: Readonly<Record<string, readonly [number, string, string]>> = undefined;
+export const peerFaultInjections: Readonly<Record<string, readonly [number, string, string]>> = {"peer_write":[14,"pku","none"],"peer_read":[15,"pku","none"]};
 
 /** Everything above as one object, in the addon's shape (native/index.ts compares the two). */
 export const abi = {
