@@ -37,7 +37,9 @@ export const admin: Sequence[] = [
   seq('stats conns names', { conn: 'other', send: 'version\r\n' }, 'stats conns\r\n'),
   // idle after a command, connected but silent, inside a value, and the one asking
   seq('stats conns states', { conn: 'idle', send: 'version\r\n' }, { conn: 'silent' }, { conn: 'value', send: 'set k 0 0 10\r\nab' },
-    { send: 'stats conns\r\n', statsExact: ['<fd>:state'] }),
+    // each connection's block, in any order: the order is fd order, and which fd a new connection
+    // gets depends on when the server finished closing the previous sequence's connections
+    { send: 'stats conns\r\n', statsExact: ['<fd>:state'], summary: (r) => r.split(/(?=STAT <fd>:addr)/).sort().join('') }),
   seq('stats reset', 'stats reset\r\n', 'stats reset x\r\n'),
   seq('stats sizes', 'stats sizes\r\n'),
   seq('stats detail', 'stats detail on\r\n', 'stats detail dump\r\n', 'stats detail off\r\n', 'stats detail\r\n', 'stats detail bogus\r\n'),
