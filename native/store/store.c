@@ -278,12 +278,19 @@ void store_lru_restore(remc_store *s, item *it, uint32_t q) {
   pthread_mutex_unlock(&c->lru_lock);
 }
 
-/* The oldest item of list q, past the crawler marker. */
+/* The oldest item of list q, past the crawler marker (known by its address: an item's flags
+ * are written under its stripe, which the LRU walkers do not hold here). */
 static inline const item *lru_tail_item(const sclass *c, uint32_t q) {
   const item *t = c->tail[q];
-  if (t && (t->iflags & IT_CRAWLER)) t = t->prev;
+  if (t == &c->crawler) t = t->prev;
   return t;
 }
+
+/* An item's last access is written under its stripe and read for the LRU ages under the LRU
+ * lock alone (as memcached reads it): relaxed atomics, so that neither side tears and
+ * ThreadSanitizer sees no race. */
+static inline void time_set(item *it, uint32_t t) { __atomic_store_n(&it->time, t, __ATOMIC_RELAXED); }
+static inline uint32_t time_of(const item *it) { return __atomic_load_n(&it->time, __ATOMIC_RELAXED); }
 
 /* The list a new item goes to (memcached's do_item_alloc): TEMP when its TTL is short, else
  * HOT (COLD when flat). exptime is relative; 0 (never) and a time already past are not short. */
@@ -378,7 +385,7 @@ static item *item_get(remc_store *s, const uint8_t *key, uint32_t klen, uint32_t
 static void item_update(remc_store *s, item *it) {
   sclass *c = &s->cls[it->cls];
   if (!(s->lru_flags & REMC_LRU_FLAT)) {
-    it->time = NOW(s);
+    time_set(it, NOW(s));
     if (it->lru == LRU_COLD && (it->iflags & IT_ACTIVE)) {
       lru_lock(s, it->cls);
       lru_move(s, c, it, LRU_WARM);
@@ -387,7 +394,7 @@ static void item_update(remc_store *s, item *it) {
       CNT_INC(c->moves_to_warm);
     }
   } else if (it->time + ITEM_UPDATE_INTERVAL < NOW(s)) {
-    it->time = NOW(s);
+    time_set(it, NOW(s));
     lru_lock(s, it->cls);
     lru_move(s, c, it, it->lru);
     lru_unlock(s, it->cls);
@@ -942,7 +949,7 @@ int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
     memcpy(d, value, vlen);
     d[vlen] = '\r';
     d[vlen + 1] = '\n';
-    it->time = NOW(s);
+    time_set(it, NOW(s));
     item_set_cas(s, it, s->cas_sz ? __atomic_add_fetch(&s->cas_counter, 1, __ATOMIC_RELAXED) : 0);
     uint64_t newn = item_ntotal(s, it);
     lru_lock(s, id);
@@ -1127,7 +1134,7 @@ int remc_store_arith_cas(remc_store *s, const uint8_t *key, uint32_t klen, int i
     memcpy(d, buf, len);
     memset(d + len, ' ', it->nbytes - len);
     item_set_cas(s, it, s->cas_sz ? __atomic_add_fetch(&s->cas_counter, 1, __ATOMIC_RELAXED) : 0);
-    it->time = NOW(s);
+    time_set(it, NOW(s));
   } else {
     uint32_t flags = item_flags(s, it);
     uint32_t id = mem_class_for(s, size_of(s, klen, len, flags));
@@ -1277,7 +1284,7 @@ static uint32_t tail_age(const remc_store *s, const sclass *c) {
   const item *t = lru_tail_item(c, LRU_COLD);
   if (!t) t = lru_tail_item(c, LRU_WARM);
   if (!t) t = lru_tail_item(c, LRU_HOT);
-  return t ? NOW(s) - t->time : 0;
+  return t ? NOW(s) - time_of(t) : 0;
 }
 
 /* Once per store second: give back memory above -m, return surplus free pages of a class to
@@ -1415,7 +1422,7 @@ static uint32_t lru_juggle(remc_store *s, uint32_t id) {
   if (!flat) {
     lru_lock(s, id);
     const item *t = lru_tail_item(c, LRU_COLD);
-    uint32_t cold_age = t ? NOW(s) - t->time : 0;
+    uint32_t cold_age = t ? NOW(s) - time_of(t) : 0;
     total = c->seg_bytes[LRU_HOT] + c->seg_bytes[LRU_WARM] + c->seg_bytes[LRU_COLD];
     lru_unlock(s, id);
     hot_age = age_times(cold_age, s->tune.hot_max_factor);
