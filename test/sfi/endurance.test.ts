@@ -63,22 +63,32 @@ test(`sfi: ${FAULTS} faults in a row, each after a good request: keys, PID, coun
     // (sfi: 187, 210, 253 MB, then 249-253 MB up to 200 000).
     const WARM = 60_000;
     assert.equal(await attacks(srv.port, WARM, 0), []);
-    const rss0 = rssKb(pid);
-    const t0 = Date.now();
-    assert.equal(await attacks(srv.port, FAULTS, WARM), []);
-    const ms = Date.now() - t0;
-    const rss1 = rssKb(pid);
+    // A leak grows in every window; a heap that settles late (seen once in CI: +22 MB in the first
+    // window after the warm-up on a loaded machine; flat here from 60 000 to 200 000) grows in one.
+    // So measure up to three windows and pass on the first that stays flat: a leak of 0.6 KiB per
+    // fault fails all three.
+    const windows: string[] = [];
+    let done = WARM;
+    let flat = false;
+    for (let w = 0; w < 3 && !flat; w++) {
+      const rss0 = rssKb(pid);
+      const t0 = Date.now();
+      assert.equal(await attacks(srv.port, FAULTS, done), []);
+      done += FAULTS;
+      const rss1 = rssKb(pid);
+      windows.push(`${FAULTS} faults in ${Date.now() - t0} ms: RSS ${rss0} -> ${rss1} kB (${rss1 - rss0 >= 0 ? '+' : ''}${rss1 - rss0})`);
+      console.log(`  ${windows.at(-1)}`);
+      // The JS heap breathes with the garbage collector by up to ~10 MB (seen under load).
+      flat = rss1 - rss0 < 16 * 1024;
+    }
+    assert.ok(flat, `RSS grew by 16 MB or more in each window: ${windows.join('; ')}`);
     const s1 = await stats(srv.port);
     assert.is(s1.get('pid'), String(pid));
-    assert.is(Number(s1.get('parser_faults')) - Number(s0.get('parser_faults')), FAULTS + WARM);
+    assert.is(Number(s1.get('parser_faults')) - Number(s0.get('parser_faults')), done);
     assert.equal(await changedItems(srv.port, items), []);
-    console.log(`  ${FAULTS} faults in ${ms} ms; RSS ${rss0} kB -> ${rss1} kB (${rss1 - rss0 >= 0 ? '+' : ''}${rss1 - rss0} kB)`);
-    // The JS heap breathes with the garbage collector by up to ~10 MB (seen under load); a leak
-    // of even 1 KiB per fault would be 30 MB here.
-    assert.ok(rss1 - rss0 < 16 * 1024, `RSS grew by ${rss1 - rss0} kB over ${FAULTS} faults`);
   } finally {
     await srv?.stop();
   }
-});
+}, { timeoutMs: 150_000 });
 
 test.run();
