@@ -32,6 +32,8 @@ export interface Counters {
   auth_errors: number;
   /** -o idle_timeout closes (memcached's name) */
   idle_kicks: number;
+  /** -Z: TLS handshakes that failed (and, with ssl_verify_mode=1, certificates refused after one) */
+  ssl_handshake_errors: number;
   /** repeat offenders (server/offenders.ts): peers slowed / refused, connections delayed / refused */
   offender_slowed: number;
   offender_refused: number;
@@ -87,7 +89,7 @@ export function newCounters(faultKinds: number): Counters {
     cmd_get: 0, cmd_set: 0, cmd_flush: 0, cmd_touch: 0, cmd_meta: 0, bytes_read: 0,
     bytes_written: 0, curr_connections: 0, total_connections: 0, rejected_connections: 0,
     connection_structures: 0, conn_yields: 0, response_obj_oom: 0, parser_calls: 0, parser_faults: 0,
-    parser_invalid: 0, parser_divergences: 0, auth_cmds: 0, auth_errors: 0, idle_kicks: 0, offender_slowed: 0,
+    parser_invalid: 0, parser_divergences: 0, auth_cmds: 0, auth_errors: 0, idle_kicks: 0, ssl_handshake_errors: 0, offender_slowed: 0,
     offender_refused: 0, offender_conns_delayed: 0, offender_conns_refused: 0, rewind_ns_sum: 0,
     faults_by_kind: new Array<number>(faultKinds).fill(0),
     rewind_buckets: new Array<number>(REWIND_BUCKETS_NS.length + 1).fill(0),
@@ -164,7 +166,6 @@ export interface ServerContext {
 
 /** What `stats` and `refresh_certs` need of the server's TLS. */
 export interface TlsState {
-  handshakeErrors: number;
   /** server clock time of the last (re)load of the certificates */
   lastRefresh: number;
   /** reload the certificate files: null, or memcached's error line (with its \r\n) */

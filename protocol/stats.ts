@@ -85,7 +85,7 @@ const GENERAL: Array<[string, Value]> = [
   ['log_watchers', (c) => c.watch.watchers],
   // with -Z only (memcached's server_stats); ssl_new_sessions also needs ssl_session_cache
   zero('ssl_new_sessions'),
-  ['ssl_handshake_errors', (c) => c.tls?.handshakeErrors ?? 0],
+  ['ssl_handshake_errors', (_c, t) => t.ssl_handshake_errors],
   ['time_since_server_cert_refresh', (c) => c.now() - (c.tls?.lastRefresh ?? 0)],
   ...['unexpected_napi_ids', 'round_robin_fallback'].map(zero),
   fromStore('bytes'), fromStore('curr_items'), fromStore('total_items'),

@@ -39,12 +39,6 @@ let startSingle: (() => Promise<void>) | null = null;
 // -e: PATH.meta is checked (and refused, as memcached refuses it) before anything loads the store
 if (settings.memoryFile) settings.restartFrom = (await import('./restart.ts')).checkRestart(settings);
 settings.workerThreads = settings.threads; // -t, 4 by default as memcached
-if (settings.workerThreads > 1 && settings.enableSsl) {
-  // the workers' SO_REUSEPORT listeners are plain TCP: TLS is served by one loop for now.
-  // Said only for an explicit -t: the default is not a request, and -Z's refusals must come first.
-  if (parsed.given.has('threads')) log.warn({ threads: settings.workerThreads }, '-Z runs on one event loop: -t is not applied');
-  settings.workerThreads = 1;
-}
 if (settings.workerThreads > 1) {
   const { startThreads } = await import('./threads.ts');
   let t;

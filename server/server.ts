@@ -4,6 +4,7 @@ import net from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import tls from 'node:tls';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, unlinkSync, existsSync } from 'node:fs';
 import { abi, native, ISO_SFI } from '../native/index.ts';
 import { newCounters, type ConnInfo, type Counters, type ServerContext } from '../protocol/context.ts';
@@ -27,9 +28,9 @@ import { GATHER_CLEAR_PREFIXES, GATHER_CONNS, GATHER_OFFENDER, GATHER_PREFIXES, 
 import type { OtherWorkers } from '../protocol/context.ts';
 import { CLOSE_REASON, Watch, WATCHER_LIMIT, type WatchLink } from '../protocol/watch.ts';
 
-/** A listening socket made by the main thread (-t N): one per worker per address. */
-/** -t N: a listening socket the main thread made for a worker; port and family for the port file */
-export interface ListenFd { fd: number; label: string; port: number; ipv6: boolean }
+/** A listening socket made by the main thread (-t N): one per worker per address; port and
+ *  family for the port file; tls: -Z and no notls: prefix. */
+export interface ListenFd { fd: number; label: string; port: number; ipv6: boolean; tls: boolean }
 
 /** One worker thread of -t N: what it shares and how it talks to the main thread. */
 export interface ThreadRole {
@@ -194,7 +195,13 @@ export class Server implements ServerContext {
     this.asciiAuth = asciiAuth;
     if (settings.enableSsl) {
       try {
-        this.tls = new Tls(settings.ssl, () => this.now());
+        const counters = this.counters;
+        this.tls = new Tls(settings.ssl, () => this.now(), {
+          countHandshakeError: () => { counters.ssl_handshake_errors++; },
+          refreshedAt: role ? new Float64Array(role.shared.tlsRefreshedAt) : new Float64Array(1),
+          announce: () => role?.post({ type: 'refresh_certs' }),
+          ticketKeys: role ? Buffer.from(role.shared.tlsTicketKeys) : randomBytes(48),
+        });
       } catch (e) {
         if (!(e instanceof TlsConfigError)) throw e;
         process.stderr.write(`${e.message}\r\n`); // memcached's line, CRLF and all; its OpenSSL detail differs
@@ -388,7 +395,7 @@ export class Server implements ServerContext {
     this.timer.unref();
     if (this.role) {
       // -t N: the SO_REUSEPORT sockets made by the main thread; a unix socket on worker 0 alone
-      for (const l of this.role.fds) await this.listen({ fd: l.fd, backlog: s.listenBacklog }, l.label).catch(tagged('tcp'));
+      for (const l of this.role.fds) await this.listen({ fd: l.fd, backlog: s.listenBacklog }, l.label, l.tls).catch(tagged('tcp'));
       if (s.unixSocket && this.role.index === 0) await this.listenUnix();
       return; // -U: worker 0 has bound the UDP sockets already (listenUdp, before any worker listens)
     }
@@ -670,6 +677,12 @@ export class Server implements ServerContext {
   /** SIGHUP: re-read the -Y file, as memcached does; without -Y nothing happens. */
   reloadAuthFile(): void {
     if (this.asciiAuth) log.info({ ok: this.asciiAuth.reload() }, 'SIGHUP: auth file reloaded');
+  }
+
+  /** -t N: refresh_certs succeeded on another worker: load the same files for this one's listeners. */
+  certificatesRefreshed(): void {
+    const err = this.tls?.reloaded();
+    if (err) log.warn({ err }, 'refresh_certs on another worker: the files no longer load here; this worker keeps its certificate');
   }
 
   /** Stop accepting, answer what is in flight, end idle clients, cut off the rest after a grace period. */

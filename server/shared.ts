@@ -1,6 +1,7 @@
 // What the worker threads of -t N share, in SharedArrayBuffers every thread maps: each worker's
 // counters (one slot each, written only by their owner; `stats` sums them) and the server
 // clock's offset (debugtime). The store itself is shared natively (native/binding/addon.cc).
+import { randomFillSync } from 'node:crypto';
 import { COUNTER_NAMES, REWIND_BUCKETS_NS, type Counters } from '../protocol/context.ts';
 
 export interface SharedBuffers {
@@ -10,6 +11,10 @@ export interface SharedBuffers {
   counters: SharedArrayBuffer;
   /** [clock offset in seconds, paused-at wall second or -1] */
   clock: SharedArrayBuffer;
+  /** -Z: [server clock time of the last certificate (re)load] (time_since_server_cert_refresh) */
+  tlsRefreshedAt: SharedArrayBuffer;
+  /** -Z: the session ticket keys every worker's listeners use (48 random bytes) */
+  tlsTicketKeys: SharedArrayBuffer;
   /** `watch`: [gid counter (i64), watchers in the process (i32)] (server/server.ts threadLink) */
   watch: SharedArrayBuffer;
   /** what Gather (below) works in */
@@ -22,7 +27,10 @@ export function createShared(workers: number, faultKinds: number): SharedBuffers
   const slot = slotSize(faultKinds);
   const clock = new SharedArrayBuffer(16);
   new Float64Array(clock)[1] = -1;
+  const tlsTicketKeys = new SharedArrayBuffer(48);
+  randomFillSync(new Uint8Array(tlsTicketKeys));
   return { workers, faultKinds, counters: new SharedArrayBuffer(8 * slot * workers), clock,
+    tlsRefreshedAt: new SharedArrayBuffer(8), tlsTicketKeys,
     watch: new SharedArrayBuffer(16), gather: createGather(workers) };
 }
 

@@ -17,6 +17,7 @@ import type { ListenFd } from './server.ts';
 import { createShared } from './shared.ts';
 import { handlers } from './signals.ts';
 import { onListener } from './listen-error.ts';
+import { checkCertificates, TlsConfigError } from './tls.ts';
 
 export interface Started { isolation: string; why: string; stop(sig: string): void; hup(): void }
 
@@ -51,7 +52,8 @@ function listeners(s: Settings, n: number): ListenFd[][] {
           if (fd < 0) throw listenError(host, port, -fd);
           if (port === 0) port = (native.socketPort as (fd: number) => number)(fd); // the others join the kernel's choice
           const ipv6 = host.includes(':');
-          fds.push({ fd, label: ipv6 ? `tcp6:[${host}]:${port}` : `tcp:${host}:${port}`, port, ipv6 }); // memcached's conn_to_str
+          // memcached's conn_to_str; under -Z every listener speaks TLS but a notls: one
+          fds.push({ fd, label: ipv6 ? `tcp6:[${host}]:${port}` : `tcp:${host}:${port}`, port, ipv6, tls: s.enableSsl && !l?.notls });
         }
       } catch (e) {
         for (const f of fds) closeSync(f.fd);
@@ -76,6 +78,14 @@ export async function startThreads(settings: Settings): Promise<Started> {
     try { loadAuthFile(settings.authFile); } catch (e) {
       if (!(e instanceof AuthFileError)) throw e;
       process.stderr.write(`${e.message}\n`); // memcached's words and exit status
+      process.exit(e.exitCode);
+    }
+  }
+  // -Z: certificate files memcached would refuse, likewise (memcached's line, CRLF and all)
+  if (settings.enableSsl) {
+    try { checkCertificates(settings.ssl); } catch (e) {
+      if (!(e instanceof TlsConfigError)) throw e;
+      process.stderr.write(`${e.message}\r\n`);
       process.exit(e.exitCode);
     }
   }
@@ -128,7 +138,7 @@ export async function startThreads(settings: Settings): Promise<Started> {
           case 'udp': udpUp(m.ports as Array<{ port: number; ipv6: boolean }>); break;
           case 'ready': isReady = true; resolve(m as unknown as Ready); break;
           case 'fatal': process.stderr.write(`${String(m.message)}\n`); process.exit(Number(m.code)); break;
-          case 'settings': case 'tick': case 'watch': case 'log': case 'gather': broadcast(w, m); break;
+          case 'settings': case 'tick': case 'watch': case 'log': case 'gather': case 'refresh_certs': broadcast(w, m); break;
           case 'shutdown': stop('shutdown command'); break;
           case 'stopped': if (++stopped === workers.length) allStopped(); break;
           case 'saved': process.exit(0); break;

@@ -85,18 +85,31 @@ function load(ssl: SslSettings): tls.SecureContextOptions {
   return { cert, key, ca, ciphers: ssl.ciphers ?? undefined, minVersion: MIN_VERSIONS[ssl.minVersion] };
 }
 
+/** What the TLS state reports to, and with -t N shares with every worker's. */
+export interface TlsLinks {
+  /** a failed handshake (ssl_handshake_errors: a counter, summed over workers by `stats`) */
+  countHandshakeError(): void;
+  /** [0]: server clock time of the last (re)load of the certificates; -t N: one slot for all */
+  refreshedAt: Float64Array;
+  /** tell the other workers to load the files again (a refresh_certs on this one) */
+  announce(): void;
+  /** 48 bytes: the session ticket keys of every listener of every worker, so that a session
+   *  resumes wherever the client's next connection lands (memcached has one SSL_CTX) */
+  ticketKeys: Buffer;
+}
+
 /** The server's TLS state: options for new listeners, refresh_certs, the stats it adds. */
 export class Tls {
-  lastRefresh: number;
-  handshakeErrors = 0;
   private readonly servers: tls.Server[] = [];
 
-  constructor(private readonly ssl: SslSettings, private readonly now: () => number) {
+  constructor(private readonly ssl: SslSettings, private readonly now: () => number, private readonly links: TlsLinks) {
     this.options = load(ssl); // throws TlsConfigError: startup refuses, as memcached (exit 64)
-    this.lastRefresh = now();
+    links.refreshedAt[0] = now();
   }
 
   private options: tls.SecureContextOptions;
+
+  get lastRefresh(): number { return this.links.refreshedAt[0]!; }
 
   /** Options of tls.createServer for a -Z listener. */
   serverOptions(): tls.TlsOptions {
@@ -107,14 +120,14 @@ export class Tls {
       requestCert: (mode & VERIFY_PEER) !== 0,
       rejectUnauthorized: (mode & VERIFY_FAIL_IF_NO_PEER_CERT) !== 0,
       // memcached sets SSL_OP_NO_RENEGOTIATION; session resumption only with ssl_session_cache
-      ...(this.ssl.sessionCache ? {} : { sessionTimeout: 0 }),
+      ...(this.ssl.sessionCache ? { ticketKeys: this.links.ticketKeys } : { sessionTimeout: 0 }),
     };
   }
 
   /** A new listener: its handshake failures count in ssl_handshake_errors. */
   track(server: tls.Server): void {
     this.servers.push(server);
-    server.on('tlsClientError', () => { this.handshakeErrors++; });
+    server.on('tlsClientError', () => this.links.countHandshakeError());
   }
 
   /** memcached 1.6 mode 1 (request): a certificate, if one is sent, must verify; none is fine.
@@ -123,21 +136,37 @@ export class Tls {
     const mode = this.ssl.verifyMode;
     if ((mode & VERIFY_PEER) === 0 || (mode & VERIFY_FAIL_IF_NO_PEER_CERT) !== 0) return true;
     if (sock.authorized || !sock.getPeerCertificate() || Object.keys(sock.getPeerCertificate()).length === 0) return true;
-    this.handshakeErrors++;
+    this.links.countHandshakeError();
     sock.destroy();
     return false;
   }
 
-  /** `refresh_certs`: reload the files; null on success, else memcached's error line. */
+  /** `refresh_certs`: reload the files; null on success, else memcached's error line. With -t N
+   *  the other workers load them too (reloaded()) and every worker reports the new time. */
   refresh(): string | null {
+    const err = this.reload();
+    if (err) return `${err}\r\n`;
+    this.links.refreshedAt[0] = this.now();
+    this.links.announce();
+    return null;
+  }
+
+  /** Another worker's refresh_certs succeeded: the same files, for this worker's listeners. A
+   *  file changed again in between keeps this worker's certificate, and says so. */
+  reloaded(): string | null { return this.reload(); }
+
+  private reload(): string | null {
     try {
       this.options = load(this.ssl);
     } catch (e) {
-      return `${(e as Error).message}\r\n`;
+      return (e as Error).message;
     }
     const opts = this.serverOptions();
     for (const s of this.servers) s.setSecureContext(opts);
-    this.lastRefresh = this.now();
     return null;
   }
 }
+
+/** -t N: the main thread refuses bad certificate files, in memcached's words, before any worker
+ *  starts (throws TlsConfigError), as the one loop does in its constructor. */
+export function checkCertificates(ssl: SslSettings): void { load(ssl); }

@@ -35,6 +35,7 @@ port.on('message', (m: { type: string; changes?: Record<string, unknown>; from?:
     case 'settings': server.applySettings(m.changes!); break;
     case 'tick': server.tick(); break;
     case 'hup': server.reloadAuthFile(); break;
+    case 'refresh_certs': server.certificatesRefreshed(); break;
     case 'stop': void server.stop().then(() => port.postMessage({ type: 'stopped' })); break;
     case 'save': server.saveRestart(); port.postMessage({ type: 'saved' }); break;
   }
