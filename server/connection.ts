@@ -17,7 +17,7 @@ import type { Output } from '../protocol/output.ts';
 import { countFault, countInvalid, type Counters } from '../protocol/context.ts';
 import { CLOSE_REASON, LOG_CONNEVENTS, LOG_EVICTIONS, type Watch, type WatchSink } from '../protocol/watch.ts';
 import { R } from '../protocol/replies.ts';
-import { readInto } from './fastread.ts';
+import { pauseRaw, readInto, readRaw, resumeRaw, type StreamHandle } from './fastread.ts';
 import { Gate, type AsciiAuth } from './ascii-auth.ts';
 import { faultLog, log } from './log.ts';
 import { flushVerbose, verboseLine, type Verbose } from './verbose.ts';
@@ -115,7 +115,7 @@ export interface Loop {
 
 /** An accepted TCP handle before Node has built its net.Socket (server/server.ts acceptRaw). */
 export interface RawStart {
-  handle: { fd: number; close(cb: () => void): void; getsockname?(out: object): number; setNoDelay?(on: boolean): number };
+  handle: StreamHandle & { fd: number; close(cb: () => void): void; getsockname?(out: object): number; setNoDelay?(on: boolean): number };
   peer: { address?: string; port?: number; family?: string };
   /** has Node build the net.Socket for the handle and hand it to conn.attach() (synchronously) */
   upgrade(conn: Connection): void;
@@ -187,6 +187,8 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
   /** a raw connection's peer (getpeername at accept) */
   private readonly peer: RawStart['peer'] | null;
   private rawNoDelay = false;
+  /** the raw handle reads into the window with no socket (server/fastread.ts readRaw) */
+  private rawReading = false;
   /** the socket reads straight into the window (server/fastread.ts), not through 'data' */
   private direct = false;
 
@@ -219,6 +221,15 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
       if (n > 0) this.onRead(n);
     }
     if (this.closing || this.readStopped) return; // closed, or stopped until drained / continued
+    if (this.raw && !this.rawClosed) {
+      // still raw: its next reads come without a socket too, until something needs one
+      this.rawReading = readRaw(this.raw.handle, this.loop.window.subarray(0, READ_SIZE), {
+        data: (n) => this.onRead(n),
+        end: () => { if (!this.closing) this.closeReason = CLOSE_REASON.normal; this.closing = true; this.closeRaw(); },
+        error: (err) => { log.info({ conn: this.fd, err: err.message }, 'connection error'); this.closing = true; this.closeRaw(); },
+      });
+      if (this.rawReading) return;
+    }
     this.socket.resume();
   }
 
@@ -226,14 +237,18 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
   get socket(): net.Socket {
     if (this.sock) return this.sock;
     const raw = this.raw!;
-    raw.upgrade(this); // Node's own accept: builds the socket and calls attach() with it
+    const wasReading = this.rawReading;
+    this.rawReading = false;
+    raw.upgrade(this); // Node's own accept: builds the socket (paused) and calls attach() with it
     if (!this.sock) { // (never in Node 20: its onconnection emits 'connection' synchronously)
       const s = new net.Socket();
       s.destroy();
       this.closeRaw();
       return s;
     }
-    return this.sock;
+    const sock = this.sock as net.Socket;
+    if (wasReading && !this.readStopped) sock.resume(); // its reads go on through the socket
+    return sock;
   }
 
   /** Take `socket` (paused) as this connection's: its reads, errors and close. */
@@ -675,13 +690,15 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
   private stopReading(): void {
     if (this.readStopped) return;
     this.readStopped = true;
-    this.socket.pause();
+    if (this.rawReading) pauseRaw(this.raw!.handle);
+    else this.socket.pause();
   }
 
   private startReading(): void {
     if (!this.readStopped || this.blocked || this.stalled || this.closing) return;
     this.readStopped = false;
-    this.socket.resume();
+    if (this.rawReading) resumeRaw(this.raw!.handle);
+    else this.socket.resume();
   }
 
   /** -Y, not yet authenticated: what the gate left to do (server/ascii-auth.ts). */
@@ -782,6 +799,9 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
     if (this.closing) return;
     this.closing = true;
     this.dropPending();
+    // raw: every byte went out in a direct write, so nothing is queued here; close(2) sends
+    // the FIN after what the kernel holds, as memcached's conn_close
+    if (!this.sock && this.raw) { this.closeRaw(); return; }
     this.socket.end();
     this.socket.destroySoon();
   }
