@@ -247,7 +247,10 @@ export class Connection implements TextConn, BinaryConn, WatchSink {
       return s;
     }
     const sock = this.sock as net.Socket;
-    if (wasReading && !this.readStopped) sock.resume(); // its reads go on through the socket
+    // Its reads go on through the socket, unless what asked for it stops them: decided after
+    // the caller (a write that blocks stops reading), because a resume() now would restart the
+    // handle's reads on the next tick, even after a pause() in between.
+    if (wasReading) process.nextTick(() => { if (!this.readStopped && !this.closing) sock.resume(); });
     return sock;
   }
 

@@ -83,6 +83,26 @@ test('commands in the first bytes are answered, and the connection goes on', asy
   assert.ok(q.closed);
 });
 
+test('a client that speaks after the accept, then half-closes: every reply, 20 MB of them queued, then FIN', async () => {
+  // read on the bare handle; the replies outgrow what the kernel takes, so the socket is built
+  // in the middle of a read, and the reads must stay stopped until the queue drains (as
+  // memcached, which answers every command it read before the FIN)
+  const c = await Conn.open(server.port);
+  await sleep(50);
+  const value = 'y'.repeat(50_000);
+  c.send(`set halfk 0 0 ${value.length}\r\n${value}\r\n`);
+  await c.until((b) => b.toString('latin1') === 'STORED\r\n', 5000);
+  c.take();
+  const gets = `get ${Array(200).fill('halfk').join(' ')}\r\n`;
+  c.send(`${gets}${gets}version\r\n`);
+  c.sock.end();
+  await c.closedWithin(20_000);
+  const got = c.take().toString('latin1');
+  const one = `VALUE halfk 0 ${value.length}\r\n${value}\r\n`;
+  assert.is(got.length, 2 * (200 * one.length + 5) + 'VERSION 1.6.18\r\n'.length);
+  assert.ok(got.endsWith('END\r\nVERSION 1.6.18\r\n'), JSON.stringify(got.slice(-40)));
+});
+
 test('watch connevents: conn_new and conn_close name the peer, whichever way the connection went', async () => {
   const w = await Conn.open(server.port);
   w.send('watch connevents\r\n');
