@@ -236,7 +236,7 @@ export function resetStats(ctx: ServerContext): void {
   for (const c of ctx.allCounters()) {
   c.cmd_get = c.cmd_set = c.cmd_flush = c.cmd_touch = c.cmd_meta = 0;
   c.bytes_read = c.bytes_written = c.total_connections = c.rejected_connections = 0;
-  c.auth_cmds = c.auth_errors = c.idle_kicks = c.response_obj_oom = 0;
+  c.auth_cmds = c.auth_errors = c.idle_kicks = c.response_obj_oom = c.ssl_handshake_errors = 0;
   }
   ctx.store.storeStatsReset();
 }

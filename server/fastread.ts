@@ -29,7 +29,7 @@ export function readInto(sock: net.Socket, buffer: Uint8Array, onRead: (nread: n
 // Node hands a stream handle's reads to `handle.onread` (its onStreamRead), which takes the
 // byte count from Node's own state and gives the bytes to the handle's owner: with a user
 // buffer owner[kBufferCb](nread), at end of stream owner.push(null), on an error
-// owner.destroy(err). Made the owner here is a small object in the socket's place, so a
+// owner.destroy(err). Here the owner is a small object in the socket's place, so a
 // connection that reads and answers without ever queueing output never gets a socket and its
 // two streams (most of what a short connection costs). Node's own accept, run later on the
 // same handle, makes its new socket the owner and stops the reads until that is resumed.

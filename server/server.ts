@@ -681,7 +681,7 @@ export class Server implements ServerContext {
 
   /** -t N: refresh_certs succeeded on another worker: load the same files for this one's listeners. */
   certificatesRefreshed(): void {
-    const err = this.tls?.reloaded();
+    const err = this.tls?.reload();
     if (err) log.warn({ err }, 'refresh_certs on another worker: the files no longer load here; this worker keeps its certificate');
   }
 

@@ -151,11 +151,9 @@ export class Tls {
     return null;
   }
 
-  /** Another worker's refresh_certs succeeded: the same files, for this worker's listeners. A
-   *  file changed again in between keeps this worker's certificate, and says so. */
-  reloaded(): string | null { return this.reload(); }
-
-  private reload(): string | null {
+  /** Load the files again for this worker's listeners (also when another worker's refresh_certs
+   *  succeeded): null, or why they did not load (the certificate in use stays). */
+  reload(): string | null {
     try {
       this.options = load(this.ssl);
     } catch (e) {

@@ -164,7 +164,7 @@ async function probe(port: number): Promise<{ cn: string; worker: string }> {
   return { cn: reply.cn, worker: /STAT worker_thread (\d+)/.exec(reply.text)?.[1] ?? '?' };
 }
 
-t('-t 4: refresh_certs on one worker reloads every worker\'s certificate; ssl_handshake_errors sums every worker\'s', async () => {
+t('-t 4: refresh_certs on one worker reloads every worker\'s certificate; ssl_handshake_errors sums every worker\'s, stats reset zeroes it', async () => {
   // the files the server is started with, replaced by another certificate before refresh_certs
   const [pem, key] = [f('current.pem'), f('current.key')];
   copyFileSync(f('server.pem'), pem);
@@ -204,6 +204,9 @@ t('-t 4: refresh_certs on one worker reloads every worker\'s certificate; ssl_ha
     let errors = await counted();
     for (let i = 0; i < 20 && String(errors) !== String(base! + 6); i++) { await new Promise((r) => setTimeout(r, 100)); errors = await counted(); }
     assert.deepEqual(errors, [base! + 6], `ssl_handshake_errors as 8 connections saw it, from ${base}`);
+    // `stats reset` zeroes it in every worker, as memcached's zeroes its one count
+    assert.equal(await talk(rc.port, 'stats reset\r\n'), 'RESET\r\n');
+    assert.deepEqual(await counted(), [0]);
   } finally {
     await rc.stop();
   }
