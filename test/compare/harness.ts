@@ -104,6 +104,10 @@ export const isolationArgs = (): string[] => [
   ...(process.env.REMC_TEST_CROSS_CHECK === '1' ? ['--cross-check'] : []),
 ];
 
+/** This pass re-runs the comparison in another mode (scripts/test.sh): tests of the worker
+ *  threads' plumbing rather than of parsing need only the first pass. */
+export const rerunPass = (): boolean => Boolean(process.env.REMC_TEST_ISOLATION) || process.env.REMC_TEST_CROSS_CHECK === '1';
+
 export function startSubject(args: string[]): Promise<Server> {
   return subjectKind() === 'memcached' ? startMemcached(args) : startRemcached(['-U', '0', '-t', process.env.REMC_TEST_THREADS ?? '1', ...isolationArgs(), ...args]);
 }
