@@ -39,6 +39,11 @@ let startSingle: (() => Promise<void>) | null = null;
 // -e: PATH.meta is checked (and refused, as memcached refuses it) before anything loads the store
 if (settings.memoryFile) settings.restartFrom = (await import('./restart.ts')).checkRestart(settings);
 settings.workerThreads = settings.threads; // -t, 4 by default as memcached
+// A stop signal while the worker threads load is acted on once they have: process.exit() under a
+// worker still loading the addon can abort the process (SIGABRT; seen once, SIGUSR1 400 ms into a
+// start-up). A second signal meanwhile exits at once.
+let stopWhileStarting: NodeJS.Signals | null = null;
+if (settings.workerThreads > 1) handlers.stop = (sig) => { if (stopWhileStarting) process.exit(0); stopWhileStarting = sig; };
 if (settings.workerThreads > 1) {
   const { startThreads } = await import('./threads.ts');
   let t;
@@ -115,3 +120,4 @@ handlers.stop = (sig) => {
   void stop(sig);
 };
 handlers.hup = () => hup();
+if (stopWhileStarting) handlers.stop(stopWhileStarting);

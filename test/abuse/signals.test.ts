@@ -150,7 +150,7 @@ test('remcached: SIGUSR1 at any moment of start-up stops it; an inspector it may
     const opened = /Debugger listening/.test(err);
     results.push(`${delay} ms: exit ${how}${opened ? `, inspector opened and closed (9229 seen for ~${openMs} ms)` : ''}`);
     assert.is.not(how, 'running', `still running after SIGUSR1 at ${delay} ms`);
-    assert.ok(how === '0' || how === 'SIGUSR1', `exit ${how} after SIGUSR1 at ${delay} ms`);
+    assert.ok(how === '0' || how === 'SIGUSR1', `exit ${how} after SIGUSR1 at ${delay} ms; stderr: ${err.slice(-800)}`);
     if (opened) assert.ok(/opened the Node inspector: closed/.test(err), `inspector left open: ${err}`);
   }
   // Before Node has installed anything, SIGUSR1's default action ends the process (memcached
