@@ -8,8 +8,8 @@
 //   SIGHUP           re-read the -Y file; nothing else (memcached keeps serving)
 //   SIGUSR2          no handler, as in memcached: the default action ends the process
 //
-// Until main.ts has a server (`handlers` replaced), a stop signal exits at once and SIGHUP
-// does nothing.
+// Until main.ts has a server (`handlers` replaced), a stop signal exits at once (with -t N,
+// once the worker threads have loaded: main.ts) and SIGHUP does nothing.
 import inspector from 'node:inspector';
 
 export const handlers = {
