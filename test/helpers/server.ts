@@ -19,6 +19,9 @@ export interface Server {
   stderr(): string;
   /** stdout and stderr together, as they came */
   output(): string;
+  /** stderr once it matches `re` (5 s at most, then what came). A line logged by the main thread
+   *  can follow the workers' first replies, so a test that reads the log waits for it. */
+  logged(re: RegExp, timeoutMs?: number): Promise<string>;
   /** SIGTERM, wait for exit (SIGKILL after 5 s); resolves with the exit code/signal */
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -94,6 +97,13 @@ export async function launch(cmd: string, args: string[], ready: Ready, env?: No
     port: typeof ready === 'number' ? ready : 0, proc,
     stderr: () => err,
     output: () => out,
+    async logged(re, timeoutMs = 5000) {
+      const until = Date.now() + timeoutMs;
+      while (!re.test(err) && Date.now() < until && proc.exitCode === null && proc.signalCode === null) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return err;
+    },
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) {
         proc.kill('SIGCONT'); // a test may have stopped it

@@ -128,7 +128,11 @@ export class Victim {
       this.batches = n;
     }
   }
-  async stop(): Promise<{ batches: number; errors: string[] }> {
+  /** Stop after `atLeast` batches (5 s at most): on a loaded machine the attacks can all end
+   *  before the victim has made enough round trips to prove it was served meanwhile. */
+  async stop(atLeast = 3): Promise<{ batches: number; errors: string[] }> {
+    const until = Date.now() + 5000;
+    while (this.batches < atLeast && this.errors.length === 0 && !this.conn.closed && Date.now() < until) await sleep(10);
     this.running = false;
     await this.done;
     this.conn.close();

@@ -33,7 +33,7 @@ test('default without PKU: runs sfi, says so and why (log and stats isolation)',
     assert.is(s.get('isolation'), 'sfi');
     assert.match(s.get('isolation_why') ?? '', /PKU/);
     assert.not.match(s.get('isolation_why') ?? '', /\s/);
-    const log = srv.stderr();
+    const log = await srv.logged(/WebAssembly sandbox/);
     assert.match(log, /WebAssembly sandbox/);
     assert.match(log, /"isolation":"sfi","why":"[^"]*PKU/);
   } finally {
@@ -49,7 +49,7 @@ test('default without PKU and without WebAssembly: none, UNPROTECTED, both reaso
     const s = await stats(srv.port, 'isolation');
     assert.is(s.get('isolation'), 'none');
     assert.match(s.get('isolation_why') ?? '', /PKU.*sfi/);
-    assert.match(srv.stderr(), /UNPROTECTED/);
+    assert.match(await srv.logged(/UNPROTECTED/), /UNPROTECTED/);
   } finally {
     await srv.stop();
   }
@@ -69,7 +69,7 @@ test('--isolation=sfi explicitly: runs sfi on any CPU, logged, isolation_why -',
     const s = await stats(srv.port, 'isolation');
     assert.is(s.get('isolation'), 'sfi');
     assert.is(s.get('isolation_why'), '-');
-    assert.match(srv.stderr(), /"isolation":"sfi","why":"requested with --isolation=sfi"/);
+    assert.match(await srv.logged(/"isolation":"sfi"/), /"isolation":"sfi","why":"requested with --isolation=sfi"/);
   } finally {
     await srv.stop();
   }
@@ -81,7 +81,7 @@ test('default with PKU: pku after the self-test, logged', async () => {
     const s = await stats(srv.port, 'isolation');
     assert.is(s.get('isolation'), 'pku', `isolation ${s.get('isolation')} (${s.get('isolation_why')})`);
     assert.is(s.get('isolation_why'), '-');
-    assert.match(srv.stderr(), /a fault inside the domain was caught and rewound/);
+    assert.match(await srv.logged(/caught and rewound/), /a fault inside the domain was caught and rewound/);
   } finally {
     await srv.stop();
   }
@@ -92,7 +92,7 @@ test('--isolation=none explicitly: starts, logs that it was asked for', async ()
   try {
     const s = await stats(srv.port, 'isolation');
     assert.is(s.get('isolation'), 'none');
-    assert.match(srv.stderr(), /requested with --isolation=none/);
+    assert.match(await srv.logged(/requested with --isolation=none/), /requested with --isolation=none/);
   } finally {
     await srv.stop();
   }
