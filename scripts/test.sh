@@ -2,7 +2,8 @@
 # The whole test suite, as `npm test` runs it (and CI through .ci/run):
 #   the system tools the tests use (installed with apt when root; otherwise named, and what needs
 #   them is skipped) -> build -> native C tests -> build checks (freestanding parser, WRPKRU
-#   scan) -> a bounded fuzz run -> the PKU VM step (test/vm/run.sh, if present) -> the uvu
+#   scan) -> a bounded fuzz run, with the PKU VM step (test/vm/run.sh, if present) running
+#   beside them from the build on -> the uvu
 #   files, each in its own process (test/compare three times: the default isolation, the other
 #   of sfi/none, and --cross-check; watch, verbose and lru once) -> one last line "N passed, N
 #   failed, N skipped".
@@ -88,12 +89,35 @@ step() {
   timeout -k 10 "$(limit "$STEP_TIMEOUT")" "$@" 2>&1 | tee "$out/step"
   local rc=${PIPESTATUS[0]}
   echo "-- $name: $(took "$s")"
-  case $rc in
+  count_step "$name" "$rc" "$out/step"
+}
+# count_step NAME RC OUTPUT_FILE
+count_step() {
+  case $2 in
     0) passed=$((passed+1)) ;;
-    77) skipped=$((skipped+1)); skips+=("$name: $(grep -v '^\s*$' "$out/step" | tail -1)") ;;
-    124|137) failed=$((failed+1)); failures+=("$name (timed out)") ;;
-    *) failed=$((failed+1)); failures+=("$name (exit $rc)") ;;
+    77) skipped=$((skipped+1)); skips+=("$1: $(grep -v '^\s*$' "$3" | tail -1)") ;;
+    124|137) failed=$((failed+1)); failures+=("$1 (timed out)") ;;
+    *) failed=$((failed+1)); failures+=("$1 (exit $2)") ;;
   esac
+}
+# beside NAME CMD...: a step run in the background while the next steps run (the PKU VM: QEMU
+# emulates one CPU on one core, the build checks mostly use the other); beside_wait prints its
+# output and counts it. One at a time.
+beside() {
+  beside_name=$1; shift
+  beside_t0=$(date +%s)
+  echo "== $beside_name: started, runs beside the next steps"
+  ( timeout -k 10 "$(limit "$STEP_TIMEOUT")" "$@" >"$out/beside" 2>&1; echo $? >"$out/beside.rc" ) &
+  beside_pid=$!
+}
+beside_wait() {
+  [ -n "${beside_pid:-}" ] || return 0
+  wait "$beside_pid"
+  echo "== $beside_name"
+  cat "$out/beside"
+  echo "-- $beside_name: $(took "$beside_t0") (beside the steps above)"
+  count_step "$beside_name" "$(cat "$out/beside.rc" 2>/dev/null || echo 1)" "$out/beside"
+  beside_pid=
 }
 
 # ---- build -------------------------------------------------------------------------------------
@@ -101,6 +125,11 @@ step() {
   || { echo "native build failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 npm run --silent build \
   || { echo "TypeScript build failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+
+# ---- the PKU VM, beside the native tests and build checks (collected before the uvu files) ------
+if [ -f test/vm/run.sh ]; then
+  beside "PKU under QEMU TCG: kernels 6.1 and 6.12" bash test/vm/run.sh
+fi
 
 # ---- native C tests: each test counts; one that exits 77 is skipped ----------------------------
 echo "== native unit tests"
@@ -139,42 +168,58 @@ else
 fi
 # the native and the WebAssembly build of the parser on the same inputs: any difference is a finding
 step "native vs wasm parser, differential (${DIFF_SECONDS:-20} s)" node --import tsx native/fuzz/diff_wasm.ts "${DIFF_SECONDS:-20}"
-# one step, however many checks it runs inside (it prints its own "N passed, N failed")
-if [ -f test/vm/run.sh ]; then
-  step "PKU under QEMU TCG: kernels 6.1 and 6.12" bash test/vm/run.sh
-fi
+# one step, however many checks it runs inside (it prints its own "N passed, N failed"); the
+# uvu files below measure time and memory, so they start once it has ended
+beside_wait
 
 # ---- uvu files, each in its own process (a crash or hang costs that file only) ------------------
-num() { grep -E "^\s*$1:" "$out/uvu" | tail -1 | grep -oE '[0-9]+' | head -1; } # uvu's "Total:  N" etc.
+num() { grep -E "^\s*$1:" "$2" | tail -1 | grep -oE '[0-9]+' | head -1; } # uvu's "Total:  N" etc.
 filter=${TEST_FILTER:-\\.test\\.ts$}
 mapfile -t files < <(cd test && find . -name '*.test.ts' -not -path './node_modules/*' | sed 's|^\./||' | sort | grep -E -- "$filter")
-# uvu_file FILE [LABEL [VAR=VALUE...]]: one file in its own process, its tests counted
-uvu_file() {
-  local f=$1 label=${2:-}; shift; shift || true
-  local name="test/$f${label:+ [$label]}"
-  echo "== $name"
-  if [ "$(left)" -le 0 ]; then failed=$((failed+1)); failures+=("$name (not run: the suite's ${SUITE_TIMEOUT} s were up)"); return; fi
+# uvu_run ID FILE [LABEL [VAR=VALUE...]]: one file in its own process, output to $out/uvu.ID
+# (ID "one": also to the terminal as it comes); uvu_count ID prints that output (unless it was
+# shown) and counts its tests. uvu_file does both.
+uvu_run() {
+  local id=$1 f=$2 label=${3:-}; shift 2; shift || true
+  local o="$out/uvu.$id"
+  echo "test/$f${label:+ [$label]}" >"$o.name"
+  if [ "$(left)" -le 0 ]; then echo notrun >"$o.rc"; : >"$o"; return; fi
   local s; s=$(date +%s)
-  env "$@" timeout -k 10 "$(limit "$FILE_TIMEOUT")" node --import tsx test/helpers/run-file.ts "test/$f" 2>&1 | tee "$out/uvu"
-  local rc=${PIPESTATUS[0]}
-  echo "-- $name: $(took "$s")"
+  if [ "$id" = one ]; then # alone: its output as it comes
+    echo "== test/$f${label:+ [$label]}"
+    env "$@" timeout -k 10 "$(limit "$FILE_TIMEOUT")" node --import tsx test/helpers/run-file.ts "test/$f" 2>&1 | tee "$o"
+    echo "${PIPESTATUS[0]}" >"$o.rc"
+  else
+    env "$@" timeout -k 10 "$(limit "$FILE_TIMEOUT")" node --import tsx test/helpers/run-file.ts "test/$f" >"$o" 2>&1
+    echo $? >"$o.rc"
+  fi
+  echo "$(took "$s")" >"$o.took"
+}
+uvu_count() {
+  local o="$out/uvu.$1" name rc
+  name=$(cat "$o.name"); rc=$(cat "$o.rc")
+  [ "$1" = one ] && [ "$rc" != notrun ] || { echo "== $name"; cat "$o"; }
+  if [ "$rc" = notrun ]; then failed=$((failed+1)); failures+=("$name (not run: the suite's ${SUITE_TIMEOUT} s were up)"); return; fi
+  echo "-- $name: $(cat "$o.took")"
   local total upassed uskipped
-  total=$(num Total); upassed=$(num Passed); uskipped=$(num Skipped)
+  total=$(num Total "$o"); upassed=$(num Passed "$o"); uskipped=$(num Skipped "$o")
   total=${total:-0}; upassed=${upassed:-0}; uskipped=${uskipped:-0}
   passed=$((passed + upassed)); skipped=$((skipped + uskipped)); failed=$((failed + total - upassed))
   [ "$total" != "$upassed" ] && failures+=("$name: $((total - upassed)) of $total")
   # the reasons, as the file printed them ("  skipped N: <reason> | <tests>")
-  while IFS= read -r line; do skips+=("$name: ${line#  skipped }"); done < <(grep -E '^  skipped ' "$out/uvu")
+  while IFS= read -r line; do skips+=("$name: ${line#  skipped }"); done < <(grep -E '^  skipped ' "$o")
   if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
     failed=$((failed+1)); failures+=("$name (timed out after $(limit "$FILE_TIMEOUT") s)")
   elif [ "$rc" != 0 ] && [ "$total" = "$upassed" ]; then
     failed=$((failed+1)); failures+=("$name (exit $rc)")
   fi
 }
+uvu_file() { uvu_run one "$@"; uvu_count one; }
 for f in "${files[@]}"; do uvu_file "$f"; done
 # The byte-for-byte comparison again in the mode the default did not take (sfi where the default
 # is pku, none where it is sfi), and with both parsers cross-checking each other: every mode
-# answers exactly as memcached (test/compare/harness.ts).
+# answers exactly as memcached (test/compare/harness.ts). The two runs of a file go side by side
+# (one per core): these files compare bytes, not times, and each run has its own servers.
 if grep -qw pku /proc/cpuinfo && grep -qw ospke /proc/cpuinfo; then other=sfi; else other=none; fi
 # Not again: the files whose time goes to memcached's own timers (its logger wakes once a second,
 # its LRU maintainer and crawler run on their schedules), not to parsing; the sequences of the
@@ -182,8 +227,11 @@ if grep -qw pku /proc/cpuinfo && grep -qw ospke /proc/cpuinfo; then other=sfi; e
 for f in "${files[@]}"; do
   case $f in compare/watch.test.ts|compare/verbose.test.ts|compare/lru.test.ts) continue ;; esac
   case $f in compare/*)
-    uvu_file "$f" "$other" REMC_TEST_ISOLATION=$other
-    uvu_file "$f" cross-check REMC_TEST_CROSS_CHECK=1 ;;
+    uvu_run mode "$f" "$other" REMC_TEST_ISOLATION=$other & p1=$!
+    uvu_run cross "$f" cross-check REMC_TEST_CROSS_CHECK=1 & p2=$!
+    wait "$p1" "$p2"
+    uvu_count mode
+    uvu_count cross ;;
   esac
 done
 
