@@ -1165,6 +1165,7 @@ out:
 /* slab page mover (memcached's slab_reassign + slab_automove, simplified)                     */
 
 #define MOVE_CANDIDATES 8 /* pages of a class examined for pins per move attempt */
+#define MIN_PAGES_FOR_SOURCE 2 /* memcached's: the automover takes from a class with more */
 #define RELEASE_PER_CALL 16 /* pages given back to the kernel per reclaim call at most */
 
 /* Copy an unpinned linked item to another chunk of its class and repoint its LRU neighbours
@@ -1256,6 +1257,14 @@ static int slab_move_page(remc_store *s, uint32_t id, int may_evict) {
   return 0;
 }
 
+/* Under lock_all: the pool's first page becomes class dst's (a page just moved there). */
+static void pool_page_to(remc_store *s, uint32_t dst) {
+  uint8_t *page = s->pool;
+  memcpy(&s->pool, page, sizeof(void *));
+  s->pool_pages--;
+  mem_give_page(s, &s->cls[dst], page);
+}
+
 /* Under bg_lock: the automover moved a page of class src to dst (0: the pool). */
 static void log_move(remc_store *s, uint32_t src, uint32_t dst) {
   uint32_t at = (s->move_head + s->move_count) % REMC_MOVE_LOG;
@@ -1288,8 +1297,10 @@ static uint32_t tail_age(const remc_store *s, const sclass *c) {
 }
 
 /* Once per store second: give back memory above -m, return surplus free pages of a class to
- * the pool, and move a page from the class whose LRU tail is oldest to one that is evicting
- * much younger items (memcached's automove=1 idea: equalise the age of what gets evicted). */
+ * the pool, and move a page from the class whose LRU tail is oldest (with more than two pages)
+ * to one that is evicting much younger items (memcached's automove=1 idea: equalise the age of
+ * what gets evicted). memcached decides from a 30-second window of these figures; this looks at
+ * the last second, so it moves sooner. */
 static void slab_automove(remc_store *s) {
   if (s->last_automove == NOW(s)) return;
   s->last_automove = NOW(s);
@@ -1327,12 +1338,15 @@ static void slab_automove(remc_store *s) {
     if (moved) continue;
     uint32_t age = tail_age(s, c);
     if (c->evicted != c->evicted_seen && (!recv || age < recv_age)) recv = i, recv_age = age;
-    if (c->pages > 1 && (!donor || age > donor_age)) donor = i, donor_age = age;
+    if (c->pages > MIN_PAGES_FOR_SOURCE && (!donor || age > donor_age)) donor = i, donor_age = age;
     c->evicted_seen = c->evicted;
   }
+  /* the page goes straight to the class that evicts, as memcached's slabs_reassign(src, dst) */
   if (recv && donor && donor != recv && s->evictions &&
-      donor_age > 2 * (uint64_t)recv_age + 2 && !s->pool && slab_move_page(s, donor, 1))
-    log_move(s, donor, 0); /* the pool page goes to the next class that needs one */
+      donor_age > 2 * (uint64_t)recv_age + 2 && !s->pool && slab_move_page(s, donor, 1)) {
+    pool_page_to(s, recv);
+    log_move(s, donor, recv);
+  }
 }
 
 int remc_store_slabs_reassign(remc_store *s, int32_t src, int32_t dst) {
@@ -1356,12 +1370,7 @@ int remc_store_slabs_reassign(remc_store *s, int32_t src, int32_t dst) {
     } else if (!slab_move_page(s, (uint32_t)src, 1)) {
       rc = REMC_REASSIGN_BUSY; /* every page of the class holds a pinned item */
     }
-    if (rc == REMC_REASSIGN_OK && dst > 0) { /* the pool page goes to dst now */
-      uint8_t *page = s->pool;
-      memcpy(&s->pool, page, sizeof(void *));
-      s->pool_pages--;
-      mem_give_page(s, &s->cls[dst], page);
-    }
+    if (rc == REMC_REASSIGN_OK && dst > 0) pool_page_to(s, (uint32_t)dst); /* the page goes to dst now */
   }
   unlock_all(s);
   return rc;

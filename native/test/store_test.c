@@ -1088,6 +1088,14 @@ static void test_slab_move(void) {
           "moves %.0f\n", class_pages(s, small), class_pages(s, big), STAT(s, slabs_moved),
           STAT(s, slab_reassign_evictions_nomem));
   CHECK(STAT(s, slabs_moved) >= 2);
+  {
+    /* each move is logged as memcached's automover logs it: from the class with the oldest
+     * items straight to the one evicting (`watch sysevents`: slab_move src=small dst=big) */
+    int32_t mv[2 * REMC_MOVE_LOG];
+    uint32_t nm = remc_store_take_slab_moves(s, mv, REMC_MOVE_LOG);
+    CHECK_EQ(nm, (uint32_t)STAT(s, slabs_moved));
+    for (uint32_t i = 0; i < nm; i++) CHECK(mv[2 * i] == (int32_t)small && mv[2 * i + 1] == (int32_t)big);
+  }
   CHECK(class_pages(s, big) >= 3);
   CHECK(class_pages(s, small) >= 1);
   CHECK(STAT(s, total_malloced) <= 5 * MiB);
