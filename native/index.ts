@@ -99,8 +99,8 @@ export interface Native extends Store {
   setMemLimit(bytes: number): number;
   /** slabs reassign: an abi.REASSIGN id */
   slabsReassign(src: number, dst: number): number;
-  /** slabs automove 0|1|2 */
-  setAutomove(mode: number): void;
+  /** slabs automove 0|1|2, slab_automove_ratio, slab_automove_window (remc_store_set_automove) */
+  setAutomove(mode: number, ratio: number, window: number): void;
   /** the LRU flags (1 maintainer, 2 flat) and the segmented LRU's tune: remc_store_set_lru */
   setLru(flags: number, hotPct: number, warmPct: number, hotMaxFactor: number,
          warmMaxFactor: number, tempTtl: number): void;

@@ -253,13 +253,14 @@ export class Admin {
       const ratio = ntokens < 5 ? null : safeStrtod(this.tok(b, 2)!);
       if (ratio === null) return R.ERROR;
       s.slabAutomoveRatio = ratio;
+      this.ctx.store.setAutomove(s.slabAutomove, ratio, s.slabAutomoveWindow);
       return R.OK;
     }
     const level = safeStrtoul(arg);
     if (level === null) return R.BAD_FORMAT;
     if (level > 2) return R.ERROR;
     s.slabAutomove = level;
-    this.ctx.store.setAutomove(level);
+    this.ctx.store.setAutomove(level, s.slabAutomoveRatio, s.slabAutomoveWindow);
     return R.OK;
   }
 

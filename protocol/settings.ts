@@ -67,6 +67,8 @@ export interface Settings {
   slabReassign: boolean;
   slabAutomove: number;
   slabAutomoveRatio: number;
+  /** -o slab_automove_window: the automover's samples (seconds); the store keeps 120 at most */
+  slabAutomoveWindow: number;
   lruCrawler: boolean;
   lruCrawlerSleep: number;
   lruCrawlerTocrawl: number;

@@ -52,7 +52,7 @@ export interface Store {
   reclaim(max: number): number;
   setMemLimit(bytes: number): number;
   slabsReassign(src: number, dst: number): number;
-  setAutomove(mode: number): void;
+  setAutomove(mode: number, ratio: number, window: number): void;
   /** the LRU flags (1 maintainer, 2 flat) and the segmented LRU's tune: settings.ts lruArgs */
   setLru(flags: number, hotPct: number, warmPct: number, hotMaxFactor: number,
          warmMaxFactor: number, tempTtl: number): void;

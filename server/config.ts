@@ -31,7 +31,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   disableCas: false, listenBacklog: 1024, protocol: 'auto', maxItemSize: 1024 * 1024, slabChunkMax: 512 * 1024, slabSizes: null, slabSizesRaw: null,
   enableSasl: false, disableFlushAll: false, disableDumping: false, disableWatch: false,
   authFile: null, memoryFile: null, restartFrom: null, enableSsl: false, ssl: SSL_DEFAULTS, maxconnsFast: true, idleTimeout: 0,
-  slabReassign: true, slabAutomove: 1, slabAutomoveRatio: 0.8, lruCrawler: true, lruCrawlerSleep: 100,
+  slabReassign: true, slabAutomove: 1, slabAutomoveRatio: 0.8, slabAutomoveWindow: 30, lruCrawler: true, lruCrawlerSleep: 100,
   lruCrawlerTocrawl: 0, lruMaintainer: true, lruSegmented: true, tempLru: false, temporaryTtl: 61,
   hotLruPct: 20, warmLruPct: 40, hotMaxFactor: 0.2, warmMaxFactor: 2.0, detailEnabled: false,
   hashAlgorithm: 'murmur3',
@@ -121,6 +121,13 @@ const SUBOPTIONS: Record<string, (s: Settings, v: string | undefined) => void> =
   hot_max_factor: (s, v) => { s.hotMaxFactor = num(v ?? '', 'hot_max_factor'); },
   warm_max_factor: (s, v) => { s.warmMaxFactor = num(v ?? '', 'warm_max_factor'); },
   slab_automove_ratio: (s, v) => { s.slabAutomoveRatio = num(v ?? '', 'slab_automove_ratio'); },
+  // memcached: atoi, then at least 3 (exit 1 with its line)
+  slab_automove_window: (s, v) => {
+    if (v === undefined) throw new UsageError('Missing slab_automove_window argument');
+    const n = Number.parseInt(/^\s*[-+]?\d*/.exec(v)![0], 10) || 0;
+    if (n < 3) throw new UsageError('slab_automove_window must be > 2');
+    s.slabAutomoveWindow = n;
+  },
   hash_algorithm: (s, v) => {
     if (v !== 'murmur3' && v !== 'jenkins') throw new UsageError('Unknown hash_algorithm option (jenkins, murmur3)');
     s.hashAlgorithm = v;
@@ -154,7 +161,7 @@ const SUBOPTIONS: Record<string, (s: Settings, v: string | undefined) => void> =
   },
 };
 const IGNORED_SUBOPTIONS = new Set([
-  'tail_repair_time', 'no_slab_reassign', 'slab_automove_window',
+  'tail_repair_time', 'no_slab_reassign',
   'slab_automove_freeratio', 'watcher_logbuf_size', 'worker_logbuf_size',
   'track_sizes', 'no_hashexpand', 'sock_cookie_id', 'drop_privileges',
   'no_drop_privileges', 'inline_ascii_resp', 'no_inline_ascii_resp', 'lru_segmented',

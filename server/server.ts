@@ -381,7 +381,7 @@ export class Server implements ServerContext {
   async start(): Promise<void> {
     const s = this.settings;
     this.tick();
-    native.setAutomove(s.slabAutomove); // -o no_modern / slab_automove=N
+    native.setAutomove(s.slabAutomove, s.slabAutomoveRatio, s.slabAutomoveWindow); // -o no_modern / slab_automove*=
     native.setLru(...lruArgs(s)); // -o no_modern / no_lru_maintainer: flat LRU; -o hot_lru_pct= ...
     const reclaims = !this.role || this.role.index === 0; // one thread does the store's background work
     this.timer = setInterval(() => {

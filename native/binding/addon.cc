@@ -732,9 +732,9 @@ Napi::Value Metadump(const Napi::CallbackInfo& info) {
   return d.out;
 }
 
-// setAutomove(mode): slabs automove 0|1|2
+// setAutomove(mode, ratio, window): slabs automove 0|1|2, slab_automove_ratio, _window
 Napi::Value SetAutomove(const Napi::CallbackInfo& info) {
-  remc_store_set_automove(S(info)->store, static_cast<int>(U32(info, 0)));
+  remc_store_set_automove(S(info)->store, static_cast<int>(U32(info, 0)), F64(info, 1), U32(info, 2));
   return info.Env().Undefined();
 }
 

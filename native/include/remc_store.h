@@ -197,8 +197,8 @@ void remc_store_flush(remc_store *s, int64_t exptime);
 /* Check up to `max_items` items (walking each class's LRU from the tail, resuming where the
  * last call stopped) and free the expired or flushed ones; also advances a hash table
  * migration and, at most once per store-clock second, runs the slab page mover (memcached's
- * slab_automove: surplus free pages, memory over a lowered -m, and pages moved from the class
- * with the oldest LRU tail to one evicting much younger items). The background reclaimer calls
+ * slab_automove: memory over a lowered -m, surplus free pages, and pages moved from the class
+ * with the oldest LRU tail to one evicting much younger items, decided as memcached's). The background reclaimer calls
  * this periodically. Returns how many expired/flushed items were freed. */
 uint32_t remc_store_reclaim(remc_store *s, uint32_t max_items);
 
@@ -219,8 +219,10 @@ enum remc_store_reassign {
 };
 int remc_store_slabs_reassign(remc_store *s, int32_t src, int32_t dst);
 /* slabs automove 0|1|2: 0 stops automatic page moves (giving memory back after cache_memlimit
- * lowered -m still happens); 1 and 2 run them (the default). */
-void remc_store_set_automove(remc_store *s, int mode);
+ * lowered -m still happens); 1 and 2 run them (the default). ratio and window are memcached's
+ * slab_automove_ratio (0.8) and slab_automove_window (30 samples, one a second; at most 120):
+ * a change of either starts the window again, as memcached does. */
+void remc_store_set_automove(remc_store *s, int mode, double ratio, uint32_t window);
 
 /* memcached's LRU maintainer and segmented LRU (`-o no_modern`, `no_lru_maintainer`, `lru mode`,
  * `lru tune`, `lru temp_ttl`). MAINTAINER: each remc_store_reclaim call juggles every class's

@@ -692,7 +692,9 @@ remc_store *remc_store_create(const remc_store_config *cfg, const char **err) {
     return NULL;
   }
   s->crawl_cls = 1;
-  s->automove = 1; /* memcached 1.6's default (slab_automove=1) */
+  s->automove = 1; /* memcached 1.6's defaults (slab_automove=1, ratio 0.8, window 30) */
+  s->am_ratio = 0.8;
+  s->am_window = 30;
   s->lru_flags = REMC_LRU_MAINTAINER;
   s->tune = (remc_lru_tune){.hot_pct = 20, .warm_pct = 40, .hot_max_factor = 0.2,
                             .warm_max_factor = 2.0, .temp_ttl = -1}; /* memcached's defaults */
@@ -1296,11 +1298,76 @@ static uint32_t tail_age(const remc_store *s, const sclass *c) {
   return t ? NOW(s) - time_of(t) : 0;
 }
 
-/* Once per store second: give back memory above -m, return surplus free pages of a class to
- * the pool, and move a page from the class whose LRU tail is oldest (with more than two pages)
- * to one that is evicting much younger items (memcached's automove=1 idea: equalise the age of
- * what gets evicted). memcached decides from a 30-second window of these figures; this looks at
- * the last second, so it moves sooner. */
+/* memcached's slab_automove_run (slab_automove.c, automove=1), once per sample: each class's
+ * evictions, out-of-memory errors, page growth and oldest-item age go into its window. Sets
+ * *src/*dst to a move to make, or -1: dst 0 (to the pool) for the first class with more than
+ * 2.5 pages of free chunks and a quiet window; otherwise, once the window is full, from the
+ * class with the oldest items (more than two pages) to the youngest one that keeps evicting,
+ * when that one is evicting now and its items are younger than `ratio` of the oldest's. */
+static void automove_run(remc_store *s, int32_t *src, int32_t *dst) {
+  *src = *dst = -1;
+  const uint32_t W = s->am_window;
+  uint64_t evicted[MAX_CLASSES + 1], oom[MAX_CLASSES + 1], evicted_total = 0;
+  for (uint32_t i = 1; i <= s->nclasses; i++) {
+    evicted[i] = s->cls[i].evicted;
+    oom[i] = s->cls[i].outofmemory;
+    evicted_total += evicted[i] - s->am_evicted[i];
+  }
+  s->am_cur++;
+  int32_t oldest = -1, youngest = -1;
+  uint64_t oldest_age = 0, youngest_age = UINT64_MAX;
+  int youngest_evicting = 0;
+  for (uint32_t i = 1; i <= s->nclasses; i++) {
+    sclass *c = &s->cls[i];
+    am_sample *wd = &s->am_win[i][s->am_cur % W];
+    memset(wd, 0, sizeof *wd);
+    uint64_t ev = evicted[i] - s->am_evicted[i];
+    if (ev > 0) {
+      wd->evicted_ratio = (float)ev / (float)evicted_total;
+      wd->evicted_seen = wd->dirty = 1;
+    }
+    if (oom[i] > s->am_oom[i] || c->pages > s->am_pages[i]) wd->dirty = 1;
+    wd->age = tail_age(s, c);
+    uint64_t age_sum = 0, dirty = 0, seen = 0;
+    double ratio_sum = 0;
+    for (uint32_t x = 0; x < W; x++) {
+      const am_sample *d = &s->am_win[i][x];
+      age_sum += d->age;
+      dirty += d->dirty;
+      seen += d->evicted_seen;
+      ratio_sum += d->evicted_ratio;
+    }
+    uint64_t age = age_sum / W;
+    /* memcached's free_chunks: it carves a new page into free chunks at once */
+    if ((uint64_t)(c->nfree + c->end_free) * 2 > (uint64_t)c->perslab * 5 && dirty == 0) {
+      *src = (int32_t)i;
+      *dst = 0;
+      oldest = youngest = -1;
+      break;
+    }
+    if (age > oldest_age && c->pages > MIN_PAGES_FOR_SOURCE) oldest = (int32_t)i, oldest_age = age;
+    if (age < youngest_age && (seen > W / 2 || ratio_sum / W > 0.25)) {
+      youngest = (int32_t)i;
+      youngest_age = age;
+      youngest_evicting = wd->evicted_seen;
+    }
+  }
+  for (uint32_t i = 1; i <= s->nclasses; i++) {
+    s->am_evicted[i] = evicted[i];
+    s->am_oom[i] = oom[i];
+    s->am_pages[i] = s->cls[i].pages;
+  }
+  if (youngest != -1 && oldest != -1 && s->am_cur > W && youngest_evicting &&
+      (double)youngest_age < (double)oldest_age * s->am_ratio) {
+    *src = oldest;
+    *dst = youngest;
+  }
+}
+
+/* Once per store second: give back memory above -m, then memcached's automover. A move to the
+ * pool is followed by another sample at once, as memcached re-runs its automover within a
+ * millisecond after one (so surplus pages go back page after page); a move between classes
+ * waits for the next second. */
 static void slab_automove(remc_store *s) {
   if (s->last_automove == NOW(s)) return;
   s->last_automove = NOW(s);
@@ -1322,30 +1389,15 @@ static void slab_automove(remc_store *s) {
     mem_release_over_limit(s, 1);
   }
   if (!s->automove) return;
-  uint32_t recv = 0, recv_age = 0, donor = 0, donor_age = 0;
-  for (uint32_t i = 1; i <= s->nclasses; i++) {
-    sclass *c = &s->cls[i];
-    /* more than 2.5 pages' worth of free chunks (memcached's MIN_PAGES_FOR_RECLAIM): pages go
-     * back to the global pool at once, not one a second (memcached re-runs its automover
-     * without sleeping for these); their items are rescued into the free chunks. (memcached
-     * carves a page into free chunks at once: the chunks not carved yet count as free.) */
-    uint32_t moved = 0;
-    while (moved < RELEASE_PER_CALL && (uint64_t)(c->nfree + c->end_free) * 2 > (uint64_t)c->perslab * 5 &&
-           slab_move_page(s, i, 1)) {
-      log_move(s, i, 0);
-      moved++;
-    }
-    if (moved) continue;
-    uint32_t age = tail_age(s, c);
-    if (c->evicted != c->evicted_seen && (!recv || age < recv_age)) recv = i, recv_age = age;
-    if (c->pages > MIN_PAGES_FOR_SOURCE && (!donor || age > donor_age)) donor = i, donor_age = age;
-    c->evicted_seen = c->evicted;
-  }
-  /* the page goes straight to the class that evicts, as memcached's slabs_reassign(src, dst) */
-  if (recv && donor && donor != recv && s->evictions &&
-      donor_age > 2 * (uint64_t)recv_age + 2 && !s->pool && slab_move_page(s, donor, 1)) {
-    pool_page_to(s, recv);
-    log_move(s, donor, recv);
+  for (uint32_t n = 0; n < RELEASE_PER_CALL * 4; n++) {
+    int32_t src, dst;
+    automove_run(s, &src, &dst);
+    if (src < 0 || dst < 0) break;
+    if (dst > 0 && !s->evictions) break; /* -M: nothing live may be evicted to make room */
+    if (!slab_move_page(s, (uint32_t)src, 1)) break;
+    if (dst > 0) pool_page_to(s, (uint32_t)dst);
+    log_move(s, (uint32_t)src, (uint32_t)dst);
+    if (dst > 0) break;
   }
 }
 
@@ -1383,9 +1435,18 @@ void remc_store_set_lru(remc_store *s, int flags, const remc_lru_tune *tune) {
   unlock_all(s);
 }
 
-void remc_store_set_automove(remc_store *s, int mode) {
+void remc_store_set_automove(remc_store *s, int mode, double ratio, uint32_t window) {
   lock_all(s);
   s->automove = mode != 0;
+  if (window < 1) window = 1;
+  if (window > AUTOMOVE_WINDOW_MAX) window = AUTOMOVE_WINDOW_MAX;
+  if (ratio != s->am_ratio || window != s->am_window) {
+    /* memcached starts its automover afresh when the ratio changes: an empty window */
+    s->am_ratio = ratio;
+    s->am_window = window;
+    s->am_cur = 0;
+    memset(s->am_win, 0, sizeof s->am_win);
+  }
   unlock_all(s);
 }
 
@@ -1573,7 +1634,7 @@ void remc_store_stats_reset(remc_store *s) {
     c->moves_to_cold = c->moves_to_warm = c->direct_reclaims = 0;
     memset(c->lru_hits, 0, sizeof c->lru_hits);
     c->evicted_time = 0;
-    c->evicted_seen = 0;
+    s->am_evicted[i] = s->am_oom[i] = 0; /* the automover's deltas start again from 0 */
   }
   unlock_all(s);
 }

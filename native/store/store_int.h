@@ -109,9 +109,17 @@ typedef struct sclass {
       lrutail_reflocked, moves_within_lru, moves_to_cold, moves_to_warm, direct_reclaims;
   uint64_t lru_hits[LRU_SEGS]; /* get hits by the LRU the item was in (hits_to_hot ...) */
   uint32_t evicted_time;
-  uint64_t evicted_seen; /* `evicted` at the last automove check */
   pthread_mutex_t lru_lock;
 } sclass;
+
+/* One class's figures for one second of the automover's window (memcached's window_data). */
+#define AUTOMOVE_WINDOW_MAX 120
+typedef struct am_sample {
+  uint32_t age;          /* the age of the class's oldest item */
+  uint8_t dirty;         /* it evicted, ran out of memory or grew a page in that second */
+  uint8_t evicted_seen;  /* it evicted */
+  float evicted_ratio;   /* its share of all evictions in that second */
+} am_sample;
 
 typedef struct arena {
   uint8_t *base;
@@ -171,6 +179,14 @@ struct remc_store {
   void *released;
   uint32_t last_automove;
   int automove;           /* slabs automove: 0 = only -m shrinking moves pages */
+  /* memcached's automover (slab_automove.c): per class, a window of the last `am_window`
+   * per-second samples; `am_*` below hold each class's figures at the previous sample */
+  double am_ratio;        /* slab_automove_ratio */
+  uint32_t am_window;     /* slab_automove_window, at most AUTOMOVE_WINDOW_MAX */
+  uint32_t am_cur;        /* samples taken since the window was (re)started */
+  uint64_t am_evicted[MAX_CLASSES + 1], am_oom[MAX_CLASSES + 1];
+  uint32_t am_pages[MAX_CLASSES + 1];
+  am_sample am_win[MAX_CLASSES + 1][AUTOMOVE_WINDOW_MAX];
   int lru_flags;          /* REMC_LRU_* (remc_store_set_lru); written with the store stopped */
   remc_lru_tune tune;     /* segmented LRU limits, also written with the store stopped */
   uint64_t lru_maintainer_juggles; /* maintainer passes (remc_store_reclaim calls that juggled) */

@@ -1113,7 +1113,8 @@ static void test_slab_move(void) {
     remc_store_delete(s, (uint8_t *)key, (uint32_t)kl, 0);
   }
   uint32_t before = class_pages(s, small);
-  for (int i = 0; i < 20; i++) {
+  /* as memcached's automover: only once the class's 30-second window holds no page growth */
+  for (int i = 0; i < 40; i++) {
     remc_store_set_time(s, ++t);
     remc_store_reclaim(s, 100);
   }
@@ -1129,6 +1130,25 @@ static void test_slab_move(void) {
   CHECK_EQ(remc_store_take_slab_moves(s, moves, REMC_MOVE_LOG), 0); /* drained */
   remc_store_slabs_reassign(s, (int32_t)small, 0); /* a `slabs reassign` is not the automover's */
   CHECK_EQ(remc_store_take_slab_moves(s, moves, REMC_MOVE_LOG), 0);
+  /* the window decides when: with slab_automove_window=3 the pages go back within a few
+   * seconds of the last page growth, with the default 30 not before 30 */
+  for (uint32_t window = 3; window <= 30; window += 27) {
+    remc_store_destroy(s);
+    s = mk(c);
+    remc_store_set_automove(s, 1, 0.8, window);
+    t = remc_store_time(s);
+    fill(s, "d:", 0, 50000, 100);
+    for (int i = 0; i < 50000; i++) {
+      int kl = snprintf(key, sizeof key, "d:%d", i);
+      remc_store_delete(s, (uint8_t *)key, (uint32_t)kl, 0);
+    }
+    for (int i = 0; i < 25; i++) {
+      remc_store_set_time(s, ++t);
+      remc_store_reclaim(s, 100);
+      if (i == 5) CHECK_EQ(STAT(s, slab_global_page_pool) > 0, window == 3);
+    }
+    CHECK_EQ(STAT(s, slab_global_page_pool) > 0, window == 3);
+  }
   /* and live items on a page that goes are moved, not lost */
   remc_store_destroy(s);
   s = mk(c);
@@ -1139,7 +1159,7 @@ static void test_slab_move(void) {
     int kl = snprintf(key, sizeof key, "d:%d", i);
     remc_store_delete(s, (uint8_t *)key, (uint32_t)kl, 0);
   }
-  for (int i = 0; i < 20; i++) {
+  for (int i = 0; i < 40; i++) {
     remc_store_set_time(s, ++t);
     remc_store_reclaim(s, 100);
   }
@@ -1323,7 +1343,7 @@ static void test_slabs_reassign(void) {
   remc_store_destroy(s);
   c.mem_limit = 8 * MiB;
   s = mk(c);
-  remc_store_set_automove(s, 0);
+  remc_store_set_automove(s, 0, 0.8, 30);
   int64_t t = remc_store_time(s);
   fill(s, "d:", 0, 40000, 100);
   char key[32];

@@ -409,7 +409,8 @@ test('sysevents: pages move from the class of old items straight to the class ev
 });
 
 test('-t 4: every worker\'s sysevents watcher gets the slab_move lines (the moves are drained on one worker)', async () => {
-  const s = await startRemcached([...isolationArgs(), '-U', '0', '-t', '4', '-m', '64']);
+  // a 3-second window: the automover gives the pages back 3 s after the class last grew
+  const s = await startRemcached([...isolationArgs(), '-U', '0', '-t', '4', '-m', '64', '-o', 'slab_automove_window=3']);
   try {
     const ws = await Promise.all(Array.from({ length: 8 }, () => Conn.open(s.port)));
     for (const w of ws) { w.send('watch sysevents\r\n'); await w.untilEndsWith('OK\r\n'); w.take(); }
@@ -419,7 +420,7 @@ test('-t 4: every worker\'s sysevents watcher gets the slab_move lines (the move
     for (let i = 0; i < 40; i++) { c.send(`set sm${i} 0 0 ${v.length}\r\n${v}\r\n`); await c.untilEndsWith('STORED\r\n'); c.take(); }
     for (let i = 0; i < 40; i++) { c.send(`delete sm${i}\r\n`); await c.untilEndsWith('DELETED\r\n'); c.take(); }
     const two = (b: Buffer) => slabMoves(b).split('\n').length > 2;
-    for (const w of ws) assert.is(slabMoves(await w.until(two, 10_000)), 'ts=T gid=+0 type=slab_move src=32 dst=0\nts=T gid=+1 type=slab_move src=32 dst=0\n');
+    for (const w of ws) assert.is(slabMoves(await w.until(two, 20_000)), 'ts=T gid=+0 type=slab_move src=32 dst=0\nts=T gid=+1 type=slab_move src=32 dst=0\n');
     for (const w of ws) w.close();
     c.close();
   } finally { await s.stop(); }

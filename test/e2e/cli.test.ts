@@ -20,6 +20,7 @@ const REFUSED = [['-m', 'abc'], ['-m', '0'], ['-I', '2k'], ['-I', '64k'], ['-I',
   ['-m', '1', '-I', '1m'], ['-c', '20'], ['-c', '9'], ['-c', '13', '-t', '2'], ['-c', '21', '-t', '4'], ['-c', '18', '-t', '4'], ['-c', '19', '-t', '4'],
   ['-c', '41', '-t', '8'], ['-c', '0'], ['-c', 'abc'], ['-t', '0'], ['-f', '0.5'], ['-n', '0'], ['-R', '0'],
   ['-B', 'foo'], ['-x'], ['--bogus'], ['-o', 'bogus'], ['-o', 'slab_chunk_max=3000'],
+  ['-o', 'slab_automove_window=2'], ['-o', 'slab_automove_window'], ['-o', 'slab_automove_window=abc'],
   ['-o', 'slab_sizes='], ['-o', 'slab_sizes=100-abc'], ['-o', 'slab_sizes=47'], ['-o', 'slab_sizes=100-100'], ['-o', 'slab_sizes=100-104'],
   ['-o', 'slab_sizes=100-90'], ['-o', 'slab_sizes=600000'], ['-o', 'slab_sizes=100-600,slab_chunk_max=512'],
   ['-o', `slab_sizes=${Array.from({ length: 64 }, (_, i) => 100 + 16 * i).join('-')}`]];

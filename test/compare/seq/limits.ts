@@ -151,6 +151,12 @@ const noModern: Group = {
   sequences: [seq('no_modern: slabs reassign disabled', 'slabs reassign 1 2\r\n', 'slabs automove 1\r\n', 'slabs automove 0\r\n', 'stats settings\r\n')],
 };
 
+const automoveTuned: Group = {
+  name: 'automover tuned -o slab_automove_window=5,slab_automove_ratio=0.5',
+  args: ['-o', 'slab_automove_window=5,slab_automove_ratio=0.5'],
+  sequences: [seq('automover window and ratio in stats settings', 'stats settings\r\n', 'slabs automove ratio 0.25\r\n', 'slabs automove 0\r\n', 'stats settings\r\n')],
+};
+
 function authFile(): string {
   const f = join(tmpdir(), `remc-compare-auth-${process.pid}`);
   writeFileSync(f, 'user:pass\nother:secret\n', { mode: 0o644 });
@@ -199,5 +205,5 @@ const binaryOnly: Group = {
 };
 
 export const limitGroups: Array<Group & { casExact?: boolean }> = [
-  ...sizeGroups, oom, evict, connLimit, noFlush, shutdownOn, noCas, noDump, noWatch, noModern, asciiAuth, asciiOnly, binaryOnly,
+  ...sizeGroups, oom, evict, connLimit, noFlush, shutdownOn, noCas, noDump, noWatch, noModern, automoveTuned, asciiAuth, asciiOnly, binaryOnly,
 ];
