@@ -26,11 +26,13 @@ function prng(seed: number): () => number {
   };
 }
 
-/** Send on a fresh connection; the reply once quiet (or closed). */
-async function hit(data: Buffer, quietMs = 60): Promise<{ reply: Buffer; closed: boolean }> {
+/** Send on a fresh connection; the reply once quiet (or closed; with `expectClosed`, a close
+ *  that comes after the quiet is waited for, 3 s at most). */
+async function hit(data: Buffer, quietMs = 60, expectClosed = false): Promise<{ reply: Buffer; closed: boolean }> {
   const c = await Conn.open(server.port);
   c.send(data);
   const reply = await c.settle(quietMs, 3000);
+  if (expectClosed && !c.closed) await c.closedWithin(3000).catch(() => undefined);
   const closed = c.closed;
   c.close();
   return { reply, closed };
@@ -91,7 +93,7 @@ const CASES: Array<[string, Buffer, { closed?: boolean }]> = [
 
 for (const [name, data, want] of CASES) {
   test(`binary hostile: ${name}`, async () => {
-    const { closed } = await hit(data);
+    const { closed } = await hit(data, 60, want.closed === true);
     if (want.closed !== undefined) assert.is(closed, want.closed, `${name}: closed`);
     await healthy(name);
   });

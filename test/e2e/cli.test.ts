@@ -8,11 +8,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { execPath } from 'node:process';
 import { Conn, NO_MEMCACHED, REMCACHED_MAIN, freePort, startMemcached } from '../helpers/server.ts';
 
-function run(cmd: string, args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(cmd, args, { encoding: 'latin1', timeout: 1500 });
+// timeout: memcached that did not refuse is running (code null); remcached refuses before its
+// addon loads, but a loaded machine can take seconds to start node
+function run(cmd: string, args: string[], timeout = 1500): { code: number | null; out: string; err: string } {
+  const r = spawnSync(cmd, args, { encoding: 'latin1', timeout });
   return { code: r.error ? null : r.status, out: r.stdout, err: r.stderr };
 }
-const remcached = (args: string[]) => run(execPath, [REMCACHED_MAIN, '-p', '0', '-U', '0', ...args]);
+const remcached = (args: string[]) => run(execPath, [REMCACHED_MAIN, '-p', '0', '-U', '0', ...args], 15_000);
 // memcached as root needs -u; a refusal happens before it would start (timeout: it started)
 const memcached = (args: string[]) => run('memcached', ['-u', 'nobody', '-p', '0', '-U', '0', ...args]);
 

@@ -97,13 +97,15 @@ test('flush_all: 100 000 items leave curr_items within a second (memcached: a fe
     await c.untilEndsWith('OK\r\n');
     const t0 = Date.now();
     let items = -1;
-    while (Date.now() - t0 < 1000) {
+    // memcached drains the stat within a second; 3 s leaves room for a loaded machine and still
+    // catches the ~10 s of a drain left to the background crawler
+    while (Date.now() - t0 < 3000) {
       items = Number(new Map(await ask(srv.port, 'stats\r\n')).get('curr_items'));
       if (items === 0) break;
       await new Promise((r) => setTimeout(r, 20));
     }
     c.close();
-    assert.is(items, 0, `curr_items ${items} one second after flush_all`);
+    assert.is(items, 0, `curr_items ${items} three seconds after flush_all`);
   } finally {
     await srv.stop();
   }

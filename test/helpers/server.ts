@@ -234,11 +234,13 @@ export class Conn {
   close(): void { this.sock.destroy(); }
 }
 
-/** Send `data` on a fresh connection; return what came back once quiet, and whether it closed. */
-export async function exchange(port: number, data: string | Uint8Array, quietMs = 100): Promise<{ reply: Buffer; closed: boolean }> {
+/** Send `data` on a fresh connection; return what came back once quiet, and whether it closed
+ *  (`expectClosed`: a close may come after the quiet; it is waited for, 3 s at most). */
+export async function exchange(port: number, data: string | Uint8Array, quietMs = 100, expectClosed = false): Promise<{ reply: Buffer; closed: boolean }> {
   const c = await Conn.open(port);
   c.send(data);
   const reply = await c.settle(quietMs);
+  if (expectClosed && !c.closed) await c.closedWithin(3000).catch(() => undefined);
   const closed = c.closed;
   c.close();
   return { reply, closed };

@@ -69,7 +69,8 @@ for (const mode of ['pku', 'pku-strict', 'sfi'] as const) {
         assert.is(after.get('fault_root_target'), ROOT_INTACT, `${what}: root word changed`);
         assert.ok(stored.has('store_checksum'), 'stats has store_checksum');
         assert.is(after.get('store_checksum'), stored.get('store_checksum'), `${what}: store checksum changed`);
-        if (kind === 'timeout') assert.ok(a.ms >= WATCHDOG_MS && a.ms < WATCHDOG_MS * 10, `${what}: closed after ${a.ms} ms`);
+        // the watchdog's interval, plus the round trip on a loaded machine
+        if (kind === 'timeout') assert.ok(a.ms >= WATCHDOG_MS && a.ms < WATCHDOG_MS + 3000, `${what}: closed after ${a.ms} ms`);
       }
       assert.equal(await changedItems(srv.port, items), [], `${mode}: stored items changed`);
       assert.is(await clientChecksum(srv.port, items), sum0, `${mode}: item checksum changed`);

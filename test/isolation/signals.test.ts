@@ -117,7 +117,8 @@ for (const MODE of MODES) {
       assert.ok(faults >= ENOUGH && v.batches >= ENOUGH, `too little traffic to prove anything in ${10 * SECONDS} s`);
       const r = await srv.stop();
       assert.is(r.code, 0, `exit after SIGTERM: ${JSON.stringify(r)}`);
-      const m = /SIGNAL-COUNTS (\{.*\})/.exec(srv.stderr());
+      // the counts are written at exit: the 'exit' event can come before the last stderr bytes
+      const m = /SIGNAL-COUNTS (\{.*\})/.exec(await srv.logged(/SIGNAL-COUNTS \{.*\}/, 3000));
       assert.ok(m, 'preload did not report its counts');
       const counts = JSON.parse(m![1]!) as Record<string, number>;
       console.log(`  handled by the server's JS listeners: ${m![1]}`);

@@ -49,7 +49,10 @@ s('stats conns lists every worker\'s connections (as memcached -t 4 lists every 
     const srv: Server = remc ? await startRemcached(['-t', '4']) : await startMemcached(['-t', '4']);
     try {
       const conns = await openSpread(srv.port, 8, 3, remc);
-      await sleep(100);
+      // the extra connections openSpread closed are gone once their workers have seen the FIN
+      for (const until = Date.now() + 5000; Date.now() < until; await sleep(50)) {
+        if ([...(await ask(conns[0]!, 'stats conns\r\n')).matchAll(/STAT (\d+):listen_addr/g)].length === 8) break;
+      }
       for (const c of conns) {
         const r = await ask(c, 'stats conns\r\n');
         const clients = [...r.matchAll(/STAT (\d+):listen_addr/g)].map((m) => Number(m[1]));
