@@ -236,14 +236,20 @@ test('passwords never reach the log (-vvv); SIGHUP re-reads the file, keeping it
     const c = await Conn.open(srv.port);
     c.send(`set x 0 0 ${5 + SECRET.length + 1}\r\nuser ${SECRET}X\r\n`);
     assert.is((await c.untilEndsWith('\r\n')).toString('latin1'), 'CLIENT_ERROR authentication failure\r\n');
+    // each of the 4 workers logs its reload (-vvv): wait for all of them, 5 s at most
+    const reloads = async (n: number) => {
+      for (const until = Date.now() + 5000; Date.now() < until; await sleep(50)) {
+        if (srv.stderr().split('SIGHUP: auth file reloaded').length - 1 >= n) return;
+      }
+    };
     writeFileSync(f, 'user:newpw\n');
     srv.proc.kill('SIGHUP');
-    await sleep(300);
+    await reloads(4);
     c.send(`set x 0 0 ${5 + SECRET.length}\r\nuser ${SECRET}\r\n`);
     assert.is((await c.untilEndsWith('\r\n')).toString('latin1'), 'CLIENT_ERROR authentication failure\r\n');
     writeFileSync(f, 'malformed\n');
     srv.proc.kill('SIGHUP');
-    await sleep(300);
+    await reloads(8);
     c.send('set x 0 0 10\r\nuser newpw\r\nset k 0 0 1\r\nv\r\n');
     assert.is((await c.untilEndsWith('STORED\r\nSTORED\r\n')).toString('latin1'), 'STORED\r\nSTORED\r\n');
     c.close();
