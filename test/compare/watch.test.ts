@@ -340,72 +340,73 @@ test('sysevents: lru_crawler crawl and metadump log no start or finish line in 1
  *  lines are left out (README "Not yet") */
 const slabMoves = (b: Buffer) => mask(b.toString('latin1').split('\n').filter((l) => l.includes(' type=slab_move ')).map((l) => `${l}\n`).join(''), -1);
 
-test('sysevents: slab_move lines when the automover hands a class\'s surplus pages to the pool, as memcached\'s', async () => {
-  // 40 items of 100 000 bytes fill 4 pages of class 32 (10 a page); deleted, they leave 4
-  // pages free, and both automovers give pages back while more than 2.5 pages' worth is free.
-  // memcached decides once its 30-second window shows the class quiet: the wait is bounded
-  const [r, m] = await Promise.all([startRemcached([...isolationArgs(), '-U', '0', '-t', '1', '-m', '64']), startMemcached(['-m', '64'])]);
+/** remcached (-t 1) and memcached, both with `args`, each with a `watch sysevents` connection
+ *  and a client connection: fn's results for both, [remcached, memcached]. */
+async function onBothWatching<T>(args: string[], fn: (w: Conn, c: Conn) => Promise<T>): Promise<T[]> {
+  const [r, m] = await Promise.all([startRemcached([...isolationArgs(), '-U', '0', '-t', '1', ...args]), startMemcached(args)]);
   try {
-    const got = await Promise.all([r, m].map(async (s) => {
+    return await Promise.all([r, m].map(async (s) => {
       const w = await Conn.open(s.port);
       w.send('watch sysevents\r\n');
       await w.untilEndsWith('OK\r\n');
       w.take();
       const c = await Conn.open(s.port);
-      const v = 'v'.repeat(100_000);
-      for (let i = 0; i < 40; i++) { c.send(`set sm${i} 0 0 ${v.length}\r\n${v}\r\n`); await c.untilEndsWith('STORED\r\n'); c.take(); }
-      for (let i = 0; i < 40; i++) { c.send(`delete sm${i}\r\n`); await c.untilEndsWith('DELETED\r\n'); c.take(); }
-      const two = (b: Buffer) => slabMoves(b).split('\n').length > 2;
-      const stream = Buffer.concat([await w.until(two, 60_000), await w.settle(2500)]);
-      c.send('stats slabs\r\n');
-      const stats = (await c.untilEndsWith('END\r\n')).toString('latin1');
-      w.close(); c.close();
-      return { moves: slabMoves(stream), pages: /STAT 32:total_pages (\d+)/.exec(stats)?.[1] };
+      try { return await fn(w, c); } finally { w.close(); c.close(); }
     }));
-    assert.fixture(got[0]!.moves, got[1]!.moves);
-    assert.is(got[0]!.moves, 'ts=T gid=+0 type=slab_move src=32 dst=0\nts=T gid=+1 type=slab_move src=32 dst=0\n');
-    assert.is(got[0]!.pages, got[1]!.pages);
   } finally { await Promise.all([r.stop(), m.stop()]); }
+}
+
+/** One `stats slabs` figure, e.g. "32:total_pages". */
+async function slabStat(c: Conn, name: string): Promise<string | undefined> {
+  c.send('stats slabs\r\n');
+  const stats = (await c.untilEndsWith('END\r\n', 10_000)).toString('latin1');
+  return new RegExp(`STAT ${name} (\\d+)`).exec(stats)?.[1];
+}
+
+test('sysevents: slab_move lines when the automover hands a class\'s surplus pages to the pool, as memcached\'s', async () => {
+  // 40 items of 100 000 bytes fill 4 pages of class 32 (10 a page); deleted, they leave 4
+  // pages free, and both automovers give pages back while more than 2.5 pages' worth is free,
+  // once their 30-second window shows the class quiet: the wait is bounded
+  const got = await onBothWatching(['-m', '64'], async (w, c) => {
+    const v = 'v'.repeat(100_000);
+    for (let i = 0; i < 40; i++) { c.send(`set sm${i} 0 0 ${v.length}\r\n${v}\r\n`); await c.untilEndsWith('STORED\r\n'); c.take(); }
+    for (let i = 0; i < 40; i++) { c.send(`delete sm${i}\r\n`); await c.untilEndsWith('DELETED\r\n'); c.take(); }
+    const two = (b: Buffer) => slabMoves(b).split('\n').length > 2;
+    const stream = Buffer.concat([await w.until(two, 60_000), await w.settle(2500)]);
+    return { moves: slabMoves(stream), pages: await slabStat(c, '32:total_pages') };
+  });
+  assert.fixture(got[0]!.moves, got[1]!.moves);
+  assert.is(got[0]!.moves, 'ts=T gid=+0 type=slab_move src=32 dst=0\nts=T gid=+1 type=slab_move src=32 dst=0\n');
+  assert.is(got[0]!.pages, got[1]!.pages);
 });
 
 test('sysevents: pages move from the class of old items straight to the class evicting, as memcached\'s automover moves them', async () => {
   // -m 8: 40 000 items of 100 bytes take 8 pages of class 4 and are never read again; then
-  // 1000-byte items evict in class 12. Both automovers move pages from 4 to 12 one at a time
-  // until class 4 keeps two (memcached's MIN_PAGES_FOR_SOURCE): six lines `src=4 dst=12`.
-  // memcached waits for its 30-second window to fill first; remcached moves sooner (README).
-  const [r, m] = await Promise.all([startRemcached([...isolationArgs(), '-U', '0', '-t', '1', '-m', '8']), startMemcached(['-m', '8'])]);
-  try {
-    const got = await Promise.all([r, m].map(async (s) => {
-      const w = await Conn.open(s.port);
-      w.send('watch sysevents\r\n');
-      await w.untilEndsWith('OK\r\n');
-      w.take();
-      const c = await Conn.open(s.port);
-      const small = 'x'.repeat(100), big = 'x'.repeat(1000);
-      for (let i = 0; i < 40_000; i += 1000) {
-        c.send(Array.from({ length: 1000 }, (_, j) => `set small:${i + j} 0 0 100 noreply\r\n${small}\r\n`).join(''));
+  // 1000-byte items evict in class 12. Once their 30-second window is full, both automovers
+  // move pages from 4 to 12, one a second, until class 4 keeps two (MIN_PAGES_FOR_SOURCE):
+  // six lines `src=4 dst=12`.
+  const got = await onBothWatching(['-m', '8'], async (w, c) => {
+    const small = 'x'.repeat(100), big = 'x'.repeat(1000);
+    for (let i = 0; i < 40_000; i += 1000) {
+      c.send(Array.from({ length: 1000 }, (_, j) => `set small:${i + j} 0 0 100 noreply\r\n${small}\r\n`).join(''));
+    }
+    const six = (b: Buffer) => slabMoves(b).split('\n').length > 6;
+    let writing = true, n = 0;
+    const writer = (async () => {
+      while (writing) {
+        c.send(Array.from({ length: 200 }, () => `set big:${n++} 0 0 1000 noreply\r\n${big}\r\n`).join(''));
+        await new Promise((res) => setTimeout(res, 20));
       }
-      const six = (b: Buffer) => slabMoves(b).split('\n').length > 6;
-      let writing = true, n = 0;
-      const writer = (async () => {
-        while (writing) {
-          c.send(Array.from({ length: 200 }, () => `set big:${n++} 0 0 1000 noreply\r\n${big}\r\n`).join(''));
-          await new Promise((res) => setTimeout(res, 20));
-        }
-      })();
-      const stream = Buffer.concat([await w.until(six, 80_000).finally(() => { writing = false; }), await w.settle(1500)]);
-      await writer;
-      c.send('stats slabs\r\n');
-      const stats = (await c.untilEndsWith('END\r\n', 10_000)).toString('latin1');
-      w.close(); c.close();
-      // gids left out: memcached's crawler lines (not printed by remcached) take gids in between
-      return { moves: slabMoves(stream).replace(/^ts=T gid=\S+ /gm, ''), pages: /STAT 4:total_pages (\d+)/.exec(stats)?.[1] };
-    }));
-    assert.fixture(got[0]!.moves, got[1]!.moves);
-    assert.is(got[0]!.moves, 'type=slab_move src=4 dst=12\n'.repeat(6));
-    assert.is(got[0]!.pages, '2');
-    assert.is(got[1]!.pages, '2');
-  } finally { await Promise.all([r.stop(), m.stop()]); }
+    })();
+    const stream = Buffer.concat([await w.until(six, 80_000).finally(() => { writing = false; }), await w.settle(1500)]);
+    await writer;
+    // gids left out: memcached's crawler lines (not printed by remcached) take gids in between
+    return { moves: slabMoves(stream).replace(/^ts=T gid=\S+ /gm, ''), pages: await slabStat(c, '4:total_pages') };
+  });
+  assert.fixture(got[0]!.moves, got[1]!.moves);
+  assert.is(got[0]!.moves, 'type=slab_move src=4 dst=12\n'.repeat(6));
+  assert.is(got[0]!.pages, '2');
+  assert.is(got[1]!.pages, '2');
 });
 
 test('-t 4: every worker\'s sysevents watcher gets the slab_move lines (the moves are drained on one worker)', async () => {
