@@ -215,6 +215,9 @@ export class MetaProtocol {
       else if (this.store.store(MODE.ADD, this.keyOff, this.keyLen, this.keyOff, 0, 0, 0, 0, 0) === STORE.STORED) {
         r = this.store.metaGet(this.keyOff, this.keyLen, hitCount);
         created = r >= 0;
+        // the creator's win token, taken before anyone else can see the item stale or near its TTL
+        // (an O token over the limit stops the command before the flags: no token, as memcached)
+        if (created && bad < 0) this.store.metaClaim();
       } else this.store.metaGet(this.keyOff, this.keyLen, 1); // no memory: a miss
     } else if (r < 0 && bad >= 0) this.store.metaGet(this.keyOff, this.keyLen, 1);
     if (r < 0) c.cmd_get++;
@@ -266,12 +269,15 @@ export class MetaProtocol {
       else if (f === F_k) this.keyFlag(itemBinary);
     }
     // Z before X/WORDS: a token already handed out; a stale item hands out one if none was
-    if (meta0 & REMC_META_TOKEN_SENT) this.sp(ch('Z'));
-    if (meta0 & REMC_META_STALE) {
-      this.sp(ch('X'));
-      if ((meta0 & REMC_META_TOKEN_SENT) === 0) won = true;
-    }
-    if (won) { this.sp(ch('WORDS')); this.store.metaUpdate(REMC_META_TOKEN_SENT, 0, 0, 0, 0); }
+    let tokenSent = (meta0 & REMC_META_TOKEN_SENT) !== 0;
+    const stale = (meta0 & REMC_META_STALE) !== 0;
+    if (stale && !tokenSent) won = true;
+    // -t N: a client on another worker may be taking the same token; memcached decides under
+    // the item lock, the store here (the creator took its token when it created the item)
+    if (won && !created && !this.store.metaClaim()) { won = false; tokenSent = true; }
+    if (tokenSent) this.sp(ch('Z'));
+    if (stale) this.sp(ch('X'));
+    if (won) this.sp(ch('WORDS'));
     out.crlf();
     // the delayed bump (memcached reads h and l first), unless u
     if (bump && !plain) this.store.metaUpdate(0, 0, 0, 0, 1);

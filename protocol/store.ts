@@ -44,6 +44,8 @@ export interface Store {
   /** lookup without bump: length (pinned), -1 miss, -2 pin count at its cap. count: which stats */
   metaGet(keyOff: number, keyLen: number, count: number): number;
   metaUpdate(set: number, clear: number, hasExptime: number, exptime: number, bump: number): void;
+  /** Take the pinned item's win token: 1 if this call took it, 0 if another client had. */
+  metaClaim(): number;
   unpin(): void;
   metaDelete(keyOff: number, keyLen: number, hasCas: number, casHi: number, casLo: number,
              invalidate: number, hasExptime: number, exptime: number): number;

@@ -586,6 +586,15 @@ Napi::Value MetaUpdate(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// metaClaim(): take the pinned item's win token; 1 if this call took it, 0 if it was taken.
+Napi::Value MetaClaim(const Napi::CallbackInfo& info) {
+  State* st = S(info);
+  if (!st->pinned.it) { Throw(info.Env(), "metaClaim: nothing pinned"); return info.Env().Null(); }
+  int won = remc_store_meta_claim(st->store, &st->pinned);
+  if (!won) st->res[R_META] = st->pinned_info.meta | REMC_META_TOKEN_SENT;
+  return Napi::Number::New(info.Env(), won);
+}
+
 // unpin(): release the pinned item without copying its value.
 Napi::Value Unpin(const Napi::CallbackInfo& info) {
   ReleasePinned(S(info));
@@ -1149,6 +1158,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   FN("dupFd", DupFd)
   FN("metaGet", MetaGet)
   FN("metaUpdate", MetaUpdate)
+  FN("metaClaim", MetaClaim)
   FN("unpin", Unpin)
   FN("metaDelete", MetaDelete)
 #undef FN

@@ -173,6 +173,9 @@ int remc_store_arith_cas(remc_store *s, const uint8_t *key, uint32_t klen, int i
  * "refcount overflow" error). */
 int remc_store_meta_get(remc_store *s, const uint8_t *key, uint32_t klen, int count,
                         remc_item_ref *ref, remc_item_info *info);
+/* On a pinned item: take mg's win token. 1 if this call set REMC_META_TOKEN_SENT, 0 if it was
+ * already set: with several threads, exactly one of the clients racing on a stale item wins. */
+int remc_store_meta_claim(remc_store *s, const remc_item_ref *ref);
 /* On a pinned item: meta |= set, &= ~clear; exptime (raw protocol value) if not NULL; bump = mark
  * fetched and recently used; refreshes info->exptime and info->meta if info is not NULL. */
 void remc_store_meta_update(remc_store *s, const remc_item_ref *ref, uint32_t set, uint32_t clear,

@@ -1909,6 +1909,16 @@ int remc_store_meta_get(remc_store *s, const uint8_t *key, uint32_t klen, int co
   return rc;
 }
 
+int remc_store_meta_claim(remc_store *s, const remc_item_ref *ref) {
+  item *it = (item *)ref->it;
+  if (!it) return 0;
+  item_lock(s, it->hv); /* fixed while pinned */
+  int won = !(it->mflags & REMC_META_TOKEN_SENT);
+  it->mflags |= REMC_META_TOKEN_SENT;
+  item_unlock(s, it->hv);
+  return won;
+}
+
 void remc_store_meta_update(remc_store *s, const remc_item_ref *ref, uint32_t set, uint32_t clear,
                             const int64_t *exptime, int bump, remc_item_info *info) {
   item *it = (item *)ref->it;

@@ -15,6 +15,7 @@
  *     gat, meta ms in CAS_STALE mode and mg/md beside; a sixth thread takes the whole store
  *     again and again (stats, stats reset, dumps, flush_all in the future, checksum). Every
  *     increment must land: each shared key ends at 4 x rounds, every inserted key is found.
+ *  4. mg's win token: 4 threads claim it on one stale item, round after round (see claim()).
  * native/test/tsan.sh builds this file with clang -fsanitize=thread; run.sh builds it plainly.
  */
 #include <pthread.h>
@@ -334,12 +335,60 @@ static void spread(void) {
   remc_store_destroy(S);
 }
 
+/* 4. mg's win token: threads racing on one stale item, round after round; exactly one takes it
+ *    each round (remc_store_meta_claim under the item's stripe). */
+#define CLAIM_ROUNDS 2000
+static pthread_barrier_t claim_start, claim_done;
+static atomic_int claim_wins;
+
+static void *claimer(void *arg) {
+  (void)arg;
+  for (int r = 0; r < CLAIM_ROUNDS; r++) {
+    pthread_barrier_wait(&claim_start);
+    remc_item_ref ref;
+    remc_item_info info;
+    if (remc_store_meta_get(S, K("swr"), 3, 1, &ref, &info) == 1) {
+      if ((info.meta & REMC_META_STALE) && !(info.meta & REMC_META_TOKEN_SENT) && remc_store_meta_claim(S, &ref))
+        claim_wins++;
+      remc_store_release(S, &ref);
+    }
+    pthread_barrier_wait(&claim_done);
+  }
+  return NULL;
+}
+
+static void claim(void) {
+  S = make(8);
+  pthread_t th[THREADS];
+  pthread_barrier_init(&claim_start, NULL, THREADS + 1);
+  pthread_barrier_init(&claim_done, NULL, THREADS + 1);
+  for (int i = 0; i < THREADS; i++) pthread_create(&th[i], NULL, claimer, NULL);
+  int wrong = 0;
+  for (int r = 0; r < CLAIM_ROUNDS; r++) {
+    /* a fresh stale item: stored, then invalidated (md I) */
+    CHECK(remc_store_store(S, REMC_MODE_SET, K("swr"), 3, K("old"), 3, 0, 100, 0, NULL) == REMC_STORE_STORED);
+    int64_t ttl = 30;
+    CHECK(remc_store_meta_delete(S, K("swr"), 3, 0, 0, 1, &ttl, NULL) == REMC_STORE_DELETED);
+    atomic_store(&claim_wins, 0);
+    pthread_barrier_wait(&claim_start);
+    pthread_barrier_wait(&claim_done);
+    if (atomic_load(&claim_wins) != 1) wrong++;
+  }
+  for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+  pthread_barrier_destroy(&claim_start);
+  pthread_barrier_destroy(&claim_done);
+  CHECK(wrong == 0);
+  printf("claim: %d rounds of %d threads on one stale item, %d without exactly one winner\n", CLAIM_ROUNDS, THREADS, wrong);
+  remc_store_destroy(S);
+}
+
 int main(int argc, char **argv) {
   int scale = argc > 1 ? atoi(argv[1]) : 1;
   if (scale > 1) { INCRS /= scale; APPENDS /= scale; CASES /= scale; CHURN_OPS /= scale; SPREAD_ROUNDS /= scale; }
   exact();
   churn();
   spread();
+  claim();
   if (failures) { fprintf(stderr, "%d check(s) failed\n", failures); return 1; }
   printf("store_mt_test: ok\n");
   return 0;
