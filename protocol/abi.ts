@@ -171,6 +171,7 @@ export const MODE = {
   PREPEND: 4,
   CAS: 5,
   CAS_STALE: 6,
+  ADD_VIVIFY: 7,
 } as const;
 export const REASSIGN = {
   OK: 0,

@@ -212,13 +212,20 @@ export class MetaProtocol {
     if (vivify) {
       if (r >= 0) r = this.store.metaGet(this.keyOff, this.keyLen, hitCount);
       // vivify: an empty item, flags 0, no TTL until N is applied below
-      else if (this.store.store(MODE.ADD, this.keyOff, this.keyLen, this.keyOff, 0, 0, 0, 0, 0) === STORE.STORED) {
-        r = this.store.metaGet(this.keyOff, this.keyLen, hitCount);
-        created = r >= 0;
-        // the creator's win token, taken before anyone else can see the item stale or near its TTL
-        // (an O token over the limit stops the command before the flags: no token, as memcached)
-        if (created && bad < 0) this.store.metaClaim();
-      } else this.store.metaGet(this.keyOff, this.keyLen, 1); // no memory: a miss
+      else {
+        // the creator holds the win token from the moment the item exists, so a client racing on
+        // another worker sees Z (an O token over the limit stops the command before the flags:
+        // no token then, as memcached)
+        const st = this.store.store(bad < 0 ? MODE.ADD_VIVIFY : MODE.ADD, this.keyOff, this.keyLen, this.keyOff, 0, 0, 0, 0, 0);
+        if (st === STORE.STORED) {
+          r = this.store.metaGet(this.keyOff, this.keyLen, hitCount);
+          created = r >= 0;
+        } else if (st === STORE.NOT_STORED) {
+          // -t N: a client on another worker created it in between (memcached holds the item
+          // lock across both): this one sees that item, as memcached's second client would
+          r = this.store.metaGet(this.keyOff, this.keyLen, hitCount);
+        } else this.store.metaGet(this.keyOff, this.keyLen, 1); // no memory: a miss
+      }
     } else if (r < 0 && bad >= 0) this.store.metaGet(this.keyOff, this.keyLen, 1);
     if (r < 0) c.cmd_get++;
     else if (bad < 0) { if (touch) c.cmd_touch++; else c.cmd_get++; }
@@ -269,7 +276,7 @@ export class MetaProtocol {
       else if (f === F_k) this.keyFlag(itemBinary);
     }
     // Z before X/WORDS: a token already handed out; a stale item hands out one if none was
-    let tokenSent = (meta0 & REMC_META_TOKEN_SENT) !== 0;
+    let tokenSent = !created && (meta0 & REMC_META_TOKEN_SENT) !== 0; // the creator's is its own
     const stale = (meta0 & REMC_META_STALE) !== 0;
     if (stale && !tokenSent) won = true;
     // -t N: a client on another worker may be taking the same token; memcached decides under

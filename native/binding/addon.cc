@@ -1018,6 +1018,7 @@ Napi::Object Abi(Napi::Env env) {
   mode.Set("PREPEND", static_cast<double>(REMC_MODE_PREPEND));
   mode.Set("CAS", static_cast<double>(REMC_MODE_CAS));
   mode.Set("CAS_STALE", static_cast<double>(REMC_MODE_CAS_STALE));
+  mode.Set("ADD_VIVIFY", static_cast<double>(REMC_MODE_ADD_VIVIFY));
   Napi::Object merr = Napi::Object::New(env);  // meta parse errors { NAME: id } (remc_abi.h)
 #define X(id) merr.Set(#id, static_cast<double>(REMC_MERR_##id));
   REMC_META_ERRORS(X)

@@ -62,8 +62,10 @@ enum remc_store_result {
 enum remc_store_mode { /* storage command semantics */
   REMC_MODE_SET = 0, REMC_MODE_ADD, REMC_MODE_REPLACE, REMC_MODE_APPEND, REMC_MODE_PREPEND,
   REMC_MODE_CAS,
-  REMC_MODE_CAS_STALE /* meta ms I + C: like CAS, but a lower CAS stores a stale value (keeps the
+  REMC_MODE_CAS_STALE, /* meta ms I + C: like CAS, but a lower CAS stores a stale value (keeps the
                          old TTL and win token, marks REMC_META_STALE) */
+  REMC_MODE_ADD_VIVIFY /* mg N on a miss: ADD, and the new item's win token is its creator's
+                          (REMC_META_TOKEN_SENT set as it is linked: a racing mg sees Z) */
 };
 
 /* Per-item state of the meta commands (remc_item_info.meta). */

@@ -832,7 +832,7 @@ int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
                      const uint8_t *value, uint32_t vlen, uint32_t flags, int64_t exptime,
                      uint64_t cas, uint64_t *new_cas) {
   int rc;
-  if (REMC_UNLIKELY(!key_ok(klen) || mode < REMC_MODE_SET || mode > REMC_MODE_CAS_STALE))
+  if (REMC_UNLIKELY(!key_ok(klen) || mode < REMC_MODE_SET || mode > REMC_MODE_ADD_VIVIFY))
     return REMC_STORE_NOT_STORED;
   uint32_t hv = (uint32_t)remc_hash64(key, klen, s->seed);
   const uint32_t own = stripe_of(hv);
@@ -865,6 +865,10 @@ int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
     mode = REMC_MODE_CAS;
   }
 
+  if (mode == REMC_MODE_ADD_VIVIFY) {
+    mode = REMC_MODE_ADD;
+    mflags = REMC_META_TOKEN_SENT;
+  }
   switch (mode) {
   case REMC_MODE_ADD:
     if (old) { /* add on an existing item updates it in the LRU and fails (memcached) */

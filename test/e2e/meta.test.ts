@@ -152,6 +152,17 @@ test('stale-while-revalidate: of many racing clients exactly one wins (-t 4: on 
   w.close();
 });
 
+test('mg N on a missing key from many clients at once (-t 4): one creates it and wins, the others see it', async () => {
+  const conns = await Promise.all(Array.from({ length: 20 }, () => Conn.open(server.port)));
+  for (let round = 0; round < 50; round++) {
+    for (const c of conns) c.send(`mg viv${round} N30 v\r\n`);
+    const replies = await Promise.all(conns.map((c) => c.untilEndsWith('\r\n\r\n').then((b) => b.toString('latin1'))));
+    assert.is(replies.filter((r) => r === 'VA 0 W\r\n\r\n').length, 1, `round ${round}: ${replies.join('')}`);
+    assert.is(replies.filter((r) => r === 'VA 0 Z\r\n\r\n').length, 19, `round ${round}: ${replies.join('')}`);
+  }
+  for (const c of conns) c.close();
+});
+
 test('hostile meta lines: random flags, numbers, opaques, keys, splits', async () => {
   const r = prng(12345);
   const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
