@@ -423,7 +423,8 @@ export class MetaProtocol {
     const absent = vivify && this.store.metaGet(this.keyOff, this.keyLen, 0) === -1;
     if (vivify) this.store.unpin();
     if (this.ctx.watch.flags & LOG_FETCHERS) this.ctx.watch.lookup(this.window, this.keyOff, this.keyLen, res); // do_add_delta's
-    const r = absent ? STORE.NOT_FOUND : this.store.arith(this.keyOff, this.keyLen, incr ? 1 : 0, dHi, dLo, at, d[b + D_N0_HI]!, d[b + D_N0_LO]!);
+    const arith = () => this.store.arith(this.keyOff, this.keyLen, incr ? 1 : 0, dHi, dLo, at, d[b + D_N0_HI]!, d[b + D_N0_LO]!);
+    let r = absent ? STORE.NOT_FOUND : arith();
     let digits = '';
     let created = false;
     if (r === STORE.STORED) {
@@ -444,8 +445,14 @@ export class MetaProtocol {
       if (w.flags & LOG_FETCHERS) w.lookup(this.window, this.keyOff, this.keyLen, res); // do_store_item's
       const s = this.store.store(MODE.ADD, this.keyOff, this.keyLen, len, digits.length, 0, 0, 0, 0);
       if (w.flags & LOG_MUTATIONS) w.stored(this.window, this.keyOff, this.keyLen, res, s, MODE.ADD, 0, digits.length, 0);
-      if (s !== STORE.STORED) { out.bytes(s === STORE.NOT_STORED ? META.NS : META.VIVIFY_NO_MEMORY); out.crlf(); return; }
-      created = true;
+      if (s === STORE.NOT_STORED) {
+        // -t N: a client on another worker created it in between (memcached holds the item lock
+        // across both): the delta applies to that item
+        r = arith();
+        if (r !== STORE.STORED) { out.bytes(r === STORE.NON_NUMERIC ? R.NON_NUMERIC : r === STORE.NO_MEMORY ? R.NO_MEMORY : META.NS); if (r === STORE.NOT_FOUND) out.crlf(); return; }
+        digits = out.buf.toString('latin1', at, at + res[R_ARITH_LEN]!);
+      } else if (s !== STORE.STORED) { out.bytes(META.VIVIFY_NO_MEMORY); out.crlf(); return; }
+      else created = true;
     }
     const bad = this.badOpaqueAt(b);
     const binary = this.has(b, F_b);

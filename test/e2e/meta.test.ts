@@ -163,6 +163,18 @@ test('mg N on a missing key from many clients at once (-t 4): one creates it and
   for (const c of conns) c.close();
 });
 
+test('ma N on a missing key from many clients at once (-t 4): one creates it, every other delta lands', async () => {
+  const conns = await Promise.all(Array.from({ length: 20 }, () => Conn.open(server.port)));
+  for (let round = 0; round < 50; round++) {
+    for (const c of conns) c.send(`ma mav${round} N30 J10 v\r\n`);
+    const replies = await Promise.all(conns.map((c) => c.until((b) => /^VA \d+\r\n\d+\r\n$|^(?!VA)[^\n]*\r\n$/.test(b.toString('latin1'))).then((b) => b.toString('latin1'))));
+    assert.ok(replies.every((r) => r.startsWith('VA ')), `round ${round}: ${replies.join('')}`);
+    conns[0]!.send(`mg mav${round} v\r\n`);
+    assert.is((await conns[0]!.untilEndsWith('\r\n29\r\n')).toString(), 'VA 2\r\n29\r\n', `round ${round}: 10, then 19 increments`);
+  }
+  for (const c of conns) c.close();
+});
+
 test('hostile meta lines: random flags, numbers, opaques, keys, splits', async () => {
   const r = prng(12345);
   const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
