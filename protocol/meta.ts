@@ -447,10 +447,11 @@ export class MetaProtocol {
       if (w.flags & LOG_MUTATIONS) w.stored(this.window, this.keyOff, this.keyLen, res, s, MODE.ADD, 0, digits.length, 0);
       if (s === STORE.NOT_STORED) {
         // -t N: a client on another worker created it in between (memcached holds the item lock
-        // across both): the delta applies to that item
+        // across both): the delta applies to that item (EX or NF below if it cannot)
         r = arith();
-        if (r !== STORE.STORED) { out.bytes(r === STORE.NON_NUMERIC ? R.NON_NUMERIC : r === STORE.NO_MEMORY ? R.NO_MEMORY : META.NS); if (r === STORE.NOT_FOUND) out.crlf(); return; }
-        digits = out.buf.toString('latin1', at, at + res[R_ARITH_LEN]!);
+        if (r === STORE.NON_NUMERIC) { out.bytes(R.NON_NUMERIC); return; }
+        if (r === STORE.NO_MEMORY) { out.bytes(R.NO_MEMORY); return; }
+        digits = r === STORE.STORED ? out.buf.toString('latin1', at, at + res[R_ARITH_LEN]!) : '';
       } else if (s !== STORE.STORED) { out.bytes(META.VIVIFY_NO_MEMORY); out.crlf(); return; }
       else created = true;
     }

@@ -68,7 +68,7 @@ export interface Step {
 export interface Sequence {
   name: string;
   steps: Step[];
-  /** per-step wait timeout (ms), default 4000 */
+  /** per-step wait timeout (ms), default DEFAULT_TIMEOUT */
   timeoutMs?: number;
   /** default `wait` for its steps (e.g. 'quiet' where the sentinel itself is refused, as under -Y) */
   wait?: Step['wait'];
@@ -91,7 +91,7 @@ export interface Group {
 
 export const SENTINEL = 'version\r\n';
 const VERSION_LINE = /(?<=^|\n)VERSION [^\r\n]*\r\n/g;
-const DEFAULT_TIMEOUT = 4000;
+const DEFAULT_TIMEOUT = 10_000; // a sentinel or quiet wait ends as soon as the reply is complete: only a slow server waits it out
 
 export const subjectKind = (): 'remcached' | 'memcached' =>
   process.env.COMPARE_AGAINST === 'memcached' ? 'memcached' : 'remcached';
