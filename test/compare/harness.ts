@@ -294,10 +294,7 @@ export async function runSequence(port: number, seq: Sequence): Promise<StepResu
       } else if (wait === 'quiet' || wait === 'reply') {
         raw = (await c.settle(step.quietMs ?? seq.quietMs ?? 150, timeout, wait === 'reply')).toString('latin1');
         // a close that comes after the quiet (a loaded machine) is still this step's
-        if (step.expectClosed && !c.closed) {
-          await c.closedWithin(timeout).catch(() => undefined);
-          raw += c.take().toString('latin1');
-        }
+        if (step.expectClosed && !c.closed && await c.closesWithin(timeout)) raw += c.take().toString('latin1');
       }
       harvestCas(raw, cas);
       results.push({ conn: name, request: data.toString('latin1'), reply: raw, closed: c.closed, ...(note ? { note } : {}) });

@@ -32,7 +32,7 @@ async function hit(data: Buffer, quietMs = 60, expectClosed = false): Promise<{ 
   const c = await Conn.open(server.port);
   c.send(data);
   const reply = await c.settle(quietMs, 3000);
-  if (expectClosed && !c.closed) await c.closedWithin(3000).catch(() => undefined);
+  if (expectClosed) await c.closesWithin(3000);
   const closed = c.closed;
   c.close();
   return { reply, closed };

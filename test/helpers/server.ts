@@ -220,6 +220,13 @@ export class Conn {
     })]).finally(() => clearTimeout(t));
   }
 
+  /** Whether the server has closed the connection, waiting for it `timeoutMs` at most (a close
+   *  can follow a quiet period on a loaded machine); never throws. */
+  async closesWithin(timeoutMs: number): Promise<boolean> {
+    if (!this.closed) await this.closedWithin(timeoutMs).catch(() => undefined);
+    return this.closed;
+  }
+
   /** Collect until nothing new arrives for `quietMs` (or close). With `replyExpected`, quiet
    *  counts only once something has arrived: a loaded machine can take longer than quietMs to
    *  send the first byte. */
@@ -240,7 +247,7 @@ export async function exchange(port: number, data: string | Uint8Array, quietMs 
   const c = await Conn.open(port);
   c.send(data);
   const reply = await c.settle(quietMs);
-  if (expectClosed && !c.closed) await c.closedWithin(3000).catch(() => undefined);
+  if (expectClosed) await c.closesWithin(3000);
   const closed = c.closed;
   c.close();
   return { reply, closed };
