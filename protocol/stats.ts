@@ -72,7 +72,7 @@ const GENERAL: Array<[string, Value]> = [
   ['threads', (c) => c.settings.workerThreads],
   ['conn_yields', (_c, t) => t.conn_yields],
   fromStore('hash_power_level'), fromStore('hash_bytes'), fromStore('hash_is_expanding'),
-  fromStore('slab_reassign_rescues'), zero('slab_reassign_chunk_rescues'),
+  fromStore('slab_reassign_rescues'), fromStore('slab_reassign_chunk_rescues'),
   fromStore('slab_reassign_evictions_nomem'), zero('slab_reassign_inline_reclaim'),
   fromStore('slab_reassign_busy_items'), zero('slab_reassign_busy_deletes'),
   zero('slab_reassign_running'), fromStore('slabs_moved'),

@@ -27,9 +27,8 @@ export function flushVerbose(): void {
 
 export function verboseLine(s: string): void { pending += `${s}\n`; }
 
-/** -vv at start (memcached's slabs_init): the store's slab classes, one line each. The classes
- *  below slab_chunk_max are memcached's; above it memcached chunks items in its largest class,
- *  where the store keeps each item whole in larger classes of its own, up to a page. */
+/** -vv at start (memcached's slabs_init): the store's slab classes, one line each, memcached's
+ *  table up to slab_chunk_max (larger items are chunked). */
 export function slabTable(store: Store, stats: Float64Array, slabStatsAt: number, chunkSize: number, perSlab: number): void {
   const pad = (n: number, w: number) => String(n).padStart(w);
   for (let cls = 1, n = store.classCount(); cls <= n; cls++) {

@@ -32,7 +32,7 @@ typedef struct remc_store_config {
   double growth_factor;    /* -f (1.25) */
   uint32_t chunk_min;      /* -n (48) */
   const uint32_t *slab_sizes; /* -o slab_sizes: chunk sizes, 0-terminated; NULL: -f's table */
-  uint32_t slab_chunk_max; /* -o slab_chunk_max: the class after slab_sizes' (524288) */
+  uint32_t slab_chunk_max; /* -o slab_chunk_max: the largest class; larger items are chunked (0: 524288) */
   int evictions;           /* 0 with -M: out-of-memory errors instead of evicting */
   int cas_enabled;         /* 0 with -C */
   int pkey;                /* protection key to tag all store memory with, or -1 */
@@ -281,7 +281,7 @@ uint32_t remc_store_metadump(remc_store *s, uint32_t cls, remc_store_meta_fn fn,
   X(bytes) X(curr_items) X(total_items) X(evictions) X(reclaimed) X(expired_unfetched) \
   X(evicted_unfetched) X(evicted_active) X(limit_maxbytes) X(total_malloced) \
   X(hash_power_level) X(hash_bytes) X(hash_is_expanding) X(slab_global_page_pool) \
-  X(slabs_moved) X(slab_reassign_rescues) X(slab_reassign_evictions_nomem) \
+  X(slabs_moved) X(slab_reassign_rescues) X(slab_reassign_chunk_rescues) X(slab_reassign_evictions_nomem) \
   X(slab_reassign_busy_items) X(crawler_reclaimed) X(crawler_items_checked) X(lrutail_reflocked) \
   X(lru_maintainer_juggles) X(moves_to_cold) X(moves_to_warm) X(moves_within_lru) X(direct_reclaims)
 

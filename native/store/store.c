@@ -21,7 +21,6 @@
  * allocations feed COLD themselves. */
 #define JUGGLES 10000
 #define EXPAND_STEP 64    /* old buckets migrated per write while the hash table grows */
-#define SLAB_CHUNK_MAX 524288 /* memcached's default slab_chunk_max (half its 1 MiB page) */
 #define ITEM_UPDATE_INTERVAL 60 /* memcached: a read relinks an item at most this often (s) */
 #define CRAWL_SLICE 64    /* items one class's crawler checks before the next class's turn */
 
@@ -342,12 +341,25 @@ static void item_unlink_keep(remc_store *s, item *it, int lru_held) {
   CNT_SUB(s->bytes, n);
 }
 
+/* Give an item's memory back, a chunked item's pieces too. The caller holds the slabs lock. */
+static void item_free(remc_store *s, item *it) {
+  if (is_chunked(it)) {
+    for (chunk *ch = first_piece(s, it), *next; ch; ch = next) {
+      next = ch->next;
+      mem_chunk_free(s, (item *)ch);
+    }
+    it->cls = it->hcls; /* the header goes back to the class of its own memory */
+    it->hcls = 0;
+  }
+  mem_chunk_free(s, it);
+}
+
 /* Unlink and free the chunk unless a pin still holds it (then remc_store_release frees it). */
 static void item_unlink_l(remc_store *s, item *it, int lru_held) {
   item_unlink_keep(s, it, lru_held);
   if (it->refcount == 0) {
     slabs_lock(s);
-    mem_chunk_free(s, it);
+    item_free(s, it);
     slabs_unlock(s);
   }
 }
@@ -480,11 +492,11 @@ static int lru_pull(remc_store *s, uint32_t id, uint32_t q, int flags, uint64_t 
       CNT_INC(c->reclaimed);
       if (!(it->iflags & IT_FETCHED)) CNT_INC(c->expired_unfetched); /* flushed too (memcached) */
       removed++;
-      if (ret && !*ret) {
+      if (ret && !*ret && !is_chunked(it)) {
         item_unlink_keep(s, it, 1);
         *ret = it;
         stop = 1; /* an allocation needs one chunk */
-      } else {
+      } else { /* (a chunked item's memory is in other classes: freed, the caller allocates again) */
         item_unlink_l(s, it, 1);
       }
     } else if (q == LRU_HOT || q == LRU_WARM) {
@@ -525,7 +537,7 @@ static int lru_pull(remc_store *s, uint32_t id, uint32_t q, int flags, uint64_t 
           c->evicted_time = NOW(s) - it->time;
           if (REMC_UNLIKELY(__atomic_load_n(&s->log_evictions, __ATOMIC_RELAXED))) log_eviction(s, it);
           removed++;
-          if (ret && !*ret) {
+          if (ret && !*ret && !is_chunked(it)) {
             item_unlink_keep(s, it, 1);
             *ret = it;
           } else {
@@ -620,12 +632,124 @@ static item *item_alloc(remc_store *s, uint32_t id, uint32_t own) {
   it->cls = (uint8_t)id;
   it->refcount = 0;
   it->iflags = 0;
+  it->hcls = 0;
   return it;
 }
 
-/* Write header fields and key of a fresh chunk; returns where the value goes. */
-static uint8_t *item_init(remc_store *s, item *it, const uint8_t *key, uint32_t klen,
-                          uint32_t hv, uint32_t flags, uint32_t exptime, uint32_t nbytes) {
+/* An item for a key of klen bytes and flags, ntotal bytes in all, in class id: one chunk, or
+ * above slab_chunk_max a header and pieces (memcached's do_item_alloc). The value is written in
+ * segments of segs[0..nsegs) bytes (the CRLF included); the pieces are sized as memcached sizes
+ * them while it writes: each is allocated once the last is full, for what is left of the
+ * segment, min(that + its header, slab_chunk_max) bytes from the class that fits, or
+ * slab_chunk_max's when that class has no memory (do_item_alloc_chunk). A set reads its value
+ * in one segment; append and prepend copy two (`copying`), and memcached's copy allocates
+ * the next piece as soon as one is full, so a segment that ends at a piece's end leaves an
+ * empty piece behind (_store_item_copy_chunks). NULL: out of memory. The caller holds stripe
+ * `own`, and writes the key (item_init) and the value (value_write). */
+static item *item_alloc_for(remc_store *s, uint32_t id, uint64_t ntotal, uint32_t klen,
+                            uint32_t flags, const uint64_t *segs, int nsegs, int copying,
+                            uint32_t own) {
+  if (REMC_LIKELY(ntotal <= s->chunk_max)) return item_alloc(s, id, own);
+  uint32_t hid = mem_class_for(s, header_size(s, klen, flags));
+  item *it = item_alloc(s, hid, own);
+  if (!it) return NULL;
+  it->nkey = (uint8_t)klen; /* where the first piece's address goes */
+  it->iflags = flags ? IT_HASFLAGS : 0;
+  it->cls = (uint8_t)s->chunk_cls;
+  it->hcls = (uint8_t)hid;
+  set_first_piece(s, it, NULL);
+  chunk *last = NULL;
+  uint64_t room = 0;
+  for (int g = 0; g < nsegs; g++) {
+    for (uint64_t left = segs[g]; left > 0;) {
+      uint64_t n = room < left ? room : left;
+      room -= n;
+      left -= n;
+      if (room > 0 || (left == 0 && !copying)) continue;
+      uint64_t want = left + sizeof(chunk);
+      if (want > s->chunk_max) want = s->chunk_max;
+      chunk *ch = (chunk *)item_alloc(s, mem_class_for(s, want), own);
+      if (!ch && want < s->chunk_max) {
+        want = s->chunk_max;
+        ch = (chunk *)item_alloc(s, s->chunk_cls, own);
+      }
+      if (!ch) {
+        slabs_lock(s);
+        item_free(s, it);
+        slabs_unlock(s);
+        return NULL;
+      }
+      ch->iflags = IT_CHUNK;
+      ch->head = it;
+      ch->size = (uint32_t)(want - sizeof(chunk));
+      ch->next = NULL;
+      ch->prev = last;
+      if (last)
+        last->next = ch;
+      else
+        set_first_piece(s, it, ch);
+      last = ch;
+      room = ch->size;
+    }
+  }
+  return it;
+}
+
+/* Write header fields and key of a fresh item, and the CRLF after its value. */
+static void item_init(remc_store *s, item *it, const uint8_t *key, uint32_t klen, uint32_t hv,
+                      uint32_t flags, uint32_t exptime, uint32_t nbytes);
+
+/* Write len bytes at offset off of an item's value (the CRLF after it included). */
+static void value_write(const remc_store *s, item *it, uint64_t off, const uint8_t *src,
+                        uint64_t len) {
+  if (REMC_LIKELY(!is_chunked(it))) {
+    memcpy(item_data(s, it) + off, src, len);
+    return;
+  }
+  for (chunk *ch = first_piece(s, it); ch && len; ch = ch->next) {
+    if (off >= ch->size) {
+      off -= ch->size;
+      continue;
+    }
+    uint64_t n = ch->size - off < len ? ch->size - off : len;
+    memcpy(piece_data(ch) + off, src, n);
+    src += n;
+    len -= n;
+    off = 0;
+  }
+}
+
+void store_value_read(const remc_store *s, const item *it, uint8_t *dst) {
+  if (REMC_LIKELY(!is_chunked(it))) {
+    memcpy(dst, item_data(s, it), it->nbytes);
+    return;
+  }
+  uint64_t len = it->nbytes;
+  for (chunk *ch = first_piece(s, it); ch && len; ch = ch->next) {
+    uint64_t n = ch->size < len ? ch->size : len;
+    memcpy(dst, piece_data(ch), n);
+    dst += n;
+    len -= n;
+  }
+}
+
+/* Copy item src's value into it's value at offset off. */
+static void value_copy(const remc_store *s, item *it, uint64_t off, const item *src) {
+  if (!is_chunked(src)) {
+    value_write(s, it, off, item_data(s, src), src->nbytes);
+    return;
+  }
+  uint64_t len = src->nbytes;
+  for (chunk *ch = first_piece(s, src); ch && len; ch = ch->next) {
+    uint64_t n = ch->size < len ? ch->size : len;
+    value_write(s, it, off, piece_data(ch), n);
+    off += n;
+    len -= n;
+  }
+}
+
+static void item_init(remc_store *s, item *it, const uint8_t *key, uint32_t klen, uint32_t hv,
+                      uint32_t flags, uint32_t exptime, uint32_t nbytes) {
   it->next = it->prev = it->h_next = NULL;
   it->hv = hv;
   it->nkey = (uint8_t)klen;
@@ -637,10 +761,7 @@ static uint8_t *item_init(remc_store *s, item *it, const uint8_t *key, uint32_t 
   memcpy(k, key, klen);
   k[klen] = 0;
   if (flags) memcpy(k + klen + 1, &flags, 4);
-  uint8_t *d = item_data(s, it);
-  d[nbytes] = '\r';
-  d[nbytes + 1] = '\n';
-  return d;
+  value_write(s, it, nbytes, (const uint8_t *)"\r\n", 2);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -795,7 +916,7 @@ int remc_store_get(remc_store *s, const uint8_t *key, uint32_t klen, int bump,
   if (bump) item_bump_read(s, it);
   it->refcount++;
   ref->it = it;
-  ref->data = item_data(s, it);
+  ref->data = is_chunked(it) ? NULL : item_data(s, it);
   ref->nbytes = it->nbytes;
   item_unlock(s, hv);
   return 1;
@@ -804,8 +925,10 @@ int remc_store_get(remc_store *s, const uint8_t *key, uint32_t klen, int bump,
 /* No lock: a pinned item's value and length do not change (writers replace pinned items, the
  * page mover skips pages holding them), and the pin was taken under the stripe. */
 void remc_store_copy_value(remc_store *s, const remc_item_ref *ref, uint8_t *dst) {
-  (void)s;
-  if (ref->it) memcpy(dst, ref->data, ref->nbytes);
+  if (ref->data)
+    memcpy(dst, ref->data, ref->nbytes);
+  else if (ref->it)
+    store_value_read(s, (const item *)ref->it, dst);
 }
 
 void remc_store_release(remc_store *s, remc_item_ref *ref) {
@@ -818,7 +941,7 @@ void remc_store_release(remc_store *s, remc_item_ref *ref) {
     it->refcount--;
     if (it->refcount == 0 && !(it->iflags & IT_LINKED)) {
       slabs_lock(s);
-      mem_chunk_free(s, it);
+      item_free(s, it);
       slabs_unlock(s);
     }
   }
@@ -938,7 +1061,8 @@ int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
   }
 
   item *it;
-  if (old && !concat && old->cls == id && old->refcount == 0) {
+  if (old && !concat && old->cls == id && old->refcount == 0 && !is_chunked(old) &&
+      ntotal <= s->chunk_max) {
     /* Overwrite in the same class with nobody reading the old value: rewrite the chunk where
      * it is and relink it where a new item goes. Same key, so the hash chain stays valid. Also
      * never fails for want of memory. (Nobody else looks at it meanwhile: whoever walks an LRU
@@ -970,9 +1094,17 @@ int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
     rc = REMC_STORE_STORED;
     goto out;
   }
-  if (old) old->refcount++; /* keep it from being evicted while we allocate */
-  it = item_alloc(s, id, own);
-  if (old) old->refcount--;
+  /* Keep the old item from being evicted while we allocate, except for a set of a chunked
+   * item: memcached allocates before it looks the key up, so the old value may make room for
+   * the new one (the only way when it is all a full class holds), as here. */
+  const int pin_old = old && !(mode == REMC_MODE_SET && ntotal > s->chunk_max);
+  if (pin_old) old->refcount++;
+  uint64_t segs[2] = {vlen + 2, 0};
+  if (mode == REMC_MODE_APPEND) segs[0] = old->nbytes, segs[1] = vlen + 2;
+  if (mode == REMC_MODE_PREPEND) segs[0] = vlen, segs[1] = (uint64_t)old->nbytes + 2;
+  it = item_alloc_for(s, id, ntotal, klen, flags, segs, concat ? 2 : 1, concat, own);
+  if (pin_old) old->refcount--;
+  else if (old) old = hash_find(s, key, klen, hv); /* still there unless evicted just now */
   if (!it) {
     CNT_INC(s->store_no_memory);
     CNT_SUB(s->cls[piece_id].cmd_set, 1); /* memcached counts set_cmds only for allocated items */
@@ -980,15 +1112,15 @@ int remc_store_store(remc_store *s, int mode, const uint8_t *key, uint32_t klen,
     rc = REMC_STORE_NO_MEMORY;
     goto out;
   }
-  uint8_t *d = item_init(s, it, key, klen, hv, flags, ex, (uint32_t)nbytes);
+  item_init(s, it, key, klen, hv, flags, ex, (uint32_t)nbytes);
   if (mode == REMC_MODE_APPEND) {
-    memcpy(d, item_data(s, old), old->nbytes);
-    memcpy(d + old->nbytes, value, vlen);
+    value_copy(s, it, 0, old);
+    value_write(s, it, old->nbytes, value, vlen);
   } else if (mode == REMC_MODE_PREPEND) {
-    memcpy(d, value, vlen);
-    memcpy(d + vlen, item_data(s, old), old->nbytes);
+    value_write(s, it, 0, value, vlen);
+    value_copy(s, it, vlen, old);
   } else {
-    memcpy(d, value, vlen);
+    value_write(s, it, 0, value, vlen);
   }
   it->mflags = mflags;
   if (old) item_unlink(s, old);
@@ -1112,7 +1244,7 @@ int remc_store_arith_cas(remc_store *s, const uint8_t *key, uint32_t klen, int i
   uint64_t v;
   /* memcached stores items above slab_chunk_max in chunks and refuses arithmetic on those; an
    * empty or chunked value is refused before the CAS (meta ma C) is compared, a non-number after */
-  if (it->nbytes == 0 || item_ntotal(s, it) > SLAB_CHUNK_MAX) {
+  if (it->nbytes == 0 || is_chunked(it)) {
     rc = REMC_STORE_NON_NUMERIC;
     goto out;
   }
@@ -1152,8 +1284,8 @@ int remc_store_arith_cas(remc_store *s, const uint8_t *key, uint32_t klen, int i
       rc = REMC_STORE_NO_MEMORY;
       goto out;
     }
-    uint8_t *d = item_init(s, nit, key, klen, hv, flags, it->exptime, len);
-    memcpy(d, buf, len);
+    item_init(s, nit, key, klen, hv, flags, it->exptime, len);
+    value_write(s, nit, 0, (const uint8_t *)buf, len);
     item_unlink(s, it);
     item_link(s, nit);
     it = nit;
@@ -1174,10 +1306,12 @@ out:
 #define MIN_PAGES_FOR_SOURCE 2 /* memcached's: the automover takes from a class with more */
 #define RELEASE_PER_CALL 16 /* pages given back to the kernel per reclaim call at most */
 
-/* Copy an unpinned linked item to another chunk of its class and repoint its LRU neighbours
- * (the crawler marker included) and its hash chain predecessor at the copy. */
-static void item_relocate(remc_store *s, sclass *c, item *from, item *to) {
-  memcpy(to, from, item_ntotal(s, from));
+/* Copy an unpinned linked item (a chunked item's header) to another chunk of the same class
+ * and repoint its LRU neighbours (the crawler marker included), its hash chain predecessor and
+ * its pieces at the copy. */
+static void item_relocate(remc_store *s, item *from, item *to) {
+  sclass *c = &s->cls[from->cls]; /* its LRU's class */
+  memcpy(to, from, item_memsize(s, from));
   if (to->prev)
     to->prev->next = to;
   else
@@ -1189,12 +1323,57 @@ static void item_relocate(remc_store *s, sclass *c, item *from, item *to) {
   item **pp = bucket_of(s, from->hv);
   while (*pp && *pp != from) pp = &(*pp)->h_next;
   if (*pp) *pp = to;
+  if (is_chunked(to))
+    for (chunk *ch = first_piece(s, to); ch; ch = ch->next) ch->head = to;
 }
 
-/* Under lock_all. Take one page from class `id` into the pool: the items on it move to free chunks elsewhere
- * in the class (rescues) or, when there are none and may_evict, are evicted; its free chunks
- * leave the free list. A page holding a pinned item, or (without may_evict) more items than the
- * rest of the class has free chunks for, is left alone. Returns 1 if moved. */
+/* Copy a piece to another chunk of its class and relink its neighbours to the copy. */
+static void piece_relocate(remc_store *s, chunk *from, chunk *to) {
+  memcpy(to, from, sizeof(chunk) + from->size);
+  if (to->prev)
+    to->prev->next = to;
+  else
+    set_first_piece(s, to->head, to);
+  if (to->next) to->next->prev = to;
+}
+
+/* Under lock_all, during a page move: evict the item whose header or piece is on the page
+ * [page, page + span). Its chunks elsewhere go back to their free lists; those on the page are
+ * marked moving, as the page leaves its class. */
+static void evict_from_page(remc_store *s, item *it, uint8_t *page, size_t span) {
+  if (it->iflags & IT_LINKED) item_unlink_keep(s, it, 1);
+  int on_page;
+  if (is_chunked(it)) {
+    for (chunk *ch = first_piece(s, it), *next; ch; ch = next) {
+      next = ch->next;
+      on_page = (uint8_t *)ch >= page && (uint8_t *)ch < page + span;
+      if (on_page)
+        ch->iflags = IT_MOVING;
+      else
+        mem_chunk_free(s, (item *)ch);
+    }
+    it->cls = it->hcls;
+    it->hcls = 0;
+  }
+  on_page = (uint8_t *)it >= page && (uint8_t *)it < page + span;
+  if (on_page)
+    it->iflags = IT_MOVING;
+  else
+    mem_chunk_free(s, it);
+}
+
+/* The item a chunk of a page belongs to: itself, or a piece's header; NULL when free. */
+static item *owner_of(uint8_t *p) {
+  item *it = (item *)p;
+  if (it->iflags & IT_CHUNK) return ((chunk *)p)->head;
+  return (it->iflags & IT_LINKED) || it->refcount ? it : NULL;
+}
+
+/* Under lock_all. Take one page from class `id` into the pool: the items and pieces on it move
+ * to free chunks elsewhere in the class (rescues) or, when there are none and may_evict, their
+ * items are evicted; its free chunks leave the free list. A page holding (a piece of) a pinned
+ * item, or (without may_evict) more than the rest of the class has free chunks for, is left
+ * alone. Returns 1 if moved. */
 static int slab_move_page(remc_store *s, uint32_t id, int may_evict) {
   sclass *c = &s->cls[id];
   if (c->pages <= 1) return 0; /* a class keeps one page, so every size stays storable */
@@ -1205,22 +1384,21 @@ static int slab_move_page(remc_store *s, uint32_t id, int may_evict) {
     int current = c->end_free && c->end_ptr >= page && c->end_ptr < page + span;
     uint8_t *end = current ? c->end_ptr : page + span; /* chunks past end were never carved */
     int busy = 0;
-    for (uint8_t *p = page; p < end; p += c->size)
-      if (((item *)p)->refcount) {
-        busy = 1;
-        break;
-      }
+    for (uint8_t *p = page; p < end && !busy; p += c->size) {
+      item *owner = owner_of(p);
+      busy = owner && owner->refcount;
+    }
     if (busy) {
       s->slab_reassign_busy_items++;
       continue;
     }
     if (!may_evict) {
-      uint32_t linked = 0, free_here = 0;
+      uint32_t used = 0, free_here = 0;
       for (uint8_t *p = page; p < end; p += c->size) {
-        if (((item *)p)->iflags & IT_LINKED) linked++;
+        if (((item *)p)->iflags & (IT_LINKED | IT_CHUNK)) used++;
         else if (((item *)p)->iflags & IT_SLABBED) free_here++;
       }
-      if (c->nfree - free_here < linked) continue;
+      if (c->nfree - free_here < used) continue;
     }
     /* drop this page's chunks from the free list, so that rescues go elsewhere */
     for (uint8_t *p = page; p < end; p += c->size)
@@ -1234,19 +1412,25 @@ static int slab_move_page(remc_store *s, uint32_t id, int may_evict) {
         pp = &(*pp)->next;
       }
     }
-    /* items move to free chunks of the class while there are any, else they are evicted */
+    /* items and pieces move to free chunks of the class while there are any, else their items
+     * are evicted (memcached's slab_rebalance_move: chunk rescues, evictions_nomem) */
     for (uint8_t *p = page; p < end; p += c->size) {
       item *it = (item *)p;
-      if (it->iflags & IT_LINKED) {
+      if (it->iflags & (IT_LINKED | IT_CHUNK)) {
         item *to = c->freelist;
         if (to) {
           c->freelist = to->next;
           c->nfree--;
-          item_relocate(s, c, it, to);
-          s->slab_reassign_rescues++;
+          if (it->iflags & IT_CHUNK) {
+            piece_relocate(s, (chunk *)p, (chunk *)to);
+            s->slab_reassign_chunk_rescues++;
+          } else {
+            item_relocate(s, it, to);
+            s->slab_reassign_rescues++;
+          }
         } else {
           s->slab_reassign_evictions_nomem++;
-          item_unlink_keep(s, it, 1);
+          evict_from_page(s, owner_of(p), page, span);
         }
       }
       it->iflags = IT_MOVING;
@@ -1714,6 +1898,7 @@ void remc_store_stats(remc_store *s, double out[REMC_STAT_COUNT]) {
   out[REMC_STAT_slab_reassign_evictions_nomem] = (double)s->slab_reassign_evictions_nomem;
   out[REMC_STAT_slab_reassign_busy_items] = (double)s->slab_reassign_busy_items;
   out[REMC_STAT_slab_reassign_rescues] = (double)s->slab_reassign_rescues;
+  out[REMC_STAT_slab_reassign_chunk_rescues] = (double)s->slab_reassign_chunk_rescues;
   unlock_all(s);
 }
 
@@ -1732,8 +1917,9 @@ int remc_store_class_stats(remc_store *s, uint32_t cls, double so[REMC_SSTAT_COU
     so[REMC_SSTAT_total_pages] = c->pages;
     so[REMC_SSTAT_total_chunks] = (double)total;
     so[REMC_SSTAT_used_chunks] = (double)(total - c->nfree - c->end_free);
-    so[REMC_SSTAT_free_chunks] = c->nfree;
-    so[REMC_SSTAT_free_chunks_end] = c->end_free;
+    /* memcached 1.6 puts a new page's chunks on the free list at once: free_chunks_end is 0 */
+    so[REMC_SSTAT_free_chunks] = c->nfree + c->end_free;
+    so[REMC_SSTAT_free_chunks_end] = 0;
     so[REMC_SSTAT_get_hits] = (double)c->get_hits;
     so[REMC_SSTAT_cmd_set] = (double)c->cmd_set;
     so[REMC_SSTAT_delete_hits] = (double)c->delete_hits;
@@ -1856,7 +2042,16 @@ static uint64_t checksum_bucket(remc_store *s, item *it) {
     uint32_t f = item_flags(s, it);
     uint64_t h = remc_hash64(item_key(s, it), it->nkey, 1);
     h = h_mum(h ^ H_K0, remc_hash64(&f, 4, h));
-    h = h_mum(h ^ H_K1, remc_hash64(item_data(s, it), it->nbytes, h));
+    if (is_chunked(it)) { /* piece by piece */
+      uint64_t left = it->nbytes;
+      for (chunk *ch = first_piece(s, it); ch && left; ch = ch->next) {
+        uint64_t n = ch->size < left ? ch->size : left;
+        h = h_mum(h ^ H_K1, remc_hash64(piece_data(ch), n, h));
+        left -= n;
+      }
+    } else {
+      h = h_mum(h ^ H_K1, remc_hash64(item_data(s, it), it->nbytes, h));
+    }
     sum += h; /* a sum of per-item hashes does not depend on table order */
   }
   return sum;
@@ -1906,7 +2101,7 @@ int remc_store_meta_get(remc_store *s, const uint8_t *key, uint32_t klen, int co
     info->meta = it->mflags;
     it->refcount++;
     ref->it = it;
-    ref->data = item_data(s, it);
+    ref->data = is_chunked(it) ? NULL : item_data(s, it);
     ref->nbytes = it->nbytes;
   }
   item_unlock(s, hv);

@@ -57,6 +57,7 @@
 #define IT_SLABBED 0x10  /* chunk is on a class free list */
 #define IT_CRAWLER 0x20  /* the reclaimer's position marker in an LRU, not an item */
 #define IT_MOVING 0x40   /* transient: chunk of a page being taken from its class */
+#define IT_CHUNK 0x80    /* a piece of a chunked item's value (struct chunk), not an item */
 
 /* The LRUs of a class, memcached's segmented LRU (items.c): new items enter HOT (TEMP when
  * their TTL is under temporary_ttl); the maintainer moves HOT and WARM tails to COLD by size
@@ -81,10 +82,36 @@ typedef struct item {
   uint8_t nkey;
   uint8_t mflags;      /* REMC_META_* (meta commands: stale, win token sent, binary key) */
   uint8_t lru;         /* LRU_HOT..LRU_TEMP: the list it is linked in (under its LRU lock) */
-  uint8_t pad_;
+  uint8_t hcls;        /* chunked item: the class its header's memory is from (0: not chunked) */
 } item;
 
 _Static_assert(sizeof(item) == ITEM_HEADER, "item header must be memcached's 48 bytes");
+
+/* Items larger than slab_chunk_max are chunked, as memcached does: a header item (key, flags,
+ * no value) from a small class, and the value (with its CRLF) in pieces of at most
+ * slab_chunk_max bytes each, the last one from the class its remainder fits. The header's `cls`
+ * is the largest class, whose LRU it is in (memcached's slabs_clsid), and `hcls` the class of
+ * its own memory. Where its value would be, the header keeps the first piece's address; the
+ * pieces link to each other and back to the header. A piece has memcached's item_chunk size
+ * and keeps refcount, iflags and cls where an item has them, so a walk over a page's chunks
+ * tells pieces from items. Pins are taken on the header. */
+typedef struct chunk {
+  struct chunk *next;  /* the next piece (NULL: the last) */
+  struct chunk *prev;  /* the previous piece (NULL: the first, which the header points at) */
+  struct item *head;   /* the header of the item it belongs to */
+  uint32_t size;       /* bytes of value it holds (its allocation minus this header) */
+  uint32_t pad0_[3];
+  uint16_t refcount;   /* 0: pins are on the header */
+  uint8_t iflags;      /* IT_CHUNK (IT_SLABBED once freed) */
+  uint8_t cls;         /* the class of its memory */
+  uint8_t pad1_[4];
+} chunk;
+
+_Static_assert(sizeof(chunk) == ITEM_HEADER, "a piece's header is memcached's item_chunk, 48 bytes");
+_Static_assert(offsetof(chunk, refcount) == offsetof(item, refcount) &&
+                   offsetof(chunk, iflags) == offsetof(item, iflags) &&
+                   offsetof(chunk, cls) == offsetof(item, cls),
+               "a piece keeps refcount, iflags and cls where an item does");
 
 typedef struct sclass {
   uint32_t size;        /* chunk size */
@@ -140,6 +167,8 @@ struct remc_store {
   int evictions;
   uint32_t cas_sz;        /* 8 or 0 */
   uint32_t item_size_max;
+  uint32_t chunk_max;     /* slab_chunk_max: items above it are chunked */
+  uint32_t chunk_cls;     /* the class of chunk_max bytes, the LRU of chunked items */
   uint64_t seed;          /* hash seed, random per store (hash flooding) */
 
   /* clock: rel = unix - started, kept >= 2 so that rel exptime 1 ("already expired") and
@@ -190,8 +219,8 @@ struct remc_store {
   int lru_flags;          /* REMC_LRU_* (remc_store_set_lru); written with the store stopped */
   remc_lru_tune tune;     /* segmented LRU limits, also written with the store stopped */
   uint64_t lru_maintainer_juggles; /* maintainer passes (remc_store_reclaim calls that juggled) */
-  uint64_t slabs_moved, slab_reassign_rescues, slab_reassign_evictions_nomem,
-      slab_reassign_busy_items;
+  uint64_t slabs_moved, slab_reassign_rescues, slab_reassign_chunk_rescues,
+      slab_reassign_evictions_nomem, slab_reassign_busy_items;
   /* the automover's page moves (`watch sysevents` slab_move lines): a ring under bg_lock, the
    * oldest overwritten when nobody drains it */
   uint32_t move_head, move_count;
@@ -287,6 +316,24 @@ static inline uint64_t item_ntotal(const remc_store *s, const item *it) {
   return (uint64_t)ITEM_HEADER + s->cas_sz + it->nkey + 1 + it->nbytes + 2 +
          ((it->iflags & IT_HASFLAGS) ? 4 : 0);
 }
+static inline int is_chunked(const item *it) { return it->hcls != 0; }
+/* a chunked item's header: memcached's htotal (the item, its key and flags, an item_chunk) */
+static inline uint64_t header_size(const remc_store *s, uint32_t klen, uint32_t flags) {
+  return (uint64_t)ITEM_HEADER + s->cas_sz + klen + 1 + (flags ? 4 : 0) + sizeof(chunk);
+}
+/* the bytes of its own chunk an item occupies */
+static inline uint64_t item_memsize(const remc_store *s, const item *it) {
+  return is_chunked(it) ? header_size(s, it->nkey, it->iflags & IT_HASFLAGS) : item_ntotal(s, it);
+}
+static inline chunk *first_piece(const remc_store *s, const item *it) {
+  chunk *ch;
+  memcpy(&ch, item_data(s, it), sizeof ch);
+  return ch;
+}
+static inline void set_first_piece(const remc_store *s, item *it, chunk *ch) {
+  memcpy(item_data(s, it), &ch, sizeof ch);
+}
+static inline uint8_t *piece_data(chunk *ch) { return (uint8_t *)(ch + 1); }
 
 /* ---- store_mem.c: mappings, slab classes, chunks ---- */
 void *mem_map_region(int pkey, size_t len, const char **err);
@@ -303,6 +350,9 @@ uint8_t *mem_find_page(remc_store *s, uint32_t id, uint32_t skip); /* skip-th pa
 void mem_page_to_pool(remc_store *s, uint8_t *page);
 void mem_give_page(remc_store *s, sclass *c, uint8_t *page); /* page becomes c's carving page */
 uint32_t mem_release_over_limit(remc_store *s, uint32_t max_pages);
+
+/* Copy an item's value (it->nbytes bytes, chunked or not) to dst (store.c) */
+void store_value_read(const remc_store *s, const item *it, uint8_t *dst);
 
 /* -e load: move a restored item to the head of LRU q (store.c) */
 void store_lru_restore(remc_store *s, item *it, uint32_t q);

@@ -91,20 +91,23 @@ int mem_init(remc_store *s, const remc_store_config *cfg, const char **err) {
     *err = "item_size_max must be between 1 KiB and 1 GiB";
     return -1;
   }
-  s->page_size = round_up(cfg->item_size_max > (1u << 20) ? cfg->item_size_max : (1u << 20),
-                          4096);
-  uint64_t size = (uint64_t)ITEM_HEADER + (cfg->chunk_min ? cfg->chunk_min : 48);
-  if (size > s->page_size / 2) {
-    *err = "chunk_min too large for the page size";
+  /* memcached's slab page is 1 MiB whatever -I is: larger items are chunked */
+  s->page_size = 1u << 20;
+  uint32_t top = cfg->slab_chunk_max ? cfg->slab_chunk_max : (uint32_t)(s->page_size / 2);
+  if (top > s->page_size || s->page_size % top != 0) {
+    *err = "slab_chunk_max must divide the 1 MiB slab page";
     return -1;
   }
-  /* memcached's class table: grow by the factor (8-byte aligned) while a chunk is below
-   * page/factor; the last class holds one page-sized chunk, for the largest items. With
-   * -o slab_sizes, those sizes (8-byte aligned), then slab_chunk_max as memcached, and a page
-   * for what memcached would chunk above it. */
+  uint64_t size = (uint64_t)ITEM_HEADER + (cfg->chunk_min ? cfg->chunk_min : 48);
+  if (size > top) {
+    *err = "chunk_min too large for slab_chunk_max";
+    return -1;
+  }
+  /* memcached's class table (slabs_init): grow by the factor (8-byte aligned) while a chunk is
+   * below slab_chunk_max/factor, or the -o slab_sizes sizes (8-byte aligned); the last class
+   * holds slab_chunk_max bytes. Larger items are chunked across classes. */
   uint32_t i = 1;
   if (cfg->slab_sizes) {
-    uint32_t tail = cfg->slab_chunk_max ? cfg->slab_chunk_max : (1u << 19);
     for (; i < MAX_CLASSES - 1 && cfg->slab_sizes[i - 1]; i++) {
       uint64_t sz = round_up(cfg->slab_sizes[i - 1], 8);
       if (sz == 0 || sz > s->page_size || (i > 1 && sz <= s->cls[i - 1].size)) {
@@ -114,14 +117,9 @@ int mem_init(remc_store *s, const remc_store_config *cfg, const char **err) {
       s->cls[i].size = (uint32_t)sz;
       s->cls[i].perslab = (uint32_t)(s->page_size / sz);
     }
-    if (tail < s->page_size) {
-      s->cls[i].size = tail;
-      s->cls[i].perslab = (uint32_t)(s->page_size / tail);
-      i++;
-    }
-    size = s->page_size; /* no -f growth: the page class follows */
+    size = top; /* no -f growth */
   }
-  while (i < MAX_CLASSES && (double)size < (double)s->page_size / f) {
+  while (i < MAX_CLASSES && (double)size < (double)top / f) {
     size = round_up(size, 8);
     s->cls[i].size = (uint32_t)size;
     s->cls[i].perslab = (uint32_t)(s->page_size / size);
@@ -129,8 +127,10 @@ int mem_init(remc_store *s, const remc_store_config *cfg, const char **err) {
     size = next; /* memcached: a class that does not grow repeats its size */
     i++;
   }
-  s->cls[i].size = (uint32_t)s->page_size;
-  s->cls[i].perslab = 1;
+  s->cls[i].size = top;
+  s->cls[i].perslab = (uint32_t)(s->page_size / top);
+  s->chunk_max = top;
+  s->chunk_cls = i;
   s->nclasses = i;
   s->mem_limit = cfg->mem_limit;
   s->mem_malloced = cfg->fake_malloced;

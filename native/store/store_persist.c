@@ -113,6 +113,7 @@ int remc_store_persist_save(remc_store *s, int fd, remc_persist_state *st, const
   header_bytes(h, st, s->cas_sz, s->item_size_max);
   wr_put(&w, h, P_HEADER);
   uint64_t n = 0, acc = 0;
+  uint8_t *gather = NULL; /* a chunked item's value in one piece */
   const uint32_t now = NOW(s);
   for (uint32_t id = 1; id <= s->nclasses; id++) {
     sclass *c = &s->cls[id];
@@ -133,6 +134,13 @@ int remc_store_persist_save(remc_store *s, int fd, remc_persist_state *st, const
       r[20] = it->lru;
       put64(r + 24, item_cas(s, it));
       const uint8_t *key = item_key(s, it), *val = item_data(s, it);
+      if (is_chunked(it)) { /* gathered from its pieces (at most -I bytes) */
+        uint8_t *whole = realloc(gather, it->nbytes ? it->nbytes : 1);
+        if (!whole) continue; /* (not dumped; the load counts what the trailer says) */
+        gather = whole;
+        store_value_read(s, it, gather);
+        val = gather;
+      }
       uint64_t sum = remc_hash64(r, P_REC, rec_seed(st->id, n));
       sum = remc_hash64(key, it->nkey, sum);
       sum = remc_hash64(val, it->nbytes, sum);
@@ -157,6 +165,7 @@ int remc_store_persist_save(remc_store *s, int fd, remc_persist_state *st, const
   wr_flush(&w);
   int saved_errno = errno;
   free(w.buf);
+  free(gather);
   st->items = n;
   if (w.failed) {
     errno = saved_errno;

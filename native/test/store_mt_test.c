@@ -53,16 +53,18 @@ static void breathe(void) {
   nanosleep(&ts, NULL);
 }
 
-static remc_store *make(uint64_t mb) {
+static remc_store *make_chunked(uint64_t mb, uint32_t chunk_max) {
   remc_store_config c = {.mem_limit = mb << 20, .item_size_max = 1 << 20, .growth_factor = 1.25,
                          .chunk_min = 48, .evictions = 1, .cas_enabled = 1, .pkey = -1,
-                         .hashpower = 10 /* small: the table grows under the threads */};
+                         .hashpower = 10 /* small: the table grows under the threads */,
+                         .slab_chunk_max = chunk_max};
   const char *err = NULL;
   remc_store *s = remc_store_create(&c, &err);
   if (!s) { fprintf(stderr, "store: %s\n", err ? err : "?"); exit(1); }
   remc_store_set_time(s, (int64_t)time(NULL));
   return s;
 }
+static remc_store *make(uint64_t mb) { return make_chunked(mb, 0); }
 
 static const uint8_t *K(const char *k) { return (const uint8_t *)k; }
 
@@ -214,7 +216,7 @@ static void *mover(void *arg) {
 }
 
 static void churn(void) {
-  S = make(8);
+  S = make_chunked(8, 1024); /* most values (up to 3000 bytes) are chunked */
   pthread_t th[THREADS], bg, mv;
   atomic_store(&stop_bg, 0);
   pthread_create(&bg, NULL, background, NULL);

@@ -966,19 +966,171 @@ static void test_pinned(void) {
   remc_store_destroy(s);
   c.mem_limit = 1 * MiB;
   s = mk(c);
-  char *big = malloc(700 * 1024);
-  memset(big, 'B', 700 * 1024);
-  CHECK_EQ(st(s, REMC_MODE_SET, "b1", big, 700 * 1024, 0, 0, 0, NULL), REMC_STORE_STORED);
+  /* chunked: two 512 KiB pieces, the whole of the first page of the largest class */
+  enum { BIG = 1000 * 1024 };
+  char *big = malloc(BIG);
+  memset(big, 'B', BIG);
+  CHECK_EQ(st(s, REMC_MODE_SET, "b1", big, BIG, 0, 0, 0, NULL), REMC_STORE_STORED);
   CHECK(remc_store_get(s, (const uint8_t *)"b1", 2, 1, NULL, &r, &in));
-  CHECK_EQ(st(s, REMC_MODE_SET, "b2", big, 700 * 1024, 0, 0, 0, NULL), REMC_STORE_NO_MEMORY);
+  CHECK_EQ(st(s, REMC_MODE_SET, "b2", big, BIG, 0, 0, 0, NULL), REMC_STORE_NO_MEMORY);
   /* overwriting the pinned item itself needs a new chunk too */
-  CHECK_EQ(st(s, REMC_MODE_SET, "b1", big, 700 * 1024 - 1, 0, 0, 0, NULL), REMC_STORE_NO_MEMORY);
+  CHECK_EQ(st(s, REMC_MODE_SET, "b1", big, BIG - 1, 0, 0, 0, NULL), REMC_STORE_NO_MEMORY);
   remc_store_release(s, &r); /* b1 was dropped by the failed set: the release frees it */
-  CHECK_EQ(st(s, REMC_MODE_SET, "b2", big, 700 * 1024, 0, 0, 0, NULL), REMC_STORE_STORED);
-  /* without a pin, overwriting the only item of a full class works (chunk reuse) */
-  CHECK_EQ(st(s, REMC_MODE_SET, "b2", big, 700 * 1024 - 5, 0, 0, 0, NULL), REMC_STORE_STORED);
-  CHECK(get(s, "b2") && strlen(vbuf) == 700 * 1024 - 5);
+  CHECK_EQ(st(s, REMC_MODE_SET, "b2", big, BIG, 0, 0, 0, NULL), REMC_STORE_STORED);
+  /* without a pin, overwriting the only item of a full class works (the old one makes room) */
+  CHECK_EQ(st(s, REMC_MODE_SET, "b2", big, BIG - 5, 0, 0, 0, NULL), REMC_STORE_STORED);
+  CHECK(get(s, "b2") && strlen(vbuf) == BIG - 5);
   free(big);
+  remc_store_destroy(s);
+}
+
+/* Items above slab_chunk_max are chunked as memcached does (slabs-reassign-chunked.t's setup:
+ * -o slab_chunk_max=4096, 11000-byte values): a header from a small class, pieces of 4096 bytes
+ * and a tail piece from the class that fits; the page mover rescues pieces one by one. */
+static void fill_value(char *v, uint32_t n, uint32_t seed) {
+  for (uint32_t i = 0; i < n; i++) v[i] = (char)('C' + (i * 7 + seed) % 24);
+}
+static void test_chunked(void) {
+  remc_store_config c = cfg_default();
+  c.slab_chunk_max = 4096;
+  c.mem_limit = 8 * MiB;
+  remc_store *s = mk(c);
+  double so[REMC_SSTAT_COUNT], io[REMC_ISTAT_COUNT], stats[REMC_STAT_COUNT];
+  uint32_t top = remc_store_class_count(s);
+  remc_store_class_stats(s, top, so, io);
+  CHECK_EQ(so[REMC_SSTAT_chunk_size], 4096);
+  enum { N = 11000 };
+  static char v[N + 1], w[3 * N];
+  fill_value(v, N, 0);
+  CHECK_EQ(st(s, REMC_MODE_SET, "nfoo1", v, N, 7, 0, 0, NULL), REMC_STORE_STORED);
+  remc_item_info in;
+  CHECK(get2(s, "nfoo1", 1, &in) && memcmp(vbuf, v, N) == 0 && strlen(vbuf) == N);
+  CHECK_EQ(in.flags, 7);
+  CHECK_EQ(in.slab_class, top); /* the item is in the largest class's LRU */
+  /* memory: 4048 + 4048 + 2954 bytes of pieces (the last holds 2906 bytes and the CRLF),
+   * all three from the top class (the class below holds 2904), the header from class 2 */
+  remc_store_class_stats(s, top, so, io);
+  CHECK_EQ(so[REMC_SSTAT_used_chunks], 3);
+  CHECK_EQ(io[REMC_ISTAT_number], 1);
+  CHECK_EQ(io[REMC_ISTAT_mem_requested], remc_store_item_size(s, 5, N, 7));
+  uint32_t used = 0;
+  for (uint32_t id = 1; id < top; id++) {
+    remc_store_class_stats(s, id, so, io);
+    used += (uint32_t)so[REMC_SSTAT_used_chunks];
+  }
+  CHECK_EQ(used, 1);
+  /* no arithmetic on a chunked value, whatever it holds */
+  uint64_t r;
+  memset(w, ' ', N);
+  w[0] = '5';
+  CHECK_EQ(st(s, REMC_MODE_SET, "num", w, N, 0, 0, 0, NULL), REMC_STORE_STORED);
+  CHECK_EQ(remc_store_arith(s, (const uint8_t *)"num", 3, 1, 1, &r, NULL), REMC_STORE_NON_NUMERIC);
+  /* append and prepend across the boundary, both ways */
+  CHECK_EQ(st(s, REMC_MODE_SET, "cat", "head-", 5, 0, 0, 0, NULL), REMC_STORE_STORED);
+  CHECK_EQ(st(s, REMC_MODE_APPEND, "cat", v, N, 0, 0, 0, NULL), REMC_STORE_STORED);
+  CHECK_EQ(st(s, REMC_MODE_PREPEND, "cat", v, 4000, 0, 0, 0, NULL), REMC_STORE_STORED);
+  CHECK_EQ(st(s, REMC_MODE_APPEND, "cat", "-tail", 5, 0, 0, 0, NULL), REMC_STORE_STORED);
+  memcpy(w, v, 4000);
+  memcpy(w + 4000, "head-", 5);
+  memcpy(w + 4005, v, N);
+  memcpy(w + 4005 + N, "-tail", 5);
+  CHECK(get(s, "cat") && strlen(vbuf) == 4010 + N && memcmp(vbuf, w, 4010 + N) == 0);
+  /* overwritten, deleted, replaced by a small value: the pieces go back to their classes */
+  CHECK_EQ(set(s, "cat", "small", 0, 0), REMC_STORE_STORED);
+  CHECK(get(s, "cat") && streq(vbuf, "small"));
+  CHECK_EQ(remc_store_delete(s, (const uint8_t *)"num", 3, 0), REMC_STORE_DELETED);
+  /* a value exactly at the boundary is not chunked: arithmetic works on it */
+  uint32_t fit = 4096 - (uint32_t)remc_store_item_size(s, 3, 0, 0);
+  memset(w, ' ', fit);
+  w[0] = '5';
+  CHECK_EQ(st(s, REMC_MODE_SET, "num", w, fit, 0, 0, 0, NULL), REMC_STORE_STORED);
+  CHECK_EQ(remc_store_arith(s, (const uint8_t *)"num", 3, 1, 1, &r, NULL), REMC_STORE_STORED);
+  CHECK_EQ(st(s, REMC_MODE_SET, "num", w, fit + 1, 0, 0, 0, NULL), REMC_STORE_STORED);
+  CHECK_EQ(remc_store_arith(s, (const uint8_t *)"num", 3, 1, 1, &r, NULL), REMC_STORE_NON_NUMERIC);
+  remc_store_destroy(s);
+
+  /* over the memory limit: whole items are evicted, and what is left reads back intact */
+  c.mem_limit = 4 * MiB;
+  s = mk(c);
+  char key[32];
+  for (uint32_t i = 0; i < 2000; i++) {
+    snprintf(key, sizeof key, "nfoo%u", i);
+    fill_value(v, N, i);
+    CHECK_EQ(st(s, REMC_MODE_SET, key, v, N, 0, 0, 0, NULL), REMC_STORE_STORED);
+  }
+  remc_store_stats(s, stats);
+  CHECK(stats[REMC_STAT_evictions] > 0);
+  CHECK(stats[REMC_STAT_curr_items] > 200);
+  uint32_t hits = 0, bad = 0;
+  for (uint32_t i = 0; i < 2000; i++) {
+    snprintf(key, sizeof key, "nfoo%u", i);
+    if (!get(s, key)) continue;
+    hits++;
+    fill_value(v, N, i);
+    if (strlen(vbuf) != N || memcmp(vbuf, v, N) != 0) bad++;
+  }
+  CHECK_EQ(hits, stats[REMC_STAT_curr_items]);
+  CHECK_EQ(bad, 0);
+  uint64_t sum = remc_store_checksum(s);
+
+  /* a page of the top class goes to the pool: its pieces move to free chunks of the class
+   * (chunk rescues); without free chunks, their items are evicted (evictions_nomem) */
+  for (uint32_t i = 0; i < 2000; i += 2) { /* free more top-class chunks than a page holds */
+    snprintf(key, sizeof key, "nfoo%u", i);
+    remc_store_delete(s, (const uint8_t *)key, (uint32_t)strlen(key), 0);
+  }
+  remc_store_stats(s, stats);
+  double items_before = stats[REMC_STAT_curr_items];
+  uint64_t sum_before = remc_store_checksum(s);
+  CHECK(sum_before != sum);
+  CHECK_EQ(remc_store_slabs_reassign(s, (int32_t)top, 0), REMC_REASSIGN_OK);
+  remc_store_stats(s, stats);
+  CHECK(stats[REMC_STAT_slab_reassign_chunk_rescues] > 0);
+  CHECK_EQ(stats[REMC_STAT_curr_items], items_before); /* all rescued: nothing lost */
+  CHECK(remc_store_checksum(s) == sum_before);
+  CHECK_EQ(stats[REMC_STAT_slab_global_page_pool], 1);
+  /* keep moving pages out until the free chunks run out: items go, the rest stays intact */
+  for (int i = 0; i < 40; i++) remc_store_slabs_reassign(s, (int32_t)top, 0);
+  remc_store_stats(s, stats);
+  CHECK(stats[REMC_STAT_slab_reassign_evictions_nomem] > 0);
+  CHECK(stats[REMC_STAT_curr_items] < items_before);
+  hits = bad = 0;
+  for (uint32_t i = 0; i < 2000; i++) {
+    snprintf(key, sizeof key, "nfoo%u", i);
+    if (!get(s, key)) continue;
+    hits++;
+    fill_value(v, N, i);
+    if (strlen(vbuf) != N || memcmp(vbuf, v, N) != 0) bad++;
+  }
+  CHECK_EQ(hits, stats[REMC_STAT_curr_items]);
+  CHECK_EQ(bad, 0);
+  /* the chunks in use match the items: three top-class pieces and a header each */
+  uint64_t chunks = 0;
+  for (uint32_t id = 1; id <= top; id++) {
+    remc_store_class_stats(s, id, so, io);
+    chunks += (uint64_t)so[REMC_SSTAT_used_chunks];
+  }
+  CHECK_EQ(chunks, 4 * (uint64_t)hits);
+
+  /* a pinned item's pieces keep their page: no move takes it while the pin lasts */
+  remc_store_destroy(s);
+  c.mem_limit = 64 * MiB;
+  s = mk(c);
+  fill_value(v, N, 1);
+  for (uint32_t i = 0; i < 400; i++) { /* about two top-class pages */
+    snprintf(key, sizeof key, "p%u", i);
+    st(s, REMC_MODE_SET, key, v, N, 0, 0, 0, NULL);
+  }
+  remc_item_ref ref;
+  CHECK(remc_store_get(s, (const uint8_t *)"p0", 2, 1, NULL, &ref, &in)); /* on the first page */
+  int moved = 0;
+  for (int i = 0; i < 4; i++) moved += remc_store_slabs_reassign(s, (int32_t)top, 0) == REMC_REASSIGN_OK;
+  static char pinned[N + 1];
+  remc_store_copy_value(s, &ref, (uint8_t *)pinned);
+  CHECK(memcmp(pinned, v, N) == 0);
+  remc_store_release(s, &ref);
+  CHECK(moved >= 1);
+  CHECK(get(s, "p0") && memcmp(vbuf, v, N) == 0);
   remc_store_destroy(s);
 }
 
@@ -1025,21 +1177,23 @@ static void test_class_table(void) {
   }
   uint32_t n = remc_store_class_count(s);
   CHECK(n > 30 && n <= 63);
-  remc_store_class_stats(s, n, so, io);
-  CHECK_EQ(so[REMC_SSTAT_chunk_size], 1048576);
+  remc_store_class_stats(s, n, so, io); /* the largest: slab_chunk_max, half a page */
+  CHECK_EQ(so[REMC_SSTAT_chunk_size], 524288);
+  CHECK_EQ(so[REMC_SSTAT_chunks_per_page], 2);
   CHECK_EQ(remc_store_class_stats(s, 0, so, io), 0);
   CHECK_EQ(remc_store_class_stats(s, n + 1, so, io), 0);
   set(s, "k", "v", 0, 0);
   CHECK_EQ(remc_store_class_stats(s, 1, so, io), 1);
   CHECK_EQ(so[REMC_SSTAT_total_pages], 1);
   CHECK_EQ(so[REMC_SSTAT_used_chunks], 1);
-  CHECK_EQ(so[REMC_SSTAT_free_chunks_end], 1048576 / 96 - 1);
+  CHECK_EQ(so[REMC_SSTAT_free_chunks], 1048576 / 96 - 1);
+  CHECK_EQ(so[REMC_SSTAT_free_chunks_end], 0); /* memcached 1.6 frees a new page's chunks at once */
   CHECK_EQ(so[REMC_SSTAT_cmd_set], 1);
   CHECK_EQ(io[REMC_ISTAT_number], 1);
   CHECK_EQ(io[REMC_ISTAT_mem_requested], remc_store_item_size(s, 1, 1, 0));
   remc_store_delete(s, (const uint8_t *)"k", 1, 0);
   remc_store_class_stats(s, 1, so, io);
-  CHECK_EQ(so[REMC_SSTAT_free_chunks], 1);
+  CHECK_EQ(so[REMC_SSTAT_free_chunks], 1048576 / 96);
   CHECK_EQ(so[REMC_SSTAT_used_chunks], 0);
   CHECK_EQ(STAT(s, total_malloced), 1048576);
   CHECK_EQ(STAT(s, limit_maxbytes), 64 * MiB);
@@ -2040,7 +2194,7 @@ int main(int argc, char **argv) {
       {"temp_lru", test_temp_lru}, {"no_evictions", test_no_evictions},
       {"reclaim", test_reclaim},         {"lru_modes", test_lru_modes},
       {"hash_growth", test_hash_growth},
-      {"pinned", test_pinned},           {"checksum", test_checksum},
+      {"pinned", test_pinned},           {"chunked", test_chunked},           {"checksum", test_checksum},
       {"class_table", test_class_table}, {"meta", test_meta},
       {"model", test_model}, {"slab_move", test_slab_move},
       {"mem_limit_shrink", test_mem_limit_shrink}, {"over_limit_first_pages", test_over_limit_first_pages}, {"slabs_reassign", test_slabs_reassign},

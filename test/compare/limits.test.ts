@@ -1,4 +1,4 @@
 import { runGroups } from './harness.ts';
-import { bigValues, limitGroups } from './seq/limits.ts';
+import { bigValues, chunkedGroups, limitGroups } from './seq/limits.ts';
 
-runGroups([{ name: 'big values', sequences: bigValues }, ...limitGroups]);
+runGroups([{ name: 'big values', sequences: bigValues }, ...chunkedGroups, ...limitGroups]);

@@ -47,6 +47,31 @@ export const bigValues: Sequence[] = [
   seq('1 MiB value in one write, byte-split read back', set('one', val(1048515 - 1)), 'get one one\r\n'),
 ];
 
+/** `stats slabs` figures that follow from the allocations alone (no timing in them) */
+const SLAB_FIGURES = ['chunk_size', 'chunks_per_page', 'total_pages', 'total_chunks', 'used_chunks', 'free_chunks',
+  'free_chunks_end', 'cmd_set', 'get_hits'].map((n) => `<fd>:${n}`).concat(['active_slabs', 'total_malloced']);
+const slabs = (): Step => ({ send: 'stats slabs\r\n', statsExact: SLAB_FIGURES });
+const pattern = (n: number, seed: number) => Array.from({ length: n }, (_, i) => String.fromCharCode(67 + (i * 7 + seed) % 24)).join('');
+
+/** Items above slab_chunk_max, chunked by both servers: a header from a small class, pieces of
+ *  slab_chunk_max bytes and a tail piece (the same classes, so `stats slabs` agrees) */
+export const chunkedGroups: Group[] = [{
+  name: 'chunked items -o slab_chunk_max=4096',
+  args: ['-o', 'slab_chunk_max=4096'],
+  sequences: [seq('11000-byte values: stored, read, appended, prepended, freed',
+    ...[1, 2, 3, 4, 5].map((i) => set(`c${i}`, pattern(11000, i), 5)), 'get c1 c2 c3 c4 c5\r\n', slabs(),
+    { send: 'stats items\r\n', statsExact: ['items:17:number', 'items:2:number'] },
+    set('c1', pattern(3000, 9), 0, 0, 'append'), set('c2', pattern(100, 8), 0, 0, 'prepend'),
+    set('s', pattern(100, 7)), set('s', pattern(5000, 6), 0, 0, 'append'), 'gets c1 c2 s\r\n', slabs(),
+    'incr c3 1\r\n', 'decr s 1\r\n', 'delete c4\r\n', set('c5', 'x'), slabs(),
+    set('c3', pattern(4096 - 48 - 8 - 2 - 3, 1)), set('c4', pattern(4096 - 48 - 8 - 2 - 3 + 1, 1)), 'get c3 c4\r\n', slabs())],
+}, {
+  name: 'chunked items at the default slab_chunk_max (512 KiB)',
+  sequences: [seq('600 KB and 1000000-byte values',
+    set('b1', pattern(600000, 1)), set('b2', pattern(1000000, 2), 3), 'get b1 b2\r\n', slabs(),
+    set('b1', pattern(500000, 3), 0, 0, 'append'), 'get b1\r\n', 'delete b2\r\n', slabs())],
+}];
+
 export const sizeGroups: Group[] = [
   sizeGroup('-I 1m', '1m', 1048576),
   sizeGroup('-I 2m', '2m', 2 * 1048576),
