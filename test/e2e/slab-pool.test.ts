@@ -2,6 +2,8 @@
 // more than 2.5 pages of free chunks, page after page (t/slabs-reassign2.t): after deleting half
 // of 5000 11 KB items, and again after flush_all. Run on both servers side by side; only that
 // each gets there within the time memcached's own test allows is checked, not how fast.
+// Then t/slabs-reassign-chunked.t's case: 11 KB items chunked in 4 KiB pieces, pages of the
+// pieces' class moved to the pool with `slabs reassign`, values intact.
 import { test } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
@@ -74,6 +76,63 @@ test('free pages go back to the global pool after deletes and after flush_all, o
       assert.ok(x.items > 4000, `${who}: stored ${x.items} 11 KB items, want > 4000`);
       assert.ok(x.afterDelete > 24, `${who}: global page pool did not pass 24 pages within ${WAIT_MS} ms of the deletes`);
       assert.ok(x.afterFlush > 50, `${who}: global page pool did not pass 50 pages within ${WAIT_MS} ms of flush_all`);
+    }
+  } finally { await Promise.all([rem.stop(), mem.stop()]); }
+}, { skip: NO_MEMCACHED, timeoutMs: 120_000 });
+
+/** stats as a map */
+async function stats(port: number): Promise<Map<string, string>> {
+  const c = await Conn.open(port);
+  try {
+    c.send('stats\r\n');
+    const r = (await c.untilEndsWith('END\r\n')).toString('latin1');
+    return new Map([...r.matchAll(/^STAT (\S+) (.*)\r$/gm)].map((m) => [m[1]!, m[2]!]));
+  } finally { c.close(); }
+}
+
+const CHUNKED_ARGS = ['-m', '60', '-o', 'slab_reassign,slab_automove,lru_crawler,lru_maintainer,slab_chunk_max=4096'];
+const PATTERN = Array.from({ length: 11000 }, (_, i) => String.fromCharCode(67 + (i * 7) % 24)).join('');
+
+async function chunkedScenario(s: Server): Promise<{ items: number; pool: number; rescues: number; nomem: number; hits: number; bad: number; replies: string[] }> {
+  await pour(s.port, Array.from({ length: 5100 }, (_, i) => `set nfoo${i + 1} 0 0 ${PATTERN.length} noreply\r\n${PATTERN}\r\n`));
+  const items = Number((await stats(s.port)).get('curr_items'));
+  const c = await Conn.open(s.port);
+  const replies: string[] = [];
+  let hits = 0, bad = 0;
+  try {
+    // class 17 holds the 4096-byte pieces (the class below holds 2904 bytes)
+    for (let i = 0; i < 3; i++) {
+      c.send('slabs reassign 17 0\r\n');
+      replies.push((await c.untilEndsWith('\r\n', 5000)).toString('latin1'));
+      c.take();
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const st = await stats(s.port);
+    for (let i = 1; i <= 5100; i++) {
+      c.send(`get nfoo${i}\r\n`);
+      const r = (await c.untilEndsWith('END\r\n', 5000)).toString('latin1');
+      c.take();
+      if (r === 'END\r\n') continue;
+      hits++;
+      if (r !== `VALUE nfoo${i} 0 11000\r\n${PATTERN}\r\nEND\r\n`) bad++;
+    }
+    return { items, pool: Number(st.get('slab_global_page_pool')), rescues: Number(st.get('slab_reassign_chunk_rescues')),
+      nomem: Number(st.get('slab_reassign_evictions_nomem')), hits, bad, replies };
+  } finally { c.close(); }
+}
+
+test('chunked items: pages of the pieces\' class go to the pool, pieces rescued, values intact (t/slabs-reassign-chunked.t)', async () => {
+  const [rem, mem] = await Promise.all([startRemcached(CHUNKED_ARGS), startMemcached(CHUNKED_ARGS)]);
+  try {
+    const [r, m] = await Promise.all([chunkedScenario(rem), chunkedScenario(mem)]);
+    for (const [who, x] of [['memcached', m], ['remcached', r]] as const) {
+      const why = `${who}: ${JSON.stringify(x)}`;
+      assert.ok(x.items > 4000, why);
+      assert.equal(x.replies, ['OK\r\n', 'OK\r\n', 'OK\r\n'], why);
+      assert.ok(x.pool > 0, why);
+      assert.ok(x.rescues > 0, why);
+      assert.ok(x.hits > 0, why);
+      assert.is(x.bad, 0, why);
     }
   } finally { await Promise.all([rem.stop(), mem.stop()]); }
 }, { skip: NO_MEMCACHED, timeoutMs: 120_000 });
