@@ -1597,9 +1597,12 @@ int remc_store_slabs_reassign(remc_store *s, int32_t src, int32_t dst) {
   } else if (src < -1 || src > (int32_t)s->nclasses || dst < 0 || dst > (int32_t)s->nclasses) {
     rc = REMC_REASSIGN_BADCLASS;
   } else {
-    if (src == -1) { /* memcached: any class with a spare page; none is BADCLASS (observed) */
-      for (uint32_t i = 1; i <= s->nclasses && src < 0; i++)
-        if ((int32_t)i != dst && s->cls[i].pages > 1) src = (int32_t)i;
+    if (src == -1) { /* memcached's slabs_reassign_pick_any: the next class after the last one
+                      * picked with a spare page; none is BADCLASS (observed) */
+      for (uint32_t tries = s->nclasses; tries > 0 && src < 0; tries--) {
+        s->pick_cur = s->pick_cur % s->nclasses + 1;
+        if ((int32_t)s->pick_cur != dst && s->cls[s->pick_cur].pages > 1) src = (int32_t)s->pick_cur;
+      }
     }
     if (src < 0) {
       rc = REMC_REASSIGN_BADCLASS;

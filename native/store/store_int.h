@@ -207,6 +207,7 @@ struct remc_store {
   uint32_t pool_pages;
   void *released;
   uint32_t last_automove;
+  uint32_t pick_cur;      /* `slabs reassign -1`: the class picked last (memcached's round robin) */
   int automove;           /* slabs automove: 0 = only -m shrinking moves pages */
   /* memcached's automover (slab_automove.c): per class, a window of the last `am_window`
    * per-second samples; `am_*` below hold each class's figures at the previous sample */

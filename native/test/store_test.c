@@ -990,6 +990,20 @@ static void test_pinned(void) {
 static void fill_value(char *v, uint32_t n, uint32_t seed) {
   for (uint32_t i = 0; i < n; i++) v[i] = (char)('C' + (i * 7 + seed) % 24);
 }
+/* Read nfoo0..nfoo<n-1> back: how many are there, and how many differ from fill_value's. */
+static void read_back(remc_store *s, uint32_t n, uint32_t *hits, uint32_t *bad) {
+  static char v[11000];
+  char key[32];
+  *hits = *bad = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    snprintf(key, sizeof key, "nfoo%u", i);
+    if (!get(s, key)) continue;
+    ++*hits;
+    fill_value(v, sizeof v, i);
+    if (strlen(vbuf) != sizeof v || memcmp(vbuf, v, sizeof v) != 0) ++*bad;
+  }
+}
+
 static void test_chunked(void) {
   remc_store_config c = cfg_default();
   c.slab_chunk_max = 4096;
@@ -1062,13 +1076,7 @@ static void test_chunked(void) {
   CHECK(stats[REMC_STAT_evictions] > 0);
   CHECK(stats[REMC_STAT_curr_items] > 200);
   uint32_t hits = 0, bad = 0;
-  for (uint32_t i = 0; i < 2000; i++) {
-    snprintf(key, sizeof key, "nfoo%u", i);
-    if (!get(s, key)) continue;
-    hits++;
-    fill_value(v, N, i);
-    if (strlen(vbuf) != N || memcmp(vbuf, v, N) != 0) bad++;
-  }
+  read_back(s, 2000, &hits, &bad);
   CHECK_EQ(hits, stats[REMC_STAT_curr_items]);
   CHECK_EQ(bad, 0);
   uint64_t sum = remc_store_checksum(s);
@@ -1094,14 +1102,7 @@ static void test_chunked(void) {
   remc_store_stats(s, stats);
   CHECK(stats[REMC_STAT_slab_reassign_evictions_nomem] > 0);
   CHECK(stats[REMC_STAT_curr_items] < items_before);
-  hits = bad = 0;
-  for (uint32_t i = 0; i < 2000; i++) {
-    snprintf(key, sizeof key, "nfoo%u", i);
-    if (!get(s, key)) continue;
-    hits++;
-    fill_value(v, N, i);
-    if (strlen(vbuf) != N || memcmp(vbuf, v, N) != 0) bad++;
-  }
+  read_back(s, 2000, &hits, &bad);
   CHECK_EQ(hits, stats[REMC_STAT_curr_items]);
   CHECK_EQ(bad, 0);
   /* the chunks in use match the items: three top-class pieces and a header each */
@@ -1478,6 +1479,23 @@ static void test_slabs_reassign(void) {
   /* the class that got pages mid-carve keeps every chunk */
   fill(s, "x:", 0, 3000, 1000);
   CHECK_EQ(check_invariants(s), 0);
+  /* -1 goes round the classes, as memcached's slabs_reassign_pick_any: a page from each in turn */
+  remc_store_destroy(s);
+  c.mem_limit = 16 * MiB;
+  s = mk(c);
+  fill(s, "a:", 0, 25000, 100);
+  fill(s, "b:", 0, 3000, 1000);
+  uint32_t ca, cb;
+  CHECK(get2(s, "a:0", 0, &in));
+  ca = (uint32_t)in.slab_class;
+  CHECK(get2(s, "b:0", 0, &in));
+  cb = (uint32_t)in.slab_class;
+  uint32_t pa = class_pages(s, ca), pb = class_pages(s, cb);
+  CHECK(pa > 2 && pb > 2);
+  CHECK_EQ(remc_store_slabs_reassign(s, -1, 0), REMC_REASSIGN_OK);
+  CHECK_EQ(remc_store_slabs_reassign(s, -1, 0), REMC_REASSIGN_OK);
+  CHECK_EQ(class_pages(s, ca), pa - 1);
+  CHECK_EQ(class_pages(s, cb), pb - 1);
   /* pinned items make every page of a class busy */
   remc_store_destroy(s);
   c.mem_limit = 2 * MiB;
