@@ -224,9 +224,10 @@ enum remc_store_reassign {
 };
 int remc_store_slabs_reassign(remc_store *s, int32_t src, int32_t dst);
 /* slabs automove 0|1|2: 0 stops automatic page moves (giving memory back after cache_memlimit
- * lowered -m still happens); 1 and 2 run them (the default). ratio and window are memcached's
- * slab_automove_ratio (0.8) and slab_automove_window (30 samples, one a second; at most 120):
- * a change of either starts the window again, as memcached does. */
+ * lowered -m still happens); 1 runs memcached's automover (the default); 2 is its aggressive
+ * mode, a page for each eviction from any class with a spare one, in turn. ratio and window are
+ * memcached's slab_automove_ratio (0.8) and slab_automove_window (30 samples, one a second; at
+ * most 120): a change of either starts the window again, as memcached does. */
 void remc_store_set_automove(remc_store *s, int mode, double ratio, uint32_t window);
 
 /* memcached's LRU maintainer and segmented LRU (`-o no_modern`, `no_lru_maintainer`, `lru mode`,

@@ -1305,6 +1305,7 @@ out:
 #define MOVE_CANDIDATES 8 /* pages of a class examined for pins per move attempt */
 #define MIN_PAGES_FOR_SOURCE 2 /* memcached's: the automover takes from a class with more */
 #define RELEASE_PER_CALL 16 /* pages given back to the kernel per reclaim call at most */
+#define AGGRESSIVE_MOVES 16 /* slabs automove 2: pages moved to an evicting class a second at most */
 
 /* Copy an unpinned linked item (a chunked item's header) to another chunk of the same class
  * and repoint its LRU neighbours (the crawler marker included), its hash chain predecessor and
@@ -1552,6 +1553,16 @@ static void automove_run(remc_store *s, int32_t *src, int32_t *dst) {
   }
 }
 
+/* memcached's slabs_reassign_pick_any: the next class after the one picked last that has a
+ * spare page, other than dst; -1 if none. Under lock_all. */
+static int32_t pick_any(remc_store *s, int32_t dst) {
+  for (uint32_t tries = s->nclasses; tries > 0; tries--) {
+    s->pick_cur = s->pick_cur % s->nclasses + 1;
+    if ((int32_t)s->pick_cur != dst && s->cls[s->pick_cur].pages > 1) return (int32_t)s->pick_cur;
+  }
+  return -1;
+}
+
 /* Once per store second: give back memory above -m, then memcached's automover. A move to the
  * pool is followed by another sample at once, as memcached re-runs its automover within a
  * millisecond after one (so surplus pages go back page after page); a move between classes
@@ -1576,6 +1587,22 @@ static void slab_automove(remc_store *s) {
     }
     mem_release_over_limit(s, 1);
   }
+  if (s->automove == 2) {
+    /* memcached's aggressive mode: every eviction asks for a page from any class (round robin)
+     * for the evicting class, moved by its rebalancer thread one at a time, at once; here the
+     * evictions of the last second, up to AGGRESSIVE_MOVES a class */
+    for (uint32_t i = 1; i <= s->nclasses; i++) {
+      uint64_t evicted = s->cls[i].evicted;
+      uint64_t want = evicted - s->am_evicted[i];
+      s->am_evicted[i] = evicted;
+      for (uint64_t n = 0; n < want && n < AGGRESSIVE_MOVES; n++) {
+        int32_t src = pick_any(s, (int32_t)i);
+        if (src < 0 || !slab_move_page(s, (uint32_t)src, 1)) break;
+        pool_page_to(s, i);
+      }
+    }
+    return;
+  }
   if (!s->automove) return;
   for (uint32_t n = 0; n < RELEASE_PER_CALL * 4; n++) {
     int32_t src, dst;
@@ -1597,13 +1624,7 @@ int remc_store_slabs_reassign(remc_store *s, int32_t src, int32_t dst) {
   } else if (src < -1 || src > (int32_t)s->nclasses || dst < 0 || dst > (int32_t)s->nclasses) {
     rc = REMC_REASSIGN_BADCLASS;
   } else {
-    if (src == -1) { /* memcached's slabs_reassign_pick_any: the next class after the last one
-                      * picked with a spare page; none is BADCLASS (observed) */
-      for (uint32_t tries = s->nclasses; tries > 0 && src < 0; tries--) {
-        s->pick_cur = s->pick_cur % s->nclasses + 1;
-        if ((int32_t)s->pick_cur != dst && s->cls[s->pick_cur].pages > 1) src = (int32_t)s->pick_cur;
-      }
-    }
+    if (src == -1) src = pick_any(s, dst); /* none is BADCLASS (observed) */
     if (src < 0) {
       rc = REMC_REASSIGN_BADCLASS;
     } else if (src == 0) { /* from the global pool, which (like a class) must keep a page */
@@ -1628,7 +1649,7 @@ void remc_store_set_lru(remc_store *s, int flags, const remc_lru_tune *tune) {
 
 void remc_store_set_automove(remc_store *s, int mode, double ratio, uint32_t window) {
   lock_all(s);
-  s->automove = mode != 0;
+  s->automove = mode;
   if (window < 1) window = 1;
   if (window > AUTOMOVE_WINDOW_MAX) window = AUTOMOVE_WINDOW_MAX;
   if (ratio != s->am_ratio || window != s->am_window) {

@@ -208,7 +208,7 @@ struct remc_store {
   void *released;
   uint32_t last_automove;
   uint32_t pick_cur;      /* `slabs reassign -1`: the class picked last (memcached's round robin) */
-  int automove;           /* slabs automove: 0 = only -m shrinking moves pages */
+  int automove;           /* slabs automove 0|1|2: 0 = only -m shrinking moves pages */
   /* memcached's automover (slab_automove.c): per class, a window of the last `am_window`
    * per-second samples; `am_*` below hold each class's figures at the previous sample */
   double am_ratio;        /* slab_automove_ratio */

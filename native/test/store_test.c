@@ -1257,6 +1257,32 @@ static void test_slab_move(void) {
   CHECK(streq(get(s, "big:59999") ? "x" : NULL, "x") && strncmp(vbuf, "59999f", 6) == 0);
   remc_store_destroy(s);
 
+  /* slabs automove 2 (memcached's aggressive mode): pages go to the evicting class in the
+   * second of the evictions, from the other classes in turn, with no window to fill first;
+   * nothing is logged (memcached logs only its automover's moves) */
+  s = mk(c);
+  t = remc_store_time(s);
+  remc_store_set_automove(s, 2, 0.8, 30);
+  fill(s, "small:", 0, 40000, 100);
+  CHECK_EQ(class_pages(s, small), 4);
+  remc_store_set_time(s, ++t);
+  remc_store_reclaim(s, 1000); /* nothing evicted: nothing moves */
+  CHECK_EQ(STAT(s, slabs_moved), 0);
+  fill(s, "big:", 0, 1000, 1000);
+  CHECK(STAT(s, evictions) > 0);
+  uint32_t big_before = class_pages(s, big);
+  remc_store_set_time(s, ++t);
+  remc_store_reclaim(s, 1000);
+  CHECK_EQ(STAT(s, slabs_moved), 3); /* all the small class could spare */
+  CHECK_EQ(class_pages(s, small), 1);
+  CHECK_EQ(class_pages(s, big), big_before + 3);
+  CHECK_EQ(check_invariants(s), 0);
+  {
+    int32_t mv[2 * REMC_MOVE_LOG];
+    CHECK_EQ(remc_store_take_slab_moves(s, mv, REMC_MOVE_LOG), 0);
+  }
+  remc_store_destroy(s);
+
   /* a class with more than two pages' worth of free chunks gives pages back to the pool */
   c.mem_limit = 16 * MiB;
   s = mk(c);

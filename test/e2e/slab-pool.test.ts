@@ -3,7 +3,8 @@
 // of 5000 11 KB items, and again after flush_all. Run on both servers side by side; only that
 // each gets there within the time memcached's own test allows is checked, not how fast.
 // Then t/slabs-reassign-chunked.t's case: 11 KB items chunked in 4 KiB pieces, pages of the
-// pieces' class moved to the pool with `slabs reassign`, values intact.
+// pieces' class moved to the pool with `slabs reassign`, values intact. And `slabs automove 2`:
+// pages follow evictions at once.
 import { test } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
@@ -136,5 +137,45 @@ test('chunked items: pages of the pieces\' class go to the pool, pieces rescued,
     }
   } finally { await Promise.all([rem.stop(), mem.stop()]); }
 }, { skip: NO_MEMCACHED, timeoutMs: 120_000 });
+
+/** `stats slabs` total_pages by class */
+async function pages(port: number): Promise<Map<number, number>> {
+  const c = await Conn.open(port);
+  try {
+    c.send('stats slabs\r\n');
+    const r = (await c.untilEndsWith('END\r\n')).toString('latin1');
+    return new Map([...r.matchAll(/^STAT (\d+):total_pages (\d+)\r$/gm)].map((m) => [Number(m[1]), Number(m[2])]));
+  } finally { c.close(); }
+}
+
+async function aggressiveScenario(s: Server): Promise<{ before: number; after: number; big: number; moved: number }> {
+  // 100-byte values fill one class with every page -m 8 allows
+  await pour(s.port, Array.from({ length: 40000 }, (_, i) => `set small${i} 0 0 100 noreply\r\n${'s'.repeat(100)}\r\n`));
+  const first = await pages(s.port);
+  const small = [...first.entries()].sort((a, b) => b[1] - a[1])[0]![0];
+  // then 1000-byte values in another class, evicting as soon as its first page is full
+  await pour(s.port, Array.from({ length: 3000 }, (_, i) => `set big${i} 0 0 1000 noreply\r\n${'b'.repeat(1000)}\r\n`));
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && Number((await stats(s.port)).get('slabs_moved')) === 0) await new Promise((r) => setTimeout(r, 200));
+  await new Promise((r) => setTimeout(r, 1500)); // (the moves of that second)
+  const after = await pages(s.port);
+  const big = [...after.entries()].filter(([cls]) => !first.has(cls)).reduce((n, [, p]) => n + p, 0);
+  return { before: first.get(small)!, after: after.get(small) ?? 0, big, moved: Number((await stats(s.port)).get('slabs_moved')) };
+}
+
+test('slabs automove 2: pages move to the evicting class at once, from the other classes', async () => {
+  const args = ['-m', '8', '-o', 'slab_automove=2'];
+  const [rem, mem] = await Promise.all([startRemcached(args), startMemcached(args)]);
+  try {
+    const [r, m] = await Promise.all([aggressiveScenario(rem), aggressiveScenario(mem)]);
+    for (const [who, x] of [['memcached', m], ['remcached', r]] as const) {
+      const why = `${who}: ${JSON.stringify(x)}`;
+      assert.ok(x.before >= 6, why);
+      assert.ok(x.moved > 0, why);
+      assert.ok(x.after < x.before, why);
+      assert.ok(x.big > 1, why);
+    }
+  } finally { await Promise.all([rem.stop(), mem.stop()]); }
+}, { skip: NO_MEMCACHED, timeoutMs: 60_000 });
 
 test.run();
