@@ -1,7 +1,7 @@
 // memcached's start-up behaviour that is not option parsing: what it refuses with a low -c,
 // -V, and -d (daemonise, with -P). Kept apart from config.ts's option table.
 import { spawn } from 'node:child_process';
-import { appendFileSync, openSync, renameSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, renameSync, writeSync } from 'node:fs';
 import { PROTOCOL_VERSION, REMCACHED_VERSION } from './config.ts';
 
 /** memcached sets RLIMIT_NOFILE to -c and then opens its event bases: with too low a -c it
@@ -30,24 +30,52 @@ export function versionText(long: boolean): string {
 }
 
 const DAEMON_ENV = 'REMCACHED_DAEMON_CHILD';
+/** the daemon's end of the pipe the command waits on */
+const READY_FD = 3;
+/** how long the command waits for its daemon to listen */
+const DAEMON_START_MS = 30_000;
+let daemonChild = false;
 
 /** -d: as memcached's daemonize(): the server goes on in a new session with stdio on
- *  /dev/null and cwd /, and the command returns 0 at once. Node cannot fork, so the same
- *  command line is started again, detached. Returns true in the parent (which should exit). */
-export function daemonize(): boolean {
+ *  /dev/null and cwd /, and the command returns 0. Node cannot fork, so the same command line
+ *  is started again, detached. memcached's daemon listens within a millisecond of the command's
+ *  return, and callers connect as soon as it has returned (memcached's own t/daemonize.t gives
+ *  it half a second); this daemon needs a Node start first, so the command returns once it
+ *  listens (daemonReady), or has died, or after DAEMON_START_MS. Resolves true in the command
+ *  (which should exit), false in the daemon. */
+export async function daemonize(): Promise<boolean> {
   if (process.env[DAEMON_ENV] === '1') {
     delete process.env[DAEMON_ENV];
+    daemonChild = true;
     return false;
   }
   const devnull = openSync('/dev/null', 'r+');
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     detached: true, // setsid()
-    stdio: [devnull, devnull, devnull],
+    stdio: [devnull, devnull, devnull, 'pipe'], // READY_FD
     cwd: '/',
     env: { ...process.env, [DAEMON_ENV]: '1' },
   });
+  const ready = child.stdio[READY_FD]!;
+  await new Promise<void>((resolve) => {
+    const done = () => resolve();
+    ready.once('data', done).once('end', done).once('error', done);
+    child.once('exit', done);
+    setTimeout(done, DAEMON_START_MS).unref();
+  });
+  ready.destroy();
   child.unref();
   return true;
+}
+
+/** In the daemon, once it listens: the command that started it may return. */
+export function daemonReady(): void {
+  if (!daemonChild) return;
+  daemonChild = false;
+  try {
+    writeSync(READY_FD, 'R');
+    closeSync(READY_FD);
+  } catch { /* the command has gone already */ }
 }
 
 interface BoundPort { port: number; ipv6: boolean }

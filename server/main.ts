@@ -4,7 +4,7 @@ import { handlers } from './signals.ts'; // first: its listeners must exist befo
 import { rmSync, writeFileSync } from 'node:fs';
 import { helpText, noEffectOptions, parseArgs, UsageError, type Parsed } from './config.ts';
 import { log, setVerbosity } from './log.ts';
-import { daemonize, lowConnLimit, versionText } from './cli.ts';
+import { daemonize, daemonReady, lowConnLimit, versionText } from './cli.ts';
 import { listenFailure } from './listen-error.ts';
 
 let parsed: Parsed;
@@ -26,7 +26,7 @@ const settings = parsed.settings;
 // memcached refuses a -c too low for its own descriptors (exit 1, its message)
 const low = lowConnLimit(settings.connLimit, settings.threads);
 if (low) { process.stderr.write(`${low}\n`); process.exit(1); }
-if (settings.daemon && daemonize()) process.exit(0);
+if (settings.daemon && await daemonize()) process.exit(0);
 setVerbosity(settings.verbosity);
 for (const o of noEffectOptions(parsed)) log.warn({ option: o }, 'option accepted for compatibility; it has no effect here');
 
@@ -103,6 +103,7 @@ if (startSingle) {
 }
 
 if (settings.pidfile) writeFileSync(settings.pidfile, `${process.pid}\n`);
+daemonReady(); // -d: listening, the pid file written
 // memcached removes its pid file on exit when it daemonised
 if (settings.daemon && settings.pidfile) process.on('exit', () => rmSync(settings.pidfile!, { force: true }));
 if (settings.user && process.getuid?.() === 0) {

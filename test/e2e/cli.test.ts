@@ -1,8 +1,10 @@
 // memcached's command line to the letter: the same exit status and message for bad values and
 // for a -c too low to start with (compared with Debian's memcached 1.6.18), -V, several -l,
-// -d with -P (a real daemon: own session, the command returns at once, pid file removed at exit).
+// -d with -P (a real daemon: own session, the command returns once it listens, pid file removed
+// at exit).
 import { test } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
+import net from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { execPath } from 'node:process';
@@ -52,14 +54,17 @@ test('-V prints what memcached prints; --version adds remcached\'s own line', ()
 test('-m -5 starts as memcached does (size_t wrap: no limit); several -l all listened on; -d -P daemonises', async () => {
   const port = await freePort();
   const pidfile = `/tmp/remcached-cli-${process.pid}.pid`;
-  const r = run(execPath, [REMCACHED_MAIN, '-d', '-P', pidfile, '-p', String(port), '-l', '127.0.0.1', '-l', '127.0.0.2', '-m', '-5']);
+  const r = run(execPath, [REMCACHED_MAIN, '-d', '-P', pidfile, '-p', String(port), '-l', '127.0.0.1', '-l', '127.0.0.2', '-m', '-5'], 30_000);
   assert.is(r.code, 0, `-d returned ${r.code}: ${r.err}`);
-  let pid = 0;
-  for (let i = 0; i < 100 && !pid; i++) {
-    if (existsSync(pidfile)) pid = Number(readFileSync(pidfile, 'latin1').trim());
-    else await new Promise((res) => setTimeout(res, 50));
-  }
+  // as with memcached, the daemon listens once the command has returned (memcached's
+  // t/daemonize.t connects at once, and gives up when the command has gone and nobody answers)
+  assert.ok(existsSync(pidfile), 'pid file written when -d returns');
+  const pid = Number(readFileSync(pidfile, 'latin1').trim());
   assert.ok(pid > 0, 'pid file written');
+  const first = net.connect(port, '127.0.0.1');
+  const connected = await new Promise<boolean>((res) => { first.once('connect', () => res(true)); first.once('error', () => res(false)); });
+  first.destroy();
+  assert.ok(connected, 'listening when -d returns');
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.split(' ');
     assert.is(Number(stat[3]), pid, 'the daemon leads its own session (setsid)');
