@@ -79,8 +79,13 @@ export interface WatchLink {
   giveSlot(): void;
   /** watchers in the process */
   slots(): number;
-  /** this thread's watchers now want `flags` */
+  /** this thread's watchers now want `flags`: every thread sees it before this returns, as
+   *  memcached sets every worker's logger flags before it answers `watch` */
   flagsChanged(flags: number): void;
+  /** what the process's watchers want (read on every command: one load) */
+  flags(): number;
+  /** what the other threads' watchers want */
+  remoteFlags(): number;
   /** lines for the other threads' watchers: flat [flag, gid, line, ...] */
   publish(lines: Array<number | string>): void;
 }
@@ -88,11 +93,14 @@ export interface WatchLink {
 class LocalLink implements WatchLink {
   private gid = 0;
   private used = 0;
+  private wanted = 0;
   nextGid(): number { return ++this.gid; }
   takeSlot(): boolean { if (this.used >= WATCHER_LIMIT) return false; this.used++; return true; }
   giveSlot(): void { this.used--; }
   slots(): number { return this.used; }
-  flagsChanged(): void {}
+  flagsChanged(flags: number): void { this.wanted = flags; }
+  flags(): number { return this.wanted; }
+  remoteFlags(): number { return 0; }
   publish(): void {}
 }
 
@@ -123,14 +131,11 @@ function timestamp(): string {
 /** One thread's watchers, and the event lines every connection of the thread produces. */
 export class Watch {
   /** what some watcher of the process wants: the hot-path test */
-  flags = 0;
+  get flags(): number { return this.link.flags(); }
   /** the fd of the connection whose commands run now (the `cfd=` of item lines) */
   cfd = -1;
   private local: Watcher[] = [];
   private localFlags = 0;
-  /** what other threads' watchers want, by thread */
-  private readonly remote = new Map<number, number>();
-  private remoteFlags = 0;
   private outbox: Array<number | string> = [];
   private sent = 0;
   skippedTotal = 0;
@@ -224,19 +229,6 @@ export class Watch {
     this.recompute();
   }
 
-  /** another thread's watchers want `flags` now */
-  setRemote(thread: number, flags: number): void {
-    this.remote.set(thread, flags);
-    let f = 0;
-    for (const v of this.remote.values()) f |= v;
-    this.remoteFlags = f;
-    this.setFlags(this.localFlags | f);
-  }
-
-  private setFlags(f: number): void {
-    if ((f ^ this.flags) & LOG_EVICTIONS) this.store.logEvictions(f & LOG_EVICTIONS ? 1 : 0);
-    this.flags = f;
-  }
 
   /** watchers of the process (stats log_watchers) */
   get watchers(): number { return this.link.slots(); }
@@ -246,8 +238,11 @@ export class Watch {
   private recompute(): void {
     let f = 0;
     for (const w of this.local) f |= w.flags;
-    if (f !== this.localFlags) { this.localFlags = f; this.link.flagsChanged(f); }
-    this.setFlags(f | this.remoteFlags);
+    if (f === this.localFlags) return;
+    this.localFlags = f;
+    this.link.flagsChanged(f);
+    // the store (one for the process) records evictions while any watcher wants them
+    this.store.logEvictions(this.link.flags() & LOG_EVICTIONS ? 1 : 0);
   }
 
   itemGet(key: Buffer, keyOff: number, keyLen: number, status: number, clsid: number, size: number): void {
@@ -276,7 +271,7 @@ export class Watch {
   /** Every watcher of these events is too far behind (and no other thread wants them): count
    *  the skip without building the line, so a watcher that stopped reading costs little. */
   private allFull(flag: number): boolean {
-    if (this.remoteFlags & flag) return false;
+    if (this.link.remoteFlags() & flag) return false;
     for (const w of this.local) if ((w.flags & flag) && w.sink.queued() + LINE_MAX + 128 <= WATCHER_BUF) return false;
     this.link.nextGid();
     for (const w of this.local) if (w.flags & flag) { w.skipped++; this.skippedTotal++; }
@@ -288,7 +283,7 @@ export class Watch {
     this.written++;
     const line = `ts=${timestamp()} gid=${gid} ${body}\n`;
     if (this.localFlags & flag) this.deliver(flag, gid, line);
-    if (this.remoteFlags & flag) {
+    if (this.link.remoteFlags() & flag) {
       if (this.outbox.length === 0) setImmediate(this.flushOutbox);
       this.outbox.push(flag, gid, line);
     }

@@ -53,22 +53,39 @@ const ISOLATION_REQUEST: Record<Settings['isolation'], number> = {
 const ISOLATION_NAME: Record<number, string> = {
   [K.REMC_ISO_NONE!]: 'none', [K.REMC_ISO_PKU!]: 'pku', [K.REMC_ISO_PKU_STRICT!]: 'pku-strict', [ISO_SFI]: 'sfi',
 };
-/** -t N: watchers anywhere see the events of every worker. The gid counter and the watcher
- *  slots are shared memory; flags and lines go through the main thread (server/threads.ts),
- *  and only while someone watches. */
+/** -t N: watchers anywhere see the events of every worker. The gid counter, the watcher slots
+ *  and what each worker's watchers want are shared memory (a `watch` answered OK on one worker
+ *  is seen by all); the lines go through the main thread (server/threads.ts), and only while
+ *  someone watches. */
 function threadLink(role: ThreadRole): WatchLink {
   const gid = new BigInt64Array(role.shared.watch, 0, 1);
-  const slots = new Int32Array(role.shared.watch, 8, 1);
+  const words = new Int32Array(role.shared.watch, 8, 3 + role.shared.workers);
+  const SLOTS = 0, LOCK = 1, ALL = 2, MINE = 3 + role.index;
+  const others = (): number => {
+    let f = 0;
+    for (let i = 3; i < words.length; i++) if (i !== MINE) f |= Atomics.load(words, i);
+    return f;
+  };
   return {
+    flags: () => Atomics.load(words, ALL),
+    remoteFlags: others,
+    flagsChanged: (flags) => {
+      // mine, then the process's OR of all of them, under a lock (changes are rare: a `watch`
+      // or a watcher's close), so that two workers changing at once leave the right OR
+      while (Atomics.compareExchange(words, LOCK, 0, 1) !== 0) Atomics.wait(words, LOCK, 1, 1);
+      Atomics.store(words, MINE, flags);
+      Atomics.store(words, ALL, flags | others());
+      Atomics.store(words, LOCK, 0);
+      Atomics.notify(words, LOCK);
+    },
     nextGid: () => Number(Atomics.add(gid, 0, 1n) + 1n),
     takeSlot: () => {
-      if (Atomics.add(slots, 0, 1) < WATCHER_LIMIT) return true;
-      Atomics.sub(slots, 0, 1);
+      if (Atomics.add(words, SLOTS, 1) < WATCHER_LIMIT) return true;
+      Atomics.sub(words, SLOTS, 1);
       return false;
     },
-    giveSlot: () => { Atomics.sub(slots, 0, 1); },
-    slots: () => Atomics.load(slots, 0),
-    flagsChanged: (flags) => role.post({ type: 'watch', from: role.index, flags }),
+    giveSlot: () => { Atomics.sub(words, SLOTS, 1); },
+    slots: () => Atomics.load(words, SLOTS),
     publish: (lines) => role.post({ type: 'log', from: role.index, lines }),
   };
 }

@@ -15,7 +15,9 @@ export interface SharedBuffers {
   tlsRefreshedAt: SharedArrayBuffer;
   /** -Z: the session ticket keys every worker's listeners use (48 random bytes) */
   tlsTicketKeys: SharedArrayBuffer;
-  /** `watch`: [gid counter (i64), watchers in the process (i32)] (server/server.ts threadLink) */
+  /** `watch`: [gid counter (i64), watchers in the process (i32), a lock (i32), what the
+   *  process's watchers want (i32), what each worker's want (i32 each)] (server/server.ts
+   *  threadLink) */
   watch: SharedArrayBuffer;
   /** what Gather (below) works in */
   gather: SharedArrayBuffer;
@@ -31,7 +33,7 @@ export function createShared(workers: number, faultKinds: number): SharedBuffers
   randomFillSync(new Uint8Array(tlsTicketKeys));
   return { workers, faultKinds, counters: new SharedArrayBuffer(8 * slot * workers), clock,
     tlsRefreshedAt: new SharedArrayBuffer(8), tlsTicketKeys,
-    watch: new SharedArrayBuffer(16), gather: createGather(workers) };
+    watch: new SharedArrayBuffer(20 + 4 * workers), gather: createGather(workers) };
 }
 
 /** Counters backed by worker i's slot: plain-looking fields, stored in shared memory. */

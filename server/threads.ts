@@ -138,7 +138,7 @@ export async function startThreads(settings: Settings): Promise<Started> {
           case 'udp': udpUp(m.ports as Array<{ port: number; ipv6: boolean }>); break;
           case 'ready': isReady = true; resolve(m as unknown as Ready); break;
           case 'fatal': process.stderr.write(`${String(m.message)}\n`); process.exit(Number(m.code)); break;
-          case 'settings': case 'tick': case 'watch': case 'log': case 'gather': case 'refresh_certs': broadcast(w, m); break;
+          case 'settings': case 'tick': case 'log': case 'gather': case 'refresh_certs': broadcast(w, m); break;
           case 'shutdown': stop('shutdown command'); break;
           case 'stopped': if (++stopped === workers.length) allStopped(); break;
           case 'saved': process.exit(0); break;

@@ -24,9 +24,8 @@ if (index > 0) {
 }
 const server = new Server(settings, { shared, index, fds, post: (m) => port.postMessage(m) });
 
-port.on('message', (m: { type: string; changes?: Record<string, unknown>; from?: number; flags?: number; lines?: Array<number | string> }) => {
+port.on('message', (m: { type: string; changes?: Record<string, unknown>; from?: number; lines?: Array<number | string> }) => {
   switch (m.type) {
-    case 'watch': server.watch.setRemote(m.from!, m.flags!); break;
     case 'log': server.watch.receive(m.lines!); break;
     case 'listen': void listen(); break;
     case 'udp': void udp(); break;
