@@ -695,10 +695,6 @@ static item *item_alloc_for(remc_store *s, uint32_t id, uint64_t ntotal, uint32_
   return it;
 }
 
-/* Write header fields and key of a fresh item, and the CRLF after its value. */
-static void item_init(remc_store *s, item *it, const uint8_t *key, uint32_t klen, uint32_t hv,
-                      uint32_t flags, uint32_t exptime, uint32_t nbytes);
-
 /* Write len bytes at offset off of an item's value (the CRLF after it included). */
 static void value_write(const remc_store *s, item *it, uint64_t off, const uint8_t *src,
                         uint64_t len) {
@@ -733,7 +729,7 @@ void store_value_read(const remc_store *s, const item *it, uint8_t *dst) {
   }
 }
 
-/* Copy item src's value into it's value at offset off. */
+/* Copy src's value into the value of `it`, at offset off. */
 static void value_copy(const remc_store *s, item *it, uint64_t off, const item *src) {
   if (!is_chunked(src)) {
     value_write(s, it, off, item_data(s, src), src->nbytes);
@@ -748,6 +744,7 @@ static void value_copy(const remc_store *s, item *it, uint64_t off, const item *
   }
 }
 
+/* Write header fields and key of a fresh item, and the CRLF after its value. */
 static void item_init(remc_store *s, item *it, const uint8_t *key, uint32_t klen, uint32_t hv,
                       uint32_t flags, uint32_t exptime, uint32_t nbytes) {
   it->next = it->prev = it->h_next = NULL;
