@@ -37,12 +37,13 @@ const DAEMON_START_MS = 30_000;
 let daemonChild = false;
 
 /** -d: as memcached's daemonize(): the server goes on in a new session with stdio on
- *  /dev/null and cwd /, and the command returns 0. Node cannot fork, so the same command line
- *  is started again, detached. memcached's daemon listens within a millisecond of the command's
- *  return, and callers connect as soon as it has returned (memcached's own t/daemonize.t gives
- *  it half a second); this daemon needs a Node start first, so the command returns once it
- *  listens (daemonReady), or has died, or after DAEMON_START_MS. Resolves true in the command
- *  (which should exit), false in the daemon. */
+ *  /dev/null and cwd / (from daemonReady on: the TLS files, which memcached loads before it
+ *  daemonises, are read where the command was started), and the command returns 0. Node
+ *  cannot fork, so the same command line is started again, detached. memcached's daemon
+ *  listens within a millisecond of the command's return, and callers connect as soon as it has
+ *  returned (memcached's own t/daemonize.t gives it half a second); this daemon needs a Node
+ *  start first, so the command returns once it listens (daemonReady), or has died, or after
+ *  DAEMON_START_MS. Resolves true in the command (which should exit), false in the daemon. */
 export async function daemonize(): Promise<boolean> {
   if (process.env[DAEMON_ENV] === '1') {
     delete process.env[DAEMON_ENV];
@@ -53,7 +54,6 @@ export async function daemonize(): Promise<boolean> {
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     detached: true, // setsid()
     stdio: [devnull, devnull, devnull, 'pipe'], // READY_FD
-    cwd: '/',
     env: { ...process.env, [DAEMON_ENV]: '1' },
   });
   const ready = child.stdio[READY_FD]!;
@@ -68,10 +68,13 @@ export async function daemonize(): Promise<boolean> {
   return true;
 }
 
-/** In the daemon, once it listens: the command that started it may return. */
-export function daemonReady(): void {
-  if (!daemonChild) return;
+/** In the daemon, once it listens: cwd / (the -P pid file is written after, relative to it, as
+ *  memcached's), and the command that started it may return. */
+export function daemonReady(writePid: () => void): void {
+  if (!daemonChild) { writePid(); return; }
   daemonChild = false;
+  process.chdir('/');
+  writePid();
   try {
     writeSync(READY_FD, 'R');
     closeSync(READY_FD);

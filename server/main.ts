@@ -102,8 +102,8 @@ if (startSingle) {
   }
 }
 
-if (settings.pidfile) writeFileSync(settings.pidfile, `${process.pid}\n`);
-daemonReady(); // -d: listening, the pid file written
+// -d: the daemon listens now; the pid file is written, and the command that started it returns
+daemonReady(() => { if (settings.pidfile) writeFileSync(settings.pidfile, `${process.pid}\n`); });
 // memcached removes its pid file on exit when it daemonised
 if (settings.daemon && settings.pidfile) process.on('exit', () => rmSync(settings.pidfile!, { force: true }));
 if (settings.user && process.getuid?.() === 0) {

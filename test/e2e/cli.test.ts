@@ -5,8 +5,11 @@
 import { test } from '../helpers/test.ts';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
+import tls from 'node:tls';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { execPath } from 'node:process';
 import { Conn, NO_MEMCACHED, REMCACHED_MAIN, freePort, startMemcached } from '../helpers/server.ts';
 
@@ -103,6 +106,29 @@ test('a listener that cannot be made: memcached\'s message and exit status 71, o
     }
   } finally { await holder.stop(); }
 }, { skip: NO_MEMCACHED });
+
+test('-d with relative TLS paths: read where the command started (memcached loads them before it daemonises); pid file under /', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'remc-daemon-tls-'));
+  const pidName = `tmp/remcached-cli-tls-${process.pid}.pid`; // relative: the daemon's cwd is /
+  try {
+    spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'),
+      '-days', '2', '-subj', '/CN=remcached test'], { stdio: 'ignore' });
+    const port = await freePort();
+    const r = spawnSync(execPath, [REMCACHED_MAIN, '-d', '-P', pidName, '-p', String(port), '-U', '0', '-l', '127.0.0.1', '-Z',
+      '-o', 'ssl_chain_cert=c.pem,ssl_key=k.pem'], { cwd: dir, encoding: 'latin1', timeout: 30_000 });
+    assert.is(r.status, 0, r.stderr);
+    assert.ok(existsSync(`/${pidName}`), 'pid file written relative to /');
+    const pid = Number(readFileSync(`/${pidName}`, 'latin1').trim());
+    try {
+      const reply = await new Promise<string>((res, rej) => {
+        const c = tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }, () => c.write('version\r\n'));
+        c.once('data', (d) => { res(d.toString('latin1')); c.destroy(); });
+        c.once('error', rej);
+      });
+      assert.match(reply, /^VERSION /);
+    } finally { process.kill(pid, 'SIGTERM'); }
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+}, { skip: spawnSync('openssl', ['version']).error ? 'openssl missing' : false });
 
 test('-b: every listener\'s backlog, workers\' SO_REUSEPORT sockets included (ss shows it)', async () => {
   for (const t of ['1', '4']) {
