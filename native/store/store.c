@@ -1486,7 +1486,7 @@ static uint32_t tail_age(const remc_store *s, const sclass *c) {
 
 /* memcached's slab_automove_run (slab_automove.c, automove=1), once per sample: each class's
  * evictions, out-of-memory errors, page growth and oldest-item age go into its window. Sets
- * *src/*dst to a move to make, or -1: dst 0 (to the pool) for the first class with more than
+ * src and dst to a move to make, or -1: dst 0 (to the pool) for the first class with more than
  * 2.5 pages of free chunks and a quiet window; otherwise, once the window is full, from the
  * class with the oldest items (more than two pages) to the youngest one that keeps evicting,
  * when that one is evicting now and its items are younger than `ratio` of the oldest's. */
