@@ -241,8 +241,14 @@ export class Watch {
     if (f === this.localFlags) return;
     this.localFlags = f;
     this.link.flagsChanged(f);
-    // the store (one for the process) records evictions while any watcher wants them
-    this.store.logEvictions(this.link.flags() & LOG_EVICTIONS ? 1 : 0);
+    // the store (one for the process) records evictions while any watcher wants them; set
+    // until it agrees with the flags read after it, so that of two workers changing their
+    // watchers at once, the last one to set it sets what both changes leave
+    let want: number;
+    do {
+      want = this.link.flags() & LOG_EVICTIONS;
+      this.store.logEvictions(want ? 1 : 0);
+    } while ((this.link.flags() & LOG_EVICTIONS) !== want);
   }
 
   itemGet(key: Buffer, keyOff: number, keyLen: number, status: number, clsid: number, size: number): void {
