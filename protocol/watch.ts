@@ -229,7 +229,6 @@ export class Watch {
     this.recompute();
   }
 
-
   /** watchers of the process (stats log_watchers) */
   get watchers(): number { return this.link.slots(); }
   /** event lines made here (stats log_worker_written) */
